@@ -1,0 +1,5 @@
+set(KP_SANITIZE "" CACHE STRING "Sanitizers: address,undefined | thread | empty")
+if(KP_SANITIZE)
+  add_compile_options(-fsanitize=${KP_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  add_link_options(-fsanitize=${KP_SANITIZE})
+endif()

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs exactly what this project needs on a Debian 12 machine.
+# Idempotent and fast when everything is already there (one dpkg query).
+set -euo pipefail
+
+APT_PACKAGES=(
+  # build
+  cmake ninja-build g++ ccache pkg-config
+  # libraries (Boost 1.81 only: never mix with the unversioned 1.74 packages)
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+  libssl-dev libspdlog-dev libfmt-dev libcli11-dev libyaml-cpp-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # test peers and tools
+  openssl tinyproxy nginx-light wrk
+  # fuzzing and sanitizers
+  clang-19 libclang-rt-19-dev lld-19
+)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Python clients and peers: boto3, the aws CLI and moto are preinstalled on
+# these machines (Debian's python3-boto3 is too old to know Recipient).
+python3 - <<'PY'
+import boto3, botocore, moto  # noqa: F401
+PY
+command -v moto_server >/dev/null
+command -v aws >/dev/null
+echo "install-deps: ok"

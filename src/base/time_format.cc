@@ -1,0 +1,112 @@
+#include "base/time_format.h"
+
+#include <cstdio>
+
+namespace kp {
+
+namespace {
+
+// Howard Hinnant's civil-from-days / days-from-civil (public domain algorithms).
+std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const auto yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+struct Civil {
+  std::int64_t y;
+  unsigned m, d, hh, mm, ss;
+};
+
+Civil civil(SysTime t) {
+  const auto secs = std::chrono::floor<std::chrono::seconds>(t.time_since_epoch()).count();
+  std::int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
+  const std::int64_t rem = secs - days * 86400;
+  days += 719468;
+  const std::int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+  const auto doe = static_cast<unsigned>(days - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const std::int64_t y = static_cast<std::int64_t>(yoe) + era * 400;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
+  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
+  return {y + (m <= 2), m, d, static_cast<unsigned>(rem / 3600),
+          static_cast<unsigned>(rem % 3600 / 60), static_cast<unsigned>(rem % 60)};
+}
+
+bool digits(std::string_view s, std::size_t pos, std::size_t n, unsigned& out) {
+  if (pos + n > s.size()) return false;
+  out = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const char c = s[pos + i];
+    if (c < '0' || c > '9') return false;
+    out = out * 10 + static_cast<unsigned>(c - '0');
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string format_rfc3339(SysTime t) {
+  const Civil c = civil(t);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02u:%02u:%02uZ", static_cast<long long>(c.y), c.m,
+                c.d, c.hh, c.mm, c.ss);
+  return buf;
+}
+
+std::string format_amz_date(SysTime t) {
+  const Civil c = civil(t);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%04lld%02u%02uT%02u%02u%02uZ", static_cast<long long>(c.y), c.m, c.d,
+                c.hh, c.mm, c.ss);
+  return buf;
+}
+
+std::optional<SysTime> parse_time_utc(std::string_view s) {
+  unsigned y, mo, d, h, mi, se;
+  std::size_t pos;
+  if (s.size() == 16 && s[8] == 'T' && s[15] == 'Z') {
+    if (!digits(s, 0, 4, y) || !digits(s, 4, 2, mo) || !digits(s, 6, 2, d) || !digits(s, 9, 2, h) ||
+        !digits(s, 11, 2, mi) || !digits(s, 13, 2, se)) {
+      return std::nullopt;
+    }
+    pos = 16;
+  } else {
+    if (s.size() < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') ||
+        s[13] != ':' || s[16] != ':') {
+      return std::nullopt;
+    }
+    if (!digits(s, 0, 4, y) || !digits(s, 5, 2, mo) || !digits(s, 8, 2, d) || !digits(s, 11, 2, h) ||
+        !digits(s, 14, 2, mi) || !digits(s, 17, 2, se)) {
+      return std::nullopt;
+    }
+    pos = 19;
+  }
+  unsigned ms = 0;
+  if (pos < s.size() && s[pos] == '.') {
+    ++pos;
+    unsigned scale = 100;
+    while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
+      ms += static_cast<unsigned>(s[pos] - '0') * scale;
+      scale /= 10;
+      ++pos;
+    }
+  }
+  const std::string_view tz = s.substr(pos);
+  if (!(tz.empty() && pos == 16) && tz != "Z" && tz != "z" && tz != "+00:00") {
+    return std::nullopt;
+  }
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) {
+    return std::nullopt;
+  }
+  const std::int64_t days = days_from_civil(y, mo, d);
+  const std::int64_t secs = days * 86400 + h * 3600 + mi * 60 + se;
+  return SysTime(std::chrono::seconds(secs) + std::chrono::milliseconds(ms));
+}
+
+}  // namespace kp

@@ -1,0 +1,26 @@
+#include "base/time_format.h"
+
+#include <gtest/gtest.h>
+
+namespace kp {
+namespace {
+
+TEST(TimeFormat, FormatsAndParses) {
+  const SysTime t = from_unix_ms(1440938160000);  // 2015-08-30T12:36:00Z
+  EXPECT_EQ(format_rfc3339(t), "2015-08-30T12:36:00Z");
+  EXPECT_EQ(format_amz_date(t), "20150830T123600Z");
+  EXPECT_EQ(parse_time_utc("2015-08-30T12:36:00Z"), t);
+  EXPECT_EQ(parse_time_utc("20150830T123600Z"), t);
+  EXPECT_EQ(parse_time_utc("2015-08-30T12:36:00.250Z"), t + std::chrono::milliseconds(250));
+  EXPECT_EQ(parse_time_utc("2015-08-30T12:36:00+00:00"), t);
+  EXPECT_FALSE(parse_time_utc("2015-08-30 12:36:00"));
+  EXPECT_FALSE(parse_time_utc("2015-13-30T12:36:00Z"));
+}
+
+TEST(TimeFormat, LeapYearsAndEpoch) {
+  EXPECT_EQ(format_rfc3339(from_unix_ms(0)), "1970-01-01T00:00:00Z");
+  EXPECT_EQ(format_rfc3339(*parse_time_utc("2024-02-29T23:59:59Z")), "2024-02-29T23:59:59Z");
+}
+
+}  // namespace
+}  // namespace kp
