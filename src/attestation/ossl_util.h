@@ -1,0 +1,73 @@
+// File: attestation/ossl_util.h  (internal to the attestation module)
+//
+// RAII owners for the OpenSSL objects the module uses, plus small helpers
+// (strict DER certificate parsing, names, times, ES384 signature formats).
+// Not part of the module's public API: include only from attestation/*.cc.
+#pragma once
+
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "base/bytes.h"
+#include "base/clock.h"
+#include "base/result.h"
+
+namespace kp::attestation::detail {
+
+template <auto Fn>
+struct Deleter {
+  template <class T>
+  void operator()(T* p) const noexcept {
+    Fn(p);
+  }
+};
+
+using X509Ptr = std::unique_ptr<X509, Deleter<X509_free>>;
+using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY_free>>;
+using EvpPkeyCtxPtr = std::unique_ptr<EVP_PKEY_CTX, Deleter<EVP_PKEY_CTX_free>>;
+using EvpMdCtxPtr = std::unique_ptr<EVP_MD_CTX, Deleter<EVP_MD_CTX_free>>;
+using X509StorePtr = std::unique_ptr<X509_STORE, Deleter<X509_STORE_free>>;
+using X509StoreCtxPtr = std::unique_ptr<X509_STORE_CTX, Deleter<X509_STORE_CTX_free>>;
+using BioPtr = std::unique_ptr<BIO, Deleter<BIO_free_all>>;
+using EcdsaSigPtr = std::unique_ptr<ECDSA_SIG, Deleter<ECDSA_SIG_free>>;
+using BignumPtr = std::unique_ptr<BIGNUM, Deleter<BN_free>>;
+using X509NamePtr = std::unique_ptr<X509_NAME, Deleter<X509_NAME_free>>;
+using Asn1IntegerPtr = std::unique_ptr<ASN1_INTEGER, Deleter<ASN1_INTEGER_free>>;
+
+struct X509StackDeleter {
+  void operator()(STACK_OF(X509) * s) const noexcept { sk_X509_free(s); }  // does not own certs
+};
+using X509StackPtr = std::unique_ptr<STACK_OF(X509), X509StackDeleter>;
+
+/// Parses one DER certificate that must span all of `der`.
+X509Ptr parse_der_cert(ByteView der);
+/// DER encoding of `cert`.
+Bytes cert_der(X509* cert);
+
+/// RFC 2253 one-line form, e.g. "CN=aws.nitro-enclaves,OU=AWS,O=Amazon,C=US".
+std::string name_string(const X509_NAME* name);
+std::optional<SysTime> asn1_time(const ASN1_TIME* t);
+bool set_asn1_time(ASN1_TIME* t, SysTime when);
+
+/// Whether `key` is an EC key on P-384 (secp384r1).
+bool is_p384(EVP_PKEY* key);
+
+/// Raw r||s (2 x 48 bytes) to DER ECDSA-Sig-Value, and back.
+std::optional<Bytes> es384_raw_to_der(ByteView raw);
+std::optional<Bytes> es384_der_to_raw(ByteView der);
+
+Bytes sha256(ByteView in);
+Bytes sha384(ByteView in);
+
+/// The most recent OpenSSL error as text (and clears the queue).
+std::string last_openssl_error();
+
+}  // namespace kp::attestation::detail
