@@ -1,0 +1,90 @@
+#include "crypto/openssl_util.h"
+
+#include <openssl/err.h>
+#include <openssl/x509.h>
+
+#include <cstdlib>
+
+namespace kp::crypto::detail {
+
+std::string take_openssl_error() {
+  unsigned long last = 0;
+  unsigned long e;
+  while ((e = ERR_get_error()) != 0) {
+    last = e;
+  }
+  if (last == 0) {
+    return "unknown error";
+  }
+  const char* reason = ERR_reason_error_string(last);
+  return reason != nullptr ? std::string(reason) : "error " + std::to_string(last);
+}
+
+const EVP_CIPHER* aes_256_cbc() {
+  // Fetched once; intentionally never freed (process lifetime, like the
+  // built-in provider tables).
+  static const EVP_CIPHER* const cipher = [] {
+    const EVP_CIPHER* c = EVP_CIPHER_fetch(nullptr, "AES-256-CBC", nullptr);
+    return c != nullptr ? c : EVP_aes_256_cbc();
+  }();
+  return cipher;
+}
+
+const EVP_MD* sha256_md() {
+  static const EVP_MD* const md = [] {
+    const EVP_MD* m = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    return m != nullptr ? m : EVP_sha256();
+  }();
+  return md;
+}
+
+Result<PkeyPtr> parse_spki(ByteView der, Errc code, std::string_view what) {
+  if (der.empty() || der.size() > 16384) {
+    return fail(code, std::string(what) + ": not a DER SubjectPublicKeyInfo (size " +
+                          std::to_string(der.size()) + ")");
+  }
+  const unsigned char* p = der.data();
+  PkeyPtr key(d2i_PUBKEY(nullptr, &p, static_cast<long>(der.size())));
+  if (!key) {
+    return fail(code, std::string(what) + ": not a DER SubjectPublicKeyInfo (" + take_openssl_error() + ")");
+  }
+  if (p != der.data() + der.size()) {
+    return fail(code, std::string(what) + ": trailing bytes after the SubjectPublicKeyInfo");
+  }
+  return key;
+}
+
+Result<PkeyPtr> parse_pkcs8(ByteView der, Errc code, std::string_view what) {
+  if (der.empty() || der.size() > 16384) {
+    return fail(code, std::string(what) + ": not a DER PKCS#8 private key");
+  }
+  const unsigned char* p = der.data();
+  PKCS8_PRIV_KEY_INFO* info = d2i_PKCS8_PRIV_KEY_INFO(nullptr, &p, static_cast<long>(der.size()));
+  if (info == nullptr) {
+    ERR_clear_error();
+    return fail(code, std::string(what) + ": not a DER PKCS#8 private key");
+  }
+  const bool whole = p == der.data() + der.size();
+  PkeyPtr key(EVP_PKCS82PKEY(info));
+  PKCS8_PRIV_KEY_INFO_free(info);
+  if (!whole || !key) {
+    ERR_clear_error();
+    return fail(code, std::string(what) + ": not a DER PKCS#8 private key");
+  }
+  return key;
+}
+
+Result<Bytes> spki_of(EVP_PKEY* pkey) {
+  const int n = i2d_PUBKEY(pkey, nullptr);
+  if (n <= 0) {
+    return fail(Errc::kInternal, "crypto: cannot encode SubjectPublicKeyInfo (" + take_openssl_error() + ")");
+  }
+  Bytes out(static_cast<std::size_t>(n));
+  unsigned char* p = out.data();
+  if (i2d_PUBKEY(pkey, &p) != n) {
+    return fail(Errc::kInternal, "crypto: cannot encode SubjectPublicKeyInfo (" + take_openssl_error() + ")");
+  }
+  return out;
+}
+
+}  // namespace kp::crypto::detail

@@ -1,0 +1,48 @@
+// File: crypto/openssl_util.h
+// INTERNAL to src/crypto: RAII owners for OpenSSL objects and small helpers.
+// Include only from crypto .cc files; public crypto headers never expose
+// OpenSSL types. No Asio, no other kp modules besides base.
+#pragma once
+
+#include <openssl/evp.h>
+
+#include <memory>
+#include <string>
+
+#include "base/bytes.h"
+#include "base/result.h"
+
+namespace kp::crypto::detail {
+
+struct PkeyDeleter {
+  void operator()(EVP_PKEY* p) const noexcept { EVP_PKEY_free(p); }
+};
+struct PkeyCtxDeleter {
+  void operator()(EVP_PKEY_CTX* p) const noexcept { EVP_PKEY_CTX_free(p); }
+};
+struct CipherCtxDeleter {
+  void operator()(EVP_CIPHER_CTX* p) const noexcept { EVP_CIPHER_CTX_free(p); }
+};
+
+using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyDeleter>;
+using PkeyCtxPtr = std::unique_ptr<EVP_PKEY_CTX, PkeyCtxDeleter>;
+using CipherCtxPtr = std::unique_ptr<EVP_CIPHER_CTX, CipherCtxDeleter>;
+
+/// The most recent OpenSSL error reason on this thread (or "unknown error"),
+/// and clears the thread's error queue so stale errors never leak into later
+/// diagnostics.
+std::string take_openssl_error();
+
+/// AES-256-CBC, fetched once per process (avoids an implicit fetch per use).
+const EVP_CIPHER* aes_256_cbc();
+/// SHA-256, fetched once per process.
+const EVP_MD* sha256_md();
+
+/// Parses a DER SubjectPublicKeyInfo that must span all of `der`.
+Result<PkeyPtr> parse_spki(ByteView der, Errc code, std::string_view what);
+/// Parses a DER PKCS#8 PrivateKeyInfo that must span all of `der`.
+Result<PkeyPtr> parse_pkcs8(ByteView der, Errc code, std::string_view what);
+/// DER SubjectPublicKeyInfo of `pkey`.
+Result<Bytes> spki_of(EVP_PKEY* pkey);
+
+}  // namespace kp::crypto::detail
