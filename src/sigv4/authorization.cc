@@ -1,0 +1,180 @@
+#include "sigv4/authorization.h"
+
+#include <algorithm>
+#include <optional>
+
+#include "sigv4/canonical.h"
+
+namespace kp::sigv4 {
+
+namespace {
+
+constexpr bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
+
+std::string_view trim(std::string_view s) noexcept {
+  while (!s.empty() && is_ows(s.front())) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && is_ows(s.back())) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+kp::Error incomplete(std::string message) {
+  return kp::fail(Errc::kIncompleteSignature, std::move(message));
+}
+
+bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+
+bool valid_access_key_id(std::string_view s) noexcept {
+  return !s.empty() && s.size() <= 128 &&
+         std::all_of(s.begin(), s.end(), [](char c) { return c > 0x20 && c < 0x7f && c != ','; });
+}
+
+bool valid_date8(std::string_view s) noexcept {
+  if (s.size() != 8 || !std::all_of(s.begin(), s.end(), is_digit)) {
+    return false;
+  }
+  const int month = (s[4] - '0') * 10 + (s[5] - '0');
+  const int day = (s[6] - '0') * 10 + (s[7] - '0');
+  return month >= 1 && month <= 12 && day >= 1 && day <= 31;
+}
+
+// Regions and signing names are lower-case letters, digits and '-' (AWS).
+bool valid_scope_name(std::string_view s) noexcept {
+  return !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || is_digit(c) || c == '-';
+  });
+}
+
+// RFC 9110 tchar, lower-case only.
+bool valid_header_name(std::string_view s) noexcept {
+  static constexpr std::string_view kExtra = "!#$%&'*+-.^_`|~";
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || is_digit(c) || kExtra.find(c) != std::string_view::npos;
+  });
+}
+
+bool valid_signature(std::string_view s) noexcept {
+  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
+    return is_digit(c) || (c >= 'a' && c <= 'f');
+  });
+}
+
+std::vector<std::string_view> split(std::string_view s, char sep) {
+  std::vector<std::string_view> out;
+  std::size_t start = 0;
+  while (true) {
+    const auto end = s.find(sep, start);
+    out.push_back(s.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
+    if (end == std::string_view::npos) {
+      return out;
+    }
+    start = end + 1;
+  }
+}
+
+}  // namespace
+
+kp::Result<AuthorizationInfo> parse_authorization(std::string_view header) {
+  header = trim(header);
+  const auto space = header.find_first_of(" \t");
+  const std::string_view algorithm = header.substr(0, space);
+  if (algorithm.empty()) {
+    return incomplete(std::string(kMissingAuthorizationMessage));
+  }
+  if (algorithm != kAlgorithm) {
+    return incomplete("Authorization header: unsupported signing algorithm (only AWS4-HMAC-SHA256 is accepted)");
+  }
+  const std::string_view params = space == std::string_view::npos ? std::string_view{} : trim(header.substr(space));
+
+  std::optional<std::string_view> credential;
+  std::optional<std::string_view> signed_headers;
+  std::optional<std::string_view> signature;
+  if (!params.empty()) {
+    for (const std::string_view raw : split(params, ',')) {
+      const std::string_view part = trim(raw);
+      const auto eq = part.find('=');
+      if (part.empty() || eq == std::string_view::npos) {
+        return incomplete("Authorization header: malformed parameter list (expected Name=Value separated by ',')");
+      }
+      const std::string_view name = part.substr(0, eq);
+      const std::string_view value = part.substr(eq + 1);
+      std::optional<std::string_view>* slot = nullptr;
+      if (name == "Credential") {
+        slot = &credential;
+      } else if (name == "SignedHeaders") {
+        slot = &signed_headers;
+      } else if (name == "Signature") {
+        slot = &signature;
+      } else {
+        return incomplete("Authorization header: unknown parameter (allowed: Credential, SignedHeaders, Signature)");
+      }
+      if (slot->has_value()) {
+        return incomplete("Authorization header: a parameter appears more than once");
+      }
+      *slot = value;
+    }
+  }
+
+  std::string missing;
+  if (!credential) {
+    missing += "Authorization header requires 'Credential' parameter. ";
+  }
+  if (!signature) {
+    missing += "Authorization header requires 'Signature' parameter. ";
+  }
+  if (!signed_headers) {
+    missing += "Authorization header requires 'SignedHeaders' parameter. ";
+  }
+  if (!missing.empty()) {
+    missing.pop_back();
+    return incomplete(std::move(missing));
+  }
+
+  AuthorizationInfo info;
+  const auto scope = split(*credential, '/');
+  if (scope.size() != 5) {
+    return incomplete(
+        "Authorization header: Credential must be <access key id>/<YYYYMMDD>/<region>/<service>/aws4_request");
+  }
+  if (!valid_access_key_id(scope[0])) {
+    return incomplete("Authorization header: Credential access key id is empty or malformed");
+  }
+  if (!valid_date8(scope[1])) {
+    return incomplete("Authorization header: Credential date must be YYYYMMDD");
+  }
+  if (!valid_scope_name(scope[2])) {
+    return incomplete("Authorization header: Credential region is empty or malformed");
+  }
+  if (!valid_scope_name(scope[3])) {
+    return incomplete("Authorization header: Credential service is empty or malformed");
+  }
+  if (scope[4] != kScopeTerminator) {
+    return incomplete("Credential should be scoped with a valid terminator: 'aws4_request'");
+  }
+  info.access_key_id.assign(scope[0]);
+  info.date.assign(scope[1]);
+  info.region.assign(scope[2]);
+  info.service.assign(scope[3]);
+
+  const auto names = split(*signed_headers, ';');
+  info.signed_headers.reserve(names.size());
+  for (const std::string_view name : names) {
+    if (!valid_header_name(name) || (!info.signed_headers.empty() && !(info.signed_headers.back() < name))) {
+      return incomplete(
+          "Authorization header: SignedHeaders must be lower-case header names, sorted and unique, "
+          "separated by ';'");
+    }
+    info.signed_headers.emplace_back(name);
+  }
+
+  if (!valid_signature(*signature)) {
+    return incomplete("Authorization header: Signature must be 64 lower-case hex digits");
+  }
+  info.signature.assign(*signature);
+  return info;
+}
+
+}  // namespace kp::sigv4

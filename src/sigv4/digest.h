@@ -1,0 +1,31 @@
+// File: sigv4/digest.h
+// SHA-256 and HMAC-SHA256 for SigV4 on OpenSSL 3 (EVP). Algorithms are
+// fetched once and contexts are kept per thread, so hashing on the request
+// path performs no algorithm fetch and no allocation. Internal helper of the
+// sigv4 module (also used by its tests); pure, no Asio.
+//
+// An OpenSSL failure while hashing valid in-memory input cannot be caused by
+// a request; it means the crypto library is broken. Following the project's
+// error policy for "cannot happen after initialisation" states, these
+// functions then terminate the process rather than return a wrong digest
+// (a zero HMAC would make forged signatures verify).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+#include "base/bytes.h"
+
+namespace kp::sigv4::detail {
+
+inline constexpr std::size_t kSha256Size = 32;
+using Digest = std::array<std::uint8_t, kSha256Size>;
+
+Digest sha256(ByteView data);
+Digest hmac_sha256(ByteView key, ByteView data);
+
+/// Appends the 64 lower-case hex characters of `d` to `out`.
+void append_hex(const Digest& d, std::string& out);
+
+}  // namespace kp::sigv4::detail

@@ -1,0 +1,200 @@
+#include "sigv4/signer.h"
+
+#include <openssl/crypto.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "base/time_format.h"
+#include "sigv4/digest.h"
+
+namespace kp::sigv4 {
+
+namespace {
+
+// Region and service end up between '/' in the scope and inside a header.
+bool valid_scope_component(std::string_view s) noexcept {
+  if (s.empty()) {
+    return false;
+  }
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.';
+  });
+}
+
+bool fingerprint_equal(const std::array<std::uint8_t, 32>& a, const detail::Digest& b) noexcept {
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+bool has_header_breaking_chars(std::string_view s) noexcept {
+  return s.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
+}
+
+}  // namespace
+
+kp::SecretBytes signing_key(const kp::SecretBytes& secret_access_key, std::string_view date8,
+                            std::string_view region, std::string_view service) {
+  kp::SecretBytes k_secret(4 + secret_access_key.size());
+  std::memcpy(k_secret.data(), "AWS4", 4);
+  if (!secret_access_key.empty()) {
+    std::memcpy(k_secret.data() + 4, secret_access_key.data(), secret_access_key.size());
+  }
+  detail::Digest k_date = detail::hmac_sha256(k_secret.view(), as_bytes(date8));
+  detail::Digest k_region = detail::hmac_sha256(k_date, as_bytes(region));
+  detail::Digest k_service = detail::hmac_sha256(k_region, as_bytes(service));
+  detail::Digest k_signing = detail::hmac_sha256(k_service, as_bytes(kScopeTerminator));
+  kp::SecretBytes out = kp::SecretBytes::copy_of(ByteView(k_signing));
+  secure_wipe(k_date.data(), k_date.size());
+  secure_wipe(k_region.data(), k_region.size());
+  secure_wipe(k_service.data(), k_service.size());
+  secure_wipe(k_signing.data(), k_signing.size());
+  return out;
+}
+
+SigningKeyCache::SigningKeyCache(std::size_t capacity) : capacity_(std::max<std::size_t>(capacity, 1)) {
+  entries_.reserve(capacity_);
+}
+
+std::shared_ptr<const kp::SecretBytes> SigningKeyCache::get(std::string_view access_key_id,
+                                                            const kp::SecretBytes& secret_access_key,
+                                                            std::string_view date8,
+                                                            std::string_view region,
+                                                            std::string_view service) {
+  const detail::Digest fp = detail::sha256(secret_access_key.view());
+  auto matches = [&](const Entry& e) {
+    return e.access_key_id == access_key_id && e.date8 == date8 && e.region == region &&
+           e.service == service;
+  };
+  {
+    std::lock_guard lock(mu_);
+    for (auto& e : entries_) {
+      // The fingerprint is compared in constant time; the scope fields are public.
+      if (matches(e) && fingerprint_equal(e.secret_fingerprint, fp)) {
+        e.last_used = ++tick_;
+        return e.key;
+      }
+    }
+  }
+  // Derive outside the lock; a concurrent miss may derive the same key twice,
+  // which is harmless.
+  auto key = std::make_shared<const kp::SecretBytes>(signing_key(secret_access_key, date8, region, service));
+  std::lock_guard lock(mu_);
+  ++derivations_;
+  auto it = std::find_if(entries_.begin(), entries_.end(), matches);
+  if (it == entries_.end()) {
+    if (entries_.size() >= capacity_) {
+      it = std::min_element(entries_.begin(), entries_.end(),
+                            [](const Entry& a, const Entry& b) { return a.last_used < b.last_used; });
+    } else {
+      it = entries_.emplace(entries_.end());
+    }
+    it->access_key_id.assign(access_key_id);
+    it->date8.assign(date8);
+    it->region.assign(region);
+    it->service.assign(service);
+  }
+  it->secret_fingerprint = fp;
+  it->key = key;
+  it->last_used = ++tick_;
+  return key;
+}
+
+std::size_t SigningKeyCache::size() const {
+  std::lock_guard lock(mu_);
+  return entries_.size();
+}
+
+std::uint64_t SigningKeyCache::derivations() const {
+  std::lock_guard lock(mu_);
+  return derivations_;
+}
+
+void SigningKeyCache::clear() {
+  std::lock_guard lock(mu_);
+  entries_.clear();
+}
+
+SigningKeyCache& SigningKeyCache::process_default() {
+  static SigningKeyCache cache(32);
+  return cache;
+}
+
+std::string signature(const kp::SecretBytes& signing_key, std::string_view string_to_sign) {
+  std::string out;
+  out.reserve(2 * detail::kSha256Size);
+  detail::append_hex(detail::hmac_sha256(signing_key.view(), as_bytes(string_to_sign)), out);
+  return out;
+}
+
+std::string authorization_header(std::string_view access_key_id, std::string_view scope,
+                                 std::string_view signed_headers, std::string_view signature) {
+  static constexpr std::string_view kCredential = " Credential=";
+  static constexpr std::string_view kSignedHeaders = ", SignedHeaders=";
+  static constexpr std::string_view kSignature = ", Signature=";
+  std::string out;
+  out.reserve(kAlgorithm.size() + kCredential.size() + access_key_id.size() + 1 + scope.size() +
+              kSignedHeaders.size() + signed_headers.size() + kSignature.size() + signature.size());
+  out += kAlgorithm;
+  out += kCredential;
+  out += access_key_id;
+  out.push_back('/');
+  out += scope;
+  out += kSignedHeaders;
+  out += signed_headers;
+  out += kSignature;
+  out += signature;
+  return out;
+}
+
+kp::Result<void> sign_request(kp::HttpRequest& req, const Credentials& creds,
+                              const SignOptions& opts) {
+  if (creds.access_key_id.empty() || creds.secret_access_key.empty()) {
+    return kp::fail(Errc::kCredentialsUnavailable,
+                    "sigv4: credentials have an empty access key id or secret access key");
+  }
+  if (has_header_breaking_chars(creds.access_key_id) ||
+      has_header_breaking_chars(creds.session_token.chars())) {
+    return kp::fail(Errc::kCredentialsUnavailable,
+                    "sigv4: access key id or session token contains CR, LF or NUL");
+  }
+  if (!valid_scope_component(opts.region) || !valid_scope_component(opts.service)) {
+    return kp::fail(Errc::kInternal, "sigv4: signing region or service is empty or malformed");
+  }
+  if (opts.time == kp::SysTime{}) {
+    return kp::fail(Errc::kInternal, "sigv4: SignOptions.time is not set");
+  }
+  if (!req.headers.contains("host")) {
+    return kp::fail(Errc::kInternal, "sigv4: request has no Host header (set it before signing)");
+  }
+
+  const std::string amz_date = kp::format_amz_date(opts.time);
+  req.headers.erase("authorization");
+  req.headers.set("X-Amz-Date", amz_date);
+  if (!creds.session_token.empty()) {
+    req.headers.set("X-Amz-Security-Token", creds.session_token.chars());
+  } else {
+    req.headers.erase("x-amz-security-token");
+  }
+  const std::string body_hash = payload_hash(req.body);
+  if (opts.add_content_sha256 || req.headers.contains("x-amz-content-sha256")) {
+    req.headers.set("x-amz-content-sha256", body_hash);
+  }
+
+  const auto [path, query] = split_target(req.target);
+  const CanonicalHeaders headers = canonical_headers(req.headers, opts.headers);
+  const std::string creq = canonical_request(req.method, canonical_uri(path),
+                                             canonical_query_string(query), headers, body_hash);
+  const std::string_view date8 = std::string_view(amz_date).substr(0, 8);
+  const std::string scope = credential_scope(date8, opts.region, opts.service);
+  const std::string sts = string_to_sign(amz_date, scope, creq);
+
+  SigningKeyCache& cache = opts.key_cache != nullptr ? *opts.key_cache : SigningKeyCache::process_default();
+  const auto key = cache.get(creds.access_key_id, creds.secret_access_key, date8, opts.region, opts.service);
+  req.headers.set("Authorization",
+                  authorization_header(creds.access_key_id, scope, headers.signed_headers,
+                                       signature(*key, sts)));
+  return {};
+}
+
+}  // namespace kp::sigv4
