@@ -57,6 +57,21 @@ bool set_asn1_time(ASN1_TIME* t, SysTime when) {
   return ASN1_TIME_set(t, static_cast<time_t>(secs)) != nullptr;
 }
 
+EvpPkeyPtr parse_private_key_pem(ByteView pem) {
+  if (pem.empty() || pem.size() > 64 * 1024) {
+    return nullptr;
+  }
+  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  if (!bio) {
+    return nullptr;
+  }
+  EvpPkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+  if (!key) {
+    ERR_clear_error();
+  }
+  return key;
+}
+
 bool is_p384(EVP_PKEY* key) {
   if (key == nullptr || EVP_PKEY_get_base_id(key) != EVP_PKEY_EC) {
     return false;

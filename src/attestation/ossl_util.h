@@ -9,6 +9,7 @@
 #include <openssl/bn.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
@@ -56,6 +57,9 @@ Bytes cert_der(X509* cert);
 std::string name_string(const X509_NAME* name);
 std::optional<SysTime> asn1_time(const ASN1_TIME* t);
 bool set_asn1_time(ASN1_TIME* t, SysTime when);
+
+/// A PEM private key (PKCS#8 or traditional), or nullptr.
+EvpPkeyPtr parse_private_key_pem(ByteView pem);
 
 /// Whether `key` is an EC key on P-384 (secp384r1).
 bool is_p384(EVP_PKEY* key);
