@@ -1,0 +1,150 @@
+#include "attestation/inspect.h"
+
+#include <cstdio>
+
+#include "base/encoding.h"
+#include "base/time_format.h"
+
+namespace kp::attestation {
+
+namespace {
+
+constexpr std::size_t kMaxInput = 1u << 20;
+
+bool looks_like_cose(ByteView b) { return !b.empty() && (b[0] == 0x84 || b[0] == 0xd2); }
+
+bool is_space(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\f' || c == '\v'; }
+
+void json_string(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out.push_back('"');
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          out += "\\u00";
+          out.push_back(kHex[c >> 4]);
+          out.push_back(kHex[c & 0xf]);
+        } else {
+          out.push_back(ch);  // module ids and RFC 2253 names are ASCII-escaped already
+        }
+    }
+  }
+  out.push_back('"');
+}
+
+std::string quoted(std::string_view s) {
+  std::string out;
+  json_string(out, s);
+  return out;
+}
+
+std::string hex_or_null(const std::optional<Bytes>& b) { return b ? quoted(hex_encode(*b)) : "null"; }
+
+}  // namespace
+
+std::string format_rfc3339_ms(std::int64_t ms) {
+  std::string s = format_rfc3339(from_unix_ms(ms));  // "...:SSZ"
+  const std::int64_t frac = ((ms % 1000) + 1000) % 1000;
+  char buf[8];
+  std::snprintf(buf, sizeof buf, ".%03lld", static_cast<long long>(frac));
+  s.insert(s.size() - 1, buf);
+  return s;
+}
+
+Result<Bytes> read_document_input(std::string_view in) {
+  if (in.size() > kMaxInput) {
+    return fail(Errc::kAttestationInvalid, "attestation input: larger than 1 MiB");
+  }
+  const ByteView raw = as_bytes(in);
+  if (looks_like_cose(raw)) {
+    return Bytes(raw.begin(), raw.end());
+  }
+  std::string text;
+  text.reserve(in.size());
+  for (char c : in) {
+    if (!is_space(c)) {
+      text.push_back(c);
+    }
+  }
+  if (text.empty()) {
+    return fail(Errc::kAttestationInvalid, "attestation input: empty");
+  }
+  std::string_view hex = text;
+  if (hex.size() >= 2 && hex[0] == '0' && (hex[1] == 'x' || hex[1] == 'X')) {
+    hex.remove_prefix(2);
+  }
+  if (auto h = hex_decode(hex); h && looks_like_cose(*h)) {
+    return std::move(*h);
+  }
+  std::string b64 = text;
+  for (char& c : b64) {
+    if (c == '-') {
+      c = '+';
+    } else if (c == '_') {
+      c = '/';
+    }
+  }
+  if (b64.size() % 4 != 0 && b64.find('=') == std::string::npos) {
+    b64.append(4 - b64.size() % 4, '=');
+  }
+  if (auto b = base64_decode(b64); b && looks_like_cose(*b)) {
+    return std::move(*b);
+  }
+  return fail(Errc::kAttestationInvalid,
+              "attestation input: not a COSE_Sign1 as raw CBOR, hex or base64");
+}
+
+std::string to_json(const AttestationDocument& doc, const std::optional<VerifyOutcome>& outcome,
+                    SysTime verified_at) {
+  std::string o = "{\n";
+  o += "  \"module_id\": " + quoted(doc.module_id) + ",\n";
+  o += "  \"timestamp_ms\": " + std::to_string(doc.timestamp_ms) + ",\n";
+  o += "  \"timestamp\": " + quoted(format_rfc3339_ms(static_cast<std::int64_t>(doc.timestamp_ms))) + ",\n";
+  o += "  \"digest\": " + quoted(doc.digest) + ",\n";
+  o += "  \"pcrs\": {";
+  bool first = true;
+  for (const auto& [index, value] : doc.pcrs) {
+    o += first ? "\n" : ",\n";
+    first = false;
+    o += "    \"" + std::to_string(index) + "\": " + quoted(hex_encode(value));
+  }
+  o += first ? "},\n" : "\n  },\n";
+  o += "  \"public_key\": " + hex_or_null(doc.public_key) + ",\n";
+  o += "  \"user_data\": " + hex_or_null(doc.user_data) + ",\n";
+  o += "  \"nonce\": " + hex_or_null(doc.nonce) + ",\n";
+  o += "  \"certificates\": [";
+  first = true;
+  for (const auto& c : describe_chain(doc)) {
+    o += first ? "\n" : ",\n";
+    first = false;
+    o += "    {\"role\": " + quoted(c.role);
+    if (c.parsed) {
+      o += ", \"subject\": " + quoted(c.subject) + ", \"issuer\": " + quoted(c.issuer) +
+           ", \"not_before\": " + quoted(format_rfc3339(c.not_before)) +
+           ", \"not_after\": " + quoted(format_rfc3339(c.not_after));
+    } else {
+      o += ", \"error\": \"not a DER X.509 certificate\"";
+    }
+    o += ", \"sha256\": " + quoted(c.sha256_hex) + "}";
+  }
+  o += first ? "]" : "\n  ]";
+  if (outcome) {
+    o += ",\n  \"verification\": {\n";
+    o += "    \"verdict\": " + quoted(outcome->ok() ? "valid" : "invalid") + ",\n";
+    o += "    \"reason\": " + quoted(failure_name(outcome->failure)) + ",\n";
+    o += "    \"message\": " + quoted(outcome->message) + ",\n";
+    o += "    \"certificate\": " + (outcome->certificate.empty() ? std::string("null") : quoted(outcome->certificate)) + ",\n";
+    o += "    \"at\": " + quoted(format_rfc3339(verified_at)) + "\n  }";
+  }
+  o += "\n}\n";
+  return o;
+}
+
+}  // namespace kp::attestation
