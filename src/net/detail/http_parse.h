@@ -1,0 +1,185 @@
+// File: net/detail/http_parse.h
+//
+// Beast basic_parser sinks that parse straight into kp::HttpRequest and
+// kp::HttpResponse (no intermediate beast::http::fields, one allocation per
+// header string at most), and the coroutine read loop shared by the server
+// and the upstream client. Bodies grow with append_wiping() so no unwiped copy
+// of a plaintext is left behind by a reallocation.
+//
+// Internal to net/: include only from .cc files (pulls in Beast's parser).
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/http/basic_parser.hpp>
+#include <boost/beast/http/error.hpp>
+
+#include "base/http_message.h"
+#include "net/detail/http_wire.h"
+#include "net/detail/wiping_buffer.h"
+
+namespace kp::net::detail {
+
+namespace bhttp = boost::beast::http;
+using BeastStringView = boost::beast::string_view;
+using ErrorCode = boost::system::error_code;
+
+inline std::string_view sv(BeastStringView s) noexcept { return {s.data(), s.size()}; }
+
+/// Parses one request into a kp::HttpRequest.
+class RequestSink final : public bhttp::basic_parser<true> {
+ public:
+  explicit RequestSink(kp::HttpRequest& req) : req_(req) {}
+
+  /// The request carried "Expect: 100-continue" (RFC 9110 10.1.1).
+  bool expect_continue() const noexcept { return expect_continue_; }
+
+ private:
+  void on_request_impl(bhttp::verb, BeastStringView method, BeastStringView target, int version,
+                       ErrorCode&) override {
+    req_.method.assign(method.data(), method.size());
+    req_.target.assign(target.data(), target.size());
+    req_.version = static_cast<unsigned>(version);
+  }
+  void on_response_impl(int, BeastStringView, int, ErrorCode& ec) override {
+    ec = bhttp::error::bad_version;  // never called for requests
+  }
+  void on_field_impl(bhttp::field f, BeastStringView name, BeastStringView value, ErrorCode&) override {
+    if (f == bhttp::field::expect && has_token(sv(value), "100-continue")) {
+      expect_continue_ = true;
+    }
+    req_.headers.add(sv(name), sv(value));
+  }
+  void on_header_impl(ErrorCode&) override {}
+  void on_body_init_impl(const boost::optional<std::uint64_t>& length, ErrorCode&) override {
+    // Beast has already checked the length against body_limit.
+    if (length) {
+      reserve_wiping(req_.body, static_cast<std::size_t>(*length));
+    }
+  }
+  std::size_t on_body_impl(BeastStringView s, ErrorCode&) override {
+    append_wiping(req_.body, sv(s));
+    return s.size();
+  }
+  void on_chunk_header_impl(std::uint64_t, BeastStringView, ErrorCode&) override {}
+  std::size_t on_chunk_body_impl(std::uint64_t, BeastStringView s, ErrorCode&) override {
+    append_wiping(req_.body, sv(s));
+    return s.size();
+  }
+  void on_finish_impl(ErrorCode&) override {}
+
+  kp::HttpRequest& req_;
+  bool expect_continue_ = false;
+};
+
+/// Parses one response into a kp::HttpResponse (all fields kept; the caller
+/// filters hop-by-hop fields).
+class ResponseSink final : public bhttp::basic_parser<false> {
+ public:
+  explicit ResponseSink(kp::HttpResponse& resp) : resp_(resp) {}
+
+ private:
+  void on_request_impl(bhttp::verb, BeastStringView, BeastStringView, int, ErrorCode& ec) override {
+    ec = bhttp::error::bad_version;  // never called for responses
+  }
+  void on_response_impl(int code, BeastStringView, int, ErrorCode&) override {
+    resp_.status = static_cast<unsigned>(code);
+  }
+  void on_field_impl(bhttp::field, BeastStringView name, BeastStringView value, ErrorCode&) override {
+    resp_.headers.add(sv(name), sv(value));
+  }
+  void on_header_impl(ErrorCode&) override {}
+  void on_body_init_impl(const boost::optional<std::uint64_t>& length, ErrorCode&) override {
+    if (length) {
+      reserve_wiping(resp_.body, static_cast<std::size_t>(*length));
+    }
+  }
+  std::size_t on_body_impl(BeastStringView s, ErrorCode&) override {
+    append_wiping(resp_.body, sv(s));
+    return s.size();
+  }
+  void on_chunk_header_impl(std::uint64_t, BeastStringView, ErrorCode&) override {}
+  std::size_t on_chunk_body_impl(std::uint64_t, BeastStringView s, ErrorCode&) override {
+    append_wiping(resp_.body, sv(s));
+    return s.size();
+  }
+  void on_finish_impl(ErrorCode&) override {}
+
+  kp::HttpResponse& resp_;
+};
+
+/// What read_message() stops at.
+enum class ReadUntil { kHeader, kMessage };
+
+/// Feeds `buf` to `parser`, reading from `stream` as needed, until the header
+/// or the whole message is parsed. The stream's own deadline (beast
+/// basic_stream::expires_*) bounds the wait. `received` counts the bytes read
+/// from the socket by this call (the client's retry rule needs it).
+///
+/// Returns: {} on success; bhttp::error::end_of_stream when the peer closed
+/// before sending anything; partial_message on EOF mid-message; parser errors
+/// (header_limit, body_limit, bad_*); buffer_overflow when the buffer is full;
+/// socket errors as they come (timeouts as beast::error::timeout).
+template <class Stream, bool IsRequest>
+boost::asio::awaitable<ErrorCode> read_message(Stream& stream, WipingBuffer& buf,
+                                               bhttp::basic_parser<IsRequest>& parser, ReadUntil until,
+                                               std::size_t& received) {
+  const auto done = [&] {
+    return until == ReadUntil::kHeader ? parser.is_header_done() : parser.is_done();
+  };
+  for (;;) {
+    if (done()) {
+      co_return ErrorCode{};
+    }
+    if (buf.size() != 0) {
+      ErrorCode ec;
+      const std::size_t used = parser.put(buf.data(), ec);
+      buf.consume(used);
+      if (ec && ec != bhttp::error::need_more) {
+        co_return ec;
+      }
+      if (done()) {
+        co_return ErrorCode{};
+      }
+      if (!ec && used != 0) {
+        continue;
+      }
+    }
+    auto space = buf.prepare_at_least(4096);
+    if (space.size() == 0) {
+      co_return ErrorCode(bhttp::error::buffer_overflow);
+    }
+    auto [ec, n] = co_await stream.async_read_some(space, boost::asio::as_tuple(boost::asio::use_awaitable));
+    buf.commit(n);
+    received += n;
+    // A TLS peer that closes without close_notify reports stream_truncated;
+    // HTTP framing tells us whether anything is actually missing.
+    if (ec == boost::asio::error::eof || ec == boost::asio::ssl::error::stream_truncated ||
+        (n == 0 && !ec)) {
+      if (!parser.got_some() && buf.size() == 0) {
+        co_return ErrorCode(bhttp::error::end_of_stream);
+      }
+      ErrorCode eof_ec;
+      if (buf.size() == 0) {
+        parser.put_eof(eof_ec);
+      } else {
+        eof_ec = bhttp::error::partial_message;
+      }
+      if (eof_ec) {
+        co_return eof_ec;
+      }
+      co_return done() ? ErrorCode{} : ErrorCode(bhttp::error::partial_message);
+    }
+    if (ec) {
+      co_return ec;
+    }
+  }
+}
+
+}  // namespace kp::net::detail

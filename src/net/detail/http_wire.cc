@@ -1,0 +1,163 @@
+#include "net/detail/http_wire.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cstdio>
+#include <ctime>
+
+#include "base/secret.h"
+
+namespace kp::net::detail {
+
+std::string_view reason_phrase(unsigned status) noexcept {
+  switch (status) {
+    case 100: return "Continue";
+    case 101: return "Switching Protocols";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 407: return "Proxy Authentication Required";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 411: return "Length Required";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 417: return "Expectation Failed";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "Unknown";
+  }
+}
+
+bool is_token(std::string_view s) noexcept {
+  if (s.empty()) {
+    return false;
+  }
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    const bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    if (!alnum && std::string_view("!#$%&'*+-.^_`|~").find(ch) == std::string_view::npos) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool is_safe_field_value(std::string_view s) noexcept {
+  for (char c : s) {
+    if (c == '\r' || c == '\n' || c == '\0') {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool is_hop_by_hop(std::string_view name) noexcept {
+  static constexpr std::string_view kNames[] = {
+      "connection", "keep-alive",        "proxy-connection", "transfer-encoding", "te",
+      "trailer",    "upgrade",           "content-length",   "proxy-authenticate",
+      "proxy-authorization"};
+  for (auto n : kNames) {
+    if (kp::iequals(n, name)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool has_token(std::string_view value, std::string_view token) noexcept {
+  while (!value.empty()) {
+    const auto comma = value.find(',');
+    auto item = value.substr(0, comma);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) {
+      item.remove_prefix(1);
+    }
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) {
+      item.remove_suffix(1);
+    }
+    if (kp::iequals(item, token)) {
+      return true;
+    }
+    if (comma == std::string_view::npos) {
+      break;
+    }
+    value.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+bool listed_in_connection(std::string_view connection_value, std::string_view name) noexcept {
+  return has_token(connection_value, name);
+}
+
+void append_decimal(std::string& out, std::uint64_t v) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof(buf), v);
+  out.append(buf, r.ptr);
+}
+
+void append_date_field(std::string& out) {
+  thread_local std::time_t cached_second = -1;
+  thread_local char cached[40];
+  thread_local std::size_t cached_len = 0;
+  const std::time_t now = std::time(nullptr);
+  if (now != cached_second) {
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    // RFC 9110 5.6.7 IMF-fixdate; strftime's %a/%b are locale-dependent, so
+    // spell the names out.
+    static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                              "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    const int n = std::snprintf(cached, sizeof(cached), "Date: %s, %02d %s %04d %02d:%02d:%02d GMT\r\n",
+                                kDays[tm.tm_wday % 7], tm.tm_mday, kMonths[tm.tm_mon % 12],
+                                tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    cached_len = n > 0 ? static_cast<std::size_t>(n) : 0;
+    cached_second = now;
+  }
+  out.append(cached, cached_len);
+}
+
+void reserve_wiping(std::string& s, std::size_t n) {
+  if (n <= s.capacity()) {
+    return;
+  }
+  std::string fresh;
+  fresh.reserve(n);
+  fresh.append(s);
+  wipe_string(s);
+  s = std::move(fresh);
+}
+
+void append_wiping(std::string& s, std::string_view add) {
+  const std::size_t need = s.size() + add.size();
+  if (need > s.capacity()) {
+    reserve_wiping(s, std::max(need, s.capacity() * 2));
+  }
+  s.append(add);
+}
+
+void wipe_string(std::string& s) noexcept {
+  kp::secure_wipe(s.data(), s.size());
+  s.clear();
+}
+
+}  // namespace kp::net::detail

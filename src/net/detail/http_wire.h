@@ -1,0 +1,47 @@
+// File: net/detail/http_wire.h
+//
+// Small helpers for writing HTTP/1.1 on the wire (RFC 9112) without Beast:
+// status lines, header validation, hop-by-hop filtering, the Date header, and
+// append_wiping() for buffers that may hold plaintexts. Internal to net/.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "base/http_message.h"
+
+namespace kp::net::detail {
+
+/// Reason phrase for a status code ("OK", "Bad Request", ... or "Unknown").
+std::string_view reason_phrase(unsigned status) noexcept;
+
+/// RFC 9110 5.1: field-name = token.
+bool is_token(std::string_view s) noexcept;
+/// A field value we are willing to put on the wire: no CR, LF or NUL.
+bool is_safe_field_value(std::string_view s) noexcept;
+
+/// Connection-specific fields (RFC 9110 7.6.1) plus the framing fields we
+/// always compute ourselves (Content-Length, Transfer-Encoding).
+bool is_hop_by_hop(std::string_view name) noexcept;
+
+/// Whether `name` is listed in a Connection header value ("close, X-Foo").
+bool listed_in_connection(std::string_view connection_value, std::string_view name) noexcept;
+
+/// Whether the comma-separated header value contains `token` (case-insensitive).
+bool has_token(std::string_view value, std::string_view token) noexcept;
+
+void append_decimal(std::string& out, std::uint64_t v);
+
+/// Appends "Date: <IMF-fixdate>\r\n"; the formatted value is cached per
+/// thread and per second.
+void append_date_field(std::string& out);
+
+/// Appends `add` to `s`; when `s` must grow, the old block is wiped first.
+void append_wiping(std::string& s, std::string_view add);
+/// Reserves capacity `n` (bounded by the caller); wipes the old block.
+void reserve_wiping(std::string& s, std::size_t n);
+/// Wipes the contents and clears.
+void wipe_string(std::string& s) noexcept;
+
+}  // namespace kp::net::detail

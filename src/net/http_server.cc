@@ -1,0 +1,640 @@
+// HttpServer: one acceptor, one coroutine per connection on the connection's
+// own io_context. See http_server.h for the contract.
+#include "net/http_server.h"
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <condition_variable>
+#include <limits>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+
+#include "base/error.h"
+#include "base/secret.h"
+#include "net/detail/http_parse.h"
+#include "net/detail/http_wire.h"
+#include "net/detail/wiping_buffer.h"
+
+namespace kp::net {
+
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using tcp = asio::ip::tcp;
+using Stream = beast::tcp_stream;
+using detail::ErrorCode;
+using namespace std::chrono_literals;
+
+constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
+
+// Read buffers start small (most KMS requests are well under 4 KiB) and grow
+// to header limit + this slack; body bytes stream through the buffer.
+constexpr std::size_t kInitialReadBuffer = 8 * 1024;
+constexpr std::size_t kReadSlack = 16 * 1024;
+// After an error answer we half-close and drain what the client still sends
+// (so its unread data does not turn our close into an RST that destroys the
+// answer), bounded in bytes and time.
+constexpr std::size_t kLingerMaxBytes = 256 * 1024;
+constexpr std::chrono::milliseconds kLingerTimeout = 2s;
+// At most this many 503 answers in flight; beyond, over-limit sockets are
+// closed at once (a flood must not grow memory without bound).
+constexpr std::size_t kMaxRejecting = 256;
+
+constexpr std::string_view k100Continue = "HTTP/1.1 100 Continue\r\n\r\n";
+
+// Counters are written only by their context's thread: a relaxed load+store
+// is enough and avoids a locked RMW on the hot path.
+inline void bump(std::atomic<std::uint64_t>& c) noexcept {
+  c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+
+kp::HttpResponse error_response(Errc code, std::string_view message) {
+  const auto h = kp::to_http(code);
+  return kp::make_error_response(h.status, h.type, message);
+}
+
+// Which local error (if any) answers a failed request read.
+std::optional<Errc> classify_read_error(const ErrorCode& ec) {
+  if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow) {
+    return Errc::kHeaderTooLarge;
+  }
+  if (ec == bhttp::error::body_limit) {
+    return Errc::kPayloadTooLarge;
+  }
+  if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message) {
+    return std::nullopt;  // the client went away: nobody to answer
+  }
+  if (ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category()) {
+    return Errc::kMalformedRequest;
+  }
+  return std::nullopt;  // socket errors and timeouts: close
+}
+
+std::string read_error_message(Errc code, const ErrorCode& ec, const ServerOptions& opt) {
+  switch (code) {
+    case Errc::kHeaderTooLarge:
+      return "http: request header exceeds " + std::to_string(opt.max_header_bytes) + " bytes";
+    case Errc::kPayloadTooLarge:
+      return "http: request body exceeds " + std::to_string(opt.max_body_bytes) + " bytes";
+    default:
+      return "http: malformed request: " + ec.message();
+  }
+}
+
+// Serialises the status line and fields. Content-Length, Connection and
+// framing fields are ours; fields that could split the header (CR/LF) or are
+// not tokens are dropped rather than sent. Returns whether a body follows.
+bool build_head(std::string& out, const kp::HttpResponse& r, bool keep_alive, unsigned req_version,
+                bool head_request) {
+  out += "HTTP/1.1 ";
+  detail::append_decimal(out, r.status);
+  out += ' ';
+  out += detail::reason_phrase(r.status);
+  out += "\r\n";
+  bool has_date = false;
+  for (const auto& [name, value] : r.headers.fields()) {
+    if (detail::is_hop_by_hop(name) || !detail::is_token(name) || !detail::is_safe_field_value(value)) {
+      continue;
+    }
+    has_date = has_date || kp::iequals(name, "date");
+    out += name;
+    out += ": ";
+    out += value;
+    out += "\r\n";
+  }
+  if (!has_date) {
+    detail::append_date_field(out);
+  }
+  const bool bodiless_status = r.status == 204 || r.status == 304;
+  if (!bodiless_status) {
+    out += "Content-Length: ";
+    detail::append_decimal(out, r.body.size());
+    out += "\r\n";
+  }
+  if (!keep_alive) {
+    out += "Connection: close\r\n";
+  } else if (req_version < 11) {
+    out += "Connection: keep-alive\r\n";
+  }
+  out += "\r\n";
+  return !bodiless_status && !head_request;
+}
+
+// Wipes a sensitive response body however the write ends (also when the
+// session is torn down by cancellation mid-write).
+struct ResponseWipe {
+  kp::HttpResponse& r;
+  ~ResponseWipe() {
+    if (r.sensitive_body) {
+      detail::wipe_string(r.body);
+    }
+  }
+};
+
+}  // namespace
+
+ScopedWipe::~ScopedWipe() { detail::wipe_string(s_); }
+
+// A live session, registered in its context's list so begin_shutdown() and
+// close_all() can reach it. Touched only on the session's thread; owned by
+// the co_spawn completion handler so the cancellation signal outlives the
+// coroutine.
+struct Conn {
+  asio::cancellation_signal cancel;
+  Stream* stream = nullptr;
+  bool idle = false;  // waiting for the first byte of a request
+  Conn* prev = nullptr;
+  Conn* next = nullptr;
+};
+
+struct alignas(64) CtxState {
+  Conn* head = nullptr;
+  std::atomic<std::uint64_t> requests{0};
+  std::atomic<std::uint64_t> local_errors{0};
+  std::atomic<std::uint64_t> handler_exceptions{0};
+  std::atomic<std::uint64_t> timeouts{0};
+  std::atomic<std::uint64_t> accepted{0};
+};
+
+struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
+  Impl(IoPool& p, ServerOptions o, Handler h) : pool(p), opt(std::move(o)), handler(std::move(h)) {
+    for (std::size_t i = 0; i < pool.size(); ++i) {
+      ctx.push_back(std::make_unique<CtxState>());
+    }
+  }
+
+  void task_done() {
+    if (tasks.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      std::lock_guard lock(drain_mutex);
+      drain_cv.notify_all();
+    }
+  }
+
+  void begin_shutdown();
+  void close_all();
+
+  IoPool& pool;
+  const ServerOptions opt;
+  const Handler handler;
+  std::vector<std::unique_ptr<CtxState>> ctx;
+  // Lives on pool.context(0); touched only there once start() has returned.
+  std::optional<tcp::acceptor> acceptor;
+
+  std::atomic<bool> started{false};
+  std::atomic<bool> shutting_down{false};
+  std::atomic<std::uint16_t> port{0};
+  std::atomic<std::uint64_t> active{0};     // sessions (for max_connections)
+  std::atomic<std::uint64_t> tasks{0};      // sessions + rejections + acceptor
+  std::atomic<std::uint64_t> rejecting{0};  // 503 answers in flight
+  std::atomic<std::uint64_t> rejected{0};
+  std::mutex drain_mutex;
+  std::condition_variable drain_cv;
+};
+
+namespace {
+
+using Impl = HttpServer::Impl;
+
+// Registers the session and undoes everything on every exit path, including
+// destruction of a suspended frame when the pool stops.
+struct SessionGuard {
+  Impl& self;
+  CtxState& cs;
+  Conn& conn;
+  SessionGuard(Impl& s, CtxState& c, Conn& n) : self(s), cs(c), conn(n) {
+    conn.next = cs.head;
+    if (cs.head != nullptr) {
+      cs.head->prev = &conn;
+    }
+    cs.head = &conn;
+  }
+  ~SessionGuard() {
+    conn.stream = nullptr;
+    if (conn.prev != nullptr) {
+      conn.prev->next = conn.next;
+    } else {
+      cs.head = conn.next;
+    }
+    if (conn.next != nullptr) {
+      conn.next->prev = conn.prev;
+    }
+    self.active.fetch_sub(1, std::memory_order_relaxed);
+    self.task_done();
+  }
+  SessionGuard(const SessionGuard&) = delete;
+  SessionGuard& operator=(const SessionGuard&) = delete;
+};
+
+struct TaskGuard {
+  Impl& self;
+  std::atomic<std::uint64_t>* extra = nullptr;  // decremented too
+  ~TaskGuard() {
+    if (extra != nullptr) {
+      extra->fetch_sub(1, std::memory_order_relaxed);
+    }
+    self.task_done();
+  }
+};
+
+asio::awaitable<ErrorCode> write_response(Stream& stream, std::string& out, const kp::HttpResponse& resp,
+                                          bool keep_alive, unsigned req_version, bool head_request,
+                                          std::chrono::milliseconds timeout) {
+  out.clear();
+  const bool with_body = build_head(out, resp, keep_alive, req_version, head_request);
+  const std::array<asio::const_buffer, 2> bufs{
+      asio::buffer(out), with_body ? asio::buffer(resp.body) : asio::const_buffer{}};
+  stream.expires_after(timeout);
+  auto [ec, n] = co_await asio::async_write(stream, bufs, kUseTuple);
+  (void)n;
+  co_return ec;
+}
+
+// Half-close, then drain the client's remaining bytes for a short while so
+// the close does not become an RST that discards our answer (RFC 9112 9.6).
+asio::awaitable<void> linger_close(Stream& stream, detail::WipingBuffer& buf) {
+  ErrorCode ec;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  if (ec) {
+    co_return;
+  }
+  stream.expires_after(kLingerTimeout);
+  std::size_t total = 0;
+  while (total < kLingerMaxBytes) {
+    buf.clear();
+    auto space = buf.prepare_at_least(4096);
+    auto [rec, n] = co_await stream.async_read_some(space, kUseTuple);
+    buf.commit(n);
+    buf.clear();
+    total += n;
+    if (rec) {
+      break;
+    }
+  }
+}
+
+asio::awaitable<void> session(std::shared_ptr<Impl> self, tcp::socket sock, Conn* conn, std::size_t idx) {
+  CtxState& cs = *self->ctx[idx];
+  SessionGuard guard(*self, cs, *conn);
+  const ServerOptions& opt = self->opt;
+  Stream stream(std::move(sock));
+  conn->stream = &stream;
+
+  detail::WipingBuffer buf(kInitialReadBuffer, opt.max_header_bytes + kReadSlack);
+  std::string out;
+  out.reserve(512);
+  bool first = true;
+  bool linger = false;
+  // The first request's header deadline runs from accept.
+  stream.expires_after(opt.header_read_timeout);
+
+  for (;;) {
+    // --- Wait for the first byte of the next request (idle keep-alive). ---
+    if (buf.size() == 0) {
+      if (self->shutting_down.load(std::memory_order_acquire)) {
+        break;
+      }
+      if (!first) {
+        stream.expires_after(opt.idle_keepalive_timeout);
+      }
+      conn->idle = true;
+      auto [ec, n] = co_await stream.async_read_some(buf.prepare_at_least(4096), kUseTuple);
+      conn->idle = false;
+      buf.commit(n);
+      if (ec) {
+        if (ec == beast::error::timeout && first) {
+          bump(cs.timeouts);
+        }
+        break;
+      }
+    }
+    if (!first) {
+      stream.expires_after(opt.header_read_timeout);
+    }
+    first = false;
+
+    // --- Read the header, then (after 100 Continue if asked) the body. ---
+    kp::HttpRequest req;
+    detail::RequestSink parser(req);
+    parser.header_limit(static_cast<std::uint32_t>(
+        std::min<std::size_t>(opt.max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
+    parser.body_limit(static_cast<std::uint64_t>(opt.max_body_bytes));
+    std::size_t received = 0;
+    ErrorCode ec = co_await detail::read_message(stream, buf, parser, detail::ReadUntil::kHeader, received);
+    if (!ec) {
+      req.received_at = std::chrono::system_clock::now();
+      if (!parser.is_done()) {
+        if (parser.expect_continue() && req.version >= 11 && buf.size() == 0) {
+          stream.expires_after(opt.write_timeout);
+          auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(k100Continue), kUseTuple);
+          (void)wn;
+          if (wec) {
+            break;
+          }
+        }
+        parser.eager(true);
+        stream.expires_after(opt.body_read_timeout);
+        ec = co_await detail::read_message(stream, buf, parser, detail::ReadUntil::kMessage, received);
+      }
+    }
+    if (ec) {
+      detail::wipe_string(req.body);
+      if (ec == beast::error::timeout) {
+        bump(cs.timeouts);
+      }
+      const auto local = classify_read_error(ec);
+      if (!local) {
+        break;
+      }
+      bump(cs.local_errors);
+      const auto resp = error_response(*local, read_error_message(*local, ec, opt));
+      const auto wec = co_await write_response(stream, out, resp, false, 11, false, opt.write_timeout);
+      linger = !wec;
+      break;
+    }
+
+    // --- Handle. ---
+    const bool head_request = req.method == "HEAD";
+    const bool client_keep_alive = parser.keep_alive();
+    const unsigned version = req.version;
+    bump(cs.requests);
+    kp::HttpResponse resp;
+    bool threw = false;
+    try {
+      resp = co_await self->handler(std::move(req));
+    } catch (...) {
+      threw = true;
+    }
+    if (threw) {
+      auto cs_state = co_await asio::this_coro::cancellation_state;
+      if (cs_state.cancelled() != asio::cancellation_type::none) {
+        break;  // close_all(): the handler was cut on purpose
+      }
+      bump(cs.handler_exceptions);
+      resp = error_response(Errc::kInternal, "proxy: internal error while handling the request");
+    } else if (resp.status < 200 || resp.status > 599) {
+      bump(cs.handler_exceptions);
+      resp = error_response(Errc::kInternal, "proxy: handler produced an invalid HTTP status");
+    }
+    ResponseWipe wipe{resp};
+
+    // --- Write. ---
+    const bool keep = client_keep_alive && !self->shutting_down.load(std::memory_order_acquire);
+    const auto wec = co_await write_response(stream, out, resp, keep, version, head_request, opt.write_timeout);
+    if (wec) {
+      if (wec == beast::error::timeout) {
+        bump(cs.timeouts);
+      }
+      break;
+    }
+    if (!keep) {
+      linger = buf.size() != 0 || !client_keep_alive;
+      break;
+    }
+  }
+
+  if (linger) {
+    co_await linger_close(stream, buf);
+  }
+  ErrorCode ignored;
+  stream.socket().close(ignored);
+}
+
+// Over max_connections: answer 503 at once (writing before the request has
+// been read is allowed, RFC 9112 9.3) and close gracefully.
+asio::awaitable<void> reject(std::shared_ptr<Impl> self, tcp::socket sock) {
+  TaskGuard guard{*self, &self->rejecting};
+  Stream stream(std::move(sock));
+  std::string out;
+  const auto resp = error_response(
+      Errc::kTooManyConnections,
+      "http: too many connections (limit " + std::to_string(self->opt.max_connections) + "), retry later");
+  const auto ec =
+      co_await write_response(stream, out, resp, false, 11, false, std::min<std::chrono::milliseconds>(
+                                                                         self->opt.write_timeout, 2s));
+  if (!ec) {
+    detail::WipingBuffer buf(4096, 4096);
+    co_await linger_close(stream, buf);
+  }
+}
+
+bool is_resource_exhaustion(const ErrorCode& ec) {
+  return ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space ||
+         ec == asio::error::no_memory || ec.value() == ENFILE;
+}
+
+asio::awaitable<void> accept_loop(std::shared_ptr<Impl> self) {
+  struct AcceptGuard {
+    Impl& self;
+    ~AcceptGuard() {
+      // Release the acceptor on its own thread so no I/O object outlives the
+      // loop (Impl may outlive the pool's contexts).
+      self.acceptor.reset();
+      self.task_done();
+    }
+  } guard{*self};
+  tcp::acceptor& acc = *self->acceptor;
+  asio::steady_timer backoff(acc.get_executor());
+  std::size_t rr = 0;
+  for (;;) {
+    const std::size_t idx = rr++ % self->ctx.size();
+    auto [ec, sock] =
+        co_await acc.async_accept(asio::any_io_executor(self->pool.context(idx).get_executor()), kUseTuple);
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !acc.is_open() ||
+          self->shutting_down.load(std::memory_order_acquire)) {
+        break;
+      }
+      if (is_resource_exhaustion(ec)) {
+        // Out of descriptors: pause instead of spinning (nginx does the same).
+        backoff.expires_after(50ms);
+        co_await backoff.async_wait(kUseTuple);
+      }
+      continue;
+    }
+    if (self->shutting_down.load(std::memory_order_acquire)) {
+      break;
+    }
+    ErrorCode ignored;
+    sock.set_option(tcp::no_delay(true), ignored);
+    auto ex = sock.get_executor();
+    if (self->active.load(std::memory_order_relaxed) >= self->opt.max_connections) {
+      self->rejected.fetch_add(1, std::memory_order_relaxed);
+      if (self->rejecting.load(std::memory_order_relaxed) >= kMaxRejecting) {
+        sock.close(ignored);
+        continue;
+      }
+      self->rejecting.fetch_add(1, std::memory_order_relaxed);
+      self->tasks.fetch_add(1, std::memory_order_relaxed);
+      asio::co_spawn(ex, reject(self, std::move(sock)), [](std::exception_ptr) {});
+      continue;
+    }
+    self->active.fetch_add(1, std::memory_order_relaxed);
+    self->tasks.fetch_add(1, std::memory_order_relaxed);
+    bump(self->ctx[idx]->accepted);  // single writer: the accept loop
+    auto owned = std::make_unique<Conn>();
+    Conn* conn = owned.get();
+    asio::co_spawn(ex, session(self, std::move(sock), conn, idx),
+                   asio::bind_cancellation_slot(conn->cancel.slot(),
+                                                [owned = std::move(owned)](std::exception_ptr) {}));
+  }
+}
+
+}  // namespace
+
+void HttpServer::Impl::begin_shutdown() {
+  if (shutting_down.exchange(true)) {
+    return;
+  }
+  if (!started.load()) {
+    return;
+  }
+  auto self = shared_from_this();
+  asio::post(pool.context(0), [self] {
+    if (self->acceptor) {
+      ErrorCode ec;
+      self->acceptor->close(ec);
+    }
+  });
+  for (std::size_t i = 0; i < ctx.size(); ++i) {
+    asio::post(pool.context(i), [self, i] {
+      for (Conn* c = self->ctx[i]->head; c != nullptr;) {
+        Conn* next = c->next;
+        if (c->idle && c->stream != nullptr) {
+          c->stream->cancel();
+        }
+        c = next;
+      }
+    });
+  }
+}
+
+void HttpServer::Impl::close_all() {
+  begin_shutdown();
+  auto self = shared_from_this();
+  for (std::size_t i = 0; i < ctx.size(); ++i) {
+    asio::post(pool.context(i), [self, i] {
+      for (Conn* c = self->ctx[i]->head; c != nullptr;) {
+        Conn* next = c->next;
+        c->cancel.emit(asio::cancellation_type::terminal);
+        if (c->stream != nullptr) {
+          c->stream->close();
+        }
+        c = next;
+      }
+    });
+  }
+}
+
+HttpServer::HttpServer(IoPool& pool, ServerOptions options, Handler handler)
+    : impl_(std::make_shared<Impl>(pool, std::move(options), std::move(handler))) {}
+
+HttpServer::~HttpServer() {
+  // Non-blocking: sessions hold their own reference to Impl.
+  if (impl_->started.load()) {
+    impl_->close_all();
+  }
+}
+
+kp::Result<std::uint16_t> HttpServer::start() {
+  Impl& s = *impl_;
+  if (s.started.exchange(true)) {
+    return kp::fail(Errc::kValidation, "http server: already started");
+  }
+  if (s.shutting_down.load()) {
+    return kp::fail(Errc::kValidation, "http server: start() after shutdown");
+  }
+  ErrorCode ec;
+  asio::ip::address addr;
+  if (kp::iequals(s.opt.host, "localhost")) {
+    addr = asio::ip::address_v4::loopback();
+  } else {
+    addr = asio::ip::make_address(s.opt.host, ec);
+    if (ec) {
+      return kp::fail(Errc::kValidation,
+                      "http server: listen host '" + s.opt.host + "' is not an IP address or 'localhost'");
+    }
+  }
+  if (!addr.is_loopback() && !s.opt.allow_non_loopback) {
+    return kp::fail(Errc::kValidation, "http server: refusing to listen on non-loopback address " +
+                                           s.opt.host +
+                                           " (the proxy serves local clients only; set allow_non_loopback)");
+  }
+  const tcp::endpoint ep(addr, s.opt.port);
+  const std::string where = addr.to_string() + ":" + std::to_string(s.opt.port);
+  s.acceptor.emplace(s.pool.context(0));
+  auto fail_os = [&](std::string_view what) {
+    s.acceptor.reset();
+    return kp::fail(Errc::kInternal, "http server: " + std::string(what) + " " + where + ": " + ec.message());
+  };
+  s.acceptor->open(ep.protocol(), ec);
+  if (ec) {
+    return fail_os("cannot open a socket for");
+  }
+  s.acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
+  s.acceptor->bind(ep, ec);
+  if (ec) {
+    return fail_os("cannot bind");
+  }
+  s.acceptor->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return fail_os("cannot listen on");
+  }
+  const auto bound = s.acceptor->local_endpoint(ec).port();
+  s.port.store(bound);
+  s.tasks.fetch_add(1);
+  asio::co_spawn(s.pool.context(0), accept_loop(impl_), [](std::exception_ptr) {});
+  return bound;
+}
+
+void HttpServer::begin_shutdown() { impl_->begin_shutdown(); }
+
+void HttpServer::close_all() { impl_->close_all(); }
+
+bool HttpServer::wait_drained(std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock lock(impl_->drain_mutex);
+  return impl_->drain_cv.wait_until(lock, deadline,
+                                    [&] { return impl_->tasks.load(std::memory_order_acquire) == 0; });
+}
+
+bool HttpServer::shutdown() {
+  begin_shutdown();
+  if (wait_drained(std::chrono::steady_clock::now() + impl_->opt.shutdown_grace)) {
+    return true;
+  }
+  close_all();
+  wait_drained(std::chrono::steady_clock::now() + 2s);
+  return false;
+}
+
+ServerStats HttpServer::stats() const {
+  ServerStats st;
+  st.active_connections = impl_->active.load(std::memory_order_relaxed);
+  st.rejected_connections = impl_->rejected.load(std::memory_order_relaxed);
+  for (const auto& c : impl_->ctx) {
+    st.accepted_connections += c->accepted.load(std::memory_order_relaxed);
+    st.requests += c->requests.load(std::memory_order_relaxed);
+    st.local_errors += c->local_errors.load(std::memory_order_relaxed);
+    st.handler_exceptions += c->handler_exceptions.load(std::memory_order_relaxed);
+    st.timeouts += c->timeouts.load(std::memory_order_relaxed);
+  }
+  return st;
+}
+
+std::uint16_t HttpServer::port() const noexcept { return impl_->port.load(); }
+
+}  // namespace kp::net

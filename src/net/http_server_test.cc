@@ -1,0 +1,466 @@
+#include "net/http_server.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <stdexcept>
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "base/error.h"
+#include "net/net_test_support.h"
+
+namespace kp::net {
+namespace {
+
+using namespace kp::net::testing;
+namespace asio = boost::asio;
+
+// Echoes method, target, body and a couple of headers back.
+asio::awaitable<kp::HttpResponse> echo(kp::HttpRequest req) {
+  kp::HttpResponse r;
+  r.headers.set("Content-Type", "text/plain");
+  r.headers.set("x-amzn-RequestId", "req-" + req.target.substr(1));
+  r.headers.set("X-Method", req.method);
+  r.headers.set("X-Target-Header", std::string(req.headers.get("X-Amz-Target").value_or("<none>")));
+  r.headers.set("X-Has-Received-At", req.received_at.time_since_epoch().count() > 0 ? "yes" : "no");
+  r.body = req.method + " " + req.target + " " + req.body;
+  co_return r;
+}
+
+class HttpServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override { pool.run(); }
+  void TearDown() override {
+    pool.stop();
+    pool.join();
+  }
+
+  static ServerOptions fast_options() {
+    ServerOptions o;
+    o.port = 0;
+    o.header_read_timeout = 300ms;
+    o.body_read_timeout = 1s;
+    o.idle_keepalive_timeout = 2s;
+    o.write_timeout = 1s;
+    o.shutdown_grace = 2s;
+    return o;
+  }
+
+  IoPool pool{2};
+};
+
+std::string post(std::string_view target, std::string_view body, std::string_view extra = "") {
+  return "POST " + std::string(target) + " HTTP/1.1\r\nHost: localhost\r\n" + std::string(extra) +
+         "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + std::string(body);
+}
+
+TEST_F(HttpServerTest, KeepAliveServesManyRequestsOnOneConnection) {
+  HttpServer server(pool, fast_options(), echo);
+  auto port = server.start();
+  ASSERT_TRUE(port) << port.error().message;
+  ASSERT_NE(*port, 0);
+  RawConn c(*port);
+  ASSERT_TRUE(c.ok());
+  for (int i = 0; i < 50; ++i) {
+    c.send(post("/" + std::to_string(i), "body" + std::to_string(i)));
+    auto r = c.read_response();
+    ASSERT_TRUE(r) << "request " << i;
+    EXPECT_EQ(r->status, 200u);
+    EXPECT_EQ(r->body, "POST /" + std::to_string(i) + " body" + std::to_string(i));
+    EXPECT_EQ(r->headers.get("x-amzn-requestid").value_or(""), "req-" + std::to_string(i));
+    EXPECT_FALSE(r->headers.contains("Connection"));
+    EXPECT_TRUE(r->headers.contains("Date"));
+    EXPECT_EQ(r->headers.get("X-Has-Received-At").value_or(""), "yes");
+  }
+  const auto st = server.stats();
+  EXPECT_EQ(st.accepted_connections, 1u);
+  EXPECT_EQ(st.requests, 50u);
+  EXPECT_EQ(st.active_connections, 1u);
+}
+
+TEST_F(HttpServerTest, Http10ClosesUnlessKeepAliveAsked) {
+  HttpServer server(pool, fast_options(), echo);
+  auto port = server.start();
+  ASSERT_TRUE(port);
+  {
+    RawConn c(*port);
+    c.send("GET /a HTTP/1.0\r\n\r\n");
+    auto r = c.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200u);
+    EXPECT_EQ(r->body, "GET /a ");
+    EXPECT_EQ(r->headers.get("Connection").value_or(""), "close");
+    EXPECT_TRUE(c.wait_closed(2s));
+  }
+  {
+    RawConn c(*port);
+    c.send("GET /b HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    auto r = c.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->headers.get("Connection").value_or(""), "keep-alive");
+    c.send("GET /c HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    auto r2 = c.read_response();
+    ASSERT_TRUE(r2);
+    EXPECT_EQ(r2->body, "GET /c ");
+  }
+}
+
+TEST_F(HttpServerTest, PipelinedRequestsAnsweredInOrder) {
+  // A handler that is slower for the first request must not reorder answers.
+  HttpServer server(pool, fast_options(), [](kp::HttpRequest req) -> asio::awaitable<kp::HttpResponse> {
+    if (req.target == "/1") {
+      asio::steady_timer t(co_await asio::this_coro::executor, 50ms);
+      co_await t.async_wait(asio::use_awaitable);
+    }
+    co_return co_await echo(std::move(req));
+  });
+  auto port = server.start();
+  ASSERT_TRUE(port);
+  RawConn c(*port);
+  c.send(post("/1", "a") + post("/2", "bb") + post("/3", "ccc"));
+  for (const char* expected : {"POST /1 a", "POST /2 bb", "POST /3 ccc"}) {
+    auto r = c.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->body, expected);
+  }
+}
+
+TEST_F(HttpServerTest, ExpectContinueGetsInterimResponse) {
+  HttpServer server(pool, fast_options(), echo);
+  auto port = server.start();
+  ASSERT_TRUE(port);
+  RawConn c(*port);
+  c.send("POST /e HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+  auto interim = c.read_head();
+  ASSERT_TRUE(interim);
+  EXPECT_EQ(*interim, "HTTP/1.1 100 Continue\r\n\r\n");
+  c.send("hello");
+  auto r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200u);
+  EXPECT_EQ(r->body, "POST /e hello");
+}
+
+TEST_F(HttpServerTest, ExpectContinueWithTooLargeBodyGets413WithoutContinue) {
+  auto opt = fast_options();
+  opt.max_body_bytes = 10;
+  HttpServer server(pool, opt, echo);
+  auto port = server.start();
+  ASSERT_TRUE(port);
+  RawConn c(*port);
+  c.send("POST /e HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 11\r\n\r\n");
+  auto r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 413u);
+}
+
+TEST_F(HttpServerTest, ChunkedBodyIsDechunked) {
+  HttpServer server(pool, fast_options(), echo);
+  auto port = server.start();
+  ASSERT_TRUE(port);
+  RawConn c(*port);
+  c.send("POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+         "5\r\nhello\r\n1;ext=1\r\n \r\n5\r\nworld\r\n0\r\n\r\n");
+  auto r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200u);
+  EXPECT_EQ(r->body, "POST /c hello world");
+}
+
+TEST_F(HttpServerTest, LowerCaseHeadersAndEmptyAcceptEncoding) {
+  HttpServer server(pool, fast_options(), echo);
+  auto port = server.start();
+  ASSERT_TRUE(port);
+  RawConn c(*port);
+  c.send("POST /l HTTP/1.1\r\nhost: x\r\nx-amz-target: TrentService.Encrypt\r\naccept-encoding:\r\n"
+         "content-length: 2\r\n\r\n{}");
+  auto r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200u);
+  EXPECT_EQ(r->headers.get("X-Target-Header").value_or(""), "TrentService.Encrypt");
+  EXPECT_EQ(r->body, "POST /l {}");
+}
+
+TEST_F(HttpServerTest, MalformedRequestGets400JsonAndClose) {
+  HttpServer server(pool, fast_options(), echo);
+  auto port = server.start();
+  ASSERT_TRUE(port);
+  RawConn c(*port);
+  c.send("THIS IS NOT HTTP\r\n\r\n");
+  auto r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400u);
+  EXPECT_EQ(r->headers.get("Content-Type").value_or(""), "application/x-amz-json-1.1");
+  EXPECT_EQ(r->headers.get("Connection").value_or(""), "close");
+  EXPECT_NE(r->body.find("\"__type\":\"SerializationException\""), std::string::npos) << r->body;
+  EXPECT_TRUE(c.wait_closed(3s));
+  EXPECT_EQ(server.stats().local_errors, 1u);
+  EXPECT_EQ(server.stats().requests, 0u);
+}
+
+TEST_F(HttpServerTest, OversizedHeaderGets431) {
+  auto opt = fast_options();
+  opt.max_header_bytes = 1024;
+  HttpServer server(pool, opt, echo);
+  auto port = server.start();
+  ASSERT_TRUE(port);
+  RawConn c(*port);
+  c.send("POST / HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(4000, 'a') + "\r\nContent-Length: 0\r\n\r\n");
+  auto r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 431u);
+  EXPECT_NE(r->body.find(std::string(kp::to_http(Errc::kHeaderTooLarge).type)), std::string::npos);
+  EXPECT_TRUE(c.wait_closed(3s));
+}
+
+TEST_F(HttpServerTest, OversizedBodyGets413ContentLengthAndChunked) {
+  auto opt = fast_options();
+  opt.max_body_bytes = 1000;
+  HttpServer server(pool, opt, echo);
+  auto port = server.start();
+  ASSERT_TRUE(port);
+  {
+    RawConn c(*port);
+    c.send(post("/", std::string(1001, 'x')));
+    auto r = c.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 413u);
+    EXPECT_NE(r->body.find(std::string(kp::to_http(Errc::kPayloadTooLarge).type)), std::string::npos);
+  }
+  {
+    RawConn c(*port);
+    std::string chunked = "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+    for (int i = 0; i < 3; ++i) {
+      chunked += "1f4\r\n" + std::string(500, 'y') + "\r\n";
+    }
+    chunked += "0\r\n\r\n";
+    c.send(chunked);
+    auto r = c.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 413u);
+  }
+  {
+    // Exactly at the limit is fine.
+    RawConn c(*port);
+    c.send(post("/", std::string(1000, 'z')));
+    auto r = c.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200u);
+  }
+}
+
+TEST_F(HttpServerTest, LargeAttestationSizedBodyFitsDefaultLimit) {
+  ServerOptions opt = fast_options();
+  opt.max_body_bytes = ServerOptions{}.max_body_bytes;
+  HttpServer server(pool, opt, [](kp::HttpRequest req) -> asio::awaitable<kp::HttpResponse> {
+    kp::HttpResponse r;
+    r.body = std::to_string(req.body.size());
+    co_return r;
+  });
+  auto port = server.start();
+  ASSERT_TRUE(port);
+  RawConn c(*port);
+  const std::string body(350 * 1024, 'Q');  // ~256 KiB document in base64 + JSON
+  c.send(post("/", body));
+  auto r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200u);
+  EXPECT_EQ(r->body, std::to_string(body.size()));
+}
+
+TEST_F(HttpServerTest, SlowlorisClosedAfterHeaderTimeout) {
+  HttpServer server(pool, fast_options(), echo);
+  auto port = server.start();
+  ASSERT_TRUE(port);
+  RawConn c(*port);
+  c.send("POST / HTTP/1.1\r\nHost: x\r\nX-Slow: ");
+  const auto t0 = std::chrono::steady_clock::now();
+  std::this_thread::sleep_for(100ms);
+  c.send("a");  // trickling bytes must not extend the header deadline
+  EXPECT_TRUE(c.wait_closed(3s));
+  const auto elapsed = std::chrono::steady_clock::now() - t0;
+  EXPECT_LT(elapsed, 1500ms);
+  EXPECT_TRUE(eventually([&] { return server.stats().timeouts == 1; }));
+  EXPECT_TRUE(eventually([&] { return server.stats().active_connections == 0; }));
+}
+
+TEST_F(HttpServerTest, IdleKeepAliveConnectionClosedAfterIdleTimeout) {
+  auto opt = fast_options();
+  opt.idle_keepalive_timeout = 200ms;
+  HttpServer server(pool, opt, echo);
+  auto port = server.start();
+  ASSERT_TRUE(port);
+  RawConn c(*port);
+  c.send(post("/1", ""));
+  ASSERT_TRUE(c.read_response());
+  EXPECT_TRUE(c.wait_closed(3s));
+}
+
+TEST_F(HttpServerTest, ConnectionLimitAnswers503) {
+  auto opt = fast_options();
+  opt.max_connections = 2;
+  opt.header_read_timeout = 5s;
+  HttpServer server(pool, opt, echo);
+  auto port = server.start();
+  ASSERT_TRUE(port);
+  RawConn a(*port);
+  RawConn b(*port);
+  ASSERT_TRUE(eventually([&] { return server.stats().active_connections == 2; }));
+  RawConn c(*port);
+  c.send(post("/x", ""));
+  auto r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 503u);
+  EXPECT_NE(r->body.find("ServiceUnavailable"), std::string::npos);
+  EXPECT_EQ(r->headers.get("Connection").value_or(""), "close");
+  EXPECT_TRUE(c.wait_closed(3s));
+  EXPECT_EQ(server.stats().rejected_connections, 1u);
+  // The admitted connections still work.
+  a.send(post("/a", ""));
+  auto ra = a.read_response();
+  ASSERT_TRUE(ra);
+  EXPECT_EQ(ra->status, 200u);
+}
+
+TEST_F(HttpServerTest, HandlerExceptionBecomes500) {
+  HttpServer server(pool, fast_options(), [](kp::HttpRequest req) -> asio::awaitable<kp::HttpResponse> {
+    if (req.target == "/throw") {
+      throw std::runtime_error("secret detail that must not leak");
+    }
+    co_return co_await echo(std::move(req));
+  });
+  auto port = server.start();
+  ASSERT_TRUE(port);
+  RawConn c(*port);
+  c.send(post("/throw", ""));
+  auto r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 500u);
+  EXPECT_NE(r->body.find("KMSInternalException"), std::string::npos);
+  EXPECT_EQ(r->body.find("secret detail"), std::string::npos);
+  // The connection survives a handler failure.
+  c.send(post("/ok", ""));
+  auto r2 = c.read_response();
+  ASSERT_TRUE(r2);
+  EXPECT_EQ(r2->status, 200u);
+  EXPECT_EQ(server.stats().handler_exceptions, 1u);
+}
+
+TEST_F(HttpServerTest, GracefulShutdownFinishesInFlightAndClosesIdle) {
+  std::atomic<bool> handler_started{false};
+  HttpServer server(pool, fast_options(), [&](kp::HttpRequest req) -> asio::awaitable<kp::HttpResponse> {
+    if (req.target == "/slow") {
+      handler_started = true;
+      asio::steady_timer t(co_await asio::this_coro::executor, 400ms);
+      co_await t.async_wait(asio::use_awaitable);
+    }
+    co_return co_await echo(std::move(req));
+  });
+  auto port = server.start();
+  ASSERT_TRUE(port);
+  RawConn idle(*port);
+  idle.send(post("/warm", ""));
+  ASSERT_TRUE(idle.read_response());  // now idle in keep-alive
+  RawConn busy(*port);
+  busy.send(post("/slow", "data"));
+  ASSERT_TRUE(eventually([&] { return handler_started.load(); }));
+
+  server.begin_shutdown();
+  EXPECT_TRUE(idle.wait_closed(2s));
+  auto r = busy.read_response(3s);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200u);
+  EXPECT_EQ(r->body, "POST /slow data");
+  EXPECT_EQ(r->headers.get("Connection").value_or(""), "close");
+  EXPECT_TRUE(server.wait_drained(std::chrono::steady_clock::now() + 3s));
+  EXPECT_EQ(server.stats().active_connections, 0u);
+  // No longer accepting.
+  RawConn late(*port);
+  EXPECT_FALSE(late.ok() && late.read_response(300ms).has_value());
+}
+
+TEST_F(HttpServerTest, CloseAllCutsAHandlerThatNeverFinishes) {
+  HttpServer server(pool, fast_options(), [](kp::HttpRequest) -> asio::awaitable<kp::HttpResponse> {
+    asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::hours(1));
+    co_await t.async_wait(asio::use_awaitable);
+    co_return kp::HttpResponse{};
+  });
+  auto port = server.start();
+  ASSERT_TRUE(port);
+  RawConn c(*port);
+  c.send(post("/hang", ""));
+  ASSERT_TRUE(eventually([&] { return server.stats().requests == 1; }));
+  server.begin_shutdown();
+  EXPECT_FALSE(server.wait_drained(std::chrono::steady_clock::now() + 200ms));
+  server.close_all();
+  EXPECT_TRUE(server.wait_drained(std::chrono::steady_clock::now() + 3s));
+  EXPECT_TRUE(c.wait_closed(2s));
+}
+
+TEST_F(HttpServerTest, NonLoopbackHostRefused) {
+  for (const char* host : {"0.0.0.0", "10.1.2.3", "::"}) {
+    auto opt = fast_options();
+    opt.host = host;
+    HttpServer server(pool, opt, echo);
+    auto r = server.start();
+    ASSERT_FALSE(r) << host;
+    EXPECT_EQ(r.error().code, Errc::kValidation);
+    EXPECT_NE(r.error().message.find("non-loopback"), std::string::npos) << r.error().message;
+  }
+  auto opt = fast_options();
+  opt.host = "not-an-address";
+  HttpServer server(pool, opt, echo);
+  EXPECT_FALSE(server.start());
+}
+
+TEST_F(HttpServerTest, LocalhostAndBindFailure) {
+  auto opt = fast_options();
+  opt.host = "localhost";
+  HttpServer a(pool, opt, echo);
+  auto pa = a.start();
+  ASSERT_TRUE(pa);
+  opt.port = *pa;
+  HttpServer b(pool, opt, echo);
+  auto pb = b.start();
+  ASSERT_FALSE(pb);
+  EXPECT_NE(pb.error().message.find("cannot bind"), std::string::npos) << pb.error().message;
+}
+
+TEST_F(HttpServerTest, SensitiveResponseIsSentThenWiped) {
+  // The wipe itself is internal; this pins that a sensitive body is still
+  // delivered intact (wiping happens after the write, not before).
+  HttpServer server(pool, fast_options(), [](kp::HttpRequest) -> asio::awaitable<kp::HttpResponse> {
+    kp::HttpResponse r;
+    r.body = std::string(100 * 1024, 'P');
+    r.sensitive_body = true;
+    co_return r;
+  });
+  auto port = server.start();
+  ASSERT_TRUE(port);
+  RawConn c(*port);
+  c.send(post("/", ""));
+  auto r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, std::string(100 * 1024, 'P'));
+}
+
+TEST_F(HttpServerTest, HeadRequestGetsNoBody) {
+  HttpServer server(pool, fast_options(), echo);
+  auto port = server.start();
+  ASSERT_TRUE(port);
+  RawConn c(*port);
+  c.send("HEAD /h HTTP/1.1\r\nHost: x\r\n\r\n");
+  auto head = c.read_head();
+  ASSERT_TRUE(head);
+  EXPECT_NE(head->find("Content-Length: 8\r\n"), std::string::npos) << *head;  // "HEAD /h "
+  c.send(post("/after", ""));
+  auto r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "POST /after ");
+}
+
+}  // namespace
+}  // namespace kp::net

@@ -1,0 +1,82 @@
+#include "net/io_pool.h"
+
+#include <algorithm>
+
+#include <boost/asio/executor_work_guard.hpp>
+
+namespace kp::net {
+
+IoPool::IoPool(std::size_t n_threads) {
+  if (n_threads == 0) {
+    n_threads = std::max(1u, std::thread::hardware_concurrency());
+  }
+  contexts_.reserve(n_threads);
+  for (std::size_t i = 0; i < n_threads; ++i) {
+    // Hint 1: each context is run by exactly one thread (lets the scheduler
+    // use its single-thread fast paths; cross-thread post stays safe).
+    contexts_.push_back(std::make_unique<boost::asio::io_context>(1));
+  }
+}
+
+IoPool::~IoPool() {
+  stop();
+  join();
+}
+
+boost::asio::io_context& IoPool::next() noexcept {
+  const auto i = rr_.fetch_add(1, std::memory_order_relaxed);
+  return *contexts_[i % contexts_.size()];
+}
+
+std::size_t IoPool::index_of(const boost::asio::execution_context& ctx) const noexcept {
+  for (std::size_t i = 0; i < contexts_.size(); ++i) {
+    if (static_cast<const boost::asio::execution_context*>(contexts_[i].get()) == &ctx) {
+      return i;
+    }
+  }
+  return contexts_.size();
+}
+
+void IoPool::run() {
+  if (!threads_.empty()) {
+    return;
+  }
+  guards_.clear();
+  for (auto& ctx : contexts_) {
+    ctx->restart();
+    guards_.emplace_back(ctx->get_executor());
+  }
+  for (auto& ctx : contexts_) {
+    threads_.emplace_back([this, c = ctx.get()] {
+      // Sessions catch their own exceptions; anything reaching here is a bug
+      // in a completion handler. Count it and keep the thread serving rather
+      // than terminating the daemon.
+      for (;;) {
+        try {
+          c->run();
+          return;
+        } catch (...) {
+          uncaught_.fetch_add(1, std::memory_order_relaxed);
+        }
+      }
+    });
+  }
+}
+
+void IoPool::stop() {
+  for (auto& ctx : contexts_) {
+    ctx->stop();
+  }
+}
+
+void IoPool::join() {
+  for (auto& t : threads_) {
+    if (t.joinable() && t.get_id() != std::this_thread::get_id()) {
+      t.join();
+    }
+  }
+  threads_.clear();
+  guards_.clear();
+}
+
+}  // namespace kp::net
