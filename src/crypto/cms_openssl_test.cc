@@ -2,6 +2,8 @@
 // the openssl command-line tool (OpenSSL's CMS code, not our BER reader/writer).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "crypto/cms.h"
 #include "crypto/test_util.h"
 
@@ -77,6 +79,39 @@ TEST(CmsOpensslCli, DecryptsWhatWeSealForAnOpensslGeneratedKey) {
   const auto pub = run("openssl pkey -in " + quote(pem) + " -pubout -outform DER -out " + quote(spki) + " 2>&1");
   ASSERT_EQ(pub.exit_code, 0) << pub.output;
   EXPECT_EQ(read_file(spki), key->spki_der());
+}
+
+TEST(CmsOpensslCli, WrongSizeContentKeyIsRejected) {
+  if (!testing::have_openssl_cli()) {
+    GTEST_SKIP() << "openssl CLI not installed";
+  }
+  // Wrap a 16-byte CEK with RSA-OAEP-SHA256 using openssl, splice it into a
+  // blob we sealed: OAEP succeeds, but AES-256 needs 32 bytes.
+  TempDir dir;
+  ASSERT_TRUE(dir.ok());
+  const auto pem = cfr_dir("enclaver_hello_world") / "private_key_pkcs8.pem";
+  auto key = RsaKeyPair::from_pem(read_text(pem));
+  ASSERT_TRUE(key);
+  write_file(dir.path() / "pub.der", key->spki_der());
+  write_file(dir.path() / "cek16", Bytes(16, 0x42));
+  const auto enc = run("openssl pkeyutl -encrypt -pubin -keyform DER -inkey " + quote(dir.path() / "pub.der") +
+                       " -pkeyopt rsa_padding_mode:oaep -pkeyopt rsa_oaep_md:sha256 -pkeyopt rsa_mgf1_md:sha256 -in " +
+                       quote(dir.path() / "cek16") + " -out " + quote(dir.path() / "ek") + " 2>&1");
+  ASSERT_EQ(enc.exit_code, 0) << enc.output;
+  const Bytes ek = read_file(dir.path() / "ek");
+  ASSERT_EQ(ek.size(), 256u);
+  auto sealed = seal_enveloped(as_bytes("Hello, World"), key->spki_der());
+  ASSERT_TRUE(sealed);
+  auto env = parse_enveloped(*sealed);
+  ASSERT_TRUE(env);
+  Bytes forged = *sealed;
+  auto at = std::search(forged.begin(), forged.end(), env->encrypted_key.begin(), env->encrypted_key.end());
+  ASSERT_NE(at, forged.end());
+  std::copy(ek.begin(), ek.end(), at);
+  auto r = open_enveloped(forged, *key);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::kCmsDecryptFailed);
+  EXPECT_NE(r.error().message.find("content-encryption key is 16 bytes"), std::string::npos) << r.error().message;
 }
 
 TEST(CmsOpensslCli, OpensslPrintsTheRealVectorsLikeOurs) {
