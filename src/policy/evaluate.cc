@@ -1,0 +1,374 @@
+// Key policy evaluation (policy.h), plus KMS's default policy and messages.
+#include <array>
+#include <string>
+
+#include "base/encoding.h"
+#include "policy/match.h"
+#include "policy/policy.h"
+
+namespace kp::policy {
+
+namespace {
+
+struct Arn {
+  std::string_view partition, service, region, account, resource;
+};
+
+std::optional<Arn> parse_arn(std::string_view s) {
+  std::array<std::string_view, 5> f;
+  if (s.rfind("arn:", 0) != 0) {
+    return std::nullopt;
+  }
+  s.remove_prefix(4);
+  for (std::size_t i = 0; i < 4; ++i) {
+    const auto colon = s.find(':');
+    if (colon == std::string_view::npos) {
+      return std::nullopt;
+    }
+    f[i] = s.substr(0, colon);
+    s.remove_prefix(colon + 1);
+  }
+  return Arn{f[0], f[1], f[2], f[3], s};
+}
+
+bool is_account_id(std::string_view s) {
+  return s.size() == 12 && s.find_first_not_of("0123456789") == std::string_view::npos;
+}
+
+std::string caller_account(const RequestContext& ctx) {
+  if (!ctx.caller_account.empty()) {
+    return ctx.caller_account;
+  }
+  if (auto a = parse_arn(ctx.principal_arn)) {
+    return std::string(a->account);
+  }
+  return {};
+}
+
+// "arn:aws:sts::111122223333:assumed-role/Name/session" -> the role it is a session of.
+bool is_session_of_role(const Arn& role, std::string_view principal_arn) {
+  auto session = parse_arn(principal_arn);
+  if (!session || session->service != "sts" || session->resource.rfind("assumed-role/", 0) != 0 ||
+      session->partition != role.partition || session->account != role.account) {
+    return false;
+  }
+  std::string_view rest = session->resource.substr(13);
+  const std::string_view session_role = rest.substr(0, rest.find('/'));
+  // A role ARN may carry a path (role/path/Name); the session ARN only has the name.
+  const std::string_view role_name = role.resource.substr(role.resource.rfind('/') + 1);
+  return !session_role.empty() && session_role == role_name;
+}
+
+bool principal_matches(const Principal& p, const RequestContext& ctx) {
+  if (p.everyone) {
+    return true;
+  }
+  const std::string account = caller_account(ctx);
+  for (const auto& a : p.aws) {
+    if (a == ctx.principal_arn) {
+      return true;
+    }
+    if (is_account_id(a)) {
+      if (a == account) {
+        return true;
+      }
+      continue;
+    }
+    auto arn = parse_arn(a);
+    if (!arn || arn->service != "iam") {
+      continue;
+    }
+    if (arn->resource == "root") {
+      if (!account.empty() && arn->account == account) {
+        return true;
+      }
+    } else if (arn->resource.rfind("role/", 0) == 0 && is_session_of_role(*arn, ctx.principal_arn)) {
+      return true;
+    }
+  }
+  for (const auto* list : {&p.service, &p.federated, &p.canonical_user}) {
+    for (const auto& name : *list) {
+      if (name == ctx.principal_arn) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+bool action_applies(const Statement& st, std::string_view action) {
+  bool any = false;
+  for (const auto& pattern : st.actions) {
+    if (wildcard_match(pattern, action, /*ignore_case=*/true)) {
+      any = true;
+      break;
+    }
+  }
+  return st.not_action ? !any : any;
+}
+
+bool resource_applies(const Statement& st, std::string_view resource) {
+  // Without a resource the request is for "the key this policy is attached
+  // to", which every Resource entry of a key policy denotes.
+  if (resource.empty()) {
+    return !st.not_resource;
+  }
+  bool any = false;
+  for (const auto& pattern : st.resources) {
+    if (wildcard_match(pattern, resource, /*ignore_case=*/false)) {
+      any = true;
+      break;
+    }
+  }
+  return st.not_resource ? !any : any;
+}
+
+std::vector<std::string> lookup(const RequestContext& ctx, std::string_view key) {
+  std::vector<std::string> out;
+  bool found = false;
+  for (const auto& [name, values] : ctx.keys) {
+    if (ascii_iequals(name, key)) {
+      found = true;
+      out.insert(out.end(), values.begin(), values.end());
+    }
+  }
+  if (!found) {
+    if (ascii_iequals(key, "aws:PrincipalArn") && !ctx.principal_arn.empty()) {
+      out.push_back(ctx.principal_arn);
+    } else if (ascii_iequals(key, "kms:CallerAccount") || ascii_iequals(key, "aws:PrincipalAccount")) {
+      if (auto a = caller_account(ctx); !a.empty()) {
+        out.push_back(std::move(a));
+      }
+    }
+  }
+  return out;
+}
+
+bool negated(ConditionOp op) {
+  switch (op) {
+    case ConditionOp::kStringNotEquals:
+    case ConditionOp::kStringNotEqualsIgnoreCase:
+    case ConditionOp::kStringNotLike:
+    case ConditionOp::kArnNotEquals:
+    case ConditionOp::kArnNotLike:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// The positive relation behind `op` for one policy value and one request value.
+bool value_matches(ConditionOp op, std::string_view policy_value, std::string_view request_value) {
+  switch (op) {
+    case ConditionOp::kStringEquals:
+    case ConditionOp::kStringNotEquals:
+      return policy_value == request_value;
+    case ConditionOp::kStringEqualsIgnoreCase:
+    case ConditionOp::kStringNotEqualsIgnoreCase:
+    case ConditionOp::kBool:
+      return ascii_iequals(policy_value, request_value);
+    case ConditionOp::kStringLike:
+    case ConditionOp::kStringNotLike:
+      return wildcard_match(policy_value, request_value, /*ignore_case=*/false);
+    case ConditionOp::kArnEquals:
+    case ConditionOp::kArnNotEquals:
+    case ConditionOp::kArnLike:
+    case ConditionOp::kArnNotLike:
+      return arn_match(policy_value, request_value);
+    case ConditionOp::kNull:
+      return false;
+  }
+  return false;
+}
+
+bool condition_holds(const Condition& c, const std::vector<std::string>& actual) {
+  const bool present = !actual.empty();
+  if (c.op == ConditionOp::kNull) {
+    // "true" = the key must be absent, "false" = it must be present; values OR'ed.
+    for (const auto& v : c.values) {
+      if (ascii_iequals(v, "true") != present) {
+        return true;
+      }
+    }
+    return false;
+  }
+  const bool neg = negated(c.op);
+  if (!present) {
+    if (c.if_exists || c.qualifier == SetQualifier::kForAllValues) {
+      return true;
+    }
+    if (c.qualifier == SetQualifier::kForAnyValue) {
+      return false;
+    }
+    return neg;  // negated operators hold on a missing key
+  }
+  auto matches_any_policy_value = [&](const std::string& request_value) {
+    for (const auto& p : c.values) {
+      if (value_matches(c.op, p, request_value)) {
+        return true;
+      }
+    }
+    return false;
+  };
+  switch (c.qualifier) {
+    case SetQualifier::kForAllValues:
+      for (const auto& v : actual) {
+        if (matches_any_policy_value(v) == neg) {
+          return false;
+        }
+      }
+      return true;
+    case SetQualifier::kForAnyValue:
+      for (const auto& v : actual) {
+        if (matches_any_policy_value(v) != neg) {
+          return true;
+        }
+      }
+      return false;
+    case SetQualifier::kNone:
+      break;
+  }
+  bool any = false;
+  for (const auto& v : actual) {
+    if (matches_any_policy_value(v)) {
+      any = true;
+      break;
+    }
+  }
+  return neg ? !any : any;
+}
+
+std::string join(const std::vector<std::string>& v, std::string_view sep) {
+  std::string out;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (i != 0) {
+      out += sep;
+    }
+    out += v[i];
+  }
+  return out;
+}
+
+}  // namespace
+
+Decision evaluate(const Policy& policy, const RequestContext& ctx) {
+  Decision d;
+  std::optional<std::size_t> first_allow;
+  for (std::size_t i = 0; i < policy.statements.size(); ++i) {
+    const Statement& st = policy.statements[i];
+    if (!action_applies(st, ctx.action) || principal_matches(st.principal, ctx) == st.not_principal ||
+        !resource_applies(st, ctx.resource)) {
+      continue;
+    }
+    // Evaluate every condition (no short-circuit) so policy-check can show all failures.
+    std::vector<ConditionFailure> failures;
+    for (const Condition& c : st.conditions) {
+      std::vector<std::string> actual = lookup(ctx, c.key);
+      if (!condition_holds(c, actual)) {
+        ConditionFailure f;
+        f.op = c.op;
+        f.operator_name = c.operator_name;
+        f.key = c.key;
+        f.expected = c.values;
+        f.key_present = !actual.empty();
+        f.actual = std::move(actual);
+        failures.push_back(std::move(f));
+      }
+    }
+    if (!failures.empty()) {
+      d.condition_misses.push_back(ConditionMiss{i, st.sid, st.effect, std::move(failures)});
+      continue;
+    }
+    if (st.effect == Effect::kDeny) {
+      if (!d.explicit_deny) {
+        d.explicit_deny = true;
+        d.statement_index = i;
+        d.statement_sid = st.sid;
+      }
+    } else if (!first_allow) {
+      first_allow = i;
+    }
+  }
+  if (!d.explicit_deny && first_allow) {
+    d.allowed = true;
+    d.statement_index = first_allow;
+    d.statement_sid = policy.statements[*first_allow].sid;
+  }
+  return d;
+}
+
+std::string Decision::decided_by() const {
+  if (!statement_index) {
+    return "no statement (implicit deny)";
+  }
+  if (!statement_sid.empty()) {
+    return "statement \"" + statement_sid + "\"";
+  }
+  return "statement #" + std::to_string(*statement_index);
+}
+
+std::string describe(const ConditionFailure& f) {
+  std::string out = f.operator_name + " " + f.key + ": ";
+  if (f.op == ConditionOp::kNull) {
+    const bool want_absent = !f.expected.empty() && ascii_iequals(f.expected.front(), "true");
+    out += want_absent ? "expected the key to be absent" : "expected the key to be present";
+  } else {
+    out += negated(f.op) ? "expected none of " : "expected ";
+    out += join(f.expected, negated(f.op) ? ", " : " or ");
+  }
+  out += f.key_present ? ", request has " + join(f.actual, ", ") : ", request has no value";
+  return out;
+}
+
+void add_encryption_context(RequestContext& ctx, const std::map<std::string, std::string>& encryption_context) {
+  if (encryption_context.empty()) {
+    return;
+  }
+  auto& keys = ctx.keys["kms:EncryptionContextKeys"];
+  for (const auto& [k, v] : encryption_context) {
+    ctx.keys["kms:EncryptionContext:" + k] = {v};
+    keys.push_back(k);
+  }
+}
+
+void add_recipient_attestation(RequestContext& ctx, const std::map<unsigned, Bytes>& pcrs) {
+  for (const auto& [index, value] : pcrs) {
+    std::string hex = hex_encode(value);
+    if (index == 0) {
+      ctx.keys["kms:RecipientAttestation:ImageSha384"] = {hex};
+    }
+    ctx.keys["kms:RecipientAttestation:PCR" + std::to_string(index)] = {std::move(hex)};
+  }
+}
+
+std::string default_key_policy(std::string_view account_id, std::string_view partition) {
+  std::string out;
+  out += "{\n";
+  out += "  \"Version\" : \"2012-10-17\",\n";
+  out += "  \"Id\" : \"key-default-1\",\n";
+  out += "  \"Statement\" : [ {\n";
+  out += "    \"Sid\" : \"Enable IAM User Permissions\",\n";
+  out += "    \"Effect\" : \"Allow\",\n";
+  out += "    \"Principal\" : {\n";
+  out += "      \"AWS\" : \"arn:" + std::string(partition) + ":iam::" + std::string(account_id) + ":root\"\n";
+  out += "    },\n";
+  out += "    \"Action\" : \"kms:*\",\n";
+  out += "    \"Resource\" : \"*\"\n";
+  out += "  } ]\n";
+  out += "}";
+  return out;
+}
+
+std::string access_denied_message(std::string_view principal_arn, std::string_view action,
+                                  std::string_view key_arn, bool explicit_deny) {
+  std::string out = "User: " + std::string(principal_arn) + " is not authorized to perform: " + std::string(action) +
+                    " on resource: " + std::string(key_arn);
+  if (explicit_deny) {
+    out += " with an explicit deny in a resource-based policy";
+  } else {
+    out += " because no resource-based policy allows the " + std::string(action) + " action";
+  }
+  return out;
+}
+
+}  // namespace kp::policy

@@ -1,0 +1,23 @@
+// File: policy/match.h
+// String matching used by the policy evaluator: IAM wildcards (* and ?) and
+// ARN matching segment by segment. Pure, allocation-free.
+#pragma once
+
+#include <string_view>
+
+namespace kp::policy {
+
+/// IAM wildcard match: '*' = any run (also empty), '?' = exactly one character.
+/// ASCII case folding when `ignore_case`.
+bool wildcard_match(std::string_view pattern, std::string_view text, bool ignore_case) noexcept;
+
+/// ArnEquals/ArnLike: each of the six colon-separated ARN components
+/// ("arn:partition:service:region:account:resource") is wildcard-matched
+/// separately, case-sensitively; a lone "*" matches anything. A value that is
+/// not an ARN never matches a pattern other than "*".
+bool arn_match(std::string_view pattern, std::string_view arn) noexcept;
+
+/// ASCII case-insensitive equality.
+bool ascii_iequals(std::string_view a, std::string_view b) noexcept;
+
+}  // namespace kp::policy

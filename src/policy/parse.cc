@@ -1,0 +1,400 @@
+// Key policy document parsing and validation (policy.h).
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+#include <array>
+#include <cctype>
+#include <string>
+
+#include "policy/match.h"
+#include "policy/policy.h"
+
+namespace kp::policy {
+
+namespace json = boost::json;
+
+namespace {
+
+Error malformed(std::string what) { return Error(Errc::kMalformedPolicy, "policy: " + std::move(what)); }
+
+std::string statement_label(std::size_t index, std::string_view sid) {
+  std::string s = "Statement " + std::to_string(index);
+  if (!sid.empty()) {
+    s += " (\"" + std::string(sid) + "\")";
+  }
+  return s;
+}
+
+bool starts_with_ci(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && ascii_iequals(s.substr(0, prefix.size()), prefix);
+}
+bool ends_with_ci(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && ascii_iequals(s.substr(s.size() - suffix.size()), suffix);
+}
+
+// A JSON scalar as policy text: strings as-is, booleans/numbers in JSON form.
+std::optional<std::string> scalar_text(const json::value& v, bool strings_only) {
+  if (v.is_string()) {
+    return std::string(v.get_string());
+  }
+  if (strings_only) {
+    return std::nullopt;
+  }
+  if (v.is_bool()) {
+    return v.get_bool() ? "true" : "false";
+  }
+  if (v.is_number()) {
+    return json::serialize(v);
+  }
+  return std::nullopt;
+}
+
+// A string or a non-empty array of strings (IAM's "string or list" fields).
+Result<std::vector<std::string>> string_list(const json::value& v, const std::string& where, bool strings_only = true) {
+  std::vector<std::string> out;
+  if (auto s = scalar_text(v, strings_only)) {
+    out.push_back(std::move(*s));
+    return out;
+  }
+  if (!v.is_array()) {
+    return malformed(where + " must be a string or an array of strings");
+  }
+  const auto& arr = v.get_array();
+  if (arr.empty()) {
+    return malformed(where + " is an empty array");
+  }
+  out.reserve(arr.size());
+  for (const auto& e : arr) {
+    auto s = scalar_text(e, strings_only);
+    if (!s) {
+      return malformed(where + " must contain only strings");
+    }
+    out.push_back(std::move(*s));
+  }
+  return out;
+}
+
+bool is_account_id(std::string_view s) {
+  if (s.size() != 12) {
+    return false;
+  }
+  for (char c : s) {
+    if (c < '0' || c > '9') {
+      return false;
+    }
+  }
+  return true;
+}
+
+Result<Principal> parse_principal(const json::value& v, const std::string& where) {
+  Principal p;
+  if (v.is_string()) {
+    if (v.get_string() != "*") {
+      return malformed(where + " must be \"*\" or an object such as {\"AWS\": \"arn:aws:iam::111122223333:root\"}");
+    }
+    p.everyone = true;
+    return p;
+  }
+  if (!v.is_object() || v.get_object().empty()) {
+    return malformed(where + " must be \"*\" or a non-empty object");
+  }
+  for (const auto& [type, value] : v.get_object()) {
+    const std::string field = where + "." + std::string(type);
+    auto list = string_list(value, field);
+    if (!list) {
+      return list.error();
+    }
+    if (type == "AWS") {
+      for (const auto& a : *list) {
+        if (a == "*") {
+          p.everyone = true;
+        } else if (!is_account_id(a) && a.rfind("arn:", 0) != 0) {
+          return malformed("Policy contains a statement with one or more invalid principals: \"" + a + "\" in " +
+                           where);
+        }
+      }
+      p.aws = std::move(*list);
+    } else if (type == "Service") {
+      p.service = std::move(*list);
+    } else if (type == "Federated") {
+      p.federated = std::move(*list);
+    } else if (type == "CanonicalUser") {
+      p.canonical_user = std::move(*list);
+    } else {
+      return malformed(where + " has an unknown principal type \"" + std::string(type) + "\"");
+    }
+  }
+  return p;
+}
+
+struct OperatorRow {
+  std::string_view name;
+  ConditionOp op;
+};
+constexpr std::array<OperatorRow, 12> kOperators{{
+    {"StringEquals", ConditionOp::kStringEquals},
+    {"StringNotEquals", ConditionOp::kStringNotEquals},
+    {"StringEqualsIgnoreCase", ConditionOp::kStringEqualsIgnoreCase},
+    {"StringNotEqualsIgnoreCase", ConditionOp::kStringNotEqualsIgnoreCase},
+    {"StringLike", ConditionOp::kStringLike},
+    {"StringNotLike", ConditionOp::kStringNotLike},
+    {"ArnEquals", ConditionOp::kArnEquals},
+    {"ArnNotEquals", ConditionOp::kArnNotEquals},
+    {"ArnLike", ConditionOp::kArnLike},
+    {"ArnNotLike", ConditionOp::kArnNotLike},
+    {"Bool", ConditionOp::kBool},
+    {"Null", ConditionOp::kNull},
+}};
+
+// IAM operators this evaluator does not implement: a clear error beats a
+// silently wrong decision.
+constexpr std::array<std::string_view, 14> kUnsupportedOperators{
+    "NumericEquals",  "NumericNotEquals", "NumericLessThan", "NumericLessThanEquals", "NumericGreaterThan",
+    "NumericGreaterThanEquals", "DateEquals", "DateNotEquals", "DateLessThan", "DateLessThanEquals",
+    "DateGreaterThan", "DateGreaterThanEquals", "IpAddress", "NotIpAddress"};
+
+Result<Condition> parse_operator(std::string_view name, const std::string& where) {
+  Condition c;
+  c.operator_name = std::string(name);
+  std::string_view rest = name;
+  if (starts_with_ci(rest, "ForAnyValue:")) {
+    c.qualifier = SetQualifier::kForAnyValue;
+    rest.remove_prefix(12);
+  } else if (starts_with_ci(rest, "ForAllValues:")) {
+    c.qualifier = SetQualifier::kForAllValues;
+    rest.remove_prefix(13);
+  }
+  if (ends_with_ci(rest, "IfExists")) {
+    c.if_exists = true;
+    rest.remove_suffix(8);
+  }
+  for (const auto& row : kOperators) {
+    if (ascii_iequals(rest, row.name)) {
+      c.op = row.op;
+      if (c.op == ConditionOp::kNull && c.if_exists) {
+        return malformed(where + ": \"" + c.operator_name + "\": Null cannot take the IfExists suffix");
+      }
+      if (c.op == ConditionOp::kNull && c.qualifier != SetQualifier::kNone) {
+        return malformed(where + ": \"" + c.operator_name + "\": Null cannot take a set qualifier");
+      }
+      return c;
+    }
+  }
+  for (auto u : kUnsupportedOperators) {
+    if (ascii_iequals(rest, u) || ascii_iequals(rest, "BinaryEquals")) {
+      return malformed(where + ": condition operator \"" + c.operator_name + "\" is not supported by this evaluator");
+    }
+  }
+  return malformed(where + ": unknown condition operator \"" + c.operator_name + "\"");
+}
+
+Result<std::vector<Condition>> parse_conditions(const json::value& v, const std::string& where) {
+  if (!v.is_object()) {
+    return malformed(where + " must be an object");
+  }
+  std::vector<Condition> out;
+  for (const auto& [op_name, block] : v.get_object()) {
+    auto proto = parse_operator(op_name, where);
+    if (!proto) {
+      return proto.error();
+    }
+    const std::string op_where = where + "." + std::string(op_name);
+    if (!block.is_object() || block.get_object().empty()) {
+      return malformed(op_where + " must be a non-empty object of condition keys");
+    }
+    for (const auto& [key, values] : block.get_object()) {
+      if (key.empty()) {
+        return malformed(op_where + " has an empty condition key");
+      }
+      Condition c = *proto;
+      c.key = std::string(key);
+      auto list = string_list(values, op_where + "." + c.key, /*strings_only=*/false);
+      if (!list) {
+        return list.error();
+      }
+      c.values = std::move(*list);
+      if (c.op == ConditionOp::kBool || c.op == ConditionOp::kNull) {
+        for (const auto& value : c.values) {
+          if (!ascii_iequals(value, "true") && !ascii_iequals(value, "false")) {
+            return malformed(op_where + "." + c.key + ": value \"" + value + "\" must be \"true\" or \"false\"");
+          }
+        }
+      }
+      // KMS rejects this combination outright (KMS Developer Guide,
+      // kms:EncryptionContext:context-key).
+      if (c.qualifier == SetQualifier::kForAllValues && starts_with_ci(c.key, "kms:EncryptionContext:")) {
+        return malformed(
+            "OverlyPermissiveCondition:EncryptionContext: Using the ForAllValues set operator with a single-valued "
+            "condition key matches requests without the specified encryption context or with an unspecified "
+            "encryption context. To fix, remove ForAllValues. (" +
+            op_where + "." + c.key + ")");
+      }
+      out.push_back(std::move(c));
+    }
+  }
+  return out;
+}
+
+Result<Statement> parse_statement(const json::value& v, std::size_t index) {
+  if (!v.is_object()) {
+    return malformed(statement_label(index, {}) + " must be an object");
+  }
+  const auto& obj = v.get_object();
+  Statement st;
+  if (const auto* sid = obj.if_contains("Sid")) {
+    if (!sid->is_string()) {
+      return malformed(statement_label(index, {}) + ": Sid must be a string");
+    }
+    st.sid = std::string(sid->get_string());
+  }
+  const std::string where = statement_label(index, st.sid);
+  bool have_effect = false;
+  bool have_principal = false;
+  bool have_action = false;
+  bool have_resource = false;
+  for (const auto& [name, value] : obj) {
+    if (name == "Sid") {
+      continue;
+    }
+    if (name == "Effect") {
+      if (value.is_string() && value.get_string() == "Allow") {
+        st.effect = Effect::kAllow;
+      } else if (value.is_string() && value.get_string() == "Deny") {
+        st.effect = Effect::kDeny;
+      } else {
+        return malformed(where + ": Effect must be \"Allow\" or \"Deny\"");
+      }
+      have_effect = true;
+    } else if (name == "Principal" || name == "NotPrincipal") {
+      if (have_principal) {
+        return malformed(where + " has both Principal and NotPrincipal");
+      }
+      auto p = parse_principal(value, where + "." + std::string(name));
+      if (!p) {
+        return p.error();
+      }
+      st.principal = std::move(*p);
+      st.not_principal = name == "NotPrincipal";
+      have_principal = true;
+    } else if (name == "Action" || name == "NotAction") {
+      if (have_action) {
+        return malformed(where + " has both Action and NotAction");
+      }
+      auto list = string_list(value, where + "." + std::string(name));
+      if (!list) {
+        return list.error();
+      }
+      for (const auto& a : *list) {
+        const auto colon = a.find(':');
+        if (a != "*" && (colon == std::string::npos || colon == 0 || colon + 1 == a.size())) {
+          return malformed(where + ": action \"" + a + "\" must be \"*\" or have the form service:Action");
+        }
+      }
+      st.actions = std::move(*list);
+      st.not_action = name == "NotAction";
+      have_action = true;
+    } else if (name == "Resource" || name == "NotResource") {
+      if (have_resource) {
+        return malformed(where + " has both Resource and NotResource");
+      }
+      auto list = string_list(value, where + "." + std::string(name));
+      if (!list) {
+        return list.error();
+      }
+      for (const auto& r : *list) {
+        if (r != "*" && r.rfind("arn:", 0) != 0) {
+          return malformed(where + ": resource \"" + r + "\" must be \"*\" or an ARN");
+        }
+      }
+      st.resources = std::move(*list);
+      st.not_resource = name == "NotResource";
+      have_resource = true;
+    } else if (name == "Condition") {
+      auto c = parse_conditions(value, where + ".Condition");
+      if (!c) {
+        return c.error();
+      }
+      st.conditions = std::move(*c);
+    } else {
+      return malformed(where + " has an unknown element \"" + std::string(name) + "\"");
+    }
+  }
+  if (!have_effect) {
+    return malformed(where + " has no Effect");
+  }
+  if (!have_principal) {
+    return malformed(where + " has no Principal (every key policy statement must name one)");
+  }
+  if (!have_action) {
+    return malformed(where + " has no Action or NotAction");
+  }
+  if (!have_resource) {
+    return malformed(where + " has no Resource or NotResource");
+  }
+  return st;
+}
+
+}  // namespace
+
+Result<Policy> parse_policy(std::string_view text) {
+  if (text.size() > kMaxPolicyBytes) {
+    return malformed("document is " + std::to_string(text.size()) + " bytes; the maximum is " +
+                     std::to_string(kMaxPolicyBytes));
+  }
+  boost::system::error_code ec;
+  const json::value doc = json::parse(text, ec);
+  if (ec) {
+    return malformed("not valid JSON (" + ec.message() + ")");
+  }
+  if (!doc.is_object()) {
+    return malformed("the document must be a JSON object");
+  }
+  Policy policy;
+  policy.version = "2008-10-17";
+  const json::value* statements = nullptr;
+  for (const auto& [name, value] : doc.get_object()) {
+    if (name == "Version") {
+      if (!value.is_string() || (value.get_string() != "2012-10-17" && value.get_string() != "2008-10-17")) {
+        return malformed("Version must be \"2012-10-17\" or \"2008-10-17\"");
+      }
+      policy.version = std::string(value.get_string());
+    } else if (name == "Id") {
+      if (!value.is_string()) {
+        return malformed("Id must be a string");
+      }
+      policy.id = std::string(value.get_string());
+    } else if (name == "Statement") {
+      statements = &value;
+    } else {
+      return malformed("unknown top-level element \"" + std::string(name) + "\"");
+    }
+  }
+  if (statements == nullptr) {
+    return malformed("the document has no Statement");
+  }
+  if (statements->is_object()) {
+    auto st = parse_statement(*statements, 0);
+    if (!st) {
+      return st.error();
+    }
+    policy.statements.push_back(std::move(*st));
+  } else if (statements->is_array()) {
+    if (statements->get_array().empty()) {
+      return malformed("Statement is an empty array");
+    }
+    std::size_t i = 0;
+    for (const auto& s : statements->get_array()) {
+      auto st = parse_statement(s, i++);
+      if (!st) {
+        return st.error();
+      }
+      policy.statements.push_back(std::move(*st));
+    }
+  } else {
+    return malformed("Statement must be an object or an array of objects");
+  }
+  return policy;
+}
+
+}  // namespace kp::policy

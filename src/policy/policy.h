@@ -1,0 +1,180 @@
+// File: policy/policy.h
+// AWS KMS key-policy parser and evaluator, shared by the KMS emulator (every
+// request) and `kms-proxy policy-check`. Implements the IAM policy language
+// subset key policies use: Allow/Deny statements with Principal/NotPrincipal,
+// Action/NotAction, Resource/NotResource and Condition blocks with the String*,
+// Arn*, Bool and Null operators, the ...IfExists suffix and the ForAnyValue: /
+// ForAllValues: set qualifiers. Pure: Boost.JSON only, no Asio, no I/O.
+//
+// Evaluation rules implemented (IAM User Guide, "Policy evaluation logic",
+// "Condition operators", "Condition with multiple context keys or values"):
+//  * explicit Deny wins; otherwise any applicable Allow; otherwise implicit deny.
+//  * Within a Condition, operators are AND'ed and keys within an operator are
+//    AND'ed; the values listed for one key are OR'ed for positive operators and
+//    NOR'ed for negated ones (StringNotEquals: "matches none of").
+//  * Missing key: the condition is false, except that negated operators
+//    (StringNotEquals, StringNotLike, ArnNot*, ...) are TRUE on a missing key
+//    ("If the policy condition requires that the key is not matched ... and the
+//    right key is not present, the condition is true", reference_policies_
+//    elements_condition_operators); ...IfExists is true on a missing key; Null
+//    tests presence. A key present with no values counts as missing.
+//  * Set qualifiers: ForAnyValue is false on a missing/empty key, ForAllValues
+//    is true on it (reference_policies_condition-single-vs-multi-valued-context-keys).
+//    With a negated operator, ForAnyValue = "some request value matches none of
+//    the policy values", ForAllValues = "no request value matches any".
+//    Without a qualifier a multi-valued request key matches a positive operator
+//    if any value matches and a negated one if no value matches.
+//  * Condition key names are case-insensitive, including the <context-key> part
+//    of kms:EncryptionContext:<context-key> (KMS Developer Guide, "Case
+//    sensitivity of the encryption context condition"); values compare as the
+//    operator says (StringEquals case-sensitive, ...IgnoreCase not).
+//  * Action names match case-insensitively with * and ? wildcards; resources
+//    and Arn* operators case-sensitively, ARN segment by segment.
+//  * Principals: "*" / {"AWS":"*"} match everyone; an account ("111122223333"
+//    or "arn:aws:iam::111122223333:root") matches every principal of that
+//    account (the emulator has no IAM policies, so "delegate to IAM" is taken
+//    as allowed); a role ARN also matches that role's STS assumed-role
+//    sessions; other ARNs and Service/Federated/CanonicalUser names match exactly.
+//  * Not supported (parse error): Numeric*, Date*, IpAddress, Binary operators
+//    and policy variables (${...} are taken literally).
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/bytes.h"
+#include "base/result.h"
+
+namespace kp::policy {
+
+/// Largest policy document accepted (the PutKeyPolicy Policy length limit).
+inline constexpr std::size_t kMaxPolicyBytes = 131072;
+
+enum class Effect { kAllow, kDeny };
+
+enum class ConditionOp {
+  kStringEquals,
+  kStringNotEquals,
+  kStringEqualsIgnoreCase,
+  kStringNotEqualsIgnoreCase,
+  kStringLike,
+  kStringNotLike,
+  kArnEquals,
+  kArnNotEquals,
+  kArnLike,
+  kArnNotLike,
+  kBool,
+  kNull,
+};
+
+enum class SetQualifier { kNone, kForAnyValue, kForAllValues };
+
+struct Condition {
+  std::string operator_name;  // as written, e.g. "ForAnyValue:StringEqualsIgnoreCase"
+  ConditionOp op = ConditionOp::kStringEquals;
+  SetQualifier qualifier = SetQualifier::kNone;
+  bool if_exists = false;
+  std::string key;                  // as written, e.g. "kms:RecipientAttestation:PCR0"
+  std::vector<std::string> values;  // booleans/numbers are kept in their JSON text form
+};
+
+/// One Principal or NotPrincipal element.
+struct Principal {
+  bool everyone = false;  // "Principal": "*" (or {"AWS": "*"})
+  std::vector<std::string> aws;
+  std::vector<std::string> service;
+  std::vector<std::string> federated;
+  std::vector<std::string> canonical_user;
+};
+
+struct Statement {
+  std::string sid;  // may be empty
+  Effect effect = Effect::kAllow;
+  Principal principal;
+  bool not_principal = false;
+  std::vector<std::string> actions;
+  bool not_action = false;
+  std::vector<std::string> resources;
+  bool not_resource = false;
+  std::vector<Condition> conditions;
+};
+
+struct Policy {
+  std::string version;  // "2012-10-17" or "2008-10-17" (the default when absent)
+  std::string id;
+  std::vector<Statement> statements;
+};
+
+/// Parses and validates a key policy document. Errc::kMalformedPolicy naming
+/// what is wrong (like KMS's MalformedPolicyDocumentException).
+Result<Policy> parse_policy(std::string_view json);
+
+/// What the caller knows about a request.
+struct RequestContext {
+  std::string action;          // "kms:Decrypt"
+  std::string principal_arn;   // "arn:aws:iam::111122223333:role/app" or an STS assumed-role ARN
+  std::string caller_account;  // "111122223333" (derived from principal_arn when empty)
+  std::string resource;        // the key ARN; empty = "the key this policy is attached to"
+  /// Condition keys and their values, e.g. "kms:RecipientAttestation:PCR0" ->
+  /// {"3aa0..."}, "kms:EncryptionContextKeys" -> {"a", "b"}. Absent keys are
+  /// simply not in the map. aws:PrincipalArn, kms:CallerAccount and
+  /// aws:PrincipalAccount default to principal_arn / the caller account.
+  std::map<std::string, std::vector<std::string>> keys;
+};
+
+/// Adds kms:EncryptionContext:<k> and kms:EncryptionContextKeys.
+void add_encryption_context(RequestContext& ctx, const std::map<std::string, std::string>& encryption_context);
+/// Adds kms:RecipientAttestation:ImageSha384 (= PCR0) and
+/// kms:RecipientAttestation:PCR<n> for every PCR given, as lower-case hex
+/// (the form KMS documents).
+void add_recipient_attestation(RequestContext& ctx, const std::map<unsigned, Bytes>& pcrs);
+
+struct ConditionFailure {
+  ConditionOp op = ConditionOp::kStringEquals;
+  std::string operator_name;          // as written in the policy
+  std::string key;                    // as written in the policy
+  std::vector<std::string> expected;  // the policy's values
+  std::vector<std::string> actual;    // the request's values (empty when absent)
+  bool key_present = false;
+};
+
+/// A statement whose action, principal and resource applied but whose
+/// conditions did not all hold.
+struct ConditionMiss {
+  std::size_t statement_index = 0;
+  std::string sid;
+  Effect effect = Effect::kAllow;
+  std::vector<ConditionFailure> failures;
+};
+
+struct Decision {
+  bool allowed = false;
+  bool explicit_deny = false;
+  /// The deciding statement: the first applicable Deny, else the first
+  /// applicable Allow; empty for an implicit deny.
+  std::optional<std::size_t> statement_index;
+  std::string statement_sid;
+  std::vector<ConditionMiss> condition_misses;
+
+  /// "statement \"Sid\"", "statement #3" or "no statement (implicit deny)".
+  std::string decided_by() const;
+};
+
+Decision evaluate(const Policy& policy, const RequestContext& ctx);
+
+/// e.g. "StringEqualsIgnoreCase kms:RecipientAttestation:PCR0: expected 3aa0..., request has 0000..."
+/// (or "... request has no value").
+std::string describe(const ConditionFailure& failure);
+
+/// The policy KMS attaches when CreateKey gets none, formatted as GetKeyPolicy returns it.
+std::string default_key_policy(std::string_view account_id, std::string_view partition = "aws");
+
+/// AWS's AccessDeniedException wording for a key policy decision.
+std::string access_denied_message(std::string_view principal_arn, std::string_view action,
+                                  std::string_view key_arn, bool explicit_deny);
+
+}  // namespace kp::policy
