@@ -1,0 +1,31 @@
+// File: kms/errors.h
+// Reads an upstream KMS (AWS JSON 1.1) error body:
+//   {"__type":"com.amazonaws.kms#NotFoundException","message":"..."}
+// Forms handled (botocore BaseJSONParser._do_error_parse): "__type" as
+// "Name", "prefix#Name", "Name:extra" (anything after the first ':' dropped,
+// then anything up to the last '#'); the message key "message" or "Message".
+// Pure: base and Boost.JSON only.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace kp::kms {
+
+struct KmsErrorInfo {
+  std::string type;     // sanitised, e.g. "NotFoundException"
+  std::string message;  // empty if the body has none
+};
+
+/// "com.amazonaws.kms#NotFoundException" -> "NotFoundException";
+/// "ThrottlingException:http://internal..." -> "ThrottlingException".
+std::string_view sanitize_error_type(std::string_view raw) noexcept;
+
+/// nullopt when the body is not a JSON object or carries no usable type. If
+/// the body has no "__type", `error_type_header` (the x-amzn-ErrorType
+/// response header, if any) is used instead.
+std::optional<KmsErrorInfo> parse_error_body(std::string_view body,
+                                             std::string_view error_type_header = {});
+
+}  // namespace kp::kms

@@ -1,0 +1,311 @@
+#include "kms/rewrite.h"
+
+#include <boost/json/basic_parser_impl.hpp>
+#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serializer.hpp>
+#include <boost/json/value.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+
+#include "base/encoding.h"
+
+namespace kp::kms {
+
+namespace json = boost::json;
+
+namespace {
+
+constexpr std::string_view kRecipient = "Recipient";
+constexpr std::string_view kCiphertextForRecipient = "CiphertextForRecipient";
+
+// SAX handler: validates the whole document and records what add_recipient
+// needs (is the root an object, how many members, is there a top-level
+// "Recipient"), without building a DOM.
+class RecipientScan {
+ public:
+  static constexpr std::size_t max_array_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_object_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_string_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_key_size = static_cast<std::size_t>(-1);
+
+  bool root_is_object = false;
+  bool has_recipient = false;
+  std::size_t root_members = 0;
+
+  bool on_document_begin(json::error_code&) { return true; }
+  bool on_document_end(json::error_code&) { return true; }
+  bool on_array_begin(json::error_code&) { return enter(); }
+  bool on_array_end(std::size_t, json::error_code&) { return leave(); }
+  bool on_object_begin(json::error_code&) {
+    if (depth_ == 0) {
+      root_is_object = true;
+    }
+    return enter();
+  }
+  bool on_object_end(std::size_t n, json::error_code&) {
+    if (depth_ == 1) {
+      root_members = n;
+    }
+    return leave();
+  }
+  bool on_string_part(json::string_view, std::size_t, json::error_code&) { return true; }
+  bool on_string(json::string_view, std::size_t, json::error_code&) { return true; }
+  // Keys may arrive in parts; `n` is the key's size so far. Only root-level
+  // keys of the right length are collected.
+  bool on_key_part(json::string_view s, std::size_t n, json::error_code&) {
+    if (depth_ == 1 && n <= kRecipient.size()) {
+      key_.append(s.data(), s.size());
+    }
+    return true;
+  }
+  bool on_key(json::string_view s, std::size_t n, json::error_code&) {
+    if (depth_ == 1 && n == kRecipient.size()) {
+      key_.append(s.data(), s.size());
+      if (key_ == kRecipient) {
+        has_recipient = true;
+      }
+    }
+    key_.clear();
+    return true;
+  }
+  bool on_number_part(json::string_view, json::error_code&) { return true; }
+  bool on_int64(std::int64_t, json::string_view, json::error_code&) { return true; }
+  bool on_uint64(std::uint64_t, json::string_view, json::error_code&) { return true; }
+  bool on_double(double, json::string_view, json::error_code&) { return true; }
+  bool on_bool(bool, json::error_code&) { return true; }
+  bool on_null(json::error_code&) { return true; }
+  bool on_comment_part(json::string_view, json::error_code&) { return true; }
+  bool on_comment(json::string_view, json::error_code&) { return true; }
+
+ private:
+  bool enter() {
+    ++depth_;
+    return true;
+  }
+  bool leave() {
+    --depth_;
+    return true;
+  }
+
+  std::size_t depth_ = 0;
+  std::string key_;  // at most kRecipient.size() chars: stays in SSO, no allocation
+};
+
+struct ScanResult {
+  bool has_recipient = false;
+  bool empty_object = false;
+  std::size_t brace = 0;  // offset of the root '{'
+};
+
+kp::Result<ScanResult> scan(std::string_view body) {
+  json::basic_parser<RecipientScan> parser{json::parse_options{}};
+  json::error_code ec;
+  const std::size_t n = parser.write_some(false, body.data(), body.size(), ec);
+  if (ec || n != body.size()) {
+    return kp::fail(Errc::kMalformedRequest, "kms: request body is not valid JSON");
+  }
+  const RecipientScan& h = parser.handler();
+  if (!h.root_is_object) {
+    return kp::fail(Errc::kMalformedRequest, "kms: request body is not a JSON object");
+  }
+  ScanResult r;
+  r.has_recipient = h.has_recipient;
+  r.empty_object = h.root_members == 0;
+  // The document is a valid object, so the first non-whitespace byte is '{'.
+  r.brace = body.find_first_not_of(" \t\r\n");
+  return r;
+}
+
+constexpr std::array<bool, 256> make_base64_chars() {
+  std::array<bool, 256> t{};
+  for (int c = 'A'; c <= 'Z'; ++c) t[static_cast<std::size_t>(c)] = true;
+  for (int c = 'a'; c <= 'z'; ++c) t[static_cast<std::size_t>(c)] = true;
+  for (int c = '0'; c <= '9'; ++c) t[static_cast<std::size_t>(c)] = true;
+  t['+'] = t['/'] = t['='] = true;
+  return t;
+}
+constexpr auto kBase64Chars = make_base64_chars();
+
+// Only guards the splice against characters that would break the JSON string
+// (the document comes from our own NSM client, already base64-encoded).
+bool is_base64_text(std::string_view s) noexcept {
+  if (s.empty() || s.size() % 4 != 0) {
+    return false;
+  }
+  bool ok = true;
+  for (const char c : s) {
+    ok &= kBase64Chars[static_cast<unsigned char>(c)];
+  }
+  return ok;
+}
+
+constexpr std::string_view kMemberHead =
+    R"("Recipient":{"KeyEncryptionAlgorithm":"RSAES_OAEP_SHA_256","AttestationDocument":")";
+constexpr std::string_view kMemberTail = R"("})";
+
+std::size_t member_size(std::string_view doc_b64, bool trailing_comma) noexcept {
+  return kMemberHead.size() + doc_b64.size() + kMemberTail.size() + (trailing_comma ? 1 : 0);
+}
+
+void append_member(std::string_view doc_b64, bool trailing_comma, std::string& out) {
+  out += kMemberHead;
+  out += doc_b64;
+  out += kMemberTail;
+  if (trailing_comma) {
+    out.push_back(',');
+  }
+}
+
+kp::Result<ScanResult> checked_scan(std::string_view body, std::string_view doc_b64) {
+  if (!is_base64_text(doc_b64)) {
+    return kp::fail(Errc::kInternal, "kms: attestation document is empty or not base64 text");
+  }
+  return scan(body);
+}
+
+// Streams a serializer's output into `out` through a stack buffer.
+void drain(json::serializer& sr, std::string& out) {
+  char buf[1024];
+  while (!sr.done()) {
+    const json::string_view chunk = sr.read(buf);
+    out.append(chunk.data(), chunk.size());
+  }
+}
+
+}  // namespace
+
+kp::Result<RecipientRewrite> add_recipient(std::string_view body, std::string_view attestation_doc_base64) {
+  auto s = checked_scan(body, attestation_doc_base64);
+  if (!s) {
+    return s.error();
+  }
+  RecipientRewrite out;
+  if (s->has_recipient) {
+    out.already_had_recipient = true;
+    out.body.assign(body);
+    return out;
+  }
+  const bool comma = !s->empty_object;
+  out.body.reserve(body.size() + member_size(attestation_doc_base64, comma));
+  out.body.append(body.substr(0, s->brace + 1));
+  append_member(attestation_doc_base64, comma, out.body);
+  out.body.append(body.substr(s->brace + 1));
+  return out;
+}
+
+kp::Result<bool> add_recipient_in_place(std::string& body, std::string_view attestation_doc_base64) {
+  auto s = checked_scan(body, attestation_doc_base64);
+  if (!s) {
+    return s.error();
+  }
+  if (s->has_recipient) {
+    return true;
+  }
+  // Grow once, shift the tail once, then write the member into the gap.
+  const bool comma = !s->empty_object;
+  const std::size_t at = s->brace + 1;
+  const std::size_t gap = member_size(attestation_doc_base64, comma);
+  const std::size_t tail = body.size() - at;
+  body.resize(body.size() + gap);
+  std::memmove(body.data() + at + gap, body.data() + at, tail);
+  char* p = body.data() + at;
+  const auto put = [&p](std::string_view v) {
+    std::memcpy(p, v.data(), v.size());
+    p += v.size();
+  };
+  put(kMemberHead);
+  put(attestation_doc_base64);
+  put(kMemberTail);
+  if (comma) {
+    *p = ',';
+  }
+  return false;
+}
+
+kp::Result<std::string> open_recipient_response(std::string_view upstream_body, AttestedOp op,
+                                                const CmsDecryptFn& decrypt) {
+  // 1. Parse into a DOM backed by a stack buffer (spills to the heap only
+  //    for large responses). It holds no secret: KMS sends the plaintext
+  //    field null/empty when a Recipient was given.
+  unsigned char arena[8192];
+  json::monotonic_resource mr(arena, sizeof arena);
+  json::error_code ec;
+  const json::value doc = json::parse(upstream_body, ec, json::storage_ptr(&mr));
+  if (ec) {
+    return kp::fail(Errc::kUpstreamProtocol, "kms: upstream 200 response is not valid JSON");
+  }
+  const json::object* obj = doc.if_object();
+  if (obj == nullptr) {
+    return kp::fail(Errc::kUpstreamProtocol, "kms: upstream 200 response is not a JSON object");
+  }
+
+  // 2. CiphertextForRecipient: present, a string, base64, 1..6144 bytes.
+  const auto cfr_it = obj->find(kCiphertextForRecipient);
+  if (cfr_it == obj->end()) {
+    return kp::fail(Errc::kCmsInvalid, "kms: upstream response has no CiphertextForRecipient");
+  }
+  const json::string* cfr_b64 = cfr_it->value().if_string();
+  if (cfr_b64 == nullptr) {
+    return kp::fail(Errc::kCmsInvalid, "kms: CiphertextForRecipient is not a JSON string");
+  }
+  if (cfr_b64->size() > kp::base64_encoded_size(kMaxCiphertextForRecipient)) {
+    return kp::fail(Errc::kCmsInvalid, "kms: CiphertextForRecipient is larger than 6144 bytes");
+  }
+  const auto cms = kp::base64_decode(std::string_view(cfr_b64->data(), cfr_b64->size()));
+  if (!cms) {
+    return kp::fail(Errc::kCmsInvalid, "kms: CiphertextForRecipient is not valid base64");
+  }
+  if (cms->empty() || cms->size() > kMaxCiphertextForRecipient) {
+    return kp::fail(Errc::kCmsInvalid, "kms: CiphertextForRecipient decodes to " + std::to_string(cms->size()) +
+                                           " bytes, outside 1..6144");
+  }
+
+  // 3. Decrypt (crypto module); errors pass through unchanged.
+  auto plaintext = decrypt(kp::ByteView(*cms));
+  if (!plaintext) {
+    return plaintext.error();
+  }
+
+  // 4. Every other member, then the plaintext member last. Capacity for the
+  //    whole output is reserved before any secret byte is written, so the
+  //    string never reallocates while it holds the plaintext.
+  const std::string_view field = plaintext_field(op);
+  const std::size_t b64_size = kp::base64_encoded_size(plaintext->size());
+  std::string out;
+  out.reserve(upstream_body.size() + field.size() + b64_size + 8);
+  out.push_back('{');
+  json::serializer sr;
+  for (const auto& member : *obj) {
+    const std::string_view key(member.key().data(), member.key().size());
+    if (key == kCiphertextForRecipient || key == field) {
+      continue;
+    }
+    if (out.size() > 1) {
+      out.push_back(',');
+    }
+    sr.reset(member.key());
+    drain(sr, out);
+    out.push_back(':');
+    sr.reset(&member.value());
+    drain(sr, out);
+  }
+  // ',' + '"' + field + '":"' + base64 + '"}'
+  const std::size_t needed = out.size() + 1 + 1 + field.size() + 3 + b64_size + 2;
+  if (out.capacity() < needed) {
+    out.reserve(needed);  // still no secret in the buffer being released
+  }
+  if (out.size() > 1) {
+    out.push_back(',');
+  }
+  out.push_back('"');
+  out += field;
+  out += "\":\"";
+  kp::base64_encode_append(plaintext->view(), out);
+  out += "\"}";
+  return out;
+}
+
+}  // namespace kp::kms
