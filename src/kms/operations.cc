@@ -1,6 +1,7 @@
 #include "kms/operations.h"
 
 #include <algorithm>
+#include <iterator>
 #include <string>
 
 #include "base/http_message.h"
@@ -79,6 +80,22 @@ kp::Result<std::string_view> parse_target(std::string_view target) {
   return kp::fail(Errc::kUnknownOperation,
                   printable_name(op) ? "kms: unknown operation " + std::string(op) + " in X-Amz-Target"
                                      : std::string("kms: unknown operation in X-Amz-Target"));
+}
+
+std::optional<std::string_view> operation_name(std::string_view target) noexcept {
+  if (const OperationInfo* info = find_operation(operation_part(target))) {
+    return info->name;
+  }
+  return std::nullopt;
+}
+
+std::size_t operation_index(std::string_view name) noexcept {
+  const OperationInfo* info = find_operation(name);
+  return info != nullptr ? static_cast<std::size_t>(info - kOperations) : std::size(kOperations);
+}
+
+std::string_view operation_name_at(std::size_t index) noexcept {
+  return index < std::size(kOperations) ? kOperations[index].name : std::string_view("Other");
 }
 
 std::optional<AttestedOp> attested_op(std::string_view target) noexcept {

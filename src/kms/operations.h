@@ -34,6 +34,16 @@ const OperationInfo* find_operation(std::string_view name) noexcept;
 /// Errc::kUnknownOperation: empty target, wrong prefix, unknown operation.
 kp::Result<std::string_view> parse_target(std::string_view target);
 
+/// parse_target() without the error detail: the model spelling, or nullopt.
+std::optional<std::string_view> operation_name(std::string_view target) noexcept;
+
+/// Dense index of an operation name (case-insensitive) into all_operations(),
+/// for per-operation counters; all_operations().size() for an unknown name.
+std::size_t operation_index(std::string_view name) noexcept;
+
+/// Inverse of operation_index(): the model name, or "Other" when out of range.
+std::string_view operation_name_at(std::size_t index) noexcept;
+
 /// The operations KMS accepts a Recipient for (protocol.md 1.1).
 enum class AttestedOp { kDecrypt, kGenerateDataKey, kGenerateDataKeyPair, kGenerateRandom, kDeriveSharedSecret };
 

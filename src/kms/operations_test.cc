@@ -89,6 +89,22 @@ TEST(ParseTarget, RejectsMissingMalformedAndUnknown) {
   EXPECT_EQ(parse_target("TrentService.<script>").error().message.find("<script>"), std::string::npos);
 }
 
+TEST(OperationName, OptionalFormAndDenseIndex) {
+  EXPECT_EQ(operation_name("trentservice.listkeys"), std::optional<std::string_view>("ListKeys"));
+  EXPECT_FALSE(operation_name("TrentService.Nope").has_value());
+  EXPECT_FALSE(operation_name("").has_value());
+  const auto ops = all_operations();
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    EXPECT_EQ(operation_index(ops[i].name), i);
+    EXPECT_EQ(operation_name_at(i), ops[i].name);
+  }
+  EXPECT_EQ(operation_index("decrypt"), operation_index("Decrypt"));
+  EXPECT_EQ(operation_index("Other"), ops.size());
+  EXPECT_EQ(operation_index(""), ops.size());
+  EXPECT_EQ(operation_name_at(ops.size()), "Other");
+  EXPECT_EQ(operation_name_at(static_cast<std::size_t>(-1)), "Other");
+}
+
 TEST(AttestedOp, ClassifiesCaseInsensitively) {
   EXPECT_EQ(attested_op("TrentService.Decrypt"), AttestedOp::kDecrypt);
   EXPECT_EQ(attested_op("trentservice.decrypt"), AttestedOp::kDecrypt);
