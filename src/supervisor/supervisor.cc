@@ -1,0 +1,306 @@
+#include "supervisor/supervisor.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#if defined(__linux__)
+#include <sys/prctl.h>
+#endif
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <optional>
+#include <set>
+
+extern char** environ;
+
+namespace kp::supervisor {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Event kinds written to the self-pipe with the signal number.
+constexpr unsigned char kFromProcess = 0;  // kill(), sigqueue(), ...
+constexpr unsigned char kFromKernel = 1;   // SI_KERNEL, e.g. a terminal's ^C
+constexpr unsigned char kStopRequest = 2;  // request_stop()
+
+constexpr int kHandled[] = {SIGTERM, SIGINT, SIGHUP, SIGCHLD};
+constexpr std::size_t kNumHandled = sizeof kHandled / sizeof kHandled[0];
+
+// Process-wide state touched by the signal handler: only lock-free atomics
+// and a file descriptor.
+static_assert(std::atomic<int>::is_always_lock_free);
+std::atomic<int> g_write_fd{-1};
+std::atomic<int> g_term_signal{0};
+std::atomic<bool> g_instance{false};
+
+extern "C" void on_signal(int signo, siginfo_t* info, void* /*context*/) {
+  const int saved_errno = errno;
+  if (signo != SIGCHLD) {
+    int expected = 0;
+    g_term_signal.compare_exchange_strong(expected, signo);
+  }
+  const unsigned char msg[2] = {static_cast<unsigned char>(signo),
+                                (info != nullptr && info->si_code == SI_KERNEL) ? kFromKernel : kFromProcess};
+  const int fd = g_write_fd.load();
+  if (fd >= 0) {
+    // Two bytes < PIPE_BUF: atomic. A full pipe drops the event; run() polls
+    // waitpid periodically, and termination is also in g_term_signal.
+    [[maybe_unused]] const ssize_t n = ::write(fd, msg, sizeof msg);
+  }
+  errno = saved_errno;
+}
+
+std::string signal_name(int signo) {
+  const char* abbrev = sigabbrev_np(signo);
+  return abbrev != nullptr ? std::string("SIG") + abbrev : "signal " + std::to_string(signo);
+}
+
+void default_report(std::string_view line) {
+  std::fprintf(stderr, "%.*s\n", static_cast<int>(line.size()), line.data());
+  std::fflush(stderr);
+}
+
+// The child's environment: ours, minus unset_env and overridden names, plus
+// the additions. Built before spawning (nothing is allocated in the child).
+std::vector<std::string> build_env(const ChildSpec& spec) {
+  std::set<std::string, std::less<>> drop(spec.unset_env.begin(), spec.unset_env.end());
+  for (const auto& [name, value] : spec.env) {
+    drop.insert(name);
+  }
+  std::vector<std::string> out;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    const std::string_view entry(*e);
+    const std::string_view name = entry.substr(0, entry.find('='));
+    if (drop.find(name) == drop.end()) {
+      out.emplace_back(entry);
+    }
+  }
+  for (const auto& [name, value] : spec.env) {
+    out.push_back(name + "=" + value);
+  }
+  return out;
+}
+
+std::vector<char*> pointers(std::vector<std::string>& strings) {
+  std::vector<char*> out;
+  out.reserve(strings.size() + 1);
+  for (auto& s : strings) {
+    out.push_back(s.data());
+  }
+  out.push_back(nullptr);
+  return out;
+}
+
+}  // namespace
+
+int exit_status_from_wait(int wait_status) noexcept {
+  if (WIFEXITED(wait_status)) {
+    return WEXITSTATUS(wait_status);
+  }
+  if (WIFSIGNALED(wait_status)) {
+    return 128 + WTERMSIG(wait_status);
+  }
+  return 255;
+}
+
+struct Supervisor::State {
+  int read_fd = -1;
+  int write_fd = -1;
+  struct sigaction previous[kNumHandled] = {};
+  bool installed[kNumHandled] = {};
+  std::atomic<pid_t> child{0};
+  std::atomic<int> stop_signal{0};  // request_stop() before/while running
+};
+
+Supervisor::Supervisor(Options opts) : state_(std::make_unique<State>()), opts_(std::move(opts)) {
+  if (!opts_.report) {
+    opts_.report = default_report;
+  }
+}
+
+Result<std::unique_ptr<Supervisor>> Supervisor::create(Options opts) {
+  bool expected = false;
+  if (!g_instance.compare_exchange_strong(expected, true)) {
+    return fail(Errc::kInternal, "supervisor: another Supervisor already handles signals");
+  }
+  std::unique_ptr<Supervisor> sup(new Supervisor(std::move(opts)));
+  State& st = *sup->state_;
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) {
+    return fail(Errc::kInternal, std::string("supervisor: pipe2 failed: ") + std::strerror(errno));
+  }
+  st.read_fd = fds[0];
+  st.write_fd = fds[1];
+  g_term_signal.store(0);
+  g_write_fd.store(st.write_fd);
+  for (std::size_t i = 0; i < kNumHandled; ++i) {
+    struct sigaction sa = {};
+    sa.sa_sigaction = on_signal;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART | (kHandled[i] == SIGCHLD ? SA_NOCLDSTOP : 0);
+    sigfillset(&sa.sa_mask);  // one handler at a time per thread
+    if (::sigaction(kHandled[i], &sa, &st.previous[i]) != 0) {
+      return fail(Errc::kInternal, std::string("supervisor: sigaction failed: ") + std::strerror(errno));
+    }
+    st.installed[i] = true;
+  }
+#if defined(__linux__)
+  if (sup->opts_.become_subreaper && ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) {
+    return fail(Errc::kInternal, std::string("supervisor: PR_SET_CHILD_SUBREAPER failed: ") + std::strerror(errno));
+  }
+#endif
+  return sup;
+}
+
+Supervisor::~Supervisor() {
+  State& st = *state_;
+  for (std::size_t i = 0; i < kNumHandled; ++i) {
+    if (st.installed[i]) {
+      ::sigaction(kHandled[i], &st.previous[i], nullptr);
+    }
+  }
+  g_write_fd.store(-1);
+  if (st.read_fd >= 0) {
+    ::close(st.read_fd);
+  }
+  if (st.write_fd >= 0) {
+    ::close(st.write_fd);
+  }
+  g_instance.store(false);
+}
+
+int Supervisor::termination_signal() const noexcept { return g_term_signal.load(); }
+
+pid_t Supervisor::child_pid() const noexcept { return state_->child.load(); }
+
+void Supervisor::request_stop(int signo) noexcept {
+  int expected = 0;
+  state_->stop_signal.compare_exchange_strong(expected, signo);
+  const unsigned char msg[2] = {static_cast<unsigned char>(signo), kStopRequest};
+  [[maybe_unused]] const ssize_t n = ::write(state_->write_fd, msg, sizeof msg);
+}
+
+int Supervisor::run(const ChildSpec& spec) {
+  State& st = *state_;
+  const std::string& prog = opts_.program_name;
+  if (spec.argv.empty()) {
+    opts_.report(prog + ": no command given");
+    return 127;
+  }
+  if (const int early = g_term_signal.load() != 0 ? g_term_signal.load() : st.stop_signal.load(); early != 0) {
+    opts_.report(prog + ": not starting " + spec.argv[0] + ": received " + signal_name(early));
+    return 128 + early;
+  }
+  const bool reap_all =
+      opts_.reap == ReapMode::kAll || (opts_.reap == ReapMode::kAuto && ::getpid() == 1);
+
+  std::vector<std::string> args(spec.argv);
+  std::vector<std::string> env = build_env(spec);
+  std::vector<char*> argv = pointers(args);
+  std::vector<char*> envp = pointers(env);
+
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t empty;
+  sigemptyset(&empty);
+  sigset_t defaults;
+  sigemptyset(&defaults);
+  for (int s = 1; s < 32; ++s) {
+    if (s != SIGKILL && s != SIGSTOP) {
+      sigaddset(&defaults, s);
+    }
+  }
+  posix_spawnattr_setsigmask(&attr, &empty);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  pid_t pid = 0;
+  // posix_spawnp: vfork-style, safe in a multi-threaded process, and glibc
+  // reports the exec error as the return value.
+  const int err = ::posix_spawnp(&pid, argv[0], nullptr, &attr, argv.data(), envp.data());
+  posix_spawnattr_destroy(&attr);
+  if (err != 0) {
+    const bool not_found = err == ENOENT || err == ENOTDIR;
+    const bool searched = spec.argv[0].find('/') == std::string::npos;
+    opts_.report(prog + ": " + spec.argv[0] + ": " +
+                 (not_found && searched ? std::string("command not found") : std::strerror(err)));
+    return not_found ? 127 : 126;
+  }
+  st.child.store(pid);
+
+  int status = 0;
+  bool exited = false;
+  std::optional<Clock::time_point> kill_at;
+  const pid_t own_group = ::getpgrp();
+  while (!exited) {
+    int timeout_ms = 1000;  // periodic waitpid: a safety net for a lost SIGCHLD
+    if (kill_at) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*kill_at - Clock::now());
+      timeout_ms = static_cast<int>(std::clamp<long long>(left.count(), 0, 1000));
+    }
+    pollfd pfd{st.read_fd, POLLIN, 0};
+    ::poll(&pfd, 1, timeout_ms);  // EINTR is fine: we re-check everything below
+
+    unsigned char buf[64];
+    ssize_t n = 0;
+    while ((n = ::read(st.read_fd, buf, sizeof buf)) > 0) {
+      for (ssize_t i = 0; i + 1 < n; i += 2) {
+        const int signo = buf[i];
+        const unsigned char kind = buf[i + 1];
+        if (kind == kStopRequest) {
+          ::kill(pid, signo);
+          if (!kill_at) {
+            kill_at = Clock::now() + opts_.stop_grace;
+          }
+        } else if (signo == SIGCHLD) {
+          // handled by the reaping below
+        } else if (signo == SIGINT && kind == kFromKernel && ::getpgid(pid) == own_group) {
+          // The terminal sent ^C to the whole foreground group: CMD has it.
+        } else {
+          ::kill(pid, signo);
+        }
+      }
+    }
+
+    // Reap: our child, and with reap_all every other zombie re-parented to us.
+    while (true) {
+      int st_code = 0;
+      const pid_t r = ::waitpid(reap_all ? -1 : pid, &st_code, WNOHANG);
+      if (r <= 0) {
+        break;  // 0: nothing more now; -1: ECHILD (or EINTR, retried next turn)
+      }
+      if (r == pid) {
+        status = st_code;
+        exited = true;
+        if (!reap_all) {
+          break;
+        }
+      }
+    }
+    if (!exited && kill_at && Clock::now() >= *kill_at) {
+      opts_.report(prog + ": " + spec.argv[0] + " did not stop in time; sending SIGKILL");
+      ::kill(pid, SIGKILL);
+      kill_at = Clock::now() + std::chrono::hours(24);  // once
+    }
+  }
+  st.child.store(0);
+  return exit_status_from_wait(status);
+}
+
+int run_child(const ChildSpec& spec, Options opts) {
+  auto report = opts.report ? opts.report : std::function<void(std::string_view)>(default_report);
+  const std::string prog = opts.program_name;
+  auto sup = Supervisor::create(std::move(opts));
+  if (!sup) {
+    report(prog + ": " + sup.error().message);
+    return 126;
+  }
+  return (*sup)->run(spec);
+}
+
+}  // namespace kp::supervisor
