@@ -49,7 +49,8 @@
 namespace kp::supervisor {
 
 struct ChildSpec {
-  /// CMD and its arguments. argv[0] is searched in PATH unless it has a '/'.
+  /// CMD and its arguments. argv[0] is searched in this process's PATH
+  /// (not a PATH given in `env`) unless it contains a '/'.
   std::vector<std::string> argv;
   /// Variables set in the child's environment (replacing inherited ones).
   std::vector<std::pair<std::string, std::string>> env;
