@@ -1,0 +1,502 @@
+#include "net/upstream_client.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+
+#include "base/error.h"
+#include "net/http_server.h"
+#include "net/net_test_support.h"
+
+namespace kp::net {
+namespace {
+
+using namespace kp::net::testing;
+namespace asio = boost::asio;
+
+kp::HttpRequest kms_request(std::string body = "{}") {
+  kp::HttpRequest r;
+  r.method = "POST";
+  r.target = "/";
+  r.headers.set("Content-Type", "application/x-amz-json-1.1");
+  r.headers.set("X-Amz-Target", "TrentService.ListKeys");
+  r.body = std::move(body);
+  return r;
+}
+
+// Sends from a coroutine on pool context `ctx_index` and waits for the result.
+kp::Result<kp::HttpResponse> send_on(IoPool& pool, UpstreamClient& client, Endpoint ep, kp::HttpRequest req,
+                                     std::size_t ctx_index = 0) {
+  return run_on(pool.context(ctx_index), client.send(std::move(ep), std::move(req)));
+}
+
+// Always routes to 127.0.0.1:port whatever host is asked (lets a test use a
+// host name the certificate does not cover).
+class FixedTransport final : public Transport {
+ public:
+  explicit FixedTransport(std::uint16_t port) : port_(port) {}
+  asio::awaitable<kp::Result<Socket>> connect(std::string host, std::uint16_t port, Deadline deadline) override {
+    (void)host;
+    (void)port;
+    ++connects;
+    co_return co_await DirectTcpTransport().connect("127.0.0.1", port_, deadline);
+  }
+  std::string describe() const override { return "fixed"; }
+  std::atomic<int> connects{0};
+
+ private:
+  std::uint16_t port_;
+};
+
+class UpstreamClientTest : public ::testing::Test {
+ protected:
+  void SetUp() override { pool.run(); }
+  void TearDown() override {
+    pool.stop();
+    pool.join();
+  }
+  IoPool pool{2};
+};
+
+UpstreamOptions fast() {
+  UpstreamOptions o;
+  o.connect_timeout = 1s;
+  o.tls_handshake_timeout = 1s;
+  o.response_timeout = 2s;
+  return o;
+}
+
+// Answers every request on a connection with a keep-alive 200 echoing the body.
+void keep_alive_echo(int, PeerConn& c, ScriptedServer& self) {
+  while (auto req = c.read_request(3s)) {
+    self.record(*req);
+    const auto body = req->substr(req->find("\r\n\r\n") + 4);
+    if (!c.write(http_response(200, body, "x-amzn-RequestId: rid-1\r\n"))) {
+      return;
+    }
+  }
+}
+
+TEST_F(UpstreamClientTest, PoolReusesOneConnectionForSequentialRequests) {
+  ServerOptions so;
+  so.port = 0;
+  HttpServer server(pool, so, [](kp::HttpRequest req) -> asio::awaitable<kp::HttpResponse> {
+    kp::HttpResponse r;
+    r.headers.set("Content-Type", "application/x-amz-json-1.1");
+    r.headers.set("x-amzn-RequestId", "abc-123");
+    r.headers.set("X-Seen-Host", std::string(req.headers.get("Host").value_or("")));
+    r.body = req.body;
+    co_return r;
+  });
+  auto port = server.start();
+  ASSERT_TRUE(port);
+  UpstreamClient client(pool, fast());
+  const Endpoint ep{"http", "127.0.0.1", *port};
+  for (int i = 0; i < 3; ++i) {
+    auto r = send_on(pool, client, ep, kms_request("{\"n\":" + std::to_string(i) + "}"));
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->status, 200u);
+    EXPECT_EQ(r->body, "{\"n\":" + std::to_string(i) + "}");
+    EXPECT_EQ(r->headers.get("x-amzn-requestid").value_or(""), "abc-123");
+    EXPECT_EQ(r->headers.get("X-Seen-Host").value_or(""), "127.0.0.1:" + std::to_string(*port));
+    EXPECT_FALSE(r->headers.contains("Content-Length"));
+  }
+  const auto st = client.stats();
+  EXPECT_EQ(st.opened, 1u);
+  EXPECT_EQ(st.reused, 2u);
+  EXPECT_EQ(st.retries, 0u);
+  EXPECT_EQ(st.requests, 3u);
+  EXPECT_EQ(server.stats().accepted_connections, 1u);
+}
+
+TEST_F(UpstreamClientTest, PoolIsPerContext) {
+  ScriptedServer* self = nullptr;
+  ScriptedServer peer([&](int i, PeerConn& c) { keep_alive_echo(i, c, *self); });
+  self = &peer;
+  UpstreamClient client(pool, fast());
+  const Endpoint ep{"http", "localhost", peer.port()};
+  ASSERT_TRUE(send_on(pool, client, ep, kms_request(), 0));
+  ASSERT_TRUE(send_on(pool, client, ep, kms_request(), 1));
+  ASSERT_TRUE(send_on(pool, client, ep, kms_request(), 0));
+  ASSERT_TRUE(send_on(pool, client, ep, kms_request(), 1));
+  EXPECT_EQ(client.stats().opened, 2u);
+  EXPECT_EQ(client.stats().reused, 2u);
+  EXPECT_EQ(peer.accepted(), 2);
+}
+
+TEST_F(UpstreamClientTest, StaleReusedConnectionIsRetriedOnAFreshOne) {
+  ScriptedServer* self = nullptr;
+  ScriptedServer peer([&](int index, PeerConn& c) {
+    if (index == 0) {
+      auto r1 = c.read_request();
+      ASSERT_TRUE(r1);
+      self->record(*r1);
+      c.write(http_response(200, "first"));
+      // The second request arrives, and the server closes without answering
+      // (its idle timer fired at the same moment).
+      auto r2 = c.read_request();
+      ASSERT_TRUE(r2);
+      self->record(*r2);
+      return;  // close
+    }
+    auto r = c.read_request();
+    ASSERT_TRUE(r);
+    self->record(*r);
+    c.write(http_response(200, "second"));
+    c.wait_eof(3s);
+  });
+  self = &peer;
+  UpstreamClient client(pool, fast());
+  const Endpoint ep{"http", "127.0.0.1", peer.port()};
+  auto a = send_on(pool, client, ep, kms_request());
+  ASSERT_TRUE(a) << a.error().message;
+  EXPECT_EQ(a->body, "first");
+  auto b = send_on(pool, client, ep, kms_request());
+  ASSERT_TRUE(b) << b.error().message;
+  EXPECT_EQ(b->body, "second");
+  const auto st = client.stats();
+  EXPECT_EQ(st.retries, 1u);
+  EXPECT_EQ(st.opened, 2u);
+  EXPECT_EQ(peer.requests().size(), 3u);
+}
+
+TEST_F(UpstreamClientTest, IdleConnectionClosedByServerIsNotReused) {
+  ScriptedServer peer([&](int, PeerConn& c) {
+    if (c.read_request()) {
+      c.write(http_response(200, "x"));
+    }
+    // close right after answering (keep-alive promised, but gone)
+  });
+  UpstreamClient client(pool, fast());
+  const Endpoint ep{"http", "127.0.0.1", peer.port()};
+  ASSERT_TRUE(send_on(pool, client, ep, kms_request()));
+  std::this_thread::sleep_for(100ms);  // let the FIN arrive
+  auto r = send_on(pool, client, ep, kms_request());
+  ASSERT_TRUE(r) << r.error().message;
+  const auto st = client.stats();
+  EXPECT_EQ(st.opened, 2u);
+  EXPECT_EQ(st.retries, 0u);
+  EXPECT_EQ(st.idle_closed, 1u);
+}
+
+TEST_F(UpstreamClientTest, ConnectionCloseFromUpstreamIsHonoured) {
+  ScriptedServer peer([&](int, PeerConn& c) {
+    if (c.read_request()) {
+      c.write(http_response(200, "moto-style", "Connection: close\r\n"));
+    }
+    c.wait_eof(2s);
+  });
+  UpstreamClient client(pool, fast());
+  const Endpoint ep{"http", "127.0.0.1", peer.port()};
+  for (int i = 0; i < 2; ++i) {
+    auto r = send_on(pool, client, ep, kms_request());
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->body, "moto-style");
+    EXPECT_FALSE(r->headers.contains("Connection"));
+  }
+  EXPECT_EQ(client.stats().opened, 2u);
+  EXPECT_EQ(client.stats().reused, 0u);
+}
+
+TEST_F(UpstreamClientTest, ResetMidResponseIsProtocolErrorAndNotRetried) {
+  ScriptedServer* self = nullptr;
+  ScriptedServer peer([&](int, PeerConn& c) {
+    auto r1 = c.read_request();
+    ASSERT_TRUE(r1);
+    self->record(*r1);
+    c.write(http_response(200, "ok"));
+    auto r2 = c.read_request();
+    ASSERT_TRUE(r2);
+    self->record(*r2);
+    c.write("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial");
+    std::this_thread::sleep_for(50ms);
+    c.reset();
+  });
+  self = &peer;
+  UpstreamClient client(pool, fast());
+  const Endpoint ep{"http", "127.0.0.1", peer.port()};
+  ASSERT_TRUE(send_on(pool, client, ep, kms_request()));
+  auto r = send_on(pool, client, ep, kms_request());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::kUpstreamProtocol) << r.error().message;
+  EXPECT_EQ(client.stats().retries, 0u);
+  EXPECT_EQ(peer.accepted(), 1);
+  EXPECT_EQ(peer.requests().size(), 2u);
+}
+
+TEST_F(UpstreamClientTest, StalledUpstreamTimesOut) {
+  ScriptedServer peer([&](int, PeerConn& c) {
+    c.read_request();
+    c.wait_eof(5s);  // never answers
+  });
+  auto opt = fast();
+  opt.response_timeout = 300ms;
+  UpstreamClient client(pool, opt);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = send_on(pool, client, {"http", "127.0.0.1", peer.port()}, kms_request());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::kUpstreamTimeout);
+  EXPECT_NE(r.error().message.find("no response"), std::string::npos) << r.error().message;
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
+}
+
+TEST_F(UpstreamClientTest, ConnectRefusedIsUnreachable) {
+  UpstreamClient client(pool, fast());
+  const auto port = closed_port();
+  auto r = send_on(pool, client, {"http", "127.0.0.1", port}, kms_request());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::kUpstreamUnreachable);
+  EXPECT_NE(r.error().message.find("connect to 127.0.0.1:" + std::to_string(port) + " failed"), std::string::npos)
+      << r.error().message;
+  EXPECT_EQ(client.stats().failures, 1u);
+}
+
+TEST_F(UpstreamClientTest, GarbageAndOversizedResponsesAreProtocolErrors) {
+  ScriptedServer peer([&](int index, PeerConn& c) {
+    if (!c.read_request()) {
+      return;
+    }
+    if (index == 0) {
+      c.write("SMTP READY\r\n\r\n");
+    } else {
+      c.write("HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n" + std::string(5000, 'x'));
+    }
+    c.wait_eof(2s);
+  });
+  auto opt = fast();
+  opt.max_response_body = 4096;
+  UpstreamClient client(pool, opt);
+  const Endpoint ep{"http", "127.0.0.1", peer.port()};
+  auto garbage = send_on(pool, client, ep, kms_request());
+  ASSERT_FALSE(garbage);
+  EXPECT_EQ(garbage.error().code, Errc::kUpstreamProtocol);
+  EXPECT_NE(garbage.error().message.find("malformed"), std::string::npos) << garbage.error().message;
+  auto big = send_on(pool, client, ep, kms_request());
+  ASSERT_FALSE(big);
+  EXPECT_EQ(big.error().code, Errc::kUpstreamProtocol);
+  EXPECT_NE(big.error().message.find("exceeds 4096"), std::string::npos) << big.error().message;
+}
+
+TEST_F(UpstreamClientTest, ChunkedResponseAndHopByHopFieldsStripped) {
+  ScriptedServer peer([&](int, PeerConn& c) {
+    auto req = c.read_request();
+    if (!req) {
+      return;
+    }
+    c.write("HTTP/1.1 100 Continue\r\n\r\n"
+            "HTTP/1.1 400 Bad Request\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive, X-Private\r\n"
+            "Keep-Alive: timeout=5\r\nX-Private: drop-me\r\nx-amzn-RequestId: r-42\r\n"
+            "Content-Type: application/x-amz-json-1.1\r\n\r\n"
+            "b\r\n{\"__type\":\"\r\n9\r\nNotFound\"\r\n1\r\n}\r\n0\r\n\r\n");
+    c.wait_eof(2s);
+  });
+  UpstreamClient client(pool, fast());
+  auto r = send_on(pool, client, {"http", "127.0.0.1", peer.port()}, kms_request());
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->status, 400u);
+  EXPECT_EQ(r->body, "{\"__type\":\"NotFound\"}");
+  EXPECT_EQ(r->headers.get("x-amzn-RequestId").value_or(""), "r-42");
+  EXPECT_EQ(r->headers.get("content-type").value_or(""), "application/x-amz-json-1.1");
+  for (const char* gone : {"Transfer-Encoding", "Connection", "Keep-Alive", "X-Private"}) {
+    EXPECT_FALSE(r->headers.contains(gone)) << gone;
+  }
+}
+
+TEST_F(UpstreamClientTest, RequestIsSerialisedWithHostAndLength) {
+  ScriptedServer* self = nullptr;
+  ScriptedServer peer([&](int, PeerConn& c) {
+    auto req = c.read_request();
+    if (!req) {
+      return;
+    }
+    self->record(*req);
+    c.write(http_response(200, "{}"));
+    c.wait_eof(2s);
+  });
+  self = &peer;
+  UpstreamClient client(pool, fast());
+  auto req = kms_request("{\"KeyId\":\"k\"}");
+  req.headers.set("Connection", "keep-alive");        // hop-by-hop: not forwarded
+  req.headers.set("Content-Length", "999");           // recomputed
+  ASSERT_TRUE(send_on(pool, client, {"http", "127.0.0.1", peer.port()}, std::move(req)));
+  ASSERT_EQ(peer.requests().size(), 1u);
+  const std::string sent = peer.requests()[0];
+  EXPECT_EQ(sent.rfind("POST / HTTP/1.1\r\n", 0), 0u) << sent;
+  EXPECT_NE(sent.find("Host: 127.0.0.1:" + std::to_string(peer.port()) + "\r\n"), std::string::npos) << sent;
+  EXPECT_NE(sent.find("Content-Length: 13\r\n"), std::string::npos) << sent;
+  EXPECT_EQ(sent.find("999"), std::string::npos) << sent;
+  EXPECT_EQ(sent.find("Connection:"), std::string::npos) << sent;
+  EXPECT_NE(sent.find("X-Amz-Target: TrentService.ListKeys\r\n"), std::string::npos) << sent;
+}
+
+TEST_F(UpstreamClientTest, PlainHttpToNonLoopbackIsRejected) {
+  UpstreamClient client(pool, fast());
+  for (const char* host : {"10.0.0.1", "kms.us-east-1.amazonaws.com", "169.254.169.254"}) {
+    auto r = send_on(pool, client, {"http", host, 80}, kms_request());
+    ASSERT_FALSE(r) << host;
+    EXPECT_EQ(r.error().code, Errc::kValidation);
+    EXPECT_NE(r.error().message.find("plain http"), std::string::npos) << r.error().message;
+  }
+  EXPECT_EQ(client.stats().opened, 0u);
+  auto bad_scheme = send_on(pool, client, {"ftp", "127.0.0.1", 21}, kms_request());
+  ASSERT_FALSE(bad_scheme);
+  EXPECT_EQ(bad_scheme.error().code, Errc::kValidation);
+  auto injected = kms_request();
+  injected.headers.set("X-Evil", "a\r\nX-Injected: 1");
+  auto bad_header = send_on(pool, client, {"http", "127.0.0.1", 1}, std::move(injected));
+  ASSERT_FALSE(bad_header);
+  EXPECT_EQ(bad_header.error().code, Errc::kValidation);
+}
+
+TEST_F(UpstreamClientTest, PlainHttpAllowListedHostIsAccepted) {
+  // The allow-listed link-local name is routed to a local peer by the test
+  // transport: nothing leaves the loopback interface.
+  ScriptedServer* self = nullptr;
+  ScriptedServer peer([&](int i, PeerConn& c) { keep_alive_echo(i, c, *self); });
+  self = &peer;
+  auto opt = fast();
+  opt.plain_http_hosts = {"169.254.169.254"};
+  auto fixed = std::make_shared<FixedTransport>(peer.port());
+  opt.transport = fixed;
+  UpstreamClient client(pool, opt);
+  auto r = send_on(pool, client, {"http", "169.254.169.254", 80}, kms_request("imds"));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->body, "imds");
+  EXPECT_EQ(fixed->connects.load(), 1);
+  ASSERT_EQ(peer.requests().size(), 1u);
+  EXPECT_NE(peer.requests()[0].find("Host: 169.254.169.254\r\n"), std::string::npos) << peer.requests()[0];
+  // Not on the list: still refused before any connection.
+  auto other = send_on(pool, client, {"http", "169.254.170.2", 80}, kms_request());
+  ASSERT_FALSE(other);
+  EXPECT_EQ(other.error().code, Errc::kValidation);
+  EXPECT_EQ(fixed->connects.load(), 1);
+}
+
+TEST_F(UpstreamClientTest, SendFromAForeignExecutorWorksWithoutPooling) {
+  ScriptedServer* self = nullptr;
+  ScriptedServer peer([&](int i, PeerConn& c) { keep_alive_echo(i, c, *self); });
+  self = &peer;
+  UpstreamClient client(pool, fast());
+  asio::io_context foreign(1);
+  auto guard = asio::make_work_guard(foreign);
+  std::thread t([&] { foreign.run(); });
+  const Endpoint ep{"http", "127.0.0.1", peer.port()};
+  auto a = run_on(foreign, client.send(ep, kms_request("x")));
+  auto b = run_on(foreign, client.send(ep, kms_request("y")));
+  guard.reset();
+  foreign.stop();
+  t.join();
+  ASSERT_TRUE(a);
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->body, "y");
+  EXPECT_EQ(client.stats().opened, 2u);
+  EXPECT_EQ(client.stats().requests, 2u);
+}
+
+TEST_F(UpstreamClientTest, CancellationStopsAWaitingSend) {
+  ScriptedServer peer([&](int, PeerConn& c) {
+    c.read_request();
+    c.wait_eof(5s);
+  });
+  UpstreamClient client(pool, fast());
+  auto done = std::make_shared<std::promise<bool>>();
+  auto fut = done->get_future();
+  asio::cancellation_signal sig;
+  const Endpoint ep{"http", "127.0.0.1", peer.port()};
+  asio::co_spawn(pool.context(0), client.send(ep, kms_request()),
+                 asio::bind_cancellation_slot(sig.slot(), [done](std::exception_ptr e, kp::Result<kp::HttpResponse> r) {
+                   done->set_value(e != nullptr || !r);
+                 }));
+  std::this_thread::sleep_for(150ms);
+  asio::post(pool.context(0), [&sig] { sig.emit(asio::cancellation_type::terminal); });
+  ASSERT_EQ(fut.wait_for(1s), std::future_status::ready) << "send ignored cancellation";
+  EXPECT_TRUE(fut.get());
+}
+
+// ------------------------------------------------------------------ TLS ---
+
+UpstreamOptions tls_options() {
+  auto o = fast();
+  o.extra_ca_files = {test_pki().ca_cert};
+  return o;
+}
+
+TEST_F(UpstreamClientTest, TlsWithTestCaSucceedsAndReuses) {
+  const auto& pki = test_pki();
+  ScriptedServer* self = nullptr;
+  ScriptedServer peer([&](int i, PeerConn& c) { keep_alive_echo(i, c, *self); }, &pki);
+  self = &peer;
+  UpstreamClient client(pool, tls_options());
+  ASSERT_TRUE(client.ready()) << client.ready().error().message;
+  const Endpoint ep{"https", "localhost", peer.port()};
+  for (const char* body : {"tls-1", "tls-2"}) {
+    auto r = send_on(pool, client, ep, kms_request(body));
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->body, body);
+  }
+  EXPECT_EQ(client.stats().opened, 1u);
+  EXPECT_EQ(client.stats().reused, 1u);
+  // IP literal: verified against the IP SAN, no SNI.
+  auto ip = send_on(pool, client, {"https", "127.0.0.1", peer.port()}, kms_request("ip"));
+  ASSERT_TRUE(ip) << ip.error().message;
+}
+
+TEST_F(UpstreamClientTest, TlsWrongHostNameIsRejected) {
+  const auto& pki = test_pki();
+  ScriptedServer* self = nullptr;
+  ScriptedServer peer([&](int i, PeerConn& c) { keep_alive_echo(i, c, *self); }, &pki);
+  self = &peer;
+  auto opt = tls_options();
+  opt.transport = std::make_shared<FixedTransport>(peer.port());
+  UpstreamClient client(pool, opt);
+  auto r = send_on(pool, client, {"https", "kms.us-east-1.amazonaws.com", 443}, kms_request());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::kUpstreamTls);
+  EXPECT_NE(r.error().message.find("hostname mismatch"), std::string::npos) << r.error().message;
+  EXPECT_TRUE(peer.requests().empty());
+}
+
+TEST_F(UpstreamClientTest, TlsUnknownCaIsRejected) {
+  const auto& pki = test_pki();
+  ScriptedServer* self = nullptr;
+  ScriptedServer peer([&](int i, PeerConn& c) { keep_alive_echo(i, c, *self); }, &pki);
+  self = &peer;
+  UpstreamClient client(pool, fast());  // system roots only
+  auto r = send_on(pool, client, {"https", "localhost", peer.port()}, kms_request());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::kUpstreamTls);
+  EXPECT_NE(r.error().message.find("certificate verify failed"), std::string::npos) << r.error().message;
+}
+
+TEST_F(UpstreamClientTest, UnreadableCaFileReportedByReady) {
+  auto opt = fast();
+  opt.extra_ca_files = {"/nonexistent/ca.pem"};
+  UpstreamClient client(pool, opt);
+  auto ready = client.ready();
+  ASSERT_FALSE(ready);
+  EXPECT_EQ(ready.error().code, Errc::kUpstreamTls);
+  EXPECT_NE(ready.error().message.find("/nonexistent/ca.pem"), std::string::npos);
+  auto r = send_on(pool, client, {"https", "localhost", 1}, kms_request());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::kUpstreamTls);
+}
+
+TEST_F(UpstreamClientTest, PlainTcpPeerForHttpsGivesTlsError) {
+  ScriptedServer peer([&](int, PeerConn& c) {
+    c.write("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+    c.wait_eof(2s);
+  });
+  UpstreamClient client(pool, tls_options());
+  auto r = send_on(pool, client, {"https", "localhost", peer.port()}, kms_request());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::kUpstreamTls) << r.error().message;
+  EXPECT_NE(r.error().message.find("TLS handshake"), std::string::npos) << r.error().message;
+}
+
+}  // namespace
+}  // namespace kp::net
