@@ -1,0 +1,175 @@
+// make_default_chain: source selection order, descriptions without secrets,
+// and end-to-end get() through the chosen provider against fake endpoints.
+#include "credentials/default_chain.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "base/time_format.h"
+#include "credentials/test_http.h"
+
+namespace kp::credentials {
+namespace {
+
+using testing::BeastFetcher;
+using testing::FakeHttpServer;
+using testing::RecordedRequest;
+using testing::run_for;
+using testing::text_response;
+
+EnvLookup fake_env(std::map<std::string, std::string> vars) {
+  return [vars = std::move(vars)](std::string_view name) -> std::optional<std::string> {
+    auto it = vars.find(std::string(name));
+    return it == vars.end() ? std::nullopt : std::optional<std::string>(it->second);
+  };
+}
+
+class ChainTest : public ::testing::Test {
+ protected:
+  boost::asio::io_context ioc_;
+  FixedClock clock_{*parse_time_utc("2024-05-01T06:00:00Z")};
+  std::shared_ptr<BeastFetcher> http_ = std::make_shared<BeastFetcher>();
+
+  ChainOptions options(std::map<std::string, std::string> env) {
+    ChainOptions o;
+    o.env = fake_env(std::move(env));
+    o.http = http_;
+    o.cache.clock = &clock_;
+    o.imds.clock = &clock_;
+    o.imds.endpoint = HttpEndpoint{"http", "127.0.0.1", testing::unused_port()};
+    o.container.timeouts.total = std::chrono::milliseconds(1000);
+    o.imds.timeouts.total = std::chrono::milliseconds(1000);
+    return o;
+  }
+};
+
+// A combined fake: container endpoint on /v2/creds, IMDSv2 on /latest/...
+std::optional<HttpResponse> fake_endpoints(const RecordedRequest& r) {
+  if (r.target == "/v2/creds") {
+    return text_response(200, R"({"AccessKeyId":"ASIACONT","SecretAccessKey":"s1","Token":"t1",)"
+                              R"("Expiration":"2024-05-01T12:00:00Z"})");
+  }
+  if (r.method == "PUT" && r.target == "/latest/api/token") {
+    return text_response(200, "tok");
+  }
+  if (r.headers.get("X-aws-ec2-metadata-token") != std::optional<std::string_view>("tok")) {
+    return text_response(401, "");
+  }
+  if (r.target == "/latest/meta-data/iam/security-credentials/") {
+    return text_response(200, "role-a");
+  }
+  if (r.target == "/latest/meta-data/iam/security-credentials/role-a") {
+    return text_response(200,
+                         R"({"Code":"Success","AccessKeyId":"ASIAIMDS","SecretAccessKey":"s2",)"
+                         R"("Token":"t2","Expiration":"2024-05-01T12:00:00Z"})");
+  }
+  if (r.target == "/latest/meta-data/placement/region") {
+    return text_response(200, "ap-southeast-2");
+  }
+  return text_response(404, "");
+}
+
+TEST_F(ChainTest, EnvironmentComesFirst) {
+  auto chain =
+      make_default_chain(options({{"AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE"},
+                                  {"AWS_SECRET_ACCESS_KEY", "very-secret-key"},
+                                  {"AWS_SESSION_TOKEN", "very-secret-token"},
+                                  {"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/creds"}}));
+  ASSERT_TRUE(chain) << chain.error().message;
+  EXPECT_EQ(chain->kind, SourceKind::kEnvironment);
+  EXPECT_EQ(chain->cache, nullptr);
+  EXPECT_EQ(chain->description, "environment (AWS_ACCESS_KEY_ID=AKIA...MPLE, with session token)");
+  auto creds = run_for(ioc_, chain->provider->get());
+  ASSERT_TRUE(creds);
+  EXPECT_EQ((*creds)->access_key_id, "AKIAIOSFODNN7EXAMPLE");
+  EXPECT_EQ((*creds)->session_token.chars(), "very-secret-token");
+  EXPECT_EQ(http_->calls(), 0U);
+}
+
+TEST_F(ChainTest, ContainerWhenItsVariablesAreSet) {
+  FakeHttpServer server(ioc_, fake_endpoints);
+  auto o = options({{"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/creds"},
+                    {"AWS_CONTAINER_AUTHORIZATION_TOKEN", "secret-auth-token"}});
+  o.container.relative_base = server.endpoint();
+  auto chain = make_default_chain(std::move(o));
+  ASSERT_TRUE(chain) << chain.error().message;
+  EXPECT_EQ(chain->kind, SourceKind::kContainer);
+  EXPECT_NE(
+      chain->description.find("container endpoint " + server.endpoint().to_string() + "/v2/creds"),
+      std::string::npos)
+      << chain->description;
+  EXPECT_NE(chain->description.find("AWS_CONTAINER_AUTHORIZATION_TOKEN"), std::string::npos);
+  EXPECT_EQ(chain->description.find("secret-auth-token"), std::string::npos);
+  ASSERT_NE(chain->cache, nullptr);
+
+  auto creds = run_for(ioc_, chain->provider->get());
+  ASSERT_TRUE(creds) << creds.error().message;
+  EXPECT_EQ((*creds)->access_key_id, "ASIACONT");
+  auto again = run_for(ioc_, chain->provider->get());
+  ASSERT_TRUE(again);
+  EXPECT_EQ(server.count("GET", "/v2/creds"), 1U);  // cached
+}
+
+TEST_F(ChainTest, ImdsOtherwiseAndItsRegion) {
+  FakeHttpServer server(ioc_, fake_endpoints);
+  auto o = options({{"AWS_ACCESS_KEY_ID", "AKIDAPPDUMMY"}, {"AWS_SECRET_ACCESS_KEY", "dummy"}});
+  o.use_environment = false;  // the application's dummy keys must not win
+  o.imds.endpoint = server.endpoint();
+  auto chain = make_default_chain(std::move(o));
+  ASSERT_TRUE(chain) << chain.error().message;
+  EXPECT_EQ(chain->kind, SourceKind::kImds);
+  EXPECT_EQ(chain->description.rfind("IMDSv2 " + server.endpoint().to_string(), 0), 0U)
+      << chain->description;
+  auto creds = run_for(ioc_, chain->provider->get());
+  ASSERT_TRUE(creds) << creds.error().message;
+  EXPECT_EQ((*creds)->access_key_id, "ASIAIMDS");
+  ASSERT_NE(chain->imds, nullptr);
+  auto region = run_for(ioc_, chain->imds->region());
+  ASSERT_TRUE(region) << region.error().message;
+  EXPECT_EQ(*region, "ap-southeast-2");
+  EXPECT_EQ(server.count("PUT", "/latest/api/token"), 1U);  // token shared with the region call
+}
+
+TEST_F(ChainTest, ImdsEndpointFromEnvironment) {
+  FakeHttpServer server(ioc_, fake_endpoints);
+  auto chain = make_default_chain(options({{"AWS_EC2_METADATA_SERVICE_ENDPOINT",
+                                            "http://127.0.0.1:" + std::to_string(server.port())}}));
+  ASSERT_TRUE(chain) << chain.error().message;
+  auto creds = run_for(ioc_, chain->provider->get());
+  ASSERT_TRUE(creds) << creds.error().message;
+  EXPECT_EQ((*creds)->access_key_id, "ASIAIMDS");
+}
+
+TEST_F(ChainTest, ImdsDownGivesACredentialsError) {
+  auto chain = make_default_chain(options({}));  // IMDS endpoint: a closed port
+  ASSERT_TRUE(chain);
+  auto r = run_for(ioc_, chain->provider->get());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::kCredentialsUnavailable);
+  EXPECT_NE(r.error().message.find("IMDSv2"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("HttpPutResponseHopLimit"), std::string::npos);
+}
+
+TEST_F(ChainTest, ConfigurationErrors) {
+  auto half = make_default_chain(options({{"AWS_ACCESS_KEY_ID", "AKID"}}));
+  ASSERT_FALSE(half);
+  EXPECT_NE(half.error().message.find("AWS_SECRET_ACCESS_KEY"), std::string::npos);
+
+  auto disabled = make_default_chain(options({{"AWS_EC2_METADATA_DISABLED", "true"}}));
+  ASSERT_FALSE(disabled);
+  EXPECT_NE(disabled.error().message.find("AWS_EC2_METADATA_DISABLED"), std::string::npos);
+
+  auto bad_uri = make_default_chain(
+      options({{"AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://evil.example.com/"}}));
+  ASSERT_FALSE(bad_uri);
+
+  auto o = options({});
+  o.http = nullptr;
+  auto no_http = make_default_chain(std::move(o));
+  ASSERT_FALSE(no_http);
+  EXPECT_NE(no_http.error().message.find("no HTTP fetcher"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace kp::credentials

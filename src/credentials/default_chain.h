@@ -1,0 +1,56 @@
+// File: credentials/default_chain.h
+//
+// Picks the proxy's credentials source once at startup, in the AWS SDKs'
+// order, and wraps it for the request path:
+//   1. environment (AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY)  -> static
+//   2. container endpoint (AWS_CONTAINER_CREDENTIALS_*_URI)     -> cached, refreshed
+//   3. IMDSv2 instance role (unless AWS_EC2_METADATA_DISABLED)  -> cached, refreshed
+// The choice depends only on the environment; nothing is fetched here (call
+// Chain::cache->refresh() for a warm-up). The description is for the startup
+// log and never contains a secret.
+//
+// Depends on everything in credentials/ and on proxy/credentials_provider.h.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "credentials/caching_provider.h"
+#include "credentials/container.h"
+#include "credentials/environment.h"
+#include "credentials/http_fetcher.h"
+#include "credentials/imds.h"
+
+namespace kp::credentials {
+
+enum class SourceKind { kEnvironment, kContainer, kImds };
+
+std::string_view source_kind_name(SourceKind k) noexcept;  // "environment", "container", "imds"
+
+struct ChainOptions {
+  EnvLookup env = process_env();
+  /// The egress path for the container endpoint and IMDS. May be null only
+  /// when environment credentials are used.
+  std::shared_ptr<HttpFetcher> http;
+  /// Off when the proxy's environment may carry the application's dummy keys.
+  bool use_environment = true;
+  ContainerOptions container;
+  /// imds.endpoint is replaced by AWS_EC2_METADATA_SERVICE_ENDPOINT when set.
+  ImdsOptions imds;
+  CacheOptions cache;
+};
+
+struct Chain {
+  std::shared_ptr<proxy::CredentialsProvider> provider;  // what the request path uses
+  std::shared_ptr<CachingProvider> cache;  // same object as provider; null for environment
+  std::shared_ptr<ImdsClient> imds;        // set when kind == kImds (reuse it for the region)
+  SourceKind kind = SourceKind::kImds;
+  std::string description;  // for the startup log; no secrets
+};
+
+/// Errors (Errc::kCredentialsUnavailable): half-set environment credentials,
+/// malformed container URIs, a missing fetcher, or IMDS disabled with nothing
+/// else configured.
+Result<Chain> make_default_chain(ChainOptions opts);
+
+}  // namespace kp::credentials
