@@ -13,10 +13,12 @@
 
 #include "attestation/document.h"
 #include "attestation/ossl_util.h"
+#include "attestation/test_util.h"
 #include "attestation/verifier.h"
 #include "base/encoding.h"
 #include "base/time_format.h"
 #include "cbor/decoder.h"
+#include "cbor/writer.h"
 
 namespace kp::attestation {
 namespace {
@@ -266,6 +268,49 @@ TEST(SimulatedNsm, LatencyAndOneCallAtATime) {
   EXPECT_EQ(ok.load(), 8);
   EXPECT_EQ(sim.nsm->calls(), 8u);
   EXPECT_GE(took, std::chrono::milliseconds(8 * 20));  // serialized, not parallel
+}
+
+TEST(SimulatedNsm, Pcr4FormulaMatchesRealDocuments) {
+  for (const auto& d : testing::real_documents()) {
+    auto doc = parse_document(d.cose);
+    ASSERT_TRUE(doc);
+    Bytes in(48, 0);
+    const std::string instance = doc->module_id.substr(0, doc->module_id.find("-enc"));
+    in.insert(in.end(), instance.begin(), instance.end());
+    EXPECT_EQ(doc->pcrs.at(4), detail::sha384(in)) << d.name;
+  }
+}
+
+// A document signed by a CA certificate used as the leaf: the chain is fine,
+// the leaf profile is not.
+TEST(SimulatedNsm, VerifierRejectsACaAsLeaf) {
+  const auto& pki = *pki_at_t0();
+  cbor::Writer p;
+  p.map_header(9).tstr("module_id").tstr("i-0123456789abcdef0-enc0123456789abcdef");
+  p.tstr("digest").tstr("SHA384").tstr("timestamp").uint(static_cast<std::uint64_t>(unix_ms(kT0)));
+  p.tstr("pcrs").map_header(1).uint(0).bstr(Bytes(48, 0));
+  p.tstr("certificate").bstr(pki.intermediate_der);
+  p.tstr("cabundle").array_header(1).bstr(pki.root_der);
+  p.tstr("public_key").null().tstr("user_data").null().tstr("nonce").null();
+  const Bytes payload = std::move(p).take();
+  const Bytes prot{0xa1, 0x01, 0x38, 0x22};
+  auto key = detail::parse_private_key_pem(pki.intermediate_key_pem.view());
+  ASSERT_TRUE(key);
+  const Bytes tbs = sig_structure1(prot, payload);
+  detail::EvpMdCtxPtr md(EVP_MD_CTX_new());
+  std::size_t len = 0;
+  ASSERT_EQ(EVP_DigestSignInit(md.get(), nullptr, EVP_sha384(), nullptr, key.get()), 1);
+  ASSERT_EQ(EVP_DigestSign(md.get(), nullptr, &len, tbs.data(), tbs.size()), 1);
+  Bytes der(len);
+  ASSERT_EQ(EVP_DigestSign(md.get(), der.data(), &len, tbs.data(), tbs.size()), 1);
+  der.resize(len);
+  cbor::Writer cose;
+  cose.array_header(4).bstr(prot).map_header(0).bstr(payload).bstr(*detail::es384_der_to_raw(der));
+  auto doc = parse_document(cose.bytes());
+  ASSERT_TRUE(doc) << doc.error().message;
+  auto o = verify_detailed(*doc, sim_roots(pki, kT0));
+  EXPECT_EQ(o.failure, VerifyFailure::kLeafInvalid) << o.message;
+  EXPECT_NE(o.message.find("is a CA certificate"), std::string::npos) << o.message;
 }
 
 class SimPkiDir : public ::testing::Test {
