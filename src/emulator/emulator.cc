@@ -11,6 +11,7 @@
 #include "attestation/verifier.h"
 #include "emulator/internal.h"
 #include "emulator/validation.h"
+#include "kms/operations.h"
 #include "sigv4/verify.h"
 
 namespace kp::emulator {
@@ -19,7 +20,6 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr std::string_view kTargetPrefix = "TrentService.";
 constexpr std::string_view kContentType = "application/x-amz-json-1.1";
 
 struct OperationEntry {
@@ -119,12 +119,13 @@ HttpResponse KmsEmulator::handle(const HttpRequest& request) {
   if (request.method != "POST") {
     return respond(error_response(fail(Errc::kMalformedRequest, "kms-emulator: only POST is supported")));
   }
-  const auto target = request.headers.get("X-Amz-Target");
-  if (!target || !target->starts_with(kTargetPrefix)) {
-    return respond(error_response(fail(Errc::kUnknownOperation, target ? "Unknown operation " + std::string(*target)
-                                                                       : "Missing X-Amz-Target header")));
+  // X-Amz-Target goes through the parser the proxy uses (kp::kms), so both
+  // agree on what names an operation.
+  const auto target = kms::parse_target(request.headers.get("X-Amz-Target").value_or(""));
+  if (!target) {
+    return respond(error_response(target.error()));
   }
-  const std::string op(target->substr(kTargetPrefix.size()));
+  const std::string op(*target);
   if (!content_type_ok(request)) {
     return respond(error_response(fail(Errc::kUnsupportedMediaType, "Unsupported Content-Type; expected " +
                                                                         std::string(kContentType))));
@@ -158,7 +159,7 @@ HttpResponse KmsEmulator::handle(const HttpRequest& request) {
   }
 
   const Model& model = Model::embedded();
-  if (!model.has_operation(op)) {
+  if (!model.has_operation(op)) {  // kp::kms and our table derive from the same model
     return respond(error_response(fail(Errc::kUnknownOperation, "Unknown operation " + op)));
   }
   const Operation fn = find_operation(op);
