@@ -25,6 +25,11 @@ BUILD = os.environ.get("KP_BUILD_DIR", os.path.join(REPO, "build"))
 BINARY = os.environ.get("KMS_EMULATOR_BIN", os.path.join(BUILD, "bin", "kms-emulator"))
 REGION = "us-east-1"
 DEFAULT_ACCOUNT = "111122223333"
+# Loopback only: never route test traffic through a proxy from the environment.
+_no_proxy = [h for h in os.environ.get("NO_PROXY", "").split(",") if h]
+os.environ["NO_PROXY"] = ",".join(_no_proxy + ["127.0.0.1", "localhost"])
+os.environ["no_proxy"] = os.environ["NO_PROXY"]
+
 READY = re.compile(r"^kms-emulator listening on http://127\.0\.0\.1:(\d+)$")
 
 # Clients sign with these unless a test gives others; without --credentials

@@ -1,0 +1,302 @@
+#include "app/daemon.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/prctl.h>
+
+#include <cstdlib>
+#include <optional>
+
+#include "attestation/nsm.h"
+#include "attestation/nsm_device_linux.h"
+#include "attestation/sim_pki.h"
+#include "attestation/simulated_nsm.h"
+#include "base/encoding.h"
+#include "crypto/rsa_key.h"
+#include "net/http_server.h"
+#include "net/io_pool.h"
+#include "net/transport.h"
+#include "net/upstream_client.h"
+#include "proxy/attestation_source.h"
+#include "proxy/credentials_provider.h"
+#include "proxy/handler.h"
+#include "proxy/metrics.h"
+
+namespace kp::app {
+
+namespace {
+
+void add_problem(std::vector<std::string>& problems, const Error& e) { problems.push_back(e.message); }
+
+Error joined(const std::vector<std::string>& problems) {
+  std::string msg;
+  for (const auto& p : problems) {
+    if (!msg.empty()) {
+      msg += '\n';
+    }
+    msg += p;
+  }
+  return Error{Errc::kValidation, msg};
+}
+
+// Environment credentials (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY /
+// AWS_SESSION_TOKEN).
+std::optional<sigv4::Credentials> env_credentials() {
+  const char* id = std::getenv("AWS_ACCESS_KEY_ID");
+  const char* secret = std::getenv("AWS_SECRET_ACCESS_KEY");
+  if (id == nullptr || secret == nullptr || *id == '\0' || *secret == '\0') {
+    return std::nullopt;
+  }
+  sigv4::Credentials c;
+  c.access_key_id = id;
+  c.secret_access_key = SecretBytes::copy_of(std::string_view(secret));
+  if (const char* token = std::getenv("AWS_SESSION_TOKEN"); token != nullptr && *token != '\0') {
+    c.session_token = SecretBytes::copy_of(std::string_view(token));
+  }
+  return c;
+}
+
+}  // namespace
+
+struct Daemon::Impl {
+  config::Config cfg;
+  DaemonExtras extras;
+  std::string description;
+
+  std::unique_ptr<net::IoPool> pool;
+  std::unique_ptr<crypto::RsaKeyPair> key;
+  std::shared_ptr<attestation::NsmDevice> nsm_device;
+  std::unique_ptr<attestation::NsmClient> nsm;
+  std::unique_ptr<proxy::AttestationSource> attestation;
+  std::shared_ptr<proxy::CredentialsProvider> credentials;
+  std::unique_ptr<net::UpstreamClient> upstream;
+  proxy::ProxyMetrics metrics;
+  std::unique_ptr<proxy::ProxyHandler> handler;
+  std::unique_ptr<net::HttpServer> server;
+  std::unique_ptr<net::HttpServer> metrics_server;
+  std::uint16_t port = 0;
+  bool started = false;
+};
+
+Daemon::Daemon(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Daemon::~Daemon() {
+  if (impl_ && impl_->started) {
+    stop();
+  }
+}
+
+Result<std::unique_ptr<Daemon>> Daemon::create(const config::Config& cfg, DaemonExtras extras) {
+  auto d = std::make_unique<Impl>();
+  d->cfg = cfg;
+  d->extras = std::move(extras);
+  std::vector<std::string> problems;
+
+  // 1. The proxy's own RSA-2048 key pair: in memory only, for this process.
+  const bool attested = cfg.attestation.mode != config::AttestationMode::kNone;
+  if (attested) {
+    auto key = crypto::RsaKeyPair::generate(2048);
+    if (!key) {
+      add_problem(problems, key.error());
+    } else {
+      d->key = std::make_unique<crypto::RsaKeyPair>(std::move(*key));
+    }
+  }
+
+  // 2. The NSM backend.
+  std::string mode_line;
+  switch (cfg.attestation.mode) {
+    case config::AttestationMode::kNsm: {
+      auto dev = attestation::open_nsm_device(cfg.attestation.nsm_device);
+      if (!dev) {
+        problems.push_back(dev.error().message +
+                           " (outside a Nitro Enclave use --attestation simulated --sim-pki-dir DIR "
+                           "for development, or --attestation none)");
+      } else {
+        d->nsm_device = std::move(*dev);
+      }
+      mode_line = "attestation=nsm device=" + cfg.attestation.nsm_device;
+      break;
+    }
+    case config::AttestationMode::kSimulated: {
+      auto pki = attestation::load_sim_pki(cfg.attestation.sim_pki_dir);
+      if (!pki) {
+        problems.push_back("simulated attestation: " + pki.error().message +
+                           " (create one with: kms-proxy sim-pki init DIR)");
+        break;
+      }
+      attestation::SimulatedNsmOptions o;
+      o.pki = std::make_shared<const attestation::SimPki>(std::move(*pki));
+      o.pcrs = cfg.attestation.pcrs;
+      o.latency = d->extras.sim_nsm_latency;
+      auto sim = attestation::SimulatedNsm::create(std::move(o));
+      if (!sim) {
+        add_problem(problems, sim.error());
+      } else {
+        d->nsm_device = std::move(*sim);
+      }
+      mode_line = "attestation=SIMULATED (NOT A REAL ENCLAVE: documents are signed by the "
+                  "development PKI in " + cfg.attestation.sim_pki_dir + ")";
+      break;
+    }
+    case config::AttestationMode::kNone:
+      mode_line = "attestation=none (attested operations are forwarded without a Recipient)";
+      break;
+  }
+  if (d->nsm_device && d->key) {
+    d->nsm = std::make_unique<attestation::NsmClient>(d->nsm_device);
+    auto* nsm = d->nsm.get();
+    proxy::AttestationSourceOptions ao;
+    ao.max_age = std::chrono::duration_cast<std::chrono::milliseconds>(cfg.attestation.max_age);
+    d->attestation = std::make_unique<proxy::AttestationSource>(
+        [nsm](ByteView public_key) {
+          attestation::AttestationRequest req;
+          req.public_key = Bytes(public_key.begin(), public_key.end());
+          return nsm->attestation(req);
+        },
+        d->key->spki_der(), ao);
+  }
+
+  // 3. Credentials.
+  if (d->extras.credentials) {
+    d->credentials = d->extras.credentials;
+  } else if (auto env = env_credentials()) {
+    d->credentials = std::make_shared<proxy::StaticCredentialsProvider>(std::move(*env));
+  } else {
+    problems.push_back(
+        "credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set");
+  }
+
+  // 4. Upstream client and its transport.
+  d->pool = std::make_unique<net::IoPool>(d->extras.threads);
+  net::UpstreamOptions uo;
+  uo.connect_timeout = cfg.upstream.timeouts.connect;
+  uo.tls_handshake_timeout = cfg.upstream.timeouts.tls_handshake;
+  uo.response_timeout = cfg.upstream.timeouts.request;
+  uo.idle_pool_expiry = cfg.upstream.pool.idle_timeout;
+  uo.max_idle_per_endpoint = cfg.upstream.pool.max_idle_per_host;
+  uo.extra_ca_files = cfg.upstream.ca_files;
+  std::string path_line = "direct";
+  if (cfg.vsock.enabled()) {
+    uo.transport = std::make_shared<net::VsockTransport>(*cfg.vsock.cid, cfg.vsock.port);
+    path_line = uo.transport->describe();
+  } else if (auto proxy = config::upstream_proxy(cfg.egress)) {
+    uo.transport = std::make_shared<net::HttpConnectTransport>(proxy->host, proxy->port);
+    path_line = uo.transport->describe();
+  }
+  d->upstream = std::make_unique<net::UpstreamClient>(*d->pool, uo);
+  if (auto ready = d->upstream->ready(); !ready) {
+    add_problem(problems, ready.error());
+  }
+
+  if (!problems.empty()) {
+    return joined(problems);
+  }
+
+  // 5. The request path and the listener.
+  proxy::HandlerDeps deps;
+  deps.upstream = d->upstream.get();
+  deps.credentials = d->credentials.get();
+  deps.attestation = d->attestation.get();
+  deps.key = d->key.get();
+  deps.metrics = &d->metrics;
+  d->handler = std::make_unique<proxy::ProxyHandler>(proxy::HandlerOptions{cfg.upstream}, deps);
+
+  net::ServerOptions so;
+  so.host = cfg.listen.host;
+  so.port = cfg.listen.port;
+  so.max_connections = cfg.listen.max_connections;
+  so.max_header_bytes = cfg.listen.max_header_bytes;
+  so.max_body_bytes = cfg.listen.max_body_bytes;
+  so.header_read_timeout = cfg.listen.timeouts.header;
+  so.body_read_timeout = cfg.listen.timeouts.body;
+  so.idle_keepalive_timeout = cfg.listen.timeouts.idle;
+  so.write_timeout = cfg.listen.timeouts.write;
+  auto* handler = d->handler.get();
+  d->server = std::make_unique<net::HttpServer>(
+      *d->pool, so, [handler](HttpRequest req) { return handler->handle(std::move(req)); });
+
+  if (cfg.metrics.listen) {
+    net::ServerOptions mo;
+    mo.host = cfg.metrics.listen->host;
+    mo.port = cfg.metrics.listen->port;
+    mo.max_connections = 64;
+    auto* metrics = &d->metrics;
+    auto* server = d->server.get();
+    d->metrics_server = std::make_unique<net::HttpServer>(
+        *d->pool, mo, [metrics, server](HttpRequest req) -> boost::asio::awaitable<HttpResponse> {
+          HttpResponse r;
+          const std::string_view path = std::string_view(req.target).substr(0, req.target.find('?'));
+          if (req.method != "GET" && req.method != "HEAD") {
+            r.status = 405;
+          } else if (path == "/metrics") {
+            r.headers.set("Content-Type", "text/plain; version=0.0.4");
+            r.body = metrics->render();
+            const auto s = server->stats();
+            r.body += "# TYPE kms_proxy_active_connections gauge\n";
+            r.body += "kms_proxy_active_connections " + std::to_string(s.active_connections) + "\n";
+          } else if (path == "/healthz" || path == "/readyz") {
+            r.headers.set("Content-Type", "text/plain");
+            r.body = "ok\n";
+          } else {
+            r.status = 404;
+          }
+          co_return r;
+        });
+  }
+
+  d->description = mode_line + " upstream_path=" + path_line;
+  if (d->key) {
+    d->description += " public_key_sha256=" + hex_encode(d->key->spki_sha256());
+  }
+  return std::unique_ptr<Daemon>(new Daemon(std::move(d)));
+}
+
+Result<std::uint16_t> Daemon::start() {
+  auto& d = *impl_;
+  auto port = d.server->start();
+  if (!port) {
+    return port.error();
+  }
+  d.port = *port;
+  if (d.metrics_server) {
+    auto mport = d.metrics_server->start();
+    if (!mport) {
+      d.server->shutdown();
+      return mport.error();
+    }
+    spdlog::info("metrics listen={}:{}", d.cfg.metrics.listen->host, *mport);
+  }
+  // The process holds the enclave's decryption key: no core dumps, no ptrace
+  // by same-uid processes while serving.
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  d.pool->run();
+  d.started = true;
+  spdlog::info("{}", d.description);
+  if (d.cfg.attestation.mode == config::AttestationMode::kSimulated) {
+    spdlog::warn("SIMULATED ATTESTATION: this is not a Nitro Enclave; KMS will reject these documents");
+  }
+  spdlog::info("ready listen={}:{}", d.cfg.listen.host, d.port);
+  return d.port;
+}
+
+bool Daemon::stop() {
+  auto& d = *impl_;
+  if (!d.started) {
+    return true;
+  }
+  d.started = false;
+  bool drained = d.server->shutdown();
+  if (d.metrics_server) {
+    d.metrics_server->shutdown();
+  }
+  d.upstream->close_idle();
+  d.pool->stop();
+  d.pool->join();
+  spdlog::info("stopped drained={}", drained);
+  return drained;
+}
+
+std::uint16_t Daemon::port() const noexcept { return impl_->port; }
+const std::string& Daemon::description() const noexcept { return impl_->description; }
+
+}  // namespace kp::app

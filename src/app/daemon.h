@@ -1,0 +1,61 @@
+// File: app/daemon.h
+//
+// Wiring of `kms-proxy serve`: turns a validated config::Config into running
+// components (the only place that sees the whole Config):
+//   RSA key pair -> NSM backend (real | simulated | none) -> coalesced
+//   attestation source -> credentials -> upstream client over the configured
+//   transport (direct | CONNECT proxy | vsock) -> request handler -> loopback
+//   HTTP server (+ optional metrics listener).
+// Startup problems are collected and returned together; nothing starts then.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "config/config.h"
+
+namespace kp::proxy {
+class CredentialsProvider;
+}
+
+namespace kp::app {
+
+struct DaemonExtras {
+  /// Tests/benchmarks: artificial latency of the simulated NSM per call.
+  std::chrono::milliseconds sim_nsm_latency{0};
+  /// Overrides the credentials chain (tests).
+  std::shared_ptr<proxy::CredentialsProvider> credentials;
+  /// I/O threads; 0 = one per core.
+  std::size_t threads = 0;
+};
+
+class Daemon {
+ public:
+  /// Builds every component. On failure, returns every problem found.
+  static Result<std::unique_ptr<Daemon>> create(const config::Config& cfg, DaemonExtras extras = {});
+  ~Daemon();
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  /// Binds the listener(s) and starts the I/O threads. Returns the KMS port.
+  Result<std::uint16_t> start();
+  /// Graceful stop: stop accepting, finish in-flight requests within the
+  /// grace period, stop threads. Returns whether everything drained in time.
+  bool stop();
+
+  std::uint16_t port() const noexcept;
+  /// One line describing the mode (for the startup log and `run`).
+  const std::string& description() const noexcept;
+
+  struct Impl;
+
+ private:
+  explicit Daemon(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace kp::app

@@ -1,0 +1,243 @@
+// `kms-proxy attest`, `kms-proxy inspect-attestation`, `kms-proxy sim-pki init`.
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <memory>
+#include <sstream>
+
+#include "attestation/document.h"
+#include "attestation/inspect.h"
+#include "attestation/nsm.h"
+#include "attestation/nsm_device_linux.h"
+#include "attestation/sim_pki.h"
+#include "attestation/simulated_nsm.h"
+#include "attestation/verifier.h"
+#include "base/time_format.h"
+#include "cli/commands.h"
+#include "config/measurements.h"
+#include "config/overrides.h"
+#include "crypto/pem.h"
+
+namespace kp::cli {
+
+namespace {
+
+std::optional<std::string> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return std::nullopt;
+  }
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// --- inspect-attestation ----------------------------------------------------
+
+struct InspectFlags {
+  std::string file;
+  std::vector<std::string> roots;
+  std::string at = "now";
+};
+
+int inspect(const InspectFlags& f) {
+  auto text = read_file(f.file);
+  if (!text) {
+    std::cerr << "inspect-attestation: cannot read " << f.file << "\n";
+    return 2;
+  }
+  auto bytes = attestation::read_document_input(*text);
+  if (!bytes) {
+    std::cerr << "inspect-attestation: " << bytes.error().message << "\n";
+    return 1;
+  }
+  auto doc = attestation::parse_document(*bytes);
+  if (!doc) {
+    std::cerr << "inspect-attestation: " << doc.error().message << "\n";
+    return 1;
+  }
+  attestation::VerifyOptions vo;
+  for (const auto& r : f.roots) {
+    auto pem = read_file(r);
+    auto der = pem ? crypto::certificate_der_from_pem(*pem) : std::nullopt;
+    if (!der) {
+      std::cerr << "inspect-attestation: --root " << r << ": not a readable PEM certificate\n";
+      return 2;
+    }
+    vo.trusted_roots_der.push_back(std::move(*der));
+  }
+  if (f.at == "document") {
+    vo.at = from_unix_ms(static_cast<std::int64_t>(doc->timestamp_ms));
+  } else if (f.at != "now") {
+    auto t = parse_time_utc(f.at);
+    if (!t) {
+      std::cerr << "inspect-attestation: --at must be RFC 3339, 'now' or 'document'\n";
+      return 2;
+    }
+    vo.at = *t;
+  }
+  const auto outcome = attestation::verify_detailed(*doc, vo);
+  std::cout << attestation::to_json(*doc, outcome, vo.at) << "\n";
+  if (!outcome.ok()) {
+    std::cerr << "inspect-attestation: INVALID: " << outcome.message << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+// --- attest -------------------------------------------------------------------
+
+struct AttestFlags {
+  std::string mode = "nsm";
+  std::string nsm_device = "/dev/nsm";
+  std::string sim_pki;
+  std::vector<std::string> pcrs;
+  std::string measurements;
+  std::string public_key_file;
+  std::string out;
+};
+
+int attest(const AttestFlags& f) {
+  std::shared_ptr<attestation::NsmDevice> device;
+  attestation::VerifyOptions vo;
+  if (f.mode == "nsm") {
+    auto dev = attestation::open_nsm_device(f.nsm_device);
+    if (!dev) {
+      std::cerr << "attest: " << dev.error().message << "\n";
+      return 1;
+    }
+    device = std::move(*dev);
+  } else if (f.mode == "simulated") {
+    auto pki = attestation::load_sim_pki(f.sim_pki);
+    if (!pki) {
+      std::cerr << "attest: --sim-pki-dir: " << pki.error().message << "\n";
+      return 2;
+    }
+    attestation::SimulatedNsmOptions o;
+    vo.trusted_roots_der.push_back(pki->root_der);
+    o.pki = std::make_shared<const attestation::SimPki>(std::move(*pki));
+    if (!f.measurements.empty()) {
+      auto json = read_file(f.measurements);
+      auto pcrs = json ? config::parse_measurements_json(*json) : Result<config::PcrMap>(
+                                                                     Error{Errc::kNotFound, "unreadable"});
+      if (!pcrs) {
+        std::cerr << "attest: --measurements: " << pcrs.error().message << "\n";
+        return 2;
+      }
+      o.pcrs = std::move(*pcrs);
+    }
+    for (const auto& p : f.pcrs) {
+      auto kv = config::parse_pcr_assignment(p);
+      if (!kv) {
+        std::cerr << "attest: --pcr: " << kv.error().message << "\n";
+        return 2;
+      }
+      o.pcrs[kv->first] = std::move(kv->second);
+    }
+    auto sim = attestation::SimulatedNsm::create(std::move(o));
+    if (!sim) {
+      std::cerr << "attest: " << sim.error().message << "\n";
+      return 1;
+    }
+    device = std::move(*sim);
+  } else {
+    std::cerr << "attest: --attestation must be nsm or simulated\n";
+    return 2;
+  }
+  attestation::AttestationRequest req;
+  if (!f.public_key_file.empty()) {
+    auto pk = read_file(f.public_key_file);
+    if (!pk) {
+      std::cerr << "attest: cannot read " << f.public_key_file << "\n";
+      return 2;
+    }
+    auto der = crypto::public_key_der_from_pem_or_der(*pk);
+    if (!der) {
+      std::cerr << "attest: --public-key: not a PEM or DER public key\n";
+      return 2;
+    }
+    req.public_key = std::move(*der);
+  }
+  attestation::NsmClient client(device);
+  auto doc_bytes = client.attestation(req);
+  if (!doc_bytes) {
+    std::cerr << "attest: " << doc_bytes.error().message << "\n";
+    return 1;
+  }
+  if (!f.out.empty()) {
+    std::ofstream out(f.out, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(doc_bytes->data()),
+              static_cast<std::streamsize>(doc_bytes->size()));
+    if (!out) {
+      std::cerr << "attest: cannot write " << f.out << "\n";
+      return 1;
+    }
+  }
+  auto doc = attestation::parse_document(*doc_bytes);
+  if (!doc) {
+    std::cerr << "attest: the device returned an unparseable document: " << doc.error().message << "\n";
+    return 1;
+  }
+  const auto outcome = attestation::verify_detailed(*doc, vo);
+  std::cout << attestation::to_json(*doc, outcome, vo.at) << "\n";
+  return outcome.ok() ? 0 : 1;
+}
+
+}  // namespace
+
+Runner add_attestation_commands(CLI::App& app) {
+  auto inf = std::make_shared<InspectFlags>();
+  auto* insp = app.add_subcommand("inspect-attestation",
+                                  "Verify an attestation document and print it as JSON");
+  insp->add_option("FILE", inf->file, "Document: raw CBOR (COSE_Sign1), base64 or hex")->required();
+  insp->add_option("--root", inf->roots,
+                   "Extra trusted root certificate (PEM), besides the pinned AWS Nitro root; repeatable");
+  insp->add_option("--at", inf->at, "Verification time: RFC 3339, 'now' (default) or 'document'");
+  insp->footer(
+      "Exit status 0 when the document verifies, 1 when it does not (with a one-line reason), 2 for\n"
+      "usage errors.\nExample:\n  kms-proxy inspect-attestation doc.b64 --at document");
+
+  auto af = std::make_shared<AttestFlags>();
+  auto* att = app.add_subcommand("attest", "Get a fresh attestation document and print it as JSON");
+  att->add_option("--attestation", af->mode, "nsm (default) | simulated");
+  att->add_option("--nsm-device", af->nsm_device, "NSM device path (default /dev/nsm)");
+  att->add_option("--sim-pki-dir,--sim-pki", af->sim_pki, "Development PKI for simulated attestation");
+  att->add_option("--pcr", af->pcrs, "Simulated PCR N=HEX; repeatable");
+  att->add_option("--measurements", af->measurements, "nitro-cli measurements JSON for simulated PCRs");
+  att->add_option("--public-key", af->public_key_file, "Public key (PEM or DER SPKI) to bind");
+  att->add_option("--out", af->out, "Also write the raw document (CBOR) to this file");
+  att->footer("Example:\n  kms-proxy attest --attestation simulated --sim-pki ./pki --out doc.cbor");
+
+  auto pki_dir = std::make_shared<std::string>();
+  auto force = std::make_shared<bool>(false);
+  auto* pki = app.add_subcommand("sim-pki", "Development PKI for simulated attestation");
+  auto* pki_init = pki->add_subcommand("init", "Create root, intermediate and leaf (P-384) in DIR");
+  pki_init->add_option("DIR", *pki_dir, "Directory to create")->required();
+  pki_init->add_flag("--force", *force, "Replace an existing PKI");
+  pki_init->footer(
+      "Documents signed by this PKI are for development only: real KMS rejects them; kms-emulator\n"
+      "accepts them with --trust-root DIR/root.pem.\nExample:\n  kms-proxy sim-pki init ./pki");
+  pki->require_subcommand(1);
+
+  return [insp, inf, att, af, pki_init, pki_dir, force]() -> int {
+    if (*insp) {
+      return inspect(*inf);
+    }
+    if (*att) {
+      return attest(*af);
+    }
+    if (*pki_init) {
+      attestation::SimPkiOptions o;
+      o.overwrite = *force;
+      auto r = attestation::init_sim_pki(*pki_dir, o);
+      if (!r) {
+        std::cerr << "sim-pki init: " << r.error().message << "\n";
+        return 1;
+      }
+      std::cout << "created development PKI in " << *pki_dir << " (root certificate: " << *pki_dir
+                << "/root.pem)\n";
+      return 0;
+    }
+    return -1;
+  };
+}
+
+}  // namespace kp::cli

@@ -1,0 +1,231 @@
+// `kms-proxy serve` and `kms-proxy run -- CMD...`.
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "app/daemon.h"
+#include "app/logging.h"
+#include "cli/commands.h"
+#include "config/overrides.h"
+#include "supervisor/supervisor.h"
+
+namespace kp::cli {
+
+namespace {
+
+struct ServeFlags {
+  std::string config_file;
+  config::FlagOverrides o;
+  std::string listen, region, vsock, attestation, nsm_device, sim_pki, measurements, max_age;
+  std::string log_format, log_level, metrics_listen, sim_latency;
+  std::uint16_t port = 0;
+  std::size_t max_connections = 0;
+  std::size_t threads = 0;
+  std::uint16_t egress_proxy_port = 0;
+  std::vector<std::string> command;  // run only
+};
+
+void add_common_flags(CLI::App& sub, ServeFlags& f) {
+  sub.add_option("--config", f.config_file, "Enclaver manifest (enclaver.yaml); flags override it");
+  sub.add_option("--listen", f.listen, "HOST[:PORT] to listen on, loopback only (default 127.0.0.1:9999)");
+  sub.add_option("--port", f.port, "Port to listen on (0 = any free port)");
+  sub.add_option("--region", f.region,
+                 "Region when a request carries no SigV4 scope (default: AWS_REGION, AWS_DEFAULT_REGION)");
+  sub.add_option("--endpoint", f.o.endpoints,
+                 "Per-region KMS endpoint REGION=[https://]HOST[:PORT] (http:// only for loopback); repeatable");
+  sub.add_option("--ca-file", f.o.ca_files, "Extra PEM CA bundle trusted for the KMS endpoint; repeatable");
+  sub.add_option("--vsock", f.vsock, "Reach KMS through AF_VSOCK CID:PORT (e.g. AWS vsock-proxy on 3:8000)");
+  sub.add_option("--egress-proxy-port", f.egress_proxy_port,
+                 "Tunnel to KMS with HTTP CONNECT through 127.0.0.1:PORT");
+  sub.add_option("--attestation", f.attestation,
+                 "nsm (default, needs /dev/nsm) | simulated (development) | none (no Recipient)");
+  sub.add_option("--nsm-device", f.nsm_device, "NSM device path (default /dev/nsm)");
+  sub.add_option("--sim-pki-dir,--sim-pki", f.sim_pki,
+                 "Development PKI for --attestation simulated (create with: kms-proxy sim-pki init DIR)");
+  sub.add_option("--pcr", f.o.pcrs, "Simulated PCR value N=HEX (48 bytes); repeatable");
+  sub.add_option("--measurements", f.measurements,
+                 "nitro-cli measurements JSON (build-enclave/describe-eif output) for simulated PCRs");
+  sub.add_option("--attestation-max-age", f.max_age,
+                 "Reuse an attestation document for up to this long (e.g. 5s; default 0 = fresh per request)");
+  sub.add_option("--log-format", f.log_format, "text | json");
+  sub.add_option("--log-level", f.log_level, "trace | debug | info | warn | error | off");
+  sub.add_option("--metrics-listen", f.metrics_listen, "HOST:PORT for /metrics, /healthz, /readyz");
+  sub.add_option("--max-connections", f.max_connections, "Concurrent client connections");
+  sub.add_option("--threads", f.threads, "I/O threads (default: one per core)");
+  sub.add_option("--sim-nsm-latency", f.sim_latency, "Benchmarks: artificial simulated NSM latency")
+      ->group("");
+}
+
+void fill_overrides(CLI::App& sub, ServeFlags& f) {
+  auto given = [&](const char* name) { return sub.count(name) > 0; };
+  if (given("--listen")) f.o.listen = f.listen;
+  if (given("--port")) f.o.port = f.port;
+  if (given("--region")) f.o.region = f.region;
+  if (given("--vsock")) f.o.vsock = f.vsock;
+  if (given("--egress-proxy-port")) f.o.egress_proxy_port = f.egress_proxy_port;
+  if (given("--attestation")) f.o.attestation_mode = f.attestation;
+  if (given("--nsm-device")) f.o.nsm_device = f.nsm_device;
+  if (given("--sim-pki-dir")) f.o.sim_pki_dir = f.sim_pki;
+  if (given("--measurements")) f.o.measurements_file = f.measurements;
+  if (given("--attestation-max-age")) f.o.attestation_max_age = f.max_age;
+  if (given("--log-format")) f.o.log_format = f.log_format;
+  if (given("--log-level")) f.o.log_level = f.log_level;
+  if (given("--metrics-listen")) f.o.metrics_listen = f.metrics_listen;
+  if (given("--max-connections")) f.o.max_connections = f.max_connections;
+}
+
+// Loads config + flags, reports every problem; nullopt on errors.
+std::optional<config::Config> load(CLI::App& sub, ServeFlags& f) {
+  fill_overrides(sub, f);
+  std::optional<std::filesystem::path> file;
+  if (!f.config_file.empty()) {
+    file = f.config_file;
+  }
+  auto loaded = config::build_config(file, f.o, config::process_env());
+  if (!loaded.diagnostics.empty()) {
+    std::cerr << config::format_diagnostics(loaded.diagnostics);
+  }
+  if (!loaded.ok()) {
+    std::cerr << "kms-proxy: configuration errors (nothing was started)\n";
+    return std::nullopt;
+  }
+  return std::move(loaded.config);
+}
+
+std::optional<app::DaemonExtras> extras_from(ServeFlags& f) {
+  app::DaemonExtras x;
+  x.threads = f.threads;
+  if (!f.sim_latency.empty()) {
+    auto d = config::parse_duration(f.sim_latency);
+    if (!d) {
+      std::cerr << "--sim-nsm-latency: not a duration\n";
+      return std::nullopt;
+    }
+    x.sim_nsm_latency = *d;
+  }
+  return x;
+}
+
+int report_startup_failure(const Error& e) {
+  std::cerr << "kms-proxy: cannot start:\n";
+  std::string_view msg = e.message;
+  while (!msg.empty()) {
+    const auto nl = msg.find('\n');
+    std::cerr << "  - " << msg.substr(0, nl) << "\n";
+    msg = nl == std::string_view::npos ? std::string_view{} : msg.substr(nl + 1);
+  }
+  return 1;
+}
+
+int serve(CLI::App& sub, ServeFlags& f) {
+  auto cfg = load(sub, f);
+  if (!cfg) {
+    return 2;
+  }
+  auto extras = extras_from(f);
+  if (!extras) {
+    return 2;
+  }
+  app::setup_logging(cfg->log);
+  // Block the termination signals before any thread starts, then wait for
+  // them synchronously in this thread (the I/O threads inherit the mask).
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  auto daemon = app::Daemon::create(*cfg, std::move(*extras));
+  if (!daemon) {
+    return report_startup_failure(daemon.error());
+  }
+  if (auto port = (*daemon)->start(); !port) {
+    return report_startup_failure(port.error());
+  }
+  int sig = 0;
+  sigwait(&set, &sig);
+  spdlog::info("signal {}: shutting down", sig);
+  const bool drained = (*daemon)->stop();
+  return drained ? 0 : 1;
+}
+
+int run(CLI::App& sub, ServeFlags& f) {
+  if (f.command.empty()) {
+    std::cerr << "kms-proxy run: missing command (usage: kms-proxy run [options] -- CMD [ARGS...])\n";
+    return 2;
+  }
+  auto cfg = load(sub, f);
+  if (!cfg) {
+    return 2;
+  }
+  auto extras = extras_from(f);
+  if (!extras) {
+    return 2;
+  }
+  app::setup_logging(cfg->log);
+  ::signal(SIGPIPE, SIG_IGN);
+  auto sup = supervisor::Supervisor::create();
+  if (!sup) {
+    std::cerr << "kms-proxy: " << sup.error().message << "\n";
+    return 1;
+  }
+  auto daemon = app::Daemon::create(*cfg, std::move(*extras));
+  if (!daemon) {
+    return report_startup_failure(daemon.error());
+  }
+  auto port = (*daemon)->start();
+  if (!port) {
+    return report_startup_failure(port.error());
+  }
+  supervisor::ChildSpec spec;
+  spec.argv = f.command;
+  spec.env = config::child_environment(*cfg, *port);
+  const int code = (*sup)->run(spec);
+  spdlog::info("command exited with status {}; stopping the proxy", code);
+  (*daemon)->stop();
+  return code;
+}
+
+}  // namespace
+
+Runner add_serve_commands(CLI::App& app) {
+  auto flags = std::make_shared<ServeFlags>();
+  auto* serve_cmd = app.add_subcommand("serve", "Run the KMS proxy until SIGTERM/SIGINT");
+  serve_cmd->footer(
+      "Examples:\n"
+      "  kms-proxy serve --config /etc/enclaver/enclaver.yaml\n"
+      "  kms-proxy sim-pki init ./pki && kms-proxy serve --attestation simulated --sim-pki ./pki \\\n"
+      "      --pcr 0=$(printf 'ab%.0s' {1..48}) --region us-east-1");
+  add_common_flags(*serve_cmd, *flags);
+
+  auto run_flags = std::make_shared<ServeFlags>();
+  auto* run_cmd = app.add_subcommand(
+      "run", "Start the proxy, then run CMD with AWS_KMS_ENDPOINT and AWS_ENDPOINT_URL_KMS set");
+  run_cmd->footer(
+      "Exit status: CMD's (128+N if killed by signal N); 1 if the proxy could not start (CMD is then\n"
+      "not started); 2 for usage or configuration errors. SIGTERM, SIGINT and SIGHUP go to CMD.\n"
+      "Example:\n"
+      "  kms-proxy run --config /etc/enclaver/enclaver.yaml -- python3 /app/main.py");
+  add_common_flags(*run_cmd, *run_flags);
+  run_cmd->add_option("command", run_flags->command, "CMD [ARGS...] (after --)")->required();
+  run_cmd->positionals_at_end();
+
+  return [serve_cmd, run_cmd, flags, run_flags]() -> int {
+    if (*serve_cmd) {
+      return serve(*serve_cmd, *flags);
+    }
+    if (*run_cmd) {
+      return run(*run_cmd, *run_flags);
+    }
+    return -1;
+  };
+}
+
+}  // namespace kp::cli

@@ -1,0 +1,35 @@
+// kms-proxy: the AWS KMS proxy for Nitro Enclaves. Thin main: parse the
+// command line and hand over to the chosen subcommand.
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <vector>
+
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "kms-proxy: a KMS proxy for AWS Nitro Enclaves.\n"
+      "Apps call AWS KMS through http://127.0.0.1:9999 with their usual SDK; the proxy attaches\n"
+      "attestation documents, re-signs with its own credentials and decrypts the answers."};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "kms-proxy 0.1.0");
+  std::vector<kp::cli::Runner> runners = {
+      kp::cli::add_serve_commands(app),
+      kp::cli::add_attestation_commands(app),
+      kp::cli::add_policy_check_command(app),
+  };
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;  // usage errors: 2
+  }
+  for (auto& r : runners) {
+    if (r) {
+      if (int code = r(); code >= 0) {
+        return code;
+      }
+    }
+  }
+  return 2;
+}

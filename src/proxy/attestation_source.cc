@@ -1,0 +1,141 @@
+#include "proxy/attestation_source.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include "base/encoding.h"
+
+namespace kp::proxy {
+
+namespace asio = boost::asio;
+using DocResult = Result<std::shared_ptr<const Attestation>>;
+
+namespace {
+
+// A waiting request. The timer doubles as the wake-up event: the worker posts
+// the result to the waiter's executor, stores it and cancels the timer.
+struct Waiter {
+  explicit Waiter(const asio::any_io_executor& ex) : timer(ex) {}
+  asio::steady_timer timer;
+  std::optional<DocResult> result;
+};
+
+}  // namespace
+
+struct AttestationSource::Impl : std::enable_shared_from_this<Impl> {
+  Impl(AttestFn f, Bytes pk, AttestationSourceOptions o, const Clock& c)
+      : fn(std::move(f)), public_key(std::move(pk)), opts(o), clock(c) {}
+
+  AttestFn fn;
+  Bytes public_key;
+  AttestationSourceOptions opts;
+  const Clock& clock;
+  asio::thread_pool worker{1};  // the NSM serves one call at a time anyway
+
+  mutable std::mutex mu;
+  bool in_flight = false;
+  std::vector<std::shared_ptr<Waiter>> queued;  // waiting for the next call
+  std::shared_ptr<const Attestation> last;      // for max_age reuse
+  std::uint64_t sequence = 0;
+  AttestationStats stats;
+
+  // Called with `mu` held: moves the queued waiters into a new call.
+  void start_call_locked() {
+    in_flight = true;
+    auto batch = std::move(queued);
+    queued.clear();
+    ++stats.nsm_calls;
+    const std::uint64_t seq = ++sequence;
+    asio::post(worker, [self = shared_from_this(), batch = std::move(batch), seq]() mutable {
+      self->run_call(std::move(batch), seq);
+    });
+  }
+
+  void run_call(std::vector<std::shared_ptr<Waiter>> batch, std::uint64_t seq) {
+    auto doc = std::make_shared<Attestation>();
+    doc->call_started = clock.now();
+    doc->started_steady = std::chrono::steady_clock::now();
+    doc->sequence = seq;
+    Result<Bytes> r = fn(public_key);
+    std::optional<DocResult> out;
+    if (r) {
+      doc->document = std::move(*r);
+      doc->document_b64 = base64_encode(doc->document);
+      out.emplace(std::shared_ptr<const Attestation>(std::move(doc)));
+    } else {
+      out.emplace(r.error());
+    }
+    {
+      std::lock_guard lock(mu);
+      in_flight = false;
+      if (*out) {
+        last = **out;
+        stats.requests_served += batch.size();
+      } else {
+        ++stats.nsm_failures;
+      }
+      if (!queued.empty()) {
+        start_call_locked();
+      }
+    }
+    for (auto& w : batch) {
+      auto ex = w->timer.get_executor();
+      asio::post(ex, [w, result = *out]() mutable {
+        w->result = std::move(result);
+        w->timer.cancel();
+      });
+    }
+  }
+};
+
+AttestationSource::AttestationSource(AttestFn fn, Bytes public_key, AttestationSourceOptions opts,
+                                     const Clock& clock)
+    : impl_(std::make_shared<Impl>(std::move(fn), std::move(public_key), opts, clock)) {}
+
+AttestationSource::~AttestationSource() { impl_->worker.join(); }
+
+asio::awaitable<DocResult> AttestationSource::get() {
+  auto ex = co_await asio::this_coro::executor;
+  auto waiter = std::make_shared<Waiter>(ex);
+  // Arm the timer before the waiter becomes visible to the worker. The worker
+  // completes us by posting to `ex` (one thread per io_context, or a strand).
+  waiter->timer.expires_after(impl_->opts.timeout);
+  std::shared_ptr<const Attestation> cached;
+  {
+    std::lock_guard lock(impl_->mu);
+    if (impl_->opts.max_age.count() > 0 && impl_->last &&
+        std::chrono::steady_clock::now() - impl_->last->started_steady <= impl_->opts.max_age) {
+      ++impl_->stats.cache_hits;
+      ++impl_->stats.requests_served;
+      cached = impl_->last;
+    } else {
+      impl_->queued.push_back(waiter);
+      if (!impl_->in_flight) {
+        impl_->start_call_locked();
+      }
+    }
+  }
+  if (cached) {
+    co_return cached;
+  }
+  co_await waiter->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  if (waiter->result) {
+    co_return std::move(*waiter->result);
+  }
+  co_return fail(Errc::kNsmFailed, "attestation: no document from the NSM within " +
+                                       std::to_string(impl_->opts.timeout.count()) + " ms");
+}
+
+AttestationStats AttestationSource::stats() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->stats;
+}
+
+}  // namespace kp::proxy

@@ -1,0 +1,229 @@
+#include "proxy/handler.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+#include "attestation/document.h"
+#include "base/encoding.h"
+#include "base/error.h"
+#include "crypto/cms.h"
+#include "crypto/rsa_key.h"
+#include "kms/errors.h"
+#include "kms/operations.h"
+#include "kms/rewrite.h"
+#include "net/upstream_client.h"
+#include "proxy/attestation_source.h"
+#include "proxy/credentials_provider.h"
+#include "proxy/metrics.h"
+#include "proxy/routing.h"
+#include "sigv4/signer.h"
+
+namespace kp::proxy {
+
+namespace asio = boost::asio;
+using Steady = std::chrono::steady_clock;
+
+namespace {
+
+constexpr std::string_view kJsonType = "application/x-amz-json-1.1";
+
+HttpResponse error_response(const Error& e) {
+  const auto h = to_http(e.code);
+  return make_error_response(h.status, h.type, e.message);
+}
+
+bool is_json_content_type(std::string_view ct) {
+  // application/x-amz-json-1.1 (SDKs), also accept 1.0 and parameters.
+  const auto semi = ct.find(';');
+  std::string_view base = ct.substr(0, semi);
+  while (!base.empty() && base.back() == ' ') {
+    base.remove_suffix(1);
+  }
+  return iequals(base, "application/x-amz-json-1.1") || iequals(base, "application/x-amz-json-1.0");
+}
+
+// On AccessDenied for an attested call, tell the operator which measurements
+// were attested so the key policy can be fixed (never logs the document).
+void warn_access_denied(std::string_view op, const Attestation& doc) {
+  auto parsed = attestation::parse_document(doc.document);
+  if (!parsed) {
+    spdlog::warn("kms: AccessDeniedException for attested {}; attested document unreadable: {}", op,
+                 parsed.error().message);
+    return;
+  }
+  auto pcr = [&](unsigned i) -> std::string {
+    auto it = parsed->pcrs.find(i);
+    return it == parsed->pcrs.end() ? std::string("absent") : hex_encode(it->second);
+  };
+  auto is_zero = [&](unsigned i) {
+    auto it = parsed->pcrs.find(i);
+    if (it == parsed->pcrs.end()) {
+      return true;
+    }
+    for (auto b : it->second) {
+      if (b != 0) {
+        return false;
+      }
+    }
+    return true;
+  };
+  const bool debug = is_zero(0) && is_zero(1) && is_zero(2);
+  spdlog::warn(
+      "kms: AccessDeniedException for attested {}: check the key policy's "
+      "kms:RecipientAttestation conditions against the attested measurements: "
+      "PCR0 (ImageSha384)={} PCR1={} PCR2={} PCR3={} PCR4={} PCR8={}{}",
+      op, pcr(0), pcr(1), pcr(2), pcr(3), pcr(4), pcr(8),
+      debug ? " -- PCR0/1/2 are all zero: this is a debug-mode enclave, which production key "
+              "policies reject"
+            : "");
+}
+
+}  // namespace
+
+ProxyHandler::ProxyHandler(HandlerOptions opts, HandlerDeps deps)
+    : opts_(std::move(opts)), deps_(deps) {}
+
+asio::awaitable<HttpResponse> ProxyHandler::handle(HttpRequest req) {
+  const auto t0 = Steady::now();
+  PhaseTimes times;
+  std::string_view target = req.headers.get("X-Amz-Target").value_or("");
+  std::string op_name(kms::operation_name(target).value_or("Other"));
+
+  auto finish = [&](HttpResponse resp, std::string_view request_id) {
+    times.total = Steady::now() - t0;
+    if (deps_.metrics != nullptr) {
+      deps_.metrics->record(op_name, resp.status, times);
+    }
+    using std::chrono::duration_cast;
+    using us = std::chrono::microseconds;
+    spdlog::info("request op={} status={} attest_us={} upstream_us={} decrypt_us={} total_us={} request_id={}",
+                 op_name, resp.status, duration_cast<us>(times.attestation).count(),
+                 duration_cast<us>(times.upstream).count(), duration_cast<us>(times.decryption).count(),
+                 duration_cast<us>(times.total).count(), request_id.empty() ? "-" : request_id);
+    return resp;
+  };
+  auto fail_with = [&](const Error& e) { return finish(error_response(e), {}); };
+
+  // --- 1. Validate the local request -------------------------------------
+  if (req.method != "POST") {
+    co_return fail_with(Error{Errc::kMalformedRequest,
+                              "proxy: KMS requests are POST /, got " + req.method.substr(0, 16)});
+  }
+  if (req.target != "/") {
+    co_return fail_with(Error{Errc::kMalformedRequest, "proxy: KMS requests use the path /"});
+  }
+  if (target.empty()) {
+    co_return fail_with(Error{Errc::kUnknownOperation, "proxy: missing X-Amz-Target header"});
+  }
+  if (!kms::operation_name(target)) {
+    co_return fail_with(Error{Errc::kUnknownOperation,
+                              "proxy: unknown X-Amz-Target (expected TrentService.<KMS operation>)"});
+  }
+  if (auto ct = req.headers.get("Content-Type"); !ct || !is_json_content_type(*ct)) {
+    co_return fail_with(Error{Errc::kUnsupportedMediaType,
+                              "proxy: Content-Type must be application/x-amz-json-1.1"});
+  }
+  auto region = region_for_request(opts_.upstream.default_region, req);
+  if (!region) {
+    co_return fail_with(region.error());
+  }
+  const config::EndpointSpec endpoint = opts_.upstream.endpoint_for(*region);
+
+  // --- 2. Attach an attestation document (attested operations) ----------
+  const auto attested = kms::attested_op(target);
+  std::shared_ptr<const Attestation> doc;
+  std::string body = std::move(req.body);
+  if (attested && deps_.attestation != nullptr) {
+    const auto ta = Steady::now();
+    auto got = co_await deps_.attestation->get();
+    times.attestation = Steady::now() - ta;
+    if (!got) {
+      secure_wipe(body.data(), body.size());
+      co_return fail_with(got.error());
+    }
+    auto rewritten = kms::add_recipient(body, (*got)->document_b64);
+    if (!rewritten) {
+      secure_wipe(body.data(), body.size());
+      co_return fail_with(rewritten.error());
+    }
+    if (!rewritten->already_had_recipient) {
+      doc = std::move(*got);
+      secure_wipe(body.data(), body.size());
+      body = std::move(rewritten->body);
+    }
+  }
+
+  // --- 3. Re-sign with the proxy's own credentials ----------------------
+  auto creds = co_await deps_.credentials->get();
+  if (!creds) {
+    secure_wipe(body.data(), body.size());
+    co_return fail_with(creds.error());
+  }
+  HttpRequest up;
+  up.method = "POST";
+  up.target = "/";
+  std::string host = endpoint.host;
+  if (!((endpoint.scheme == "https" && endpoint.port == 443) ||
+        (endpoint.scheme == "http" && endpoint.port == 80))) {
+    host += ':' + std::to_string(endpoint.port);
+  }
+  up.headers.set("Host", host);
+  up.headers.set("Content-Type", kJsonType);
+  up.headers.set("X-Amz-Target", target);
+  if (auto ua = req.headers.get("User-Agent")) {
+    up.headers.set("User-Agent", *ua);
+  }
+  up.body = std::move(body);
+  sigv4::SignOptions sign_opts;
+  sign_opts.region = *region;
+  sign_opts.service = "kms";
+  sign_opts.time = deps_.clock->now();
+  if (auto signed_ok = sigv4::sign_request(up, **creds, sign_opts); !signed_ok) {
+    secure_wipe(up.body.data(), up.body.size());
+    co_return fail_with(signed_ok.error());
+  }
+
+  // --- 4. Upstream --------------------------------------------------------
+  const auto tu = Steady::now();
+  net::Endpoint nep{endpoint.scheme, endpoint.host, endpoint.port};
+  auto upstream = co_await deps_.upstream->send(std::move(nep), std::move(up));
+  times.upstream = Steady::now() - tu;
+  if (!upstream) {
+    co_return fail_with(upstream.error());
+  }
+  HttpResponse& uresp = *upstream;
+  const std::string request_id(uresp.headers.get("x-amzn-RequestId").value_or(""));
+
+  HttpResponse out;
+  out.status = uresp.status;
+  out.headers.set("Content-Type", uresp.headers.get("Content-Type").value_or(kJsonType));
+  if (!request_id.empty()) {
+    out.headers.set("x-amzn-RequestId", request_id);
+  }
+
+  // --- 5. Open CiphertextForRecipient -------------------------------------
+  if (doc && uresp.status == 200) {
+    const auto td = Steady::now();
+    auto opened = kms::open_recipient_response(
+        uresp.body, *attested, [&](ByteView cms) { return crypto::open_enveloped(cms, *deps_.key); });
+    times.decryption = Steady::now() - td;
+    if (!opened) {
+      co_return finish(error_response(opened.error()), request_id);
+    }
+    out.body = std::move(*opened);
+    out.sensitive_body = true;
+    co_return finish(std::move(out), request_id);
+  }
+  if (doc && uresp.status != 200) {
+    if (auto err = kms::parse_error_body(uresp.body); err && err->type == "AccessDeniedException") {
+      warn_access_denied(op_name, *doc);
+    }
+  }
+  out.body = std::move(uresp.body);
+  // Decrypt & co. return plaintext even when passed through (no attestation).
+  out.sensitive_body = attested.has_value();
+  co_return finish(std::move(out), request_id);
+}
+
+}  // namespace kp::proxy

@@ -1,0 +1,65 @@
+// File: proxy/handler.h
+//
+// The request path of `kms-proxy serve`: one KMS JSON 1.1 request in, one
+// response out.
+//
+//   SDK request -> validate (POST /, JSON 1.1, known X-Amz-Target, region)
+//     -> attested op without its own Recipient? add a coalesced attestation
+//        document binding our RSA key (kms::add_recipient)
+//     -> drop the client's signature, re-sign with the proxy's credentials
+//     -> upstream (pooled TLS)
+//     -> 200 with CiphertextForRecipient? open the CMS envelope and put the
+//        plaintext where the SDK expects it (kms::open_recipient_response)
+//   Every local failure becomes a KMS-style JSON error (base/error.h maps it).
+//
+// Nothing here logs bodies, plaintexts or credentials.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <atomic>
+#include <functional>
+#include <memory>
+
+#include "base/clock.h"
+#include "base/http_message.h"
+#include "config/config.h"
+
+namespace kp::crypto {
+class RsaKeyPair;
+}
+namespace kp::net {
+class UpstreamClient;
+}
+
+namespace kp::proxy {
+
+class AttestationSource;
+class CredentialsProvider;
+class ProxyMetrics;
+
+struct HandlerOptions {
+  config::UpstreamOptions upstream;  // default region and per-region endpoints
+};
+
+struct HandlerDeps {
+  net::UpstreamClient* upstream = nullptr;         // required
+  CredentialsProvider* credentials = nullptr;      // required
+  AttestationSource* attestation = nullptr;        // null: attested ops pass through
+  const crypto::RsaKeyPair* key = nullptr;         // required when attestation is set
+  ProxyMetrics* metrics = nullptr;                 // optional
+  const Clock* clock = &SystemClock::instance();   // SigV4 dates
+};
+
+class ProxyHandler {
+ public:
+  ProxyHandler(HandlerOptions opts, HandlerDeps deps);
+
+  /// Handles one request. Never throws for bad input; returns a response.
+  boost::asio::awaitable<HttpResponse> handle(HttpRequest req);
+
+ private:
+  HandlerOptions opts_;
+  HandlerDeps deps_;
+};
+
+}  // namespace kp::proxy

@@ -1,0 +1,81 @@
+#include "proxy/metrics.h"
+
+#include <fmt/format.h>
+
+#include "kms/operations.h"
+
+namespace kp::proxy {
+
+void Histogram::observe(std::chrono::nanoseconds d) noexcept {
+  const double s = std::chrono::duration<double>(d).count();
+  std::size_t i = 0;
+  while (i < kBounds.size() && s > kBounds[i]) {
+    ++i;
+  }
+  buckets_[i].fetch_add(1, std::memory_order_relaxed);
+  count_.fetch_add(1, std::memory_order_relaxed);
+  sum_ns_.fetch_add(static_cast<std::uint64_t>(d.count()), std::memory_order_relaxed);
+}
+
+void Histogram::render(std::string& out, std::string_view name, std::string_view labels) const {
+  std::uint64_t cumulative = 0;
+  const std::string sep = labels.empty() ? "" : ",";
+  for (std::size_t i = 0; i <= kBounds.size(); ++i) {
+    cumulative += buckets_[i].load(std::memory_order_relaxed);
+    const std::string le = i < kBounds.size() ? fmt::format("{}", kBounds[i]) : "+Inf";
+    out += fmt::format("{}_bucket{{{}{}le=\"{}\"}} {}\n", name, labels, sep, le, cumulative);
+  }
+  const std::string braces = labels.empty() ? "" : fmt::format("{{{}}}", labels);
+  out += fmt::format("{}_sum{} {:.9f}\n", name, braces, static_cast<double>(sum_ns_.load()) / 1e9);
+  out += fmt::format("{}_count{} {}\n", name, braces, count_.load());
+}
+
+void ProxyMetrics::record(std::string_view operation, unsigned status, const PhaseTimes& t) noexcept {
+  requests_.fetch_add(1, std::memory_order_relaxed);
+  const std::size_t op = std::min<std::size_t>(kms::operation_index(operation), kOps - 1);
+  const std::size_t cls = (status >= 100 && status < 600) ? status / 100 : 0;
+  by_op_status_[op][cls].fetch_add(1, std::memory_order_relaxed);
+  if (t.attestation.count() > 0) {
+    attestation_.observe(t.attestation);
+  }
+  if (t.upstream.count() > 0) {
+    upstream_.observe(t.upstream);
+  }
+  if (t.decryption.count() > 0) {
+    decryption_.observe(t.decryption);
+  }
+  total_.observe(t.total);
+}
+
+std::string ProxyMetrics::render() const {
+  std::string out;
+  out += "# HELP kms_proxy_requests_total Requests answered, by KMS operation and status class.\n";
+  out += "# TYPE kms_proxy_requests_total counter\n";
+  static constexpr std::string_view kClass[] = {"other", "1xx", "2xx", "3xx", "4xx", "5xx"};
+  for (std::size_t op = 0; op < kOps; ++op) {
+    for (std::size_t c = 0; c < kStatusClasses; ++c) {
+      const auto v = by_op_status_[op][c].load(std::memory_order_relaxed);
+      if (v != 0) {
+        out += fmt::format("kms_proxy_requests_total{{operation=\"{}\",status=\"{}\"}} {}\n",
+                           kms::operation_name_at(op), kClass[c], v);
+      }
+    }
+  }
+  struct H {
+    std::string_view phase;
+    const Histogram* h;
+  };
+  out += "# HELP kms_proxy_request_duration_seconds Request latency by phase.\n";
+  out += "# TYPE kms_proxy_request_duration_seconds histogram\n";
+  for (const H& h : {H{"attestation", &attestation_}, H{"upstream", &upstream_},
+                     H{"decryption", &decryption_}, H{"total", &total_}}) {
+    h.h->render(out, "kms_proxy_request_duration_seconds", fmt::format("phase=\"{}\"", h.phase));
+  }
+  out += "# TYPE kms_proxy_credential_refreshes_total counter\n";
+  out += fmt::format("kms_proxy_credential_refreshes_total {}\n", credential_refreshes_.load());
+  out += "# TYPE kms_proxy_credential_refresh_failures_total counter\n";
+  out += fmt::format("kms_proxy_credential_refresh_failures_total {}\n", credential_failures_.load());
+  return out;
+}
+
+}  // namespace kp::proxy

@@ -1,0 +1,61 @@
+// File: proxy/metrics.h
+// Request-path counters and latency histograms, lock-free (atomics), read by
+// the /metrics endpoint and by tests as oracles.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace kp::proxy {
+
+/// Fixed-bucket latency histogram (seconds), Prometheus-compatible.
+class Histogram {
+ public:
+  static constexpr std::array<double, 14> kBounds = {0.00005, 0.0001, 0.00025, 0.0005, 0.001,
+                                                     0.0025,  0.005,  0.01,    0.025,  0.05,
+                                                     0.1,     0.25,   1.0,     5.0};
+  void observe(std::chrono::nanoseconds d) noexcept;
+  /// Appends Prometheus text lines for `name` with `labels` ("" or `k="v"`).
+  void render(std::string& out, std::string_view name, std::string_view labels) const;
+
+ private:
+  std::array<std::atomic<std::uint64_t>, kBounds.size() + 1> buckets_{};
+  std::atomic<std::uint64_t> count_{0};
+  std::atomic<std::uint64_t> sum_ns_{0};
+};
+
+struct PhaseTimes {
+  std::chrono::nanoseconds attestation{0};
+  std::chrono::nanoseconds upstream{0};
+  std::chrono::nanoseconds decryption{0};
+  std::chrono::nanoseconds total{0};
+};
+
+class ProxyMetrics {
+ public:
+  /// Records one finished request. `operation` is the KMS operation name
+  /// (unknown ones are counted as "Other").
+  void record(std::string_view operation, unsigned status, const PhaseTimes& t) noexcept;
+  void credential_refresh(bool ok) noexcept {
+    (ok ? credential_refreshes_ : credential_failures_).fetch_add(1, std::memory_order_relaxed);
+  }
+  std::uint64_t requests_total() const noexcept { return requests_.load(); }
+
+  /// Prometheus text exposition of everything recorded here.
+  std::string render() const;
+
+ private:
+  static constexpr std::size_t kOps = 64;
+  static constexpr std::size_t kStatusClasses = 6;  // 0: other, 1xx..5xx
+  std::atomic<std::uint64_t> requests_{0};
+  std::array<std::array<std::atomic<std::uint64_t>, kStatusClasses>, kOps> by_op_status_{};
+  Histogram attestation_, upstream_, decryption_, total_;
+  std::atomic<std::uint64_t> credential_refreshes_{0};
+  std::atomic<std::uint64_t> credential_failures_{0};
+};
+
+}  // namespace kp::proxy

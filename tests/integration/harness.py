@@ -1,0 +1,187 @@
+"""Shared helpers for integration tests: start real programs on loopback.
+
+Every process is bound to 127.0.0.1 on a free port, every wait has a
+timeout, and every process is stopped at the end of the test. Logs are kept
+so tests (and the secret-hygiene check) can read them.
+"""
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("KP_BUILD_DIR", os.path.join(REPO, "build"))
+BIN = os.path.join(BUILD, "bin")
+VECTORS = os.environ.get("KP_VECTORS_DIR", os.path.join(os.path.dirname(REPO), "shared", "vectors"))
+LOG_DIR = os.environ.get("KP_TEST_LOG_DIR", os.path.join(BUILD, "test-logs"))
+
+# Credentials the *app* uses: deliberately bogus, they must never reach upstream.
+APP_ENV = {
+    "AWS_ACCESS_KEY_ID": "AKIAAPPBOGUSBOGUS000",
+    "AWS_SECRET_ACCESS_KEY": "app-secret-that-must-not-reach-upstream",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "AWS_RETRY_MODE": "standard",
+    "AWS_MAX_ATTEMPTS": "1",
+}
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=20.0, proc=None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before listening on {port}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
+
+
+class Proc:
+    """A child process whose stdout+stderr are collected line by line."""
+
+    def __init__(self, name, argv, env=None, cwd=None):
+        os.makedirs(LOG_DIR, exist_ok=True)
+        self.name = name
+        self.lines = []
+        self._cv = threading.Condition()
+        full_env = dict(os.environ)
+        if env:
+            full_env.update(env)
+        self.log_path = os.path.join(LOG_DIR, f"{name}-{os.getpid()}-{int(time.time()*1000)}.log")
+        self.p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  stdin=subprocess.DEVNULL, env=full_env, cwd=cwd,
+                                  start_new_session=True)
+        self._t = threading.Thread(target=self._pump, daemon=True)
+        self._t.start()
+
+    def _pump(self):
+        with open(self.log_path, "w") as log:
+            for raw in self.p.stdout:
+                line = raw.decode("utf-8", "replace").rstrip("\n")
+                log.write(line + "\n")
+                log.flush()
+                with self._cv:
+                    self.lines.append(line)
+                    self._cv.notify_all()
+
+    def wait_for_line(self, pattern, timeout=20.0):
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        i = 0
+        with self._cv:
+            while True:
+                while i < len(self.lines):
+                    m = rx.search(self.lines[i])
+                    i += 1
+                    if m:
+                        return m
+                if self.p.poll() is not None and i >= len(self.lines):
+                    raise RuntimeError(f"{self.name} exited ({self.p.returncode}) before /{pattern}/:\n"
+                                       + "\n".join(self.lines[-30:]))
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"{self.name}: no line /{pattern}/ in {timeout}s:\n"
+                                       + "\n".join(self.lines[-30:]))
+                self._cv.wait(min(left, 0.2))
+
+    def output(self):
+        with self._cv:
+            return "\n".join(self.lines)
+
+    def stop(self, sig=signal.SIGTERM, timeout=15.0):
+        if self.p.poll() is None:
+            try:
+                os.killpg(self.p.pid, sig)
+            except ProcessLookupError:
+                pass
+            try:
+                self.p.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.p.pid, signal.SIGKILL)
+                self.p.wait(timeout=5)
+        self._t.join(timeout=5)
+        if self.p.stdout is not None:
+            self.p.stdout.close()
+        return self.p.returncode
+
+
+def start_moto(auth=False, cert=None, key=None):
+    port = free_port()
+    env = {"MOTO_ALLOW_NONEXISTENT_REGION": "true"}
+    if auth:
+        env["INITIAL_NO_AUTH_ACTION_COUNT"] = "4"
+    argv = ["moto_server", "-H", "127.0.0.1", "-p", str(port)]
+    if cert:
+        argv += ["-c", cert, "-k", key]
+    p = Proc("moto", argv, env=env)
+    wait_port(port, timeout=30, proc=p.p)
+    scheme = "https" if cert else "http"
+    return p, port, f"{scheme}://127.0.0.1:{port}"
+
+
+def start_proxy(args, env=None, name="kms-proxy"):
+    """Starts `kms-proxy serve --listen 127.0.0.1:0 ...`, returns (Proc, port)."""
+    argv = [os.path.join(BIN, "kms-proxy"), "serve", "--listen", "127.0.0.1:0"] + list(args)
+    p = Proc(name, argv, env=env)
+    m = p.wait_for_line(r"ready .*listen=127\.0\.0\.1:(\d+)", timeout=30)
+    return p, int(m.group(1))
+
+
+def make_test_ca(tmpdir, hostnames=("localhost",), ips=("127.0.0.1",)):
+    """A throwaway CA and a server certificate signed by it (openssl CLI)."""
+    ca_key = os.path.join(tmpdir, "ca.key")
+    ca_crt = os.path.join(tmpdir, "ca.crt")
+    key = os.path.join(tmpdir, "server.key")
+    csr = os.path.join(tmpdir, "server.csr")
+    crt = os.path.join(tmpdir, "server.crt")
+    ext = os.path.join(tmpdir, "ext.cnf")
+    san = ",".join([f"DNS:{h}" for h in hostnames] + [f"IP:{i}" for i in ips])
+    with open(ext, "w") as f:
+        f.write(f"subjectAltName={san}\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n"
+                "extendedKeyUsage=serverAuth\n")
+    run = lambda *a: subprocess.run(a, check=True, capture_output=True, timeout=60)
+    run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+        "-keyout", ca_key, "-out", ca_crt, "-days", "2", "-subj", "/CN=kms-proxy test CA")
+    run("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+        "-keyout", key, "-out", csr, "-subj", f"/CN={hostnames[0]}")
+    run("openssl", "x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key, "-CAcreateserial",
+        "-out", crt, "-days", "2", "-extfile", ext)
+    return ca_crt, crt, key
+
+
+def boto3_kms(endpoint, env=APP_ENV, **kw):
+    import boto3
+    from botocore.config import Config
+    cfg = Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=30)
+    session = boto3.session.Session(aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                                    aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+                                    region_name=env.get("AWS_REGION", "us-east-1"))
+    return session.client("kms", endpoint_url=endpoint, config=cfg, **kw)
+
+
+class TempDirTestCase(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="kp-it-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.procs = []
+
+    def track(self, proc):
+        self.procs.append(proc)
+        self.addCleanup(proc.stop)
+        return proc
