@@ -395,6 +395,18 @@ TEST_F(EmulatorTest, DryRunAnswersDryRunOperationException) {
   EXPECT_EQ(d.status, 412u);
   EXPECT_EQ(d.type, "DryRunOperationException");
   EXPECT_EQ(op("GenerateDataKey", {{"KeyId", id}, {"KeySpec", "AES_256"}, {"DryRun", true}}).status, 412u);
+  // IGNORE_CIPHERTEXT: authorization only; any blob, but KeyId is required.
+  const json::array ignore{"IGNORE_CIPHERTEXT"};
+  EXPECT_EQ(op("Decrypt", {{"KeyId", id}, {"CiphertextBlob", b64("junk")}, {"DryRun", true},
+                           {"DryRunModifiers", ignore}})
+                .status,
+            412u);
+  EXPECT_EQ(op("Decrypt", {{"CiphertextBlob", b64("junk")}, {"DryRun", true}, {"DryRunModifiers", ignore}}).type,
+            "ValidationException");
+  EXPECT_EQ(op("Decrypt", {{"KeyId", id}, {"CiphertextBlob", b64("junk")}, {"DryRun", true}}).type,
+            "InvalidCiphertextException");
+  // Nothing was done: a dry-run CreateKey does not exist in the model, so count keys.
+  EXPECT_EQ(op("ListKeys", {}).body["Keys"].as_array().size(), 1u);
 }
 
 TEST_F(EmulatorTest, KeyPoliciesAreStoredAndEnforced) {

@@ -68,6 +68,10 @@ std::optional<Arn> parse_kms_arn(std::string_view s) {
 
 // ---- Reply -------------------------------------------------------------------
 
+namespace {
+constexpr std::size_t kSecretSlack = 4096;
+}  // namespace
+
 void Reply::key(std::string_view k) {
   if (body_.size() > 1) {
     body_ += ',';
@@ -91,8 +95,9 @@ Reply& Reply::blob(std::string_view k, ByteView value) {
 }
 
 Reply& Reply::secret(std::string_view k, ByteView value) {
-  // Reserve first so appending never reallocates and leaves a stray copy.
-  body_.reserve(body_.size() + k.size() + base64_encoded_size(value.size()) + 16);
+  // Reserve first (with room for the members that follow: ARNs, a public
+  // key) so that no later append reallocates and leaves an unwiped copy.
+  body_.reserve(body_.size() + k.size() + base64_encoded_size(value.size()) + kSecretSlack);
   sensitive_ = true;
   return blob(k, value);
 }

@@ -48,6 +48,24 @@ Result<void> require_no_context_for_rsa(const KeyRecord& key, const EncryptionCo
   return {};
 }
 
+// DryRun (and DryRunModifiers IGNORE_CIPHERTEXT: authorization only, the
+// ciphertext is not looked at, so KeyId is required).
+enum class DryRun { kNo, kYes, kIgnoreCiphertext };
+
+DryRun dry_run_mode(const json::object& in) {
+  if (!get_bool(in, "DryRun")) {
+    return DryRun::kNo;
+  }
+  if (const auto* m = in.if_contains("DryRunModifiers"); m != nullptr && m->is_array()) {
+    for (const auto& v : m->as_array()) {
+      if (v.is_string() && v.as_string() == "IGNORE_CIPHERTEXT") {
+        return DryRun::kIgnoreCiphertext;
+      }
+    }
+  }
+  return DryRun::kYes;
+}
+
 struct Decrypted {
   std::shared_ptr<const KeyRecord> key;
   std::string algorithm;
@@ -60,9 +78,18 @@ struct Decrypted {
 Result<Decrypted> decrypt_core(KmsEmulator::Impl& e, const Caller& caller, ByteView blob,
                                const std::optional<std::string>& key_id, const EncryptionContext& ec,
                                std::string_view alg, std::string_view action, const Recipient* recipient,
-                               bool dry_run) {
+                               DryRun dry_run) {
   std::shared_ptr<const KeyRecord> key;
-  if (alg == kSymmetricDefault) {
+  if (dry_run == DryRun::kIgnoreCiphertext) {
+    if (!key_id) {
+      return fail(Errc::kValidation, "KeyId is required when DryRun is true and DryRunModifiers is IGNORE_CIPHERTEXT");
+    }
+    auto named = e.resolve(*key_id, caller);
+    if (!named) {
+      return named.error();
+    }
+    key = std::move(*named);
+  } else if (alg == kSymmetricDefault) {
     auto blob_key = blob_key_id(blob);
     if (!blob_key) {
       return fail(Errc::kInvalidCiphertext, "");
@@ -120,7 +147,7 @@ Result<Decrypted> decrypt_core(KmsEmulator::Impl& e, const Caller& caller, ByteV
   Decrypted out;
   out.key = key;
   out.algorithm = std::string(alg);
-  if (dry_run) {
+  if (dry_run != DryRun::kNo) {
     out.dry_run = true;
     return out;
   }
@@ -252,7 +279,7 @@ Result<Reply> op_decrypt(KmsEmulator::Impl& e, const Caller& caller, json::objec
   }
   const std::string alg = get_str(in, "EncryptionAlgorithm").value_or(std::string(kSymmetricDefault));
   auto dec = decrypt_core(e, caller, **blob, get_str(in, "KeyId"), get_context(in, "EncryptionContext"), alg,
-                          "kms:Decrypt", *recipient ? &**recipient : nullptr, get_bool(in, "DryRun"));
+                          "kms:Decrypt", *recipient ? &**recipient : nullptr, dry_run_mode(in));
   if (!dec) {
     return dec.error();
   }
@@ -279,12 +306,13 @@ Result<Reply> op_re_encrypt(KmsEmulator::Impl& e, const Caller& caller, json::ob
   if (!blob) {
     return blob.error();
   }
-  const bool dry_run = get_bool(in, "DryRun");
+  const DryRun mode = dry_run_mode(in);
+  const bool dry_run = mode != DryRun::kNo;
   const std::string src_alg = get_str(in, "SourceEncryptionAlgorithm").value_or(std::string(kSymmetricDefault));
   const std::string dst_alg =
       get_str(in, "DestinationEncryptionAlgorithm").value_or(std::string(kSymmetricDefault));
   auto dec = decrypt_core(e, caller, **blob, get_str(in, "SourceKeyId"), get_context(in, "SourceEncryptionContext"),
-                          src_alg, "kms:ReEncryptFrom", nullptr, dry_run);
+                          src_alg, "kms:ReEncryptFrom", nullptr, mode);
   if (!dec) {
     return dec.error();
   }
