@@ -222,8 +222,11 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const config::Config& cfg, Daemon
     mo.max_connections = 64;
     auto* metrics = &d->metrics;
     auto* server = d->server.get();
+    auto* attestation = d->attestation.get();
+    auto* upstream = d->upstream.get();
     d->metrics_server = std::make_unique<net::HttpServer>(
-        *d->pool, mo, [metrics, server](HttpRequest req) -> boost::asio::awaitable<HttpResponse> {
+        *d->pool, mo,
+        [metrics, server, attestation, upstream](HttpRequest req) -> boost::asio::awaitable<HttpResponse> {
           HttpResponse r;
           const std::string_view path = std::string_view(req.target).substr(0, req.target.find('?'));
           if (req.method != "GET" && req.method != "HEAD") {
@@ -234,6 +237,22 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const config::Config& cfg, Daemon
             const auto s = server->stats();
             r.body += "# TYPE kms_proxy_active_connections gauge\n";
             r.body += "kms_proxy_active_connections " + std::to_string(s.active_connections) + "\n";
+            auto counter = [&r](std::string_view name, std::string_view help, std::uint64_t v) {
+              r.body += "# HELP " + std::string(name) + " " + std::string(help) + "\n# TYPE " +
+                        std::string(name) + " counter\n" + std::string(name) + " " + std::to_string(v) + "\n";
+            };
+            if (attestation != nullptr) {
+              const auto a = attestation->stats();
+              counter("kms_proxy_nsm_calls_total", "NSM attestation calls.", a.nsm_calls);
+              counter("kms_proxy_nsm_failures_total", "Failed NSM attestation calls.", a.nsm_failures);
+              counter("kms_proxy_attested_requests_total", "Requests served an attestation document.",
+                      a.requests_served);
+            }
+            const auto u = upstream->stats();
+            counter("kms_proxy_upstream_connections_opened_total", "Upstream connections opened.", u.opened);
+            counter("kms_proxy_upstream_connections_reused_total", "Requests sent on a pooled connection.",
+                    u.reused);
+            counter("kms_proxy_upstream_retries_total", "Stale pooled connections retried.", u.retries);
           } else if (path == "/healthz" || path == "/readyz") {
             r.headers.set("Content-Type", "text/plain");
             r.body = "ok\n";

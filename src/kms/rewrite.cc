@@ -94,11 +94,7 @@ class RecipientScan {
   std::string key_;  // at most kRecipient.size() chars: stays in SSO, no allocation
 };
 
-struct ScanResult {
-  bool has_recipient = false;
-  bool empty_object = false;
-  std::size_t brace = 0;  // offset of the root '{'
-};
+using ScanResult = RequestScan;
 
 kp::Result<ScanResult> scan(std::string_view body) {
   json::basic_parser<RecipientScan> parser{json::parse_options{}};
@@ -196,17 +192,19 @@ kp::Result<RecipientRewrite> add_recipient(std::string_view body, std::string_vi
   return out;
 }
 
-kp::Result<bool> add_recipient_in_place(std::string& body, std::string_view attestation_doc_base64) {
-  auto s = checked_scan(body, attestation_doc_base64);
-  if (!s) {
-    return s.error();
+kp::Result<RequestScan> scan_request(std::string_view body) { return scan(body); }
+
+kp::Result<void> insert_recipient(std::string& body, const RequestScan& s,
+                                  std::string_view attestation_doc_base64) {
+  if (!is_base64_text(attestation_doc_base64)) {
+    return kp::fail(Errc::kInternal, "kms: attestation document is empty or not base64 text");
   }
-  if (s->has_recipient) {
-    return true;
+  if (s.has_recipient || s.brace >= body.size() || body[s.brace] != '{') {
+    return kp::fail(Errc::kInternal, "kms: insert_recipient needs the scan of this body");
   }
   // Grow once, shift the tail once, then write the member into the gap.
-  const bool comma = !s->empty_object;
-  const std::size_t at = s->brace + 1;
+  const bool comma = !s.empty_object;
+  const std::size_t at = s.brace + 1;
   const std::size_t gap = member_size(attestation_doc_base64, comma);
   const std::size_t tail = body.size() - at;
   body.resize(body.size() + gap);
@@ -221,6 +219,20 @@ kp::Result<bool> add_recipient_in_place(std::string& body, std::string_view atte
   put(kMemberTail);
   if (comma) {
     *p = ',';
+  }
+  return {};
+}
+
+kp::Result<bool> add_recipient_in_place(std::string& body, std::string_view attestation_doc_base64) {
+  auto s = checked_scan(body, attestation_doc_base64);
+  if (!s) {
+    return s.error();
+  }
+  if (s->has_recipient) {
+    return true;
+  }
+  if (auto r = insert_recipient(body, *s, attestation_doc_base64); !r) {
+    return r.error();
   }
   return false;
 }

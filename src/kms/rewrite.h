@@ -42,6 +42,22 @@ struct RecipientRewrite {
 /// when `attestation_doc_base64` is empty or not base64 characters.
 kp::Result<RecipientRewrite> add_recipient(std::string_view body, std::string_view attestation_doc_base64);
 
+/// What the proxy needs to know about a request body before attesting it:
+/// validates it as a JSON object (kMalformedRequest otherwise) and tells
+/// whether it already has a top-level "Recipient" (then the proxy forwards it
+/// unchanged and does not call the NSM).
+struct RequestScan {
+  bool has_recipient = false;
+  bool empty_object = false;
+  std::size_t brace = 0;  // offset of the root '{'
+};
+kp::Result<RequestScan> scan_request(std::string_view body);
+
+/// Splices the Recipient member into `body` using its scan (which must say
+/// has_recipient == false). Errors: kInternal (bad document text, stale scan).
+kp::Result<void> insert_recipient(std::string& body, const RequestScan& scan,
+                                  std::string_view attestation_doc_base64);
+
 /// The same, in place: splices into `body` (one memmove, no second buffer).
 /// Returns true if the body already had a Recipient (then it is untouched).
 kp::Result<bool> add_recipient_in_place(std::string& body, std::string_view attestation_doc_base64);

@@ -317,3 +317,36 @@ TEST(OpenRecipientResponse, LargePlaintextAndManyMembers) {
 
 }  // namespace
 }  // namespace kp::kms
+
+namespace kp::kms {
+namespace {
+
+TEST(ScanRequest, TellsWhetherTheAppBroughtItsOwnRecipient) {
+  auto with = scan_request(R"({"KeyId":"k","Recipient":{"AttestationDocument":"AA=="}})");
+  ASSERT_TRUE(with);
+  EXPECT_TRUE(with->has_recipient);
+  auto without = scan_request(R"(  {"KeyId":"k"})");
+  ASSERT_TRUE(without);
+  EXPECT_FALSE(without->has_recipient);
+  EXPECT_EQ(without->brace, 2u);
+  EXPECT_FALSE(scan_request("[1]"));
+  EXPECT_FALSE(scan_request("{"));
+}
+
+TEST(ScanRequest, InsertRecipientUsesTheScan) {
+  std::string body = R"({"KeyId":"k"})";
+  auto s = scan_request(body);
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(insert_recipient(body, *s, "QUJD"));
+  EXPECT_EQ(body,
+            R"({"Recipient":{"KeyEncryptionAlgorithm":"RSAES_OAEP_SHA_256","AttestationDocument":"QUJD"},"KeyId":"k"})");
+  std::string other = "[]";
+  EXPECT_FALSE(insert_recipient(other, *s, "QUJD")) << "a scan of another body is refused";
+  std::string empty = "{}";
+  auto se = scan_request(empty);
+  ASSERT_TRUE(se);
+  EXPECT_FALSE(insert_recipient(empty, *se, "not base64!"));
+}
+
+}  // namespace
+}  // namespace kp::kms

@@ -135,22 +135,26 @@ asio::awaitable<HttpResponse> ProxyHandler::handle(HttpRequest req) {
   std::shared_ptr<const Attestation> doc;
   std::string body = std::move(req.body);
   if (attested && deps_.attestation != nullptr) {
-    const auto ta = Steady::now();
-    auto got = co_await deps_.attestation->get();
-    times.attestation = Steady::now() - ta;
-    if (!got) {
+    // A body that already carries a Recipient is the app's own attestation:
+    // forward it unchanged and leave the response alone.
+    auto scan = kms::scan_request(body);
+    if (!scan) {
       secure_wipe(body.data(), body.size());
-      co_return fail_with(got.error());
+      co_return fail_with(scan.error());
     }
-    auto rewritten = kms::add_recipient(body, (*got)->document_b64);
-    if (!rewritten) {
-      secure_wipe(body.data(), body.size());
-      co_return fail_with(rewritten.error());
-    }
-    if (!rewritten->already_had_recipient) {
+    if (!scan->has_recipient) {
+      const auto ta = Steady::now();
+      auto got = co_await deps_.attestation->get();
+      times.attestation = Steady::now() - ta;
+      if (!got) {
+        secure_wipe(body.data(), body.size());
+        co_return fail_with(got.error());
+      }
+      if (auto ins = kms::insert_recipient(body, *scan, (*got)->document_b64); !ins) {
+        secure_wipe(body.data(), body.size());
+        co_return fail_with(ins.error());
+      }
       doc = std::move(*got);
-      secure_wipe(body.data(), body.size());
-      body = std::move(rewritten->body);
     }
   }
 

@@ -185,3 +185,48 @@ class TempDirTestCase(unittest.TestCase):
         self.procs.append(proc)
         self.addCleanup(proc.stop)
         return proc
+
+
+def start_emulator(data_dir, trust_roots=(), extra=()):
+    """Starts kms-emulator on a free port; returns (Proc, url)."""
+    argv = [os.path.join(BIN, "kms-emulator"), "serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir]
+    for r in trust_roots:
+        argv += ["--trust-root", r]
+    argv += list(extra)
+    p = Proc("kms-emulator", argv)
+    m = p.wait_for_line(r"kms-emulator listening on (http://127\.0\.0\.1:\d+)", timeout=30)
+    return p, m.group(1)
+
+
+def sim_pki(tmpdir):
+    """Creates a development PKI with `kms-proxy sim-pki init`; returns its dir."""
+    d = os.path.join(tmpdir, "pki")
+    subprocess.run([os.path.join(BIN, "kms-proxy"), "sim-pki", "init", d], check=True,
+                   capture_output=True, timeout=60)
+    return d
+
+
+def attested_key_policy(account, pcr0_hex, extra_conditions=None):
+    """A key policy that lets the account administer the key but allows the
+    attested operations only to an enclave whose PCR0 (ImageSha384) matches."""
+    cond = {"StringEqualsIgnoreCase": {"kms:RecipientAttestation:ImageSha384": pcr0_hex}}
+    if extra_conditions:
+        cond.update(extra_conditions)
+    root = f"arn:aws:iam::{account}:root"
+    return json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "Admin", "Effect": "Allow", "Principal": {"AWS": root},
+             "Action": ["kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*",
+                        "kms:Get*", "kms:Disable*", "kms:ScheduleKeyDeletion", "kms:Encrypt",
+                        "kms:GenerateDataKeyWithoutPlaintext", "kms:GenerateDataKeyPairWithoutPlaintext",
+                        "kms:ReEncrypt*", "kms:TagResource"],
+             "Resource": "*"},
+            {"Sid": "EnclaveOnly", "Effect": "Allow", "Principal": {"AWS": root},
+             "Action": ["kms:Decrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyPair",
+                        "kms:GenerateRandom", "kms:DeriveSharedSecret"],
+             "Resource": "*", "Condition": cond},
+        ]})
+
+
+import json  # noqa: E402  (used by attested_key_policy)
