@@ -95,8 +95,11 @@ class Reader {
     }
     std::map<std::string, unsigned> seen;
     for (auto it = node.begin(); it != node.end(); ++it) {
-      const YAML::Node& k = it->first;
-      const YAML::Node& v = it->second;
+      // yaml-cpp's operator-> returns a temporary proxy: `it->first` must not
+      // be bound to a reference that outlives the statement. Copy the pair.
+      const auto kv = *it;
+      const YAML::Node& k = kv.first;
+      const YAML::Node& v = kv.second;
       if (!k.IsScalar()) {
         error(at(k), std::string(path.empty() ? "top level" : path) + ": keys must be plain names");
         continue;
@@ -370,19 +373,20 @@ void read_endpoint_map(Reader& r, const Field& f) {
     return;
   }
   for (auto it = f.value.begin(); it != f.value.end(); ++it) {
-    if (!it->first.IsScalar()) {
-      r.error(r.at(it->first), f.path + ": keys must be region names");
+    const auto kv = *it;  // Field keeps references: they must outlive `it->` temporaries
+    if (!kv.first.IsScalar()) {
+      r.error(r.at(kv.first), f.path + ": keys must be region names");
       continue;
     }
-    const std::string region = it->first.Scalar();
-    const Field c{it->first, it->second, f.path + "." + region};
+    const std::string region = kv.first.Scalar();
+    const Field c{kv.first, kv.second, f.path + "." + region};
     if (!is_valid_region(region)) {
-      r.error(r.at(it->first), f.path + ": '" + region +
-                                   "' is not a region name (lower-case letters, digits and '-')");
+      r.error(r.at(kv.first), f.path + ": '" + region +
+                                  "' is not a region name (lower-case letters, digits and '-')");
       continue;
     }
     if (r.cfg().upstream.endpoints.count(region) != 0) {
-      r.error(r.at(it->first), f.path + ": duplicate region '" + region + "'");
+      r.error(r.at(kv.first), f.path + ": duplicate region '" + region + "'");
       continue;
     }
     const auto text = r.str(c);
@@ -439,8 +443,9 @@ void read_attestation(Reader& r, const Field& f) {
       }
       r.record(c);
       for (auto it = c.value.begin(); it != c.value.end(); ++it) {
-        const std::string key = it->first.IsScalar() ? it->first.Scalar() : std::string("?");
-        const Field pf{it->first, it->second, c.path + "." + key};
+        const auto kv = *it;  // Field keeps references: they must outlive `it->` temporaries
+        const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : std::string("?");
+        const Field pf{kv.first, kv.second, c.path + "." + key};
         const auto value = r.str(pf);
         if (!value) {
           continue;
