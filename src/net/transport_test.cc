@@ -45,9 +45,9 @@ class TransportTest : public ::testing::Test {
 class ConnectProxy {
  public:
   explicit ConnectProxy(unsigned deny_status = 0, std::string reply_override = "")
-      : server_([this](int, PeerConn& c) { serve(c); }),
-        deny_status_(deny_status),
-        reply_override_(std::move(reply_override)) {}
+      : deny_status_(deny_status),
+        reply_override_(std::move(reply_override)),
+        server_([this](int, PeerConn& c) { serve(c); }) {}
   std::uint16_t port() const { return server_.port(); }
   std::vector<std::string> requests() const { return server_.requests(); }
 
@@ -98,9 +98,9 @@ class ConnectProxy {
     ::close(up);
   }
 
-  ScriptedServer server_;
   unsigned deny_status_;
   std::string reply_override_;
+  ScriptedServer server_;  // last: its threads use the members above
 };
 
 TEST(TransportHelpers, LoopbackHosts) {

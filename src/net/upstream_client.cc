@@ -228,7 +228,10 @@ std::unique_ptr<Connection> checkout(ContextState& st, const Endpoint& ep) {
   while (!p->idle.empty()) {
     auto c = std::move(p->idle.back());
     p->idle.pop_back();
-    if (now - c->idle_since < st.shared->opt.idle_pool_expiry && looks_alive(*c)) {
+    const auto idle = now - c->idle_since;
+    // Probing costs a syscall; under load connections come back within
+    // milliseconds and skip it (see UpstreamOptions::liveness_probe_after).
+    if (idle < st.shared->opt.idle_pool_expiry && (idle < st.shared->opt.liveness_probe_after || looks_alive(*c))) {
       return c;
     }
     st.bump(&Counters::idle_closed);
@@ -366,7 +369,8 @@ void strip_hop_by_hop(kp::Headers& h) {
 
 // ------------------------------------------------------------ connecting ---
 
-kp::Error tls_failure(const ErrorCode& ec, SSL* ssl, const std::string& where, const std::string& host) {
+kp::Error tls_failure(const ErrorCode& ec, SSL* ssl, const Endpoint& ep, const std::string& host) {
+  const std::string where = host_port(ep.host, ep.port);
   if (ec == beast::error::timeout) {
     return kp::Error(Errc::kUpstreamTimeout, "upstream: TLS handshake with " + where + " timed out");
   }
@@ -386,8 +390,7 @@ kp::Error tls_failure(const ErrorCode& ec, SSL* ssl, const std::string& where, c
 }
 
 asio::awaitable<kp::Result<std::unique_ptr<Connection>>> open_connection(std::shared_ptr<ContextState> st,
-                                                                          Endpoint ep, bool https,
-                                                                          std::string where) {
+                                                                          Endpoint ep, bool https) {
   Shared& sh = *st->shared;
   auto sock = co_await sh.transport->connect(ep.host, ep.port, Clock::now() + sh.opt.connect_timeout);
   if (!sock) {
@@ -415,7 +418,7 @@ asio::awaitable<kp::Result<std::unique_ptr<Connection>>> open_connection(std::sh
   c->lowest().expires_after(sh.opt.tls_handshake_timeout);
   auto [ec] = co_await c->tls->async_handshake(asio::ssl::stream_base::client, kUseTuple);
   if (ec) {
-    co_return tls_failure(ec, ssl, where, host);
+    co_return tls_failure(ec, ssl, ep, host);
   }
   st->bump(&Counters::opened);
   co_return c;
@@ -429,7 +432,8 @@ struct Attempt {
   bool keep = false;   // the connection may go back to the pool
 };
 
-kp::Error read_failure(const ErrorCode& ec, std::size_t received, const std::string& where, const Shared& sh) {
+kp::Error read_failure(const ErrorCode& ec, std::size_t received, const Endpoint& ep, const Shared& sh) {
+  const std::string where = host_port(ep.host, ep.port);
   if (ec == beast::error::timeout) {
     return received == 0 ? kp::Error(Errc::kUpstreamTimeout,
                                      "upstream: no response from " + where + " within " +
@@ -462,7 +466,7 @@ kp::Error read_failure(const ErrorCode& ec, std::size_t received, const std::str
 }
 
 template <class S>
-asio::awaitable<Attempt> exchange(S& stream, Connection& c, const kp::HttpRequest& req, const std::string& where,
+asio::awaitable<Attempt> exchange(S& stream, Connection& c, const kp::HttpRequest& req, const Endpoint& ep,
                                   const Shared& sh, bool reused) {
   Attempt a;
   c.lowest().expires_after(sh.opt.response_timeout);
@@ -471,6 +475,7 @@ asio::awaitable<Attempt> exchange(S& stream, Connection& c, const kp::HttpReques
   (void)wn;
   detail::wipe_string(c.wbuf);  // may hold X-Amz-Security-Token
   if (wec) {
+    const std::string where = host_port(ep.host, ep.port);
     if (wec == beast::error::timeout) {
       a.result = kp::Error(Errc::kUpstreamTimeout, "upstream: timed out sending the request to " + where);
     } else {
@@ -494,7 +499,7 @@ asio::awaitable<Attempt> exchange(S& stream, Connection& c, const kp::HttpReques
     }
     const ErrorCode ec = co_await detail::read_message(stream, c.rbuf, parser, detail::ReadUntil::kMessage, received);
     if (ec) {
-      a.result = read_failure(ec, received, where, sh);
+      a.result = read_failure(ec, received, ep, sh);
       a.stale = reused && received == 0 && ec != beast::error::timeout;
       co_return a;
     }
@@ -611,8 +616,6 @@ asio::awaitable<kp::Result<kp::HttpResponse>> UpstreamClient::send(Endpoint ep, 
     st->bump(&Counters::failures);
     co_return *sh.tls_error;
   }
-  const std::string where = host_port(ep.host, ep.port);
-
   for (int attempt = 0;; ++attempt) {
     std::unique_ptr<Connection> conn;
     if (attempt == 0) {
@@ -622,7 +625,7 @@ asio::awaitable<kp::Result<kp::HttpResponse>> UpstreamClient::send(Endpoint ep, 
     if (reused) {
       st->bump(&Counters::reused);
     } else {
-      auto opened = co_await open_connection(st, ep, https, where);
+      auto opened = co_await open_connection(st, ep, https);
       if (!opened) {
         st->bump(&Counters::failures);
         co_return opened.error();
@@ -632,9 +635,9 @@ asio::awaitable<kp::Result<kp::HttpResponse>> UpstreamClient::send(Endpoint ep, 
     serialize_head(conn->wbuf, req, ep, https);
     Attempt a;
     if (https) {
-      a = co_await exchange(*conn->tls, *conn, req, where, sh, reused);
+      a = co_await exchange(*conn->tls, *conn, req, ep, sh, reused);
     } else {
-      a = co_await exchange(*conn->plain, *conn, req, where, sh, reused);
+      a = co_await exchange(*conn->plain, *conn, req, ep, sh, reused);
     }
     if (a.result) {
       if (a.keep) {

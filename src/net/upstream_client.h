@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
@@ -32,7 +33,15 @@
 
 namespace kp::net {
 
+/// Not an aggregate on purpose: g++ 12 miscompiles a braced aggregate
+/// temporary passed to a coroutine inside a co_await expression (its strings
+/// are relocated bitwise; see the TemporaryEndpointInsideCoAwait test). With
+/// a constructor, `co_await client.send({"https", host, 443}, ...)` is safe.
 struct Endpoint {
+  Endpoint() = default;
+  Endpoint(std::string scheme_, std::string host_, std::uint16_t port_)
+      : scheme(std::move(scheme_)), host(std::move(host_)), port(port_) {}
+
   std::string scheme = "https";  // "https", or "http" (loopback / allow-listed hosts only)
   std::string host;              // DNS name or IP literal (IPv6 with or without brackets)
   std::uint16_t port = 443;
@@ -46,6 +55,11 @@ struct UpstreamOptions {
   std::chrono::milliseconds response_timeout{30'000};      // write request .. last response byte
   std::chrono::milliseconds idle_pool_expiry{50'000};      // below KMS's idle close
   std::size_t max_idle_per_endpoint = 64;                  // per io_context
+  /// Pooled connections idle at least this long are probed (one non-blocking
+  /// recv(MSG_PEEK)) before reuse, so a peer's idle close is noticed without a
+  /// retry. Younger ones skip the syscall; the stale-connection retry covers
+  /// the rare peer that closes sooner. 0 = always probe.
+  std::chrono::milliseconds liveness_probe_after{1'000};
   std::vector<std::string> extra_ca_files;                 // PEM bundles added to the trust store
   bool use_system_roots = true;
   std::size_t max_response_header = 64 * 1024;

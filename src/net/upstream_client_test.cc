@@ -172,16 +172,33 @@ TEST_F(UpstreamClientTest, IdleConnectionClosedByServerIsNotReused) {
     }
     // close right after answering (keep-alive promised, but gone)
   });
-  UpstreamClient client(pool, fast());
   const Endpoint ep{"http", "127.0.0.1", peer.port()};
-  ASSERT_TRUE(send_on(pool, client, ep, kms_request()));
-  std::this_thread::sleep_for(100ms);  // let the FIN arrive
-  auto r = send_on(pool, client, ep, kms_request());
-  ASSERT_TRUE(r) << r.error().message;
-  const auto st = client.stats();
-  EXPECT_EQ(st.opened, 2u);
-  EXPECT_EQ(st.retries, 0u);
-  EXPECT_EQ(st.idle_closed, 1u);
+  {
+    // Probed before reuse: the FIN is seen, a fresh connection is used.
+    auto opt = fast();
+    opt.liveness_probe_after = 0ms;
+    UpstreamClient client(pool, opt);
+    ASSERT_TRUE(send_on(pool, client, ep, kms_request()));
+    std::this_thread::sleep_for(100ms);  // let the FIN arrive
+    auto r = send_on(pool, client, ep, kms_request());
+    ASSERT_TRUE(r) << r.error().message;
+    const auto st = client.stats();
+    EXPECT_EQ(st.opened, 2u);
+    EXPECT_EQ(st.retries, 0u);
+    EXPECT_EQ(st.idle_closed, 1u);
+  }
+  {
+    // Reused too soon to be probed: the dead connection fails before any
+    // response byte and the request is retried transparently.
+    UpstreamClient client(pool, fast());
+    ASSERT_TRUE(send_on(pool, client, ep, kms_request()));
+    std::this_thread::sleep_for(100ms);
+    auto r = send_on(pool, client, ep, kms_request());
+    ASSERT_TRUE(r) << r.error().message;
+    const auto st = client.stats();
+    EXPECT_EQ(st.opened, 2u);
+    EXPECT_EQ(st.retries, 1u);
+  }
 }
 
 TEST_F(UpstreamClientTest, ConnectionCloseFromUpstreamIsHonoured) {
@@ -496,6 +513,30 @@ TEST_F(UpstreamClientTest, PlainTcpPeerForHttpsGivesTlsError) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, Errc::kUpstreamTls) << r.error().message;
   EXPECT_NE(r.error().message.find("TLS handshake"), std::string::npos) << r.error().message;
+}
+
+}  // namespace
+}  // namespace kp::net
+
+namespace kp::net {
+namespace {
+
+asio::awaitable<kp::Result<kp::HttpResponse>> send_with_temporary(UpstreamClient& client, std::uint16_t port) {
+  // The endpoint is a braced temporary inside the co_await expression (the
+  // way a handler naturally writes it).
+  co_return co_await client.send({"http", "127.0.0.1", port}, kms_request("temp"));
+}
+
+TEST_F(UpstreamClientTest, TemporaryEndpointInsideCoAwait) {
+  ScriptedServer* self = nullptr;
+  ScriptedServer peer([&](int i, PeerConn& c) { keep_alive_echo(i, c, *self); });
+  self = &peer;
+  UpstreamClient client(pool, fast());
+  for (int i = 0; i < 3; ++i) {
+    auto r = run_on(pool.context(0), send_with_temporary(client, peer.port()));
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->body, "temp");
+  }
 }
 
 }  // namespace

@@ -71,16 +71,18 @@ bool is_safe_field_value(std::string_view s) noexcept {
 }
 
 bool is_hop_by_hop(std::string_view name) noexcept {
-  static constexpr std::string_view kNames[] = {
-      "connection", "keep-alive",        "proxy-connection", "transfer-encoding", "te",
-      "trailer",    "upgrade",           "content-length",   "proxy-authenticate",
-      "proxy-authorization"};
-  for (auto n : kNames) {
-    if (kp::iequals(n, name)) {
-      return true;
-    }
+  // Called for every field of every message: dispatch on length first.
+  switch (name.size()) {
+    case 2: return kp::iequals(name, "te");
+    case 7: return kp::iequals(name, "trailer") || kp::iequals(name, "upgrade");
+    case 10: return kp::iequals(name, "connection") || kp::iequals(name, "keep-alive");
+    case 14: return kp::iequals(name, "content-length");
+    case 16: return kp::iequals(name, "proxy-connection");
+    case 17: return kp::iequals(name, "transfer-encoding");
+    case 18: return kp::iequals(name, "proxy-authenticate");
+    case 19: return kp::iequals(name, "proxy-authorization");
+    default: return false;
   }
-  return false;
 }
 
 bool has_token(std::string_view value, std::string_view token) noexcept {
