@@ -1,9 +1,14 @@
 #include "credentials/test_http.h"
 
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/streambuf.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
@@ -133,6 +138,113 @@ std::size_t FakeHttpServer::count(std::string_view method, std::string_view targ
     }
   }
   return n;
+}
+
+struct FakeConnectProxy::Impl {
+  explicit Impl(asio::io_context& ioc) : acceptor(ioc) {}
+  tcp::acceptor acceptor;
+  std::uint16_t upstream_port = 0;
+  bool answer = true;
+  mutable std::mutex mu;
+  std::vector<std::string> targets;
+};
+
+namespace {
+
+asio::awaitable<void> pipe(std::shared_ptr<tcp::socket> from, std::shared_ptr<tcp::socket> to) {
+  std::array<char, 4096> buf{};
+  for (;;) {
+    auto [ec, n] = co_await from->async_read_some(asio::buffer(buf), kTuple);
+    if (ec) {
+      break;
+    }
+    auto [wec, wn] = co_await asio::async_write(*to, asio::buffer(buf.data(), n), kTuple);
+    if (wec) {
+      break;
+    }
+  }
+  boost::system::error_code ignored;
+  to->shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+asio::awaitable<void> tunnel(std::shared_ptr<tcp::socket> client,
+                             std::shared_ptr<FakeConnectProxy::Impl> impl) {
+  asio::streambuf head;
+  auto [ec, n] = co_await asio::async_read_until(*client, head, "\r\n\r\n", kTuple);
+  if (ec) {
+    co_return;
+  }
+  std::string text(asio::buffers_begin(head.data()), asio::buffers_begin(head.data()) + n);
+  head.consume(n);
+  // "CONNECT host:port HTTP/1.1"
+  const auto sp1 = text.find(' ');
+  const auto sp2 = text.find(' ', sp1 + 1);
+  if (text.rfind("CONNECT ", 0) != 0 || sp2 == std::string::npos) {
+    co_await asio::async_write(*client, asio::buffer(std::string_view("HTTP/1.1 400 Bad\r\n\r\n")),
+                               kTuple);
+    co_return;
+  }
+  {
+    std::lock_guard lk(impl->mu);
+    impl->targets.push_back(text.substr(sp1 + 1, sp2 - sp1 - 1));
+  }
+  if (!impl->answer) {
+    std::array<char, 64> sink{};
+    co_await client->async_read_some(asio::buffer(sink), kTuple);  // until the client gives up
+    co_return;
+  }
+  auto upstream = std::make_shared<tcp::socket>(client->get_executor());
+  auto [cec] = co_await upstream->async_connect(
+      tcp::endpoint(asio::ip::make_address("127.0.0.1"), impl->upstream_port), kTuple);
+  if (cec) {
+    co_await asio::async_write(
+        *client, asio::buffer(std::string_view("HTTP/1.1 503 Unavailable\r\n\r\n")), kTuple);
+    co_return;
+  }
+  co_await asio::async_write(
+      *client, asio::buffer(std::string_view("HTTP/1.1 200 Connection established\r\n\r\n")),
+      kTuple);
+  if (head.size() > 0) {
+    co_await asio::async_write(*upstream, head.data(), kTuple);
+  }
+  asio::co_spawn(client->get_executor(), pipe(upstream, client), asio::detached);
+  co_await pipe(client, upstream);
+}
+
+asio::awaitable<void> proxy_accept_loop(std::shared_ptr<FakeConnectProxy::Impl> impl) {
+  for (;;) {
+    auto [ec, socket] = co_await impl->acceptor.async_accept(kTuple);
+    if (ec) {
+      co_return;
+    }
+    asio::co_spawn(impl->acceptor.get_executor(),
+                   tunnel(std::make_shared<tcp::socket>(std::move(socket)), impl), asio::detached);
+  }
+}
+
+}  // namespace
+
+FakeConnectProxy::FakeConnectProxy(asio::io_context& ioc, std::uint16_t upstream_port, bool answer)
+    : impl_(std::make_shared<Impl>(ioc)) {
+  impl_->upstream_port = upstream_port;
+  impl_->answer = answer;
+  const tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), 0);
+  impl_->acceptor.open(ep.protocol());
+  impl_->acceptor.bind(ep);
+  impl_->acceptor.listen();
+  asio::co_spawn(ioc, proxy_accept_loop(impl_), asio::detached);
+}
+
+FakeConnectProxy::~FakeConnectProxy() {
+  boost::system::error_code ignored;
+  impl_->acceptor.close(ignored);
+}
+
+std::uint16_t FakeConnectProxy::port() const { return impl_->acceptor.local_endpoint().port(); }
+
+std::vector<std::string> FakeConnectProxy::targets() const {
+  std::lock_guard lk(impl_->mu);
+  return impl_->targets;
 }
 
 asio::awaitable<Result<HttpResponse>> BeastFetcher::fetch(const HttpEndpoint& endpoint,

@@ -57,6 +57,23 @@ class FakeHttpServer {
   std::shared_ptr<Impl> impl_;
 };
 
+/// An HTTP CONNECT proxy on 127.0.0.1:0 (like the enclave's egress proxy)
+/// that records each CONNECT target and tunnels it to 127.0.0.1:`upstream_port`
+/// whatever host was asked for. With `answer == false` it never replies.
+class FakeConnectProxy {
+ public:
+  FakeConnectProxy(boost::asio::io_context& ioc, std::uint16_t upstream_port, bool answer = true);
+  ~FakeConnectProxy();
+
+  std::uint16_t port() const;
+  std::vector<std::string> targets() const;  // "169.254.169.254:80", ...
+
+  struct Impl;
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
 class BeastFetcher final : public HttpFetcher {
  public:
   boost::asio::awaitable<Result<HttpResponse>> fetch(const HttpEndpoint& endpoint, HttpRequest req,
