@@ -104,6 +104,13 @@ std::optional<SysTime> parse_time_utc(std::string_view s) {
   if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) {
     return std::nullopt;
   }
+  // SysTime counts nanoseconds in 64 bits (years ~1678..2261): a 4-digit
+  // year outside that would overflow (UB) in the conversion, and times near
+  // the edges would overflow in the callers' arithmetic (now + skew, expiry -
+  // margin). Only years with decades of headroom are accepted.
+  if (y < kMinParsedYear || y > kMaxParsedYear) {
+    return std::nullopt;
+  }
   const std::int64_t days = days_from_civil(y, mo, d);
   const std::int64_t secs = days * 86400 + h * 3600 + mi * 60 + se;
   return SysTime(std::chrono::seconds(secs) + std::chrono::milliseconds(ms));
