@@ -297,6 +297,21 @@ TEST(EnclaverYamlErrors, NotAMappingOrEmpty) {
   EXPECT_THAT(lines(two.error()), ElementsAre("x.yaml: expected one YAML document, found 2"));
 }
 
+// yaml-cpp 0.7's LoadAll loops forever (allocating) on a stray flow
+// indicator at document level; found by fuzz/config_yaml.
+TEST(EnclaverYamlErrors, StrayFlowIndicatorIsASyntaxErrorNotAHang) {
+  for (const std::string text : {",", ",kmsF", "]", "kms_proxy:\n  listen_port: 1\n}\n"}) {
+    auto r = parse_enclaver_yaml(text, "x.yaml");
+    ASSERT_FALSE(r.has_value()) << text;
+    ASSERT_EQ(r.error().size(), 1u) << text;
+    EXPECT_THAT(r.error()[0].message, HasSubstr("YAML syntax error")) << text;
+  }
+  auto r = parse_enclaver_yaml("# enclaver.yaml\n\n,\n", "x.yaml");
+  ASSERT_FALSE(r.has_value());
+  EXPECT_THAT(lines(r.error()),
+              ElementsAre("x.yaml:3: YAML syntax error: unexpected ',' outside a flow collection"));
+}
+
 TEST(EnclaverYamlErrors, MissingFile) {
   auto r = load_enclaver_yaml(kData / "does-not-exist.yaml");
   ASSERT_FALSE(r.has_value());

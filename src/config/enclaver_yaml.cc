@@ -1,11 +1,13 @@
 #include "config/enclaver_yaml.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <fstream>
+#include <optional>
 #include <system_error>
 #include <set>
 #include <sstream>
@@ -688,6 +690,57 @@ void read_document(Reader& r, const YAML::Node& root, const Origin& root_at) {
             });
 }
 
+// yaml-cpp 0.7 never consumes a stray flow indicator (',', ']', '}') at
+// document level: its parser keeps reporting empty documents at the same
+// position, so YAML::LoadAll loops forever, allocating (a 1-byte file "," is
+// enough). Walk the document events first with a no-op handler, stop at the
+// first document that does not advance and report it as a syntax error.
+class DocumentScan final : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    stuck_ = started_ && mark.pos == last_.pos;
+    started_ = true;
+    last_ = mark;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+
+  bool stuck() const noexcept { return stuck_; }
+  const YAML::Mark& last() const noexcept { return last_; }
+
+ private:
+  bool started_ = false;
+  bool stuck_ = false;
+  YAML::Mark last_ = YAML::Mark::null_mark();
+};
+
+// The stuck position as a diagnostic, or nullopt when the text parses to a
+// finite sequence of documents. Throws YAML::Exception on syntax errors.
+std::optional<Diagnostic> find_stuck_document(const std::string& text, const std::string& source) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  DocumentScan scan;
+  while (parser.HandleNextDocument(scan)) {
+    if (scan.stuck()) {
+      const YAML::Mark& m = scan.last();
+      const auto pos = static_cast<std::size_t>(m.pos);
+      const char c = pos < text.size() ? text[pos] : '?';
+      std::string what = (c > 0x20 && c < 0x7f) ? std::string("'") + c + "'" : std::string("token");
+      return Diagnostic{{source, static_cast<unsigned>(m.line) + 1, static_cast<unsigned>(m.column) + 1},
+                        "YAML syntax error: unexpected " + what + " outside a flow collection",
+                        Severity::kError};
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 Checked<Config> parse_enclaver_yaml(std::string_view text, std::string_view source_name,
@@ -698,7 +751,12 @@ Checked<Config> parse_enclaver_yaml(std::string_view text, std::string_view sour
   cfg.manifest.path = source;
   std::vector<YAML::Node> docs;
   try {
-    docs = YAML::LoadAll(std::string(text));
+    const std::string owned(text);
+    if (auto stuck = find_stuck_document(owned, source)) {
+      diags.push_back(std::move(*stuck));
+      return diags;
+    }
+    docs = YAML::LoadAll(owned);
   } catch (const YAML::Exception& e) {
     const unsigned line = e.mark.is_null() ? 0 : static_cast<unsigned>(e.mark.line) + 1;
     diags.push_back({{source, line, 0}, "YAML syntax error: " + e.msg, Severity::kError});
