@@ -240,7 +240,7 @@ void BM_Crypto_RsaKeyGeneration(benchmark::State& state) {
     benchmark::DoNotOptimize(k);
   }
 }
-BENCHMARK(BM_Crypto_RsaKeyGeneration)->Unit(benchmark::kMillisecond)->Iterations(10);
+BENCHMARK(BM_Crypto_RsaKeyGeneration)->Unit(benchmark::kMillisecond)->Iterations(5);
 
 // ------------------------------------------------------------ Attestation --
 

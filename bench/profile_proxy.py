@@ -1,0 +1,156 @@
+"""Profiles of kms-proxy under the benchmark load (bench.py --profile).
+
+perf (cpu-clock sampling: this machine's VM exposes no hardware cycle
+counter, so "share of cycles" is the share of CPU-time samples) and
+callgrind (instruction counts: repeatable whatever else the machine does).
+Reports go to bench/results/profile/ as plain text; a summary of the top
+symbols goes into the JSON under "profile".
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+
+def _top_perf(report: str, n: int = 25) -> list[dict]:
+    out = []
+    for line in report.splitlines():
+        m = re.match(r"\s*([\d.]+)%\s+(\S+)\s+(\S+)\s+\[[.kH]\]\s+(.*)$", line)
+        if m:
+            out.append({"pct": float(m.group(1)), "comm": m.group(2), "dso": m.group(3),
+                        "symbol": m.group(4).strip()})
+        if len(out) >= n:
+            break
+    return out
+
+
+def _top_callgrind(text: str, n: int = 30) -> list[dict]:
+    out = []
+    total = None
+    for line in text.splitlines():
+        m = re.match(r"\s*([\d,]+)\s+\(100\.0%\)\s+PROGRAM TOTALS", line)
+        if m:
+            total = int(m.group(1).replace(",", ""))
+        m = re.match(r"\s*([\d,]+)\s+\(\s*([\d.]+)%\)\s+(.*?):(.*?)\s*(\[.*\])?$", line)
+        if m and total is not None and "PROGRAM TOTALS" not in line:
+            out.append({"ir": int(m.group(1).replace(",", "")), "pct": float(m.group(2)),
+                        "file": m.group(3).strip(), "function": m.group(4).strip()})
+        if len(out) >= n:
+            break
+    return out
+
+
+def _perf_run(bench, label: str, proxy_pid: int, port: int, op: str, conns: int, seconds: int,
+              cpus: str | None, outdir: Path) -> dict:
+    data = bench.tmp / f"perf-{label}.data"
+    # DWARF unwinding: the Release binary and libcrypto have no frame pointers,
+    # but both carry .eh_frame, so inclusive ("children") shares by function work.
+    rec = bench.procs.start(f"perf-{label}", ["perf", "record", "-e", "cpu-clock", "-F", "499",
+                                              "--call-graph", "dwarf,16384",
+                                              "-p", str(proxy_pid), "-o", str(data)])
+    time.sleep(0.5)
+    res = bench.wrk(f"profile-{label}", port, op, conns, seconds, cpus=cpus, cpu_pids=[proxy_pid],
+                    record=False)
+    rec.p.send_signal(signal.SIGINT)
+    try:
+        rec.p.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        pass
+    bench.procs.stop(rec)
+    flat = subprocess.run(["perf", "report", "-i", str(data), "--stdio", "--no-children", "-g", "none",
+                           "--sort", "comm,dso,symbol", "--percent-limit", "0.3"],
+                          capture_output=True, text=True, timeout=300).stdout
+    by_dso = subprocess.run(["perf", "report", "-i", str(data), "--stdio", "--no-children", "-g", "none",
+                             "--sort", "dso", "--percent-limit", "0.5"],
+                            capture_output=True, text=True, timeout=300).stdout
+    inclusive = subprocess.run(["perf", "report", "-i", str(data), "--stdio", "--children", "-g", "none",
+                                "--sort", "symbol", "--percent-limit", "1"],
+                               capture_output=True, text=True, timeout=600).stdout
+    by_thread = subprocess.run(["perf", "report", "-i", str(data), "--stdio", "--no-children", "-g", "none",
+                                "--sort", "tid", "--percent-limit", "0.5"],
+                               capture_output=True, text=True, timeout=300).stdout
+    (outdir / f"perf-{label}.txt").write_text(flat + "\n\n# by DSO\n" + by_dso + "\n\n# by thread\n" + by_thread)
+    (outdir / f"perf-{label}-inclusive.txt").write_text(inclusive)
+    return {"rps": res["rps"], "cpu_us_per_request": res.get("cpu_us_per_request"),
+            "top": _top_perf(flat), "by_dso": _top_perf_dso(by_dso)}
+
+
+def _top_perf_dso(report: str) -> list[dict]:
+    out = []
+    for line in report.splitlines():
+        m = re.match(r"\s*([\d.]+)%\s+(\S+)\s*$", line)
+        if m:
+            out.append({"pct": float(m.group(1)), "dso": m.group(2)})
+    return out
+
+
+def _callgrind_run(bench, label: str, attested: bool, op: str, outdir: Path) -> dict:
+    cg_out = bench.tmp / f"callgrind-{label}.out"
+    wrapper = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={cg_out}"]
+    proxy, port, _ = bench.start_proxy(f"proxy-callgrind-{label}", attested=attested, wrapper=wrapper,
+                                       ready_timeout=180, log_level="warn")
+    try:
+        # Warm the upstream pool and the attestation path before counting.
+        bench.wrk(f"callgrind-warm-{label}", port, op, 2, 2, record=False)
+        subprocess.run(["callgrind_control", "-i", "on", str(proxy.pid)], capture_output=True, timeout=60)
+        res = bench.wrk(f"callgrind-{label}", port, op, 4, 6, record=False)
+        subprocess.run(["callgrind_control", "-d", str(proxy.pid)], capture_output=True, timeout=120)
+        time.sleep(1)
+    finally:
+        bench.procs.stop(proxy)
+    files = sorted(bench.tmp.glob(f"callgrind-{label}.out*"), key=lambda p: p.stat().st_size, reverse=True)
+    if not files:
+        return {"error": "no callgrind output"}
+    texts = []
+    for inclusive in ("no", "yes"):
+        texts.append(subprocess.run(["callgrind_annotate", f"--inclusive={inclusive}", "--threshold=99",
+                                     str(files[0])], capture_output=True, text=True, timeout=300).stdout)
+    (outdir / f"callgrind-{label}.txt").write_text(texts[0])
+    (outdir / f"callgrind-{label}-inclusive.txt").write_text(texts[1])
+    requests = res["requests"]
+    return {"requests_counted": requests, "top_exclusive": _top_callgrind(texts[0]),
+            "top_inclusive": _top_callgrind(texts[1])}
+
+
+def profile(bench, BenchError, log) -> None:  # noqa: N803 (the driver's exception class)
+    outdir = Path(bench.args.out).parent / "profile"
+    outdir.mkdir(parents=True, exist_ok=True)
+    prof: dict = {}
+    seconds = 1 if bench.smoke else 5
+    if shutil.which("perf"):
+        log("--- profile: perf")
+        proxy, port, _ = bench.start_proxy("proxy-perf-passthrough", attested=False, log_level="warn")
+        try:
+            bench.warm(port, "encrypt", 16)
+            prof["perf_passthrough_c16"] = _perf_run(bench, "passthrough", proxy.pid, port, "encrypt", 16,
+                                                     seconds, None, outdir)
+        finally:
+            bench.procs.stop(proxy)
+        cpu = str(bench.ncpu - 1)
+        proxy, port, _ = bench.start_proxy("proxy-perf-attested", attested=True, cpus=cpu, log_level="warn")
+        bench.pin(bench.stub, "0")
+        try:
+            bench.warm(port, "decrypt", bench.c_attested, cpus="0")
+            prof["perf_attested_pinned"] = _perf_run(bench, "attested", proxy.pid, port, "decrypt",
+                                                     bench.c_attested, seconds, "0", outdir)
+        finally:
+            bench.pin(bench.stub, None)
+            bench.procs.stop(proxy)
+    else:
+        bench.problem("profile: perf not installed")
+    if shutil.which("valgrind") and shutil.which("callgrind_control"):
+        log("--- profile: callgrind")
+        try:
+            prof["callgrind_passthrough"] = _callgrind_run(bench, "passthrough", False, "encrypt", outdir)
+            prof["callgrind_attested"] = _callgrind_run(bench, "attested", True, "decrypt", outdir)
+        except BenchError as e:
+            bench.problem(f"profile: callgrind: {e}")
+    else:
+        bench.problem("profile: valgrind/callgrind_control not installed")
+    bench.results["profile"] = prof
+    log(f"profile reports in {outdir}")
