@@ -4,10 +4,8 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
-#include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include <algorithm>
 #include <climits>
 #include <memory>
 
@@ -191,47 +189,6 @@ Result<SpkiInfo> inspect_spki(ByteView der) {
   }
   ERR_clear_error();
   return info;
-}
-
-Result<std::vector<Bytes>> certificates_from_pem(std::string_view pem_or_der) {
-  std::vector<Bytes> out;
-  if (pem_or_der.find("-----BEGIN") == std::string_view::npos) {
-    const ByteView der = as_bytes(pem_or_der);
-    const unsigned char* p = der.data();
-    std::unique_ptr<X509, decltype(&X509_free)> cert(
-        d2i_X509(nullptr, &p, static_cast<long>(std::min<std::size_t>(der.size(), LONG_MAX))), &X509_free);
-    ERR_clear_error();
-    if (!cert || p != der.data() + der.size()) {
-      return fail(Errc::kValidation, "not a PEM or DER X.509 certificate");
-    }
-    out.emplace_back(der.begin(), der.end());
-    return out;
-  }
-  if (pem_or_der.size() > INT_MAX) {
-    return fail(Errc::kValidation, "PEM file too large");
-  }
-  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem_or_der.data(), static_cast<int>(pem_or_der.size())),
-                                                &BIO_free);
-  while (bio) {
-    std::unique_ptr<X509, decltype(&X509_free)> cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr),
-                                                     &X509_free);
-    if (!cert) {
-      break;
-    }
-    const int n = i2d_X509(cert.get(), nullptr);
-    if (n <= 0) {
-      return fail(Errc::kValidation, "certificate cannot be DER-encoded");
-    }
-    Bytes der(static_cast<std::size_t>(n));
-    unsigned char* w = der.data();
-    i2d_X509(cert.get(), &w);
-    out.push_back(std::move(der));
-  }
-  ERR_clear_error();
-  if (out.empty()) {
-    return fail(Errc::kValidation, "no CERTIFICATE found in the PEM text");
-  }
-  return out;
 }
 
 }  // namespace kp::emulator

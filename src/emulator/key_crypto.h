@@ -10,8 +10,6 @@
 
 #include <cstddef>
 #include <string>
-#include <string_view>
-#include <vector>
 
 #include "base/bytes.h"
 #include "base/result.h"
@@ -46,9 +44,5 @@ struct SpkiInfo {
 };
 /// Errc::kValidation when `der` is not exactly one SubjectPublicKeyInfo.
 Result<SpkiInfo> inspect_spki(ByteView der);
-
-/// Every certificate in a PEM file (or one DER certificate), as DER (for
-/// --trust-root). Errc::kValidation when there is none or one is malformed.
-Result<std::vector<Bytes>> certificates_from_pem(std::string_view pem_or_der);
 
 }  // namespace kp::emulator

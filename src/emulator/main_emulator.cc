@@ -30,7 +30,7 @@
 #include <spdlog/spdlog.h>
 
 #include "emulator/emulator.h"
-#include "emulator/key_crypto.h"
+#include "crypto/pem.h"
 #include "net/http_server.h"
 #include "net/io_pool.h"
 
@@ -128,12 +128,12 @@ int serve(const ServeFlags& f) {
       errors.push_back("--trust-root " + path + ": cannot read the file");
       continue;
     }
-    auto certs = kp::emulator::certificates_from_pem(*text);
-    if (!certs) {
-      errors.push_back("--trust-root " + path + ": " + certs.error().message);
+    auto certs = kp::crypto::certificates_der_from_pem(*text);
+    if (certs.empty()) {
+      errors.push_back("--trust-root " + path + ": no PEM CERTIFICATE in the file");
       continue;
     }
-    for (auto& c : *certs) {
+    for (auto& c : certs) {
       options.extra_trust_roots_der.push_back(std::move(c));
     }
   }

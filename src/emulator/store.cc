@@ -265,6 +265,13 @@ Result<void> write_file_atomic(const fs::path& path, std::string_view contents) 
 }
 
 Result<std::unique_ptr<Store>> Store::open(const fs::path& dir) {
+  if (dir.empty()) {
+    return fail(Errc::kInternal, "emulator store: no data directory given");
+  }
+  std::error_code parent_ec;
+  if (dir.has_parent_path()) {
+    fs::create_directories(dir.parent_path(), parent_ec);  // parents keep default modes; DIR itself is 0700
+  }
   if (auto r = ensure_dir(dir); !r) {
     return r.error();
   }
