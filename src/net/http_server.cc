@@ -192,8 +192,10 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   const ServerOptions opt;
   const Handler handler;
   std::vector<std::unique_ptr<CtxState>> ctx;
-  // Lives on pool.context(0); touched only there once start() has returned.
-  std::optional<tcp::acceptor> acceptor;
+  // The acceptor lives in the accept loop's frame on pool.context(0) (Impl
+  // may outlive the contexts, so it must own no I/O object); this pointer is
+  // set and read only on that context's thread.
+  tcp::acceptor* acceptor = nullptr;
 
   std::atomic<bool> started{false};
   std::atomic<bool> shutting_down{false};
@@ -437,17 +439,18 @@ bool is_resource_exhaustion(const ErrorCode& ec) {
          ec == asio::error::no_memory || ec.value() == ENFILE;
 }
 
-asio::awaitable<void> accept_loop(std::shared_ptr<Impl> self) {
+asio::awaitable<void> accept_loop(std::shared_ptr<Impl> self, tcp::acceptor acc) {
   struct AcceptGuard {
     Impl& self;
     ~AcceptGuard() {
-      // Release the acceptor on its own thread so no I/O object outlives the
-      // loop (Impl may outlive the pool's contexts).
-      self.acceptor.reset();
+      self.acceptor = nullptr;
       self.task_done();
     }
   } guard{*self};
-  tcp::acceptor& acc = *self->acceptor;
+  self->acceptor = &acc;
+  if (self->shutting_down.load(std::memory_order_acquire)) {
+    co_return;
+  }
   asio::steady_timer backoff(acc.get_executor());
   std::size_t rr = 0;
   for (;;) {
@@ -576,28 +579,27 @@ kp::Result<std::uint16_t> HttpServer::start() {
   }
   const tcp::endpoint ep(addr, s.opt.port);
   const std::string where = addr.to_string() + ":" + std::to_string(s.opt.port);
-  s.acceptor.emplace(s.pool.context(0));
+  tcp::acceptor acc(s.pool.context(0));
   auto fail_os = [&](std::string_view what) {
-    s.acceptor.reset();
     return kp::fail(Errc::kInternal, "http server: " + std::string(what) + " " + where + ": " + ec.message());
   };
-  s.acceptor->open(ep.protocol(), ec);
+  acc.open(ep.protocol(), ec);
   if (ec) {
     return fail_os("cannot open a socket for");
   }
-  s.acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
-  s.acceptor->bind(ep, ec);
+  acc.set_option(tcp::acceptor::reuse_address(true), ec);
+  acc.bind(ep, ec);
   if (ec) {
     return fail_os("cannot bind");
   }
-  s.acceptor->listen(asio::socket_base::max_listen_connections, ec);
+  acc.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
     return fail_os("cannot listen on");
   }
-  const auto bound = s.acceptor->local_endpoint(ec).port();
+  const auto bound = acc.local_endpoint(ec).port();
   s.port.store(bound);
   s.tasks.fetch_add(1);
-  asio::co_spawn(s.pool.context(0), accept_loop(impl_), [](std::exception_ptr) {});
+  asio::co_spawn(s.pool.context(0), accept_loop(impl_, std::move(acc)), [](std::exception_ptr) {});
   return bound;
 }
 

@@ -12,6 +12,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 
 namespace kp::net::testing {
@@ -325,6 +326,13 @@ const TlsFiles& test_pki() {
     }
     return f;
   }();
+  // Removes the temp dir when the test binary exits.
+  static const struct Cleanup {
+    ~Cleanup() {
+      std::error_code ec;
+      std::filesystem::remove_all(files.dir, ec);
+    }
+  } cleanup;
   return files;
 }
 

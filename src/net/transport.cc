@@ -272,7 +272,9 @@ asio::awaitable<kp::Result<Socket>> HttpConnectTransport::connect(std::string ho
     co_return kp::fail(Errc::kEgressDenied, "upstream: proxy " + proxy + " refused CONNECT " + target + ": " +
                                                 printable(status_line));
   }
-  if (status / 100 != 2) {
+  // 200 is what proxies send for an open tunnel; anything else (even another
+  // 2xx, which could carry a body we would mistake for tunnel data) is refused.
+  if (status != 200) {
     co_return kp::fail(Errc::kUpstreamUnreachable, "upstream: CONNECT " + target + " via proxy " + proxy +
                                                        " failed: " + printable(status_line));
   }

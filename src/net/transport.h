@@ -64,7 +64,7 @@ class DirectTcpTransport final : public Transport {
 /// Tunnels through an HTTP proxy with CONNECT (RFC 9110 9.3.6). The proxy is
 /// reached through `inner` (direct TCP when null; a VsockTransport when the
 /// proxy sits on the parent instance). The reply is read with an 8 KiB bound;
-/// any 2xx opens the tunnel.
+/// only 200 opens the tunnel; 401/403/407 are kEgressDenied.
 class HttpConnectTransport final : public Transport {
  public:
   HttpConnectTransport(std::string proxy_host, std::uint16_t proxy_port,

@@ -239,6 +239,14 @@ TEST_F(TransportTest, ConnectProxyFailuresAreUnreachableNamingTheProxy) {
     EXPECT_NE(r.error().message.find("data after"), std::string::npos) << r.error().message;
   }
   {
+    ConnectProxy proxy(0, "HTTP/1.1 204 No Content\r\n\r\n");
+    HttpConnectTransport t("127.0.0.1", proxy.port());
+    auto r = connect(t, "example.com", 443);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, Errc::kUpstreamUnreachable);
+    EXPECT_NE(r.error().message.find("204"), std::string::npos) << r.error().message;
+  }
+  {
     const auto port = closed_port();
     HttpConnectTransport t("127.0.0.1", port);
     auto r = connect(t, "example.com", 443);
