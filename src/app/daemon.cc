@@ -3,7 +3,10 @@
 #include <spdlog/spdlog.h>
 #include <sys/prctl.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_future.hpp>
 #include <cstdlib>
+#include <future>
 #include <optional>
 
 #include "attestation/nsm.h"
@@ -11,13 +14,16 @@
 #include "attestation/sim_pki.h"
 #include "attestation/simulated_nsm.h"
 #include "base/encoding.h"
+#include "credentials/default_chain.h"
+#include "credentials/provider.h"
+#include "credentials/upstream_fetcher.h"
 #include "crypto/rsa_key.h"
 #include "net/http_server.h"
 #include "net/io_pool.h"
 #include "net/transport.h"
 #include "net/upstream_client.h"
 #include "proxy/attestation_source.h"
-#include "proxy/credentials_provider.h"
+#include "credentials/provider.h"
 #include "proxy/handler.h"
 #include "proxy/metrics.h"
 
@@ -38,23 +44,6 @@ Error joined(const std::vector<std::string>& problems) {
   return Error{Errc::kValidation, msg};
 }
 
-// Environment credentials (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY /
-// AWS_SESSION_TOKEN).
-std::optional<sigv4::Credentials> env_credentials() {
-  const char* id = std::getenv("AWS_ACCESS_KEY_ID");
-  const char* secret = std::getenv("AWS_SECRET_ACCESS_KEY");
-  if (id == nullptr || secret == nullptr || *id == '\0' || *secret == '\0') {
-    return std::nullopt;
-  }
-  sigv4::Credentials c;
-  c.access_key_id = id;
-  c.secret_access_key = SecretBytes::copy_of(std::string_view(secret));
-  if (const char* token = std::getenv("AWS_SESSION_TOKEN"); token != nullptr && *token != '\0') {
-    c.session_token = SecretBytes::copy_of(std::string_view(token));
-  }
-  return c;
-}
-
 }  // namespace
 
 struct Daemon::Impl {
@@ -67,7 +56,8 @@ struct Daemon::Impl {
   std::shared_ptr<attestation::NsmDevice> nsm_device;
   std::unique_ptr<attestation::NsmClient> nsm;
   std::unique_ptr<proxy::AttestationSource> attestation;
-  std::shared_ptr<proxy::CredentialsProvider> credentials;
+  std::shared_ptr<credentials::CredentialsProvider> credentials;
+  credentials::Chain chain;
   std::unique_ptr<net::UpstreamClient> upstream;
   proxy::ProxyMetrics metrics;
   std::unique_ptr<proxy::ProxyHandler> handler;
@@ -75,6 +65,15 @@ struct Daemon::Impl {
   std::unique_ptr<net::HttpServer> metrics_server;
   std::uint16_t port = 0;
   bool started = false;
+
+  // Stop the I/O threads before any component they may still be running
+  // (upstream fetches, credential refreshes) is destroyed.
+  ~Impl() {
+    if (pool) {
+      pool->stop();
+      pool->join();
+    }
+  }
 };
 
 Daemon::Daemon(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -156,18 +155,10 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const config::Config& cfg, Daemon
         d->key->spki_der(), ao);
   }
 
-  // 3. Credentials.
-  if (d->extras.credentials) {
-    d->credentials = d->extras.credentials;
-  } else if (auto env = env_credentials()) {
-    d->credentials = std::make_shared<proxy::StaticCredentialsProvider>(std::move(*env));
-  } else {
-    problems.push_back(
-        "credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set");
-  }
-
-  // 4. Upstream client and its transport.
+  // 3. Upstream transport (direct | CONNECT proxy | vsock), shared by KMS
+  //    and the credential endpoints, and the I/O threads.
   d->pool = std::make_unique<net::IoPool>(d->extras.threads);
+  d->pool->run();
   net::UpstreamOptions uo;
   uo.connect_timeout = cfg.upstream.timeouts.connect;
   uo.tls_handshake_timeout = cfg.upstream.timeouts.tls_handshake;
@@ -183,6 +174,44 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const config::Config& cfg, Daemon
     uo.transport = std::make_shared<net::HttpConnectTransport>(proxy->host, proxy->port);
     path_line = uo.transport->describe();
   }
+
+  // 4. Credentials: environment, container endpoint or IMDSv2 (cached and
+  //    refreshed in the background), through the same egress path.
+  if (d->extras.credentials) {
+    d->credentials = d->extras.credentials;
+  } else {
+    credentials::ChainOptions co;
+    const auto env = credentials::process_env();
+    co.env = env;
+    co.http = credentials::make_upstream_fetcher(*d->pool, uo.transport, {},
+                                                 credentials::plain_http_hosts_from_env(env));
+    co.imds.timeouts.total = cfg.credentials.imds_timeout;
+    co.cache.refresh_window = cfg.credentials.refresh_margin;
+    auto* metrics = &d->metrics;
+    co.cache.on_refresh = [metrics](bool ok) { metrics->credential_refresh(ok); };
+    auto chain = credentials::make_default_chain(std::move(co));
+    if (!chain) {
+      add_problem(problems, chain.error());
+    } else {
+      d->chain = std::move(*chain);
+      d->credentials = d->chain.provider;
+    }
+  }
+
+  // 5. Region from IMDS when nothing else names one (requests signed with a
+  //    region in their scope do not need it).
+  if (!d->cfg.upstream.default_region && d->chain.imds) {
+    auto fut = boost::asio::co_spawn(d->pool->next(), d->chain.imds->region(), boost::asio::use_future);
+    if (fut.wait_for(std::chrono::seconds(5)) == std::future_status::ready) {
+      if (auto region = fut.get()) {
+        d->cfg.upstream.default_region = *region;
+        spdlog::info("region from IMDS: {}", *region);
+      } else {
+        spdlog::warn("no default region: {}", region.error().message);
+      }
+    }
+  }
+
   d->upstream = std::make_unique<net::UpstreamClient>(*d->pool, uo);
   if (auto ready = d->upstream->ready(); !ready) {
     add_problem(problems, ready.error());
@@ -199,7 +228,7 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const config::Config& cfg, Daemon
   deps.attestation = d->attestation.get();
   deps.key = d->key.get();
   deps.metrics = &d->metrics;
-  d->handler = std::make_unique<proxy::ProxyHandler>(proxy::HandlerOptions{cfg.upstream}, deps);
+  d->handler = std::make_unique<proxy::ProxyHandler>(proxy::HandlerOptions{d->cfg.upstream}, deps);
 
   net::ServerOptions so;
   so.host = cfg.listen.host;
@@ -263,7 +292,8 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const config::Config& cfg, Daemon
         });
   }
 
-  d->description = mode_line + " upstream_path=" + path_line;
+  d->description = mode_line + " upstream_path=" + path_line + " credentials=" +
+                   (d->extras.credentials ? std::string("injected") : d->chain.description);
   if (d->key) {
     d->description += " public_key_sha256=" + hex_encode(d->key->spki_sha256());
   }
@@ -288,7 +318,6 @@ Result<std::uint16_t> Daemon::start() {
   // The process holds the enclave's decryption key: no core dumps, no ptrace
   // by same-uid processes while serving.
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  d.pool->run();
   d.started = true;
   spdlog::info("{}", d.description);
   if (d.cfg.attestation.mode == config::AttestationMode::kSimulated) {

@@ -18,7 +18,7 @@
 #include "base/result.h"
 #include "config/config.h"
 
-namespace kp::proxy {
+namespace kp::credentials {
 class CredentialsProvider;
 }
 
@@ -28,7 +28,7 @@ struct DaemonExtras {
   /// Tests/benchmarks: artificial latency of the simulated NSM per call.
   std::chrono::milliseconds sim_nsm_latency{0};
   /// Overrides the credentials chain (tests).
-  std::shared_ptr<proxy::CredentialsProvider> credentials;
+  std::shared_ptr<credentials::CredentialsProvider> credentials;
   /// I/O threads; 0 = one per core.
   std::size_t threads = 0;
 };

@@ -22,7 +22,7 @@
 // refresh runs detached on the executor of the caller that started it and
 // keeps the shared state alive, so destroying the provider mid-refresh is safe.
 //
-// Depends on base/, sigv4/, proxy/credentials_provider.h (header-only seam),
+// Depends on base/, sigv4/, credentials/provider.h,
 // credentials/source.h and Asio.
 #pragma once
 
@@ -35,7 +35,7 @@
 
 #include "base/clock.h"
 #include "credentials/source.h"
-#include "proxy/credentials_provider.h"
+#include "credentials/provider.h"
 
 namespace kp::credentials {
 
@@ -58,7 +58,7 @@ struct RefreshStats {
   std::string last_error;               // message of the last failure ("" if none)
 };
 
-class CachingProvider final : public proxy::CredentialsProvider {
+class CachingProvider final : public credentials::CredentialsProvider {
  public:
   explicit CachingProvider(std::shared_ptr<CredentialsSource> source, CacheOptions opts = {});
   ~CachingProvider() override;

@@ -1,7 +1,7 @@
 #include "credentials/default_chain.h"
 
 #include "credentials/parse.h"
-#include "proxy/credentials_provider.h"
+#include "credentials/provider.h"
 
 namespace kp::credentials {
 
@@ -32,7 +32,7 @@ Result<Chain> make_default_chain(ChainOptions opts) {
       chain.description =
           "environment (AWS_ACCESS_KEY_ID=" + mask_access_key_id(c.access_key_id) +
           (c.session_token.empty() ? ", no session token)" : ", with session token)");
-      chain.provider = std::make_shared<proxy::StaticCredentialsProvider>(std::move(c));
+      chain.provider = std::make_shared<credentials::StaticCredentialsProvider>(std::move(c));
       return chain;
     }
   }

@@ -9,7 +9,7 @@
 // Chain::cache->refresh() for a warm-up). The description is for the startup
 // log and never contains a secret.
 //
-// Depends on everything in credentials/ and on proxy/credentials_provider.h.
+// Depends on everything in credentials/ and on credentials/provider.h.
 #pragma once
 
 #include <memory>
@@ -41,7 +41,7 @@ struct ChainOptions {
 };
 
 struct Chain {
-  std::shared_ptr<proxy::CredentialsProvider> provider;  // what the request path uses
+  std::shared_ptr<credentials::CredentialsProvider> provider;  // what the request path uses
   std::shared_ptr<CachingProvider> cache;  // same object as provider; null for environment
   std::shared_ptr<ImdsClient> imds;        // set when kind == kImds (reuse it for the region)
   SourceKind kind = SourceKind::kImds;

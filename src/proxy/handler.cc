@@ -14,7 +14,7 @@
 #include "kms/rewrite.h"
 #include "net/upstream_client.h"
 #include "proxy/attestation_source.h"
-#include "proxy/credentials_provider.h"
+#include "credentials/provider.h"
 #include "proxy/metrics.h"
 #include "proxy/routing.h"
 #include "sigv4/signer.h"

@@ -30,11 +30,13 @@ class RsaKeyPair;
 namespace kp::net {
 class UpstreamClient;
 }
+namespace kp::credentials {
+class CredentialsProvider;
+}
 
 namespace kp::proxy {
 
 class AttestationSource;
-class CredentialsProvider;
 class ProxyMetrics;
 
 struct HandlerOptions {
@@ -43,7 +45,7 @@ struct HandlerOptions {
 
 struct HandlerDeps {
   net::UpstreamClient* upstream = nullptr;         // required
-  CredentialsProvider* credentials = nullptr;      // required
+  credentials::CredentialsProvider* credentials = nullptr;  // required
   AttestationSource* attestation = nullptr;        // null: attested ops pass through
   const crypto::RsaKeyPair* key = nullptr;         // required when attestation is set
   ProxyMetrics* metrics = nullptr;                 // optional

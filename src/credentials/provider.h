@@ -1,4 +1,4 @@
-// File: proxy/credentials_provider.h
+// File: credentials/provider.h
 // The seam through which the request path gets the proxy's own AWS
 // credentials. Implementations (environment, container endpoint, IMDSv2 and
 // the chain of them) live in credentials/; tests inject fixed credentials.
@@ -10,7 +10,7 @@
 #include "base/result.h"
 #include "sigv4/credentials.h"
 
-namespace kp::proxy {
+namespace kp::credentials {
 
 class CredentialsProvider {
  public:
@@ -32,4 +32,4 @@ class StaticCredentialsProvider final : public CredentialsProvider {
   std::shared_ptr<const sigv4::Credentials> creds_;
 };
 
-}  // namespace kp::proxy
+}  // namespace kp::credentials
