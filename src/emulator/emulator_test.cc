@@ -446,6 +446,27 @@ TEST_F(EmulatorTest, EncryptionContextConditionsAndExplicitDeny) {
             200u);
 }
 
+TEST_F(EmulatorTest, CallerAccountAndEncryptionContextKeysConditions) {
+  // kms:CallerAccount must match, kms:ViaService is absent (direct call), and
+  // the context must use only the listed keys.
+  const std::string policy = R"({"Version":"2012-10-17","Statement":[
+      {"Sid":"Admin","Effect":"Allow","Principal":{"AWS":"*"},"Action":["kms:PutKeyPolicy","kms:DescribeKey"],
+       "Resource":"*","Condition":{"StringEquals":{"kms:CallerAccount":"111122223333"}}},
+      {"Sid":"Use","Effect":"Allow","Principal":{"AWS":"*"},"Action":"kms:Encrypt","Resource":"*",
+       "Condition":{"StringEquals":{"kms:CallerAccount":"111122223333"},"Null":{"kms:ViaService":"true"},
+                    "ForAllValues:StringEquals":{"kms:EncryptionContextKeys":["tenant","purpose"]}}}]})";
+  const std::string id = create_key_id({{"Policy", policy}});
+  EXPECT_EQ(op("Encrypt", {{"KeyId", id}, {"Plaintext", b64("x")}, {"EncryptionContext", {{"tenant", "a"}}}}).status,
+            200u);
+  EXPECT_EQ(op("Encrypt", {{"KeyId", id}, {"Plaintext", b64("x")}, {"EncryptionContext", {{"other", "a"}}}}).type,
+            "AccessDeniedException");
+  // The same policy with another account in the condition denies this caller.
+  std::string other = policy;
+  other.replace(other.rfind("111122223333"), 12, "999999999999");
+  ASSERT_EQ(op("PutKeyPolicy", {{"KeyId", id}, {"Policy", other}}).status, 200u);
+  EXPECT_EQ(op("Encrypt", {{"KeyId", id}, {"Plaintext", b64("x")}}).type, "AccessDeniedException");
+}
+
 TEST_F(EmulatorTest, StateSurvivesReopen) {
   const std::string id = create_key_id({{"Description", "durable"}});
   ASSERT_EQ(op("CreateAlias", {{"AliasName", "alias/durable"}, {"TargetKeyId", id}}).status, 200u);
