@@ -2,6 +2,7 @@
 # Installs exactly what this project needs on a Debian 12 machine.
 # Idempotent and fast when everything is already there (one dpkg query).
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
   # build
@@ -14,6 +15,8 @@ APT_PACKAGES=(
   openssl tinyproxy nginx-light wrk
   # fuzzing and sanitizers
   clang-19 libclang-rt-19-dev lld-19
+  # real SDK clients for the example apps (Debian's Go and Ruby AWS SDKs)
+  ruby ruby-aws-sdk-kms golang-go golang-github-aws-aws-sdk-go-v2-dev
 )
 
 missing=()
@@ -37,4 +40,11 @@ import boto3, botocore, moto  # noqa: F401
 PY
 command -v moto_server >/dev/null
 command -v aws >/dev/null
+
+# Node SDK for the examples, pinned by examples/node/package-lock.json (Node 20
+# and npm are preinstalled on these machines).
+command -v node >/dev/null && command -v npm >/dev/null
+if [ "$(node -p 'require("./examples/node/node_modules/@aws-sdk/client-kms/package.json").version' 2>/dev/null)" != "3.1164.0" ]; then
+  npm ci --prefix examples/node --no-audit --no-fund --loglevel=error >/dev/null
+fi
 echo "install-deps: ok"
