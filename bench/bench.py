@@ -43,9 +43,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchlib import (BenchError, Proc, Procs, children, cpu_of, free_port, is_number,  # noqa: E402
-                      loadavg, log, read_http_response, rss_kb, run, scrape_metrics, socket_open,
-                      thread_cpu, wait_port)
-from report import plot, print_table  # noqa: E402
+                      loadavg, log, proc_cpu_seconds, read_http_response, rss_kb, run, scrape_metrics,
+                      socket_open, thread_cpu, wait_port)
+from report import plot, print_table, write_markdown  # noqa: E402
 
 
 def describe_threads(pid: int) -> str:
@@ -194,13 +194,19 @@ class Bench:
         t, m = p.wait_for(r"ready\b.*listen=127\.0\.0\.1:(\d+)", ready_timeout)
         return p, int(m.group(1)), (t - p.t_start) * 1000.0
 
-    def start_nginx(self) -> tuple[Proc, int]:
-        d = self.tmp / "nginx"
+    def start_nginx(self, name: str = "nginx", wrapper: list[str] | None = None,
+                    single_process: bool = False, ready_timeout: float = 10.0) -> tuple[Proc, int]:
+        """nginx as an HTTP -> HTTPS keep-alive reverse proxy to the stub: one
+        worker per CPU (as kms-proxy runs one I/O thread per CPU), the same
+        upstream keep-alive cache size, access log off. single_process: no
+        master (for callgrind)."""
+        d = self.tmp / name
         (d / "tmp").mkdir(parents=True, exist_ok=True)
         port = free_port()
         conf = d / "nginx.conf"
+        procs = "worker_processes 1;\nmaster_process off;" if single_process else f"worker_processes {self.ncpu};"
         conf.write_text(f"""
-worker_processes {self.ncpu};
+{procs}
 pid {d}/nginx.pid;
 error_log {d}/error.log warn;
 events {{ worker_connections 4096; }}
@@ -230,8 +236,9 @@ http {{
   }}
 }}
 """)
-        p = self.procs.start("nginx", ["nginx", "-p", str(d), "-c", str(conf), "-g", "daemon off;"])
-        wait_port(port, 10)
+        p = self.procs.start(name, (wrapper or []) + ["nginx", "-p", str(d), "-c", str(conf),
+                                                      "-g", "daemon off;"])
+        wait_port(port, ready_timeout, p)
         return p, port
 
     # --- load
@@ -505,15 +512,25 @@ http {{
     # --- figure f
 
     def fig_startup(self) -> None:
-        times = []
+        """f. Spawn to the "ready" log line, simulated attestation (so the RSA
+        key pair is generated), default settings. The CPU time the process
+        used until then is recorded too (insensitive to other load)."""
+        times, cpu_ms = [], []
         for i in range(self.n_starts):
-            proxy, _, ms = self.start_proxy(f"proxy-start-{i}", attested=True)
+            proxy, _, ms = self.start_proxy(f"proxy-start-{i}", attested=True, defaults=True)
+            try:
+                cpu_ms.append(proc_cpu_seconds(proxy.pid) * 1000.0)
+            except OSError:
+                pass
             self.procs.stop(proxy)
             times.append(ms)
         self.results["runs"]["start_to_ready_ms"] = times
+        self.results["runs"]["start_cpu_ms"] = cpu_ms
         self.figure("f_start_to_ready_ms", statistics.median(times), unit="ms", target=200,
-                    max_ms=max(times), starts=len(times))
-        log(f"start to ready: {', '.join(f'{t:.0f}' for t in times)} ms")
+                    max_ms=max(times), starts=len(times),
+                    cpu_ms_median=statistics.median(cpu_ms) if cpu_ms else None)
+        log(f"start to ready: {', '.join(f'{t:.0f}' for t in times)} ms "
+            f"(cpu {', '.join(f'{t:.0f}' for t in cpu_ms)} ms)")
 
     # --- figure g
 
@@ -635,6 +652,7 @@ http {{
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(self.results, indent=1, sort_keys=False) + "\n")
         print_table(self.results)
+        write_markdown(self.results, out.with_suffix(".md"))
         if shutil.which("gnuplot"):
             try:
                 plot(self.results, out.with_suffix(".png"), self.tmp)
@@ -667,12 +685,17 @@ def main() -> int:
     ap.add_argument("--out", default=None, help="JSON path (default bench/results/latest.json, "
                                                 "smoke: bench/results/smoke.json)")
     ap.add_argument("--only", default="", help="comma list of figure letters: a,b,c,d,e,f,g")
-    ap.add_argument("--profile", action="store_true", help="also profile with perf and callgrind")
+    ap.add_argument("--profile", action="store_true",
+                    help="also profile (perf, strace, callgrind; ~3 min; reports in <out dir>/profile/)")
+    ap.add_argument("--profile-only", action="store_true", help="profile, no figures")
     ap.add_argument("--attested-concurrency", type=int, default=16)
     ap.add_argument("--keep-tmp", action="store_true", help="keep logs and configs")
     args = ap.parse_args()
+    if args.profile_only:
+        args.profile, args.only = True, "-"
     if args.out is None:
-        args.out = str(BENCH / "results" / ("smoke.json" if args.smoke else "latest.json"))
+        name = "profile.json" if args.profile_only else "smoke.json" if args.smoke else "latest.json"
+        args.out = str(BENCH / "results" / name)
     b = Bench(args)
 
     def on_signal(signum, _frame):

@@ -89,32 +89,75 @@ def _top_perf_dso(report: str) -> list[dict]:
     return out
 
 
-def _callgrind_run(bench, label: str, attested: bool, op: str, outdir: Path) -> dict:
+def _callgrind_run(bench, label: str, outdir: Path, attested: bool = False, op: str = "encrypt",
+                   nginx: bool = False) -> dict:
+    """Instructions per request of kms-proxy (or nginx) under a small steady
+    load: instrumentation is switched on after a warm-up (so startup, RSA key
+    generation and connection setup are excluded) and dumped after the run."""
     cg_out = bench.tmp / f"callgrind-{label}.out"
     wrapper = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={cg_out}"]
-    proxy, port, _ = bench.start_proxy(f"proxy-callgrind-{label}", attested=attested, wrapper=wrapper,
-                                       ready_timeout=180, log_level="warn")
+    if nginx:
+        proc, port = bench.start_nginx(f"nginx-callgrind-{label}", wrapper=wrapper, single_process=True,
+                                       ready_timeout=120)
+    else:
+        proc, port, _ = bench.start_proxy(f"proxy-callgrind-{label}", attested=attested, wrapper=wrapper,
+                                          ready_timeout=180, log_level="warn")
     try:
-        # Warm the upstream pool and the attestation path before counting.
-        bench.wrk(f"callgrind-warm-{label}", port, op, 2, 2, record=False)
-        subprocess.run(["callgrind_control", "-i", "on", str(proxy.pid)], capture_output=True, timeout=60)
+        bench.wrk(f"callgrind-warm-{label}", port, op, 4, 2, record=False)
+        subprocess.run(["callgrind_control", "-i", "on", str(proc.pid)], capture_output=True, timeout=60)
         res = bench.wrk(f"callgrind-{label}", port, op, 4, 6, record=False)
-        subprocess.run(["callgrind_control", "-d", str(proxy.pid)], capture_output=True, timeout=120)
+        subprocess.run(["callgrind_control", "-d", str(proc.pid)], capture_output=True, timeout=120)
         time.sleep(1)
     finally:
-        bench.procs.stop(proxy)
-    files = sorted(bench.tmp.glob(f"callgrind-{label}.out*"), key=lambda p: p.stat().st_size, reverse=True)
+        bench.procs.stop(proc)
+    files = [p for p in bench.tmp.glob(f"callgrind-{label}.out.*")]
     if not files:
-        return {"error": "no callgrind output"}
+        return {"error": "no callgrind dump"}
+    dump = max(files, key=lambda p: p.stat().st_size)
     texts = []
     for inclusive in ("no", "yes"):
         texts.append(subprocess.run(["callgrind_annotate", f"--inclusive={inclusive}", "--threshold=99",
-                                     str(files[0])], capture_output=True, text=True, timeout=300).stdout)
+                                     str(dump)], capture_output=True, text=True, timeout=300).stdout)
     (outdir / f"callgrind-{label}.txt").write_text(texts[0])
     (outdir / f"callgrind-{label}-inclusive.txt").write_text(texts[1])
+    total = None
+    m = re.search(r"([\d,]+) \(100\.0%\)\s+PROGRAM TOTALS", texts[0])
+    if m:
+        total = int(m.group(1).replace(",", ""))
     requests = res["requests"]
-    return {"requests_counted": requests, "top_exclusive": _top_callgrind(texts[0]),
-            "top_inclusive": _top_callgrind(texts[1])}
+    # wrk counts requests that completed; in-flight ones at the end add < c/requests error.
+    return {"requests_counted": requests, "instructions": total,
+            "instructions_per_request": total / requests if total and requests else None,
+            "top_exclusive": _top_callgrind(texts[0]), "top_inclusive": _top_callgrind(texts[1])}
+
+
+def _strace_counts(bench, label: str, pids: list[int], port: int, conns: int, outdir: Path) -> dict:
+    """System calls per request (strace -c over every thread of `pids`)."""
+    out = bench.tmp / f"strace-{label}.txt"
+    cmd = ["strace", "-f", "-c", "-o", str(out)]
+    for pid in pids:
+        cmd += ["-p", str(pid)]
+    tracer = bench.procs.start(f"strace-{label}", cmd)
+    time.sleep(0.5)
+    res = bench.wrk(f"strace-{label}", port, "encrypt", conns, 2, record=False)
+    tracer.p.send_signal(signal.SIGINT)
+    try:
+        tracer.p.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        pass
+    bench.procs.stop(tracer)
+    text = out.read_text() if out.exists() else ""
+    (outdir / f"strace-{label}.txt").write_text(text)
+    per_req: dict[str, float] = {}
+    for line in text.splitlines():
+        f = line.split()
+        if len(f) >= 5 and f[0][0].isdigit() and f[-1] != "total":
+            calls = int(f[3])
+            per_req[f[-1]] = round(calls / res["requests"], 2) if res["requests"] else 0
+    total = round(sum(per_req.values()), 2)
+    log_line = ", ".join(f"{k} {v}" for k, v in sorted(per_req.items(), key=lambda kv: -kv[1]) if v >= 0.05)
+    return {"requests": res["requests"], "syscalls_per_request": total, "by_syscall": per_req,
+            "summary": log_line}
 
 
 def profile(bench, BenchError, log) -> None:  # noqa: N803 (the driver's exception class)
@@ -132,7 +175,8 @@ def profile(bench, BenchError, log) -> None:  # noqa: N803 (the driver's excepti
         finally:
             bench.procs.stop(proxy)
         cpu = str(bench.ncpu - 1)
-        proxy, port, _ = bench.start_proxy("proxy-perf-attested", attested=True, cpus=cpu, log_level="warn")
+        proxy, port, _ = bench.start_proxy("proxy-perf-attested", attested=True, cpus=cpu, log_level="warn",
+                                           extra=["--threads", "1"])
         bench.pin(bench.stub, "0")
         try:
             bench.warm(port, "decrypt", bench.c_attested, cpus="0")
@@ -143,11 +187,36 @@ def profile(bench, BenchError, log) -> None:  # noqa: N803 (the driver's excepti
             bench.procs.stop(proxy)
     else:
         bench.problem("profile: perf not installed")
+    if shutil.which("strace"):
+        log("--- profile: strace (system calls per pass-through request)")
+        from benchlib import children  # the driver's helper
+        proxy, port, _ = bench.start_proxy("proxy-strace", attested=False, log_level="warn")
+        nginx, nport = bench.start_nginx("nginx-strace")
+        try:
+            for conns in (1, 16):
+                bench.warm(port, "encrypt", conns)
+                prof[f"strace_proxy_c{conns}"] = _strace_counts(bench, f"proxy-c{conns}", [proxy.pid], port,
+                                                                conns, outdir)
+                bench.warm(nport, "encrypt", conns)
+                prof[f"strace_nginx_c{conns}"] = _strace_counts(bench, f"nginx-c{conns}", children(nginx.pid),
+                                                                nport, conns, outdir)
+                log(f"syscalls/request c={conns}: kms-proxy {prof[f'strace_proxy_c{conns}']['summary']} | "
+                    f"nginx {prof[f'strace_nginx_c{conns}']['summary']}")
+        finally:
+            bench.procs.stop(nginx)
+            bench.procs.stop(proxy)
     if shutil.which("valgrind") and shutil.which("callgrind_control"):
         log("--- profile: callgrind")
         try:
-            prof["callgrind_passthrough"] = _callgrind_run(bench, "passthrough", False, "encrypt", outdir)
-            prof["callgrind_attested"] = _callgrind_run(bench, "attested", True, "decrypt", outdir)
+            prof["callgrind_passthrough"] = _callgrind_run(bench, "passthrough", outdir)
+            prof["callgrind_nginx"] = _callgrind_run(bench, "nginx", outdir, nginx=True)
+            prof["callgrind_attested"] = _callgrind_run(bench, "attested", outdir, attested=True, op="decrypt")
+            p, n = (prof["callgrind_passthrough"].get("instructions_per_request"),
+                    prof["callgrind_nginx"].get("instructions_per_request"))
+            if p and n:
+                bench.figure("a_instructions_per_request_ratio_vs_nginx", p / n, unit="x",
+                             proxy_instructions=p, nginx_instructions=n)
+                log(f"callgrind: {p:.0f} instructions/request (kms-proxy) vs {n:.0f} (nginx): {p / n:.2f}x")
         except BenchError as e:
             bench.problem(f"profile: callgrind: {e}")
     else:

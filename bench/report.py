@@ -33,10 +33,36 @@ def verdict(name: str, f: dict) -> str:
     return "MISSES target"
 
 
-def print_table(results: dict) -> None:
-    figs = results["figures"]
+def detail(name: str, f: dict) -> str:
+    """The measurements behind a figure, in a few words."""
+    def n(k, spec=".0f"):
+        v = f.get(k)
+        return format(v, spec) if is_number(v) else "?"
+    if name.startswith("a_instructions"):
+        return f"{n('proxy_instructions')} vs {n('nginx_instructions')} instructions/request (callgrind)"
+    if name.startswith("a_"):
+        return (f"cpu/req {n('proxy_cpu_us', '.1f')} us vs nginx {n('nginx_cpu_us', '.1f')} us; "
+                f"{n('proxy_rps')} vs {n('nginx_rps')} req/s")
+    if name.startswith("b_"):
+        return f"proxy {n('proxy_us')} us, direct {n('direct_us')} us (nginx adds {n('nginx_added_us')} us)"
+    if name == "c_attested_cpu_ratio_vs_rsa":
+        return f"RSA {n('rsa_cpu_us_per_op', '.0f')} us cpu/op; proxy {n('proxy_cpu_us_per_request')} us cpu/req"
+    if name.startswith("c_"):
+        return (f"{n('rps')} req/s; RSA {n('rsa_us_per_op')} us/op ({n('rsa_ops_per_sec')}/s); "
+                f"{n('requests_per_nsm_call', '.1f')} req/NSM call")
+    if name.startswith("d_"):
+        return (f"{n('rps')} req/s vs {n('reference_rps')}/s; {n('requests_per_nsm_call', '.1f')} req/NSM call; "
+                f"c=1: {n('measured_c1_rps')} req/s")
+    if name == "e_rss_1000_idle_conns_mb":
+        return f"{n('per_conn_kb', '.1f')} KB per connection"
+    if name.startswith("f_"):
+        return f"median of {n('starts')}; max {n('max_ms')} ms; cpu {n('cpu_ms_median')} ms (median)"
+    return ""
+
+
+def table_rows(results: dict) -> list[tuple[str, str, str, str, str]]:
     rows = []
-    for name, f in figs.items():
+    for name, f in results["figures"].items():
         unit = f.get("unit", "")
         target = f.get("target")
         tgt = ""
@@ -45,22 +71,43 @@ def print_table(results: dict) -> None:
             tgt = f"{rel} {fmt(target, unit)}"
             if f.get("limit") is not None:
                 tgt += f" (limit {fmt(f['limit'], unit)})"
-        rows.append((name, fmt(f.get("value"), unit), tgt, verdict(name, f)))
-    w = [max(len(r[i]) for r in rows + [("figure", "value", "target", "")]) for i in range(4)]
-    line = "  ".join(h.ljust(w[i]) for i, h in enumerate(("figure", "value", "target", "status")))
+        rows.append((name, fmt(f.get("value"), unit), tgt, verdict(name, f), detail(name, f)))
+    return rows
+
+
+def machine_line(results: dict) -> str:
+    m = results.get("machine", {})
+    return (f"{m.get('cpu_model')} x{m.get('cpus')}, {m.get('mem_total_mb')} MB, kernel {m.get('kernel')}, "
+            f"OpenSSL {m.get('openssl')}, nginx {m.get('nginx')}, wrk {m.get('wrk')}, g++ {m.get('compiler')}, "
+            f"build {m.get('build_type')} @ {m.get('git_commit')}; mode {results.get('mode')}, "
+            f"{results.get('elapsed_s')} s, load average {m.get('loadavg_at_start')} -> {m.get('loadavg_at_end')}")
+
+
+def print_table(results: dict) -> None:
+    rows = table_rows(results)
+    head = ("figure", "value", "target", "status", "measured")
+    w = [max(len(r[i]) for r in rows + [head]) for i in range(5)]
+    line = "  ".join(h.ljust(w[i]) for i, h in enumerate(head))
     print()
     print(line)
     print("-" * len(line))
     for r in rows:
-        print("  ".join(c.ljust(w[i]) for i, c in enumerate(r)))
-    m = results.get("machine", {})
-    print(f"\nmachine: {m.get('cpu_model')} x{m.get('cpus')}, {m.get('mem_total_mb')} MB, "
-          f"kernel {m.get('kernel')}, build {m.get('build_type')}, mode {results.get('mode')}, "
-          f"{results.get('elapsed_s')} s, load average {m.get('loadavg_at_start')} -> {m.get('loadavg_at_end')}")
-    busy = (m.get("loadavg_at_start") or [0])[0]
+        print("  ".join(c.ljust(w[i]) for i, c in enumerate(r)).rstrip())
+    print(f"\nmachine: {machine_line(results)}")
+    busy = (results.get("machine", {}).get("loadavg_at_start") or [0])[0]
     if busy > 0.5:
         print(f"note: the machine was busy (1-min load {busy}) when the run started: "
               "wall-clock figures are pessimistic; CPU-time figures (a, c cpu) are less affected")
+
+
+def write_markdown(results: dict, path: Path) -> None:
+    """The same table as Markdown (docs/performance.md quotes it)."""
+    out = ["| figure | value | target | status | measured |", "|---|---|---|---|---|"]
+    for r in table_rows(results):
+        out.append("| " + " | ".join(c.replace("|", "\\|") for c in r) + " |")
+    out.append("")
+    out.append(f"Machine: {machine_line(results)}.")
+    path.write_text("\n".join(out) + "\n")
 
 
 def plot(results: dict, png: Path, tmp: Path) -> None:
