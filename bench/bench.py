@@ -30,6 +30,7 @@ import datetime as dt
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -696,6 +697,11 @@ def main() -> int:
     if args.out is None:
         name = "profile.json" if args.profile_only else "smoke.json" if args.smoke else "latest.json"
         args.out = str(BENCH / "results" / name)
+    # 1,000 client sockets here and as many in kms-proxy (children inherit it).
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = 8192 if hard == resource.RLIM_INFINITY else min(8192, hard)
+    if soft != resource.RLIM_INFINITY and soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
     b = Bench(args)
 
     def on_signal(signum, _frame):

@@ -115,10 +115,10 @@ def plot(results: dict, png: Path, tmp: Path) -> None:
     runs = results["runs"]
     panels = [("pass-through Encrypt", [k for k in runs if "encrypt" in k]),
               ("attested Decrypt", [k for k in runs if "attested" in k])]
-    script = [f"set terminal pngcairo size 1200,520 noenhanced font ',9'" if has_cairo() else
-              "set terminal png size 1200,520 noenhanced",
+    script = [f"set terminal pngcairo size 1300,700 noenhanced font ',9'" if has_cairo() else
+              "set terminal png size 1300,700 noenhanced",
               f"set output '{png}'", "set multiplot layout 1,2", "set logscale xy", "set grid",
-              "set xlabel 'percentile'", "set ylabel 'latency (us)'", "set key top left",
+              "set xlabel 'percentile'", "set ylabel 'latency (us)'", "set key below",
               "set xrange [1:20000]",
               "set xtics ('0' 1, '50' 2, '90' 10, '99' 100, '99.9' 1000, '99.99' 10000)"]
     for title, keys in panels:
