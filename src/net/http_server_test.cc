@@ -170,6 +170,24 @@ TEST_F(HttpServerTest, ChunkedBodyIsDechunked) {
   EXPECT_EQ(r->body, "POST /c hello world");
 }
 
+TEST_F(HttpServerTest, TransferEncodingOtherThanChunkedIs400) {
+  // RFC 9112 6.1: without chunked as the final coding the length is unknown;
+  // Beast alone would read an empty body and parse the body as a request.
+  for (const char* te : {"gzip", "chunked, gzip", "identity"}) {
+    HttpServer server(pool, fast_options(), echo);
+    auto port = server.start();
+    ASSERT_TRUE(port);
+    RawConn c(*port);
+    c.send(std::string("POST /t HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: ") + te +
+           "\r\nContent-Length: 2\r\n\r\n{}");
+    auto r = c.read_response();
+    ASSERT_TRUE(r) << te;
+    EXPECT_EQ(r->status, 400u) << te;
+    EXPECT_NE(r->body.find("Transfer-Encoding"), std::string::npos) << r->body;
+    EXPECT_TRUE(c.wait_closed(3s));
+  }
+}
+
 TEST_F(HttpServerTest, LowerCaseHeadersAndEmptyAcceptEncoding) {
   HttpServer server(pool, fast_options(), echo);
   auto port = server.start();

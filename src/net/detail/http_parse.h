@@ -54,9 +54,20 @@ class RequestSink final : public bhttp::basic_parser<true> {
     if (f == bhttp::field::expect && has_token(sv(value), "100-continue")) {
       expect_continue_ = true;
     }
+    if (f == bhttp::field::transfer_encoding) {
+      saw_transfer_encoding_ = true;
+    }
     req_.headers.add(sv(name), sv(value));
   }
-  void on_header_impl(ErrorCode&) override {}
+  void on_header_impl(ErrorCode& ec) override {
+    // RFC 9112 6.1/6.3: a request whose Transfer-Encoding does not end in
+    // chunked has no reliable length (Beast would read it as empty and parse
+    // the body as the next request). Only plain "chunked" is understood
+    // (Beast rejects a second chunked and chunked with Content-Length).
+    if (saw_transfer_encoding_ && !this->chunked()) {
+      ec = bhttp::error::bad_transfer_encoding;
+    }
+  }
   void on_body_init_impl(const boost::optional<std::uint64_t>& length, ErrorCode&) override {
     // Beast has already checked the length against body_limit.
     if (length) {
@@ -76,6 +87,7 @@ class RequestSink final : public bhttp::basic_parser<true> {
 
   kp::HttpRequest& req_;
   bool expect_continue_ = false;
+  bool saw_transfer_encoding_ = false;
 };
 
 /// Parses one response into a kp::HttpResponse (all fields kept; the caller
