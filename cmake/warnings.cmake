@@ -1,7 +1,7 @@
 add_library(kp_warnings INTERFACE)
 target_compile_options(kp_warnings INTERFACE
   -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wcast-align
-  -Wunused -Woverloaded-virtual -Wnull-dereference -Wimplicit-fallthrough)
+  -Wunused -Woverloaded-virtual -Wimplicit-fallthrough)
 if(KP_WERROR)
   target_compile_options(kp_warnings INTERFACE -Werror)
 endif()
@@ -10,7 +10,7 @@ endif()
 # warnings, not errors, so release builds with -Werror stay usable.
 if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
   target_compile_options(kp_warnings INTERFACE -Wno-error=restrict -Wno-error=stringop-overflow
-    -Wno-error=array-bounds -Wno-error=null-dereference -Wno-error=maybe-uninitialized
+    -Wno-error=array-bounds -Wno-error=maybe-uninitialized
     # Asio's coroutine frames use a sized operator delete that GCC 12 at -O2
     # mistakes for a mismatched pair (GCC bug 103993).
     -Wno-mismatched-new-delete)

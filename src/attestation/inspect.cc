@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "base/encoding.h"
+#include "base/error.h"
 #include "base/time_format.h"
 
 namespace kp::attestation {
@@ -15,29 +16,7 @@ bool looks_like_cose(ByteView b) { return !b.empty() && (b[0] == 0x84 || b[0] ==
 
 bool is_space(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\f' || c == '\v'; }
 
-void json_string(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out.push_back('"');
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          out += "\\u00";
-          out.push_back(kHex[c >> 4]);
-          out.push_back(kHex[c & 0xf]);
-        } else {
-          out.push_back(ch);  // module ids and RFC 2253 names are ASCII-escaped already
-        }
-    }
-  }
-  out.push_back('"');
-}
+void json_string(std::string& out, std::string_view s) { append_json_string(out, s); }
 
 std::string quoted(std::string_view s) {
   std::string out;

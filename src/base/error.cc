@@ -69,6 +69,8 @@ const Row& row(Errc code) noexcept {
   return kTable[sizeof(kTable) / sizeof(kTable[0]) - 1];  // kInternal
 }
 
+}  // namespace
+
 void append_json_string(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   out.push_back('"');
@@ -81,7 +83,7 @@ void append_json_string(std::string& out, std::string_view s) {
       case '\r': out += "\\r"; break;
       case '\t': out += "\\t"; break;
       default:
-        if (c < 0x20) {
+        if (c < 0x20 || c == 0x7f) {
           out += "\\u00";
           out.push_back(kHex[c >> 4]);
           out.push_back(kHex[c & 0xf]);
@@ -92,8 +94,6 @@ void append_json_string(std::string& out, std::string_view s) {
   }
   out.push_back('"');
 }
-
-}  // namespace
 
 std::string_view errc_name(Errc code) noexcept { return row(code).name; }
 

@@ -83,6 +83,10 @@ struct HttpError {
 /// The only table that maps errors to HTTP statuses and KMS error types.
 HttpError to_http(Errc code) noexcept;
 
+/// Appends `s` as a JSON string literal (quotes included): escapes '"', '\\',
+/// and control characters (and DEL) as \uXXXX; other bytes are copied.
+void append_json_string(std::string& out, std::string_view s);
+
 /// Renders {"__type":"<type>","message":"<message>"} with JSON escaping.
 std::string kms_error_body(std::string_view type, std::string_view message);
 

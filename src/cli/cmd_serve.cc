@@ -47,14 +47,14 @@ void add_common_flags(CLI::App& sub, ServeFlags& f) {
   sub.add_option("--nsm-device", f.nsm_device, "NSM device path (default /dev/nsm)");
   sub.add_option("--sim-pki-dir,--sim-pki", f.sim_pki,
                  "Development PKI for --attestation simulated (create with: kms-proxy sim-pki init DIR)");
-  sub.add_option("--pcr", f.o.pcrs, "Simulated PCR value N=HEX (48 bytes); repeatable");
+  sub.add_option("--pcr", f.o.pcrs, "PCR N=HEX (96 hex digits) the simulated NSM reports; repeatable");
   sub.add_option("--measurements", f.measurements,
-                 "nitro-cli measurements JSON (build-enclave/describe-eif output) for simulated PCRs");
+                 "nitro-cli measurements JSON (build-enclave/describe-eif output): the simulated PCRs");
   sub.add_option("--attestation-max-age", f.max_age,
                  "Reuse an attestation document for up to this long (e.g. 5s; default 0 = fresh per request)");
-  sub.add_option("--log-format", f.log_format, "text | json");
+  sub.add_option("--log-format", f.log_format, "text (default) | json (one JSON object per line, key=value pairs as fields)");
   sub.add_option("--log-level", f.log_level, "trace | debug | info | warn | error | off");
-  sub.add_option("--metrics-listen", f.metrics_listen, "HOST:PORT for /metrics, /healthz, /readyz");
+  sub.add_option("--metrics-listen", f.metrics_listen, "HOST:PORT for /metrics (Prometheus), /healthz, /readyz; port 0 = any free port (logged)");
   sub.add_option("--max-connections", f.max_connections, "Concurrent client connections");
   sub.add_option("--threads", f.threads, "I/O threads (default: one per core)");
   sub.add_option("--sim-nsm-latency", f.sim_latency, "Benchmarks: artificial simulated NSM latency")
@@ -111,27 +111,53 @@ std::optional<app::DaemonExtras> extras_from(ServeFlags& f) {
   return x;
 }
 
-int report_startup_failure(const Error& e) {
-  std::cerr << "kms-proxy: cannot start:\n";
+// Every startup problem, one per line. In JSON log mode each problem is one
+// JSON log line, so the output stays machine-readable.
+int report_startup_failure(const config::Config& cfg, const Error& e, bool run_mode) {
+  const bool json = cfg.log.format == config::LogFormat::kJson;
+  const char* what = run_mode ? "kms-proxy: cannot start the proxy, so the command was not started:"
+                              : "kms-proxy: cannot start:";
+  if (!json) {
+    std::cerr << what << "\n";
+  }
   std::string_view msg = e.message;
   while (!msg.empty()) {
     const auto nl = msg.find('\n');
-    std::cerr << "  - " << msg.substr(0, nl) << "\n";
+    const std::string_view line = msg.substr(0, nl);
+    if (json) {
+      spdlog::error("cannot start{}: {}", run_mode ? " (command not started)" : "", line);
+    } else {
+      std::cerr << "  - " << line << "\n";
+    }
     msg = nl == std::string_view::npos ? std::string_view{} : msg.substr(nl + 1);
   }
   return 1;
 }
 
-int serve(CLI::App& sub, ServeFlags& f) {
+struct Prepared {
+  config::Config cfg;
+  app::DaemonExtras extras;
+};
+
+// Config, extras and logging, shared by serve and run; nullopt = usage error.
+std::optional<Prepared> prepare(CLI::App& sub, ServeFlags& f) {
   auto cfg = load(sub, f);
   if (!cfg) {
-    return 2;
+    return std::nullopt;
   }
   auto extras = extras_from(f);
   if (!extras) {
-    return 2;
+    return std::nullopt;
   }
   app::setup_logging(cfg->log);
+  return Prepared{std::move(*cfg), std::move(*extras)};
+}
+
+int serve(CLI::App& sub, ServeFlags& f) {
+  auto prep = prepare(sub, f);
+  if (!prep) {
+    return 2;
+  }
   // Block the termination signals before any thread starts, then wait for
   // them synchronously in this thread (the I/O threads inherit the mask).
   sigset_t set;
@@ -142,12 +168,12 @@ int serve(CLI::App& sub, ServeFlags& f) {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
-  auto daemon = app::Daemon::create(*cfg, std::move(*extras));
+  auto daemon = app::Daemon::create(prep->cfg, std::move(prep->extras));
   if (!daemon) {
-    return report_startup_failure(daemon.error());
+    return report_startup_failure(prep->cfg, daemon.error(), false);
   }
   if (auto port = (*daemon)->start(); !port) {
-    return report_startup_failure(port.error());
+    return report_startup_failure(prep->cfg, port.error(), false);
   }
   int sig = 0;
   sigwait(&set, &sig);
@@ -161,32 +187,27 @@ int run(CLI::App& sub, ServeFlags& f) {
     std::cerr << "kms-proxy run: missing command (usage: kms-proxy run [options] -- CMD [ARGS...])\n";
     return 2;
   }
-  auto cfg = load(sub, f);
-  if (!cfg) {
+  auto prep = prepare(sub, f);
+  if (!prep) {
     return 2;
   }
-  auto extras = extras_from(f);
-  if (!extras) {
-    return 2;
-  }
-  app::setup_logging(cfg->log);
   ::signal(SIGPIPE, SIG_IGN);
   auto sup = supervisor::Supervisor::create();
   if (!sup) {
     std::cerr << "kms-proxy: " << sup.error().message << "\n";
     return 1;
   }
-  auto daemon = app::Daemon::create(*cfg, std::move(*extras));
+  auto daemon = app::Daemon::create(prep->cfg, std::move(prep->extras));
   if (!daemon) {
-    return report_startup_failure(daemon.error());
+    return report_startup_failure(prep->cfg, daemon.error(), true);
   }
   auto port = (*daemon)->start();
   if (!port) {
-    return report_startup_failure(port.error());
+    return report_startup_failure(prep->cfg, port.error(), true);
   }
   supervisor::ChildSpec spec;
   spec.argv = f.command;
-  spec.env = config::child_environment(*cfg, *port);
+  spec.env = config::child_environment(prep->cfg, *port);
   const int code = (*sup)->run(spec);
   spdlog::info("command exited with status {}; stopping the proxy", code);
   (*daemon)->stop();
@@ -199,20 +220,34 @@ Runner add_serve_commands(CLI::App& app) {
   auto flags = std::make_shared<ServeFlags>();
   auto* serve_cmd = app.add_subcommand("serve", "Run the KMS proxy until SIGTERM/SIGINT");
   serve_cmd->footer(
+      "Configuration: the file (--config), then AWS_REGION/AWS_DEFAULT_REGION and https_proxy from\n"
+      "the environment, then flags; every problem is reported at once (FILE:LINE: message) and\n"
+      "nothing starts (exit 2). Exit status: 0 after a graceful stop (SIGTERM/SIGINT: in-flight\n"
+      "requests finish), 1 if the proxy could not start or did not drain in time.\n"
+      "Credentials: AWS_ACCESS_KEY_ID/..., the container endpoint, or the instance role (IMDSv2).\n"
       "Examples:\n"
       "  kms-proxy serve --config /etc/enclaver/enclaver.yaml\n"
+      "  kms-proxy serve --config enclaver.yaml --vsock 3:8000 --region us-east-1 \\\n"
+      "      --log-format json --metrics-listen 127.0.0.1:9100\n"
       "  kms-proxy sim-pki init ./pki && kms-proxy serve --attestation simulated --sim-pki ./pki \\\n"
-      "      --pcr 0=$(printf 'ab%.0s' {1..48}) --region us-east-1");
+      "      --pcr 0=$(printf 'ab%.0s' {1..48}) --region us-east-1 \\\n"
+      "      --endpoint us-east-1=http://127.0.0.1:4566   # e.g. kms-emulator");
   add_common_flags(*serve_cmd, *flags);
 
   auto run_flags = std::make_shared<ServeFlags>();
   auto* run_cmd = app.add_subcommand(
       "run", "Start the proxy, then run CMD with AWS_KMS_ENDPOINT and AWS_ENDPOINT_URL_KMS set");
   run_cmd->footer(
-      "Exit status: CMD's (128+N if killed by signal N); 1 if the proxy could not start (CMD is then\n"
-      "not started); 2 for usage or configuration errors. SIGTERM, SIGINT and SIGHUP go to CMD.\n"
-      "Example:\n"
-      "  kms-proxy run --config /etc/enclaver/enclaver.yaml -- python3 /app/main.py");
+      "CMD gets AWS_KMS_ENDPOINT and AWS_ENDPOINT_URL_KMS = http://127.0.0.1:PORT and, when egress\n"
+      "is configured (egress.allow), http(s)_proxy/HTTP(S)_PROXY = http://127.0.0.1:PROXY_PORT/ and\n"
+      "no_proxy/NO_PROXY = localhost,127.0.0.1 (as Enclaver's odyn does). SIGTERM, SIGINT and SIGHUP\n"
+      "go to CMD; when CMD exits the proxy stops.\n"
+      "Exit status: CMD's (128+N if killed by signal N; 127 not found, 126 not executable); 1 if\n"
+      "the proxy could not start (CMD is then not started); 2 for usage or configuration errors.\n"
+      "Examples:\n"
+      "  kms-proxy run --config /etc/enclaver/enclaver.yaml -- python3 /app/main.py\n"
+      "  kms-proxy run --attestation simulated --sim-pki ./pki --region us-east-1 \\\n"
+      "      --endpoint us-east-1=http://127.0.0.1:4566 -- aws kms generate-random --number-of-bytes 32");
   add_common_flags(*run_cmd, *run_flags);
   run_cmd->add_option("command", run_flags->command, "CMD [ARGS...] (after --)")->required();
   run_cmd->positionals_at_end();

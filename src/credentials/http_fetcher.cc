@@ -7,22 +7,11 @@
 #include <exception>
 #include <variant>
 
+#include "net/transport.h"
+
 namespace kp::credentials {
 
-std::string HttpEndpoint::to_string() const {
-  std::string out = scheme;
-  out += "://";
-  if (host.find(':') != std::string::npos) {
-    out += '[';
-    out += host;
-    out += ']';
-  } else {
-    out += host;
-  }
-  out += ':';
-  out += std::to_string(port);
-  return out;
-}
+std::string HttpEndpoint::to_string() const { return scheme + "://" + net::host_port(host, port); }
 
 boost::asio::awaitable<Result<HttpResponse>> fetch_with_deadline(HttpFetcher& fetcher,
                                                                  const HttpEndpoint& endpoint,

@@ -174,7 +174,8 @@ asio::awaitable<HttpResponse> ProxyHandler::handle(HttpRequest req) {
   }
   up.headers.set("Host", host);
   up.headers.set("Content-Type", kJsonType);
-  up.headers.set("X-Amz-Target", target);
+  // The model's spelling: the client's may differ in case (accepted above).
+  up.headers.set("X-Amz-Target", "TrentService." + op_name);
   if (auto ua = req.headers.get("User-Agent")) {
     up.headers.set("User-Agent", *ua);
   }
