@@ -192,8 +192,15 @@ Runner add_attestation_commands(CLI::App& app) {
                    "Extra trusted root certificate (PEM), besides the pinned AWS Nitro root; repeatable");
   insp->add_option("--at", inf->at, "Verification time: RFC 3339, 'now' (default) or 'document'");
   insp->footer(
+      "Checks the COSE_Sign1 signature (ES384) and the certificate chain up to the pinned AWS Nitro\n"
+      "root (or a --root), at the verification time, and prints the decoded document as JSON.\n"
+      "Leaf certificates live about 3 hours: an old document is expired 'now'; '--at document'\n"
+      "checks it at its own timestamp.\n"
       "Exit status 0 when the document verifies, 1 when it does not (with a one-line reason), 2 for\n"
-      "usage errors.\nExample:\n  kms-proxy inspect-attestation doc.b64 --at document");
+      "usage errors.\nExamples:\n"
+      "  kms-proxy inspect-attestation doc.b64 --at document\n"
+      "  kms-proxy inspect-attestation doc.cbor --root ./pki/root.pem      # a simulated document\n"
+      "  kms-proxy inspect-attestation doc.hex --at 2025-11-10T17:21:00Z | jq .pcrs");
 
   auto af = std::make_shared<AttestFlags>();
   auto* att = app.add_subcommand("attest", "Get a fresh attestation document and print it as JSON");
@@ -204,7 +211,15 @@ Runner add_attestation_commands(CLI::App& app) {
   att->add_option("--measurements", af->measurements, "nitro-cli measurements JSON for simulated PCRs");
   att->add_option("--public-key", af->public_key_file, "Public key (PEM or DER SPKI) to bind");
   att->add_option("--out", af->out, "Also write the raw document (CBOR) to this file");
-  att->footer("Example:\n  kms-proxy attest --attestation simulated --sim-pki ./pki --out doc.cbor");
+  att->footer(
+      "Asks the NSM (/dev/nsm, inside an enclave) or the simulated NSM for a document, verifies it\n"
+      "(simulated: against the PKI's root) and prints it as JSON. Exit status 0 ok, 1 when the\n"
+      "device fails or the document does not verify, 2 for usage errors.\n"
+      "Examples:\n"
+      "  kms-proxy attest                                   # inside the enclave: the real PCRs\n"
+      "  kms-proxy attest --attestation simulated --sim-pki ./pki --out doc.cbor\n"
+      "  kms-proxy attest --attestation simulated --sim-pki ./pki --measurements m.json \\\n"
+      "      --public-key app.pub.pem --out doc.cbor");
 
   auto pki_dir = std::make_shared<std::string>();
   auto force = std::make_shared<bool>(false);
@@ -214,7 +229,11 @@ Runner add_attestation_commands(CLI::App& app) {
   pki_init->add_flag("--force", *force, "Replace an existing PKI");
   pki_init->footer(
       "Documents signed by this PKI are for development only: real KMS rejects them; kms-emulator\n"
-      "accepts them with --trust-root DIR/root.pem.\nExample:\n  kms-proxy sim-pki init ./pki");
+      "accepts them with --trust-root DIR/root.pem. An existing PKI is kept unless --force is given\n"
+      "(exit status 1 then).\nExamples:\n"
+      "  kms-proxy sim-pki init ./pki\n"
+      "  kms-proxy serve --attestation simulated --sim-pki ./pki ...");
+  pki->footer("Example:\n  kms-proxy sim-pki init ./pki && kms-emulator serve --trust-root ./pki/root.pem ...");
   pki->require_subcommand(1);
 
   return [insp, inf, att, af, pki_init, pki_dir, force]() -> int {
@@ -229,7 +248,8 @@ Runner add_attestation_commands(CLI::App& app) {
       o.overwrite = *force;
       auto r = attestation::init_sim_pki(*pki_dir, o);
       if (!r) {
-        std::cerr << "sim-pki init: " << r.error().message << "\n";
+        std::cerr << "sim-pki init: " << r.error().message
+                  << (*force ? "" : " (use --force to replace it)") << "\n";
         return 1;
       }
       std::cout << "created development PKI in " << *pki_dir << " (root certificate: " << *pki_dir

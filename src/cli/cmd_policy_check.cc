@@ -1,10 +1,14 @@
 // `kms-proxy policy-check`: evaluates a KMS key policy against an enclave's
 // measurements before deployment, with the same evaluator as kms-emulator.
+#include <cctype>
 #include <fstream>
 #include <iostream>
 #include <iterator>
 #include <map>
 #include <memory>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "attestation/document.h"
 #include "attestation/inspect.h"
@@ -62,41 +66,92 @@ std::optional<std::string> key_account(const policy::Policy& p) {
   return std::nullopt;
 }
 
-// "PCR0 expected 3aa0..., enclave has 0000... (debug-mode enclave)".
-std::string explain(const policy::ConditionFailure& f, const std::map<unsigned, Bytes>& pcrs) {
-  std::string line = policy::describe(f);
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return out;
+}
+
+std::string join(const std::vector<std::string>& v, std::string_view sep) {
+  std::string out;
+  for (const auto& x : v) {
+    if (!out.empty()) {
+      out += sep;
+    }
+    out += x;
+  }
+  return out;
+}
+
+// The PCR a kms:RecipientAttestation:* condition key names (ImageSha384 = PCR0).
+std::optional<unsigned> pcr_of_key(std::string_view key) {
   static constexpr std::string_view kPrefix = "kms:recipientattestation:";
-  std::string key_lower;
-  for (char c : f.key) {
-    key_lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  const std::string k = lower(key);
+  if (!k.starts_with(kPrefix)) {
+    return std::nullopt;
   }
-  if (key_lower.starts_with(kPrefix)) {
-    const std::string_view rest = std::string_view(key_lower).substr(kPrefix.size());
-    std::optional<unsigned> idx;
-    if (rest == "imagesha384") {
-      idx = 0;
-    } else if (rest.starts_with("pcr")) {
-      idx = static_cast<unsigned>(std::atoi(std::string(rest.substr(3)).c_str()));
+  const std::string_view rest = std::string_view(k).substr(kPrefix.size());
+  if (rest == "imagesha384") {
+    return 0U;
+  }
+  if (rest.starts_with("pcr") && rest.size() > 3 && rest.size() <= 5 &&
+      rest.find_first_not_of("0123456789", 3) == std::string_view::npos) {
+    return static_cast<unsigned>(std::stoul(std::string(rest.substr(3))));
+  }
+  return std::nullopt;
+}
+
+std::string statement_name(std::size_t index, const std::string& sid) {
+  return sid.empty() ? "statement #" + std::to_string(index) : "statement \"" + sid + "\"";
+}
+
+// One failed condition, operator-first for PCR keys:
+//   "PCR0 expected 3aa0..., enclave has 0000... (debug-mode enclave)"
+//   "    condition: StringEqualsIgnoreCase kms:RecipientAttestation:ImageSha384"
+// and describe()'s wording for every other key.
+std::string explain(const policy::ConditionFailure& f, const std::map<unsigned, Bytes>& pcrs) {
+  const auto idx = pcr_of_key(f.key);
+  if (!idx || f.op == policy::ConditionOp::kNull) {
+    return policy::describe(f);
+  }
+  const auto it = pcrs.find(*idx);
+  const bool negated = f.op == policy::ConditionOp::kStringNotEquals ||
+                       f.op == policy::ConditionOp::kStringNotEqualsIgnoreCase ||
+                       f.op == policy::ConditionOp::kStringNotLike;
+  std::string line = "PCR" + std::to_string(*idx) + (negated ? " expected none of " : " expected ") +
+                     (f.expected.empty() ? std::string("(nothing)") : join(f.expected, " or ")) +
+                     ", enclave has " +
+                     (it == pcrs.end() ? std::string("no value (not measured or not given)")
+                                       : hex_encode(it->second));
+  if (it != pcrs.end()) {
+    const std::string actual = hex_encode(it->second);
+    if (all_zero(it->second) && *idx <= 2) {
+      line += " (debug-mode enclave)";
     }
-    if (idx) {
-      auto it = pcrs.find(*idx);
-      line += "\n      PCR" + std::to_string(*idx) + " expected " +
-              (f.expected.empty() ? std::string("(nothing)") : f.expected.front()) + ", enclave has " +
-              (it == pcrs.end() ? std::string("no value") : hex_encode(it->second));
-      if (it != pcrs.end() && all_zero(it->second) && *idx <= 2) {
-        line += " (debug-mode enclave: PCR0/1/2 are zero; production key policies reject it)";
-      }
-      if (!f.expected.empty() && it != pcrs.end() && f.expected.front() != hex_encode(it->second) &&
-          [&] {
-            std::string up = f.expected.front();
-            for (auto& c : up) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-            return up == hex_encode(it->second);
-          }()) {
-        line += " (differs only in letter case: use StringEqualsIgnoreCase or lower-case hex)";
+    if (!negated) {
+      for (const auto& e : f.expected) {
+        if (e != actual && lower(e) == actual) {
+          line += " (differs only in letter case: use StringEqualsIgnoreCase or lower-case hex)";
+          break;
+        }
       }
     }
   }
+  line += "\n      condition: " + f.operator_name + " " + f.key;
   return line;
+}
+
+// The request's values for a condition key (keys compare case-insensitively).
+std::vector<std::string> request_values(const policy::RequestContext& ctx, const std::string& key) {
+  const std::string k = lower(key);
+  for (const auto& [name, values] : ctx.keys) {
+    if (lower(name) == k) {
+      return values;
+    }
+  }
+  return {};
 }
 
 int policy_check(const PolicyCheckFlags& f) {
@@ -173,15 +228,40 @@ int policy_check(const PolicyCheckFlags& f) {
   const auto d = policy::evaluate(*pol, ctx);
   std::cout << (d.allowed ? "ALLOWED" : "DENIED") << ": " << ctx.action << " by " << ctx.principal_arn
             << "\n";
-  std::cout << "  decided by: " << d.decided_by() << "\n";
-  if (!d.allowed) {
+  if (d.explicit_deny) {
+    std::cout << "  decided by: " << d.decided_by()
+              << " (explicit Deny: a Deny statement that applies overrides every Allow)\n";
+    const auto& st = pol->statements[*d.statement_index];
+    if (st.conditions.empty()) {
+      std::cout << "  it has no conditions: it denies " << ctx.action << " to this principal always\n";
+    } else {
+      std::cout << "  its conditions all hold for this enclave:\n";
+      for (const auto& c : st.conditions) {
+        const auto actual = request_values(ctx, c.key);
+        std::cout << "    - " << c.operator_name << " " << c.key << ": " << join(c.values, " or ")
+                  << "; request has " << (actual.empty() ? std::string("no value") : join(actual, ", "))
+                  << "\n";
+      }
+    }
+  } else {
+    std::cout << "  decided by: " << d.decided_by() << "\n";
+  }
+  if (!d.allowed && !d.explicit_deny) {
+    bool any_allow = false;
     for (const auto& miss : d.condition_misses) {
-      std::cout << "  statement " << miss.statement_index
-                << (miss.sid.empty() ? std::string() : " (\"" + miss.sid + "\")")
-                << " matched the action and principal but its conditions failed:\n";
+      if (miss.effect != policy::Effect::kAllow) {
+        continue;  // a Deny statement whose conditions failed did not apply: not the cause
+      }
+      any_allow = true;
+      std::cout << "  " << statement_name(miss.statement_index, miss.sid) << " allows " << ctx.action
+                << " to this principal, but its conditions failed:\n";
       for (const auto& fl : miss.failures) {
         std::cout << "    - " << explain(fl, pcrs) << "\n";
       }
+    }
+    if (!any_allow) {
+      std::cout << "  no Allow statement covers " << ctx.action << " for " << ctx.principal_arn
+                << " (check the statements' Action and Principal; --principal sets the caller)\n";
     }
   }
   bool debug = true;
@@ -190,7 +270,8 @@ int policy_check(const PolicyCheckFlags& f) {
     debug = debug && it != pcrs.end() && all_zero(it->second);
   }
   if (debug) {
-    std::cout << "  note: PCR0, PCR1 and PCR2 are all zero: this is a debug-mode enclave\n";
+    std::cout << "  note: PCR0, PCR1 and PCR2 are all zero: this is a debug-mode enclave (nitro-cli\n"
+                 "        run-enclave --debug-mode); production key policies should not admit it\n";
   }
   return d.allowed ? 0 : 1;
 }
@@ -201,17 +282,31 @@ Runner add_policy_check_command(CLI::App& app) {
   auto f = std::make_shared<PolicyCheckFlags>();
   auto* sub = app.add_subcommand(
       "policy-check", "Evaluate a KMS key policy against an enclave's measurements before deploying");
-  sub->add_option("--policy", f->policy_file, "Key policy JSON file")->required();
-  sub->add_option("--attestation", f->attestation_file, "Attestation document (CBOR, base64 or hex)");
-  sub->add_option("--measurements", f->measurements_file, "nitro-cli build-enclave/describe-eif JSON");
-  sub->add_option("--pcr", f->pcrs, "PCR value N=HEX; repeatable");
+  sub->add_option("--policy", f->policy_file, "Key policy JSON file (as GetKeyPolicy prints it)")->required();
+  sub->add_option("--attestation", f->attestation_file,
+                  "Take the PCRs from this attestation document (CBOR, base64 or hex; its signature is\n"
+                  "not checked here: use inspect-attestation for that)");
+  sub->add_option("--measurements", f->measurements_file,
+                  "Take the PCRs from nitro-cli build-enclave/describe-eif/describe-enclaves JSON");
+  sub->add_option("--pcr", f->pcrs, "PCR value N=HEX (96 hex digits; wins over the files); repeatable");
   sub->add_option("--action", f->action, "KMS action (default kms:Decrypt)");
   sub->add_option("--principal", f->principal,
-                  "Caller ARN (default: the root of the key's account, from the policy)");
-  sub->add_option("--encryption-context", f->encryption_context, "K=V; repeatable");
+                  "Caller ARN, e.g. the enclave's instance role (default: the root of the key's account,\n"
+                  "taken from the policy)");
+  sub->add_option("--encryption-context", f->encryption_context,
+                  "Encryption context pair K=V of the request; repeatable");
   sub->footer(
-      "Exit status: 0 allowed, 1 denied, 2 usage or input error.\nExample:\n"
-      "  kms-proxy policy-check --policy key-policy.json --measurements measurements.json");
+      "Evaluates the policy as KMS does (explicit Deny wins, then any Allow whose conditions hold),\n"
+      "with kms:RecipientAttestation:ImageSha384 and :PCR<n> taken from the enclave's measurements,\n"
+      "and says which statement decided and which condition failed, e.g.\n"
+      "  PCR0 expected 3aa0..., enclave has 0000... (debug-mode enclave)\n"
+      "Exit status: 0 allowed, 1 denied, 2 usage or input error.\n"
+      "Examples:\n"
+      "  kms-proxy policy-check --policy key-policy.json --measurements measurements.json\n"
+      "  aws kms get-key-policy --key-id $KEY --policy-name default --output text > key-policy.json\n"
+      "  kms-proxy policy-check --policy key-policy.json --attestation doc.b64 \\\n"
+      "      --principal arn:aws:iam::111122223333:role/enclave --encryption-context app=billing\n"
+      "  kms-proxy policy-check --policy key-policy.json --action kms:GenerateDataKey --pcr 0=$PCR0");
   return [sub, f]() -> int { return *sub ? policy_check(*f) : -1; };
 }
 

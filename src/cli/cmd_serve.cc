@@ -192,7 +192,11 @@ int run(CLI::App& sub, ServeFlags& f) {
     return 2;
   }
   ::signal(SIGPIPE, SIG_IGN);
-  auto sup = supervisor::Supervisor::create();
+  supervisor::Options so;
+  if (prep->cfg.log.format == config::LogFormat::kJson) {
+    so.report = [](std::string_view line) { spdlog::error("{}", line); };  // keep stderr JSON-only
+  }
+  auto sup = supervisor::Supervisor::create(std::move(so));
   if (!sup) {
     std::cerr << "kms-proxy: " << sup.error().message << "\n";
     return 1;

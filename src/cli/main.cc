@@ -11,6 +11,12 @@ int main(int argc, char** argv) {
       "kms-proxy: a KMS proxy for AWS Nitro Enclaves.\n"
       "Apps call AWS KMS through http://127.0.0.1:9999 with their usual SDK; the proxy attaches\n"
       "attestation documents, re-signs with its own credentials and decrypts the answers."};
+  app.footer(
+      "Run 'kms-proxy SUBCOMMAND --help' for its options and examples.\n"
+      "Examples:\n"
+      "  kms-proxy run --config /etc/enclaver/enclaver.yaml -- python3 /app/main.py\n"
+      "  kms-proxy policy-check --policy key-policy.json --measurements measurements.json\n"
+      "  kms-proxy inspect-attestation doc.b64 --at document");
   app.require_subcommand(1);
   app.set_version_flag("--version", "kms-proxy 0.1.0");
   std::vector<kp::cli::Runner> runners = {

@@ -1,0 +1,767 @@
+"""The kms-proxy command line as an operator uses it: policy-check,
+inspect-attestation on real documents, attest, sim-pki, `run` (exit codes,
+signals, the child's environment, startup failures), `serve` (graceful stop,
+configuration errors), --help of every subcommand and `cmake --install`.
+
+Every process binds 127.0.0.1 only and every wait has a timeout."""
+import base64
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+import harness as h
+
+KMS_PROXY = os.path.join(h.BIN, "kms-proxy")
+DOCS = os.path.join(h.VECTORS, "attestation_docs")
+ACCOUNT = "111122223333"
+ROOT = f"arn:aws:iam::{ACCOUNT}:root"
+# PCR0 of the real (production-mode) document fastcrypto_pcr16_indefmap_2025-11-10.
+PCR0_REAL = ("3aa0e6e6ed7d8301655fced7e6ddcc443a3e57bf62f070caa6becf337069e859"
+             "c0f03d68136440ff1cab8adefd20634c")
+ZERO = "00" * 48
+AB = "ab" * 48
+TIMEOUT = 60
+
+
+def kp(*args, env=None, timeout=TIMEOUT, cwd=None):
+    """Runs kms-proxy to completion; returns CompletedProcess (text)."""
+    return subprocess.run([KMS_PROXY, *args], capture_output=True, text=True, timeout=timeout,
+                          env=env, cwd=cwd, stdin=subprocess.DEVNULL)
+
+
+def clean_env(**extra):
+    """A minimal environment: no proxies, no AWS_* from the caller, a region
+    (so the proxy never waits for IMDS) and bogus static credentials."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"),
+           "LANG": "C.UTF-8", "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "AKIAPROXYCLITEST0001",
+           "AWS_SECRET_ACCESS_KEY": "proxy-cli-test-secret", "AWS_EC2_METADATA_DISABLED": "true"}
+    env.update(extra)
+    return env
+
+
+def doc(name):
+    return os.path.join(DOCS, name)
+
+
+def analysis(stem):
+    with open(doc(stem + ".analysis.json")) as f:
+        return json.load(f)
+
+
+def policy_doc(*statements):
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def allow(sid, actions, condition=None, principal=ROOT):
+    st = {"Sid": sid, "Effect": "Allow", "Principal": {"AWS": principal}, "Action": actions, "Resource": "*"}
+    if condition:
+        st["Condition"] = condition
+    return st
+
+
+def deny(sid, actions, condition=None):
+    st = {"Sid": sid, "Effect": "Deny", "Principal": "*", "Action": actions, "Resource": "*"}
+    if condition:
+        st["Condition"] = condition
+    return st
+
+
+def pcr0_condition(value, op="StringEqualsIgnoreCase"):
+    return {op: {"kms:RecipientAttestation:ImageSha384": value}}
+
+
+# --------------------------------------------------------------------------
+# policy-check
+# --------------------------------------------------------------------------
+
+class PolicyCheckTest(h.TempDirTestCase):
+    def write(self, name, text):
+        path = os.path.join(self.tmp, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def policy(self, *statements):
+        return self.write("policy.json", policy_doc(*statements))
+
+    def enclave_policy(self, pcr0=PCR0_REAL, extra=None):
+        cond = pcr0_condition(pcr0)
+        if extra:
+            cond.update(extra)
+        return self.policy(allow("Admin", ["kms:Describe*", "kms:Encrypt"]),
+                           allow("EnclaveDecrypt", "kms:Decrypt", cond))
+
+    def check(self, *args):
+        return kp("policy-check", *args)
+
+    def test_real_document_with_matching_pcr0_is_allowed(self):
+        r = self.check("--policy", self.enclave_policy(), "--attestation",
+                       doc("fastcrypto_pcr16_indefmap_2025-11-10.cose.hex"))
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertTrue(r.stdout.startswith(f"ALLOWED: kms:Decrypt by {ROOT}"), r.stdout)
+        self.assertIn('decided by: statement "EnclaveDecrypt"', r.stdout)
+        self.assertNotIn("debug-mode", r.stdout)
+
+    def test_debug_mode_document_is_denied_and_the_pcr_explained(self):
+        r = self.check("--policy", self.enclave_policy(), "--attestation",
+                       doc("evervault_ga_debug_2023-09-18.cose.b64"))
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertTrue(r.stdout.startswith("DENIED: kms:Decrypt"), r.stdout)
+        self.assertIn("implicit deny", r.stdout)
+        self.assertIn('statement "EnclaveDecrypt" allows kms:Decrypt to this principal, but its conditions failed',
+                      r.stdout)
+        self.assertIn(f"PCR0 expected {PCR0_REAL}, enclave has {ZERO} (debug-mode enclave)", r.stdout)
+        self.assertIn("condition: StringEqualsIgnoreCase kms:RecipientAttestation:ImageSha384", r.stdout)
+        self.assertIn("note: PCR0, PCR1 and PCR2 are all zero: this is a debug-mode enclave", r.stdout)
+        self.assertEqual(r.stderr, "")
+
+    def test_pcr_flag_mismatch_names_both_values(self):
+        r = self.check("--policy", self.enclave_policy(), "--pcr", f"0={AB}")
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn(f"PCR0 expected {PCR0_REAL}, enclave has {AB}", r.stdout)
+        self.assertNotIn("debug-mode", r.stdout)
+        # PCR<n> keys are explained the same way; a PCR not given is "no value".
+        pol = self.policy(allow("E", "kms:Decrypt", {"StringEquals": {"kms:RecipientAttestation:PCR8": AB}}))
+        r = self.check("--policy", pol, "--pcr", f"0={AB}")
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn(f"PCR8 expected {AB}, enclave has no value", r.stdout)
+
+    def test_pcr_flag_accepts_pcrN_form_and_either_case(self):
+        r = self.check("--policy", self.enclave_policy(), "--pcr", f"PCR0={PCR0_REAL.upper()}")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+    def test_upper_case_hex_in_a_case_sensitive_condition_gets_a_hint(self):
+        pol = self.policy(allow("E", "kms:Decrypt", pcr0_condition(PCR0_REAL.upper(), "StringEquals")))
+        r = self.check("--policy", pol, "--pcr", f"0={PCR0_REAL}")
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("differs only in letter case", r.stdout)
+
+    def test_nitro_cli_measurements(self):
+        meas = self.write("measurements.json", json.dumps({"Measurements": {
+            "HashAlgorithm": "Sha384 { ... }", "PCR0": PCR0_REAL, "PCR1": "11" * 48, "PCR2": "22" * 48}}))
+        r = self.check("--policy", self.enclave_policy(), "--measurements", meas)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        other = self.write("other.json", json.dumps({"Measurements": {
+            "HashAlgorithm": "Sha384 { ... }", "PCR0": "cd" * 48, "PCR1": "11" * 48, "PCR2": "22" * 48}}))
+        r = self.check("--policy", self.enclave_policy(), "--measurements", other)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn(f"PCR0 expected {PCR0_REAL}, enclave has {'cd' * 48}", r.stdout)
+        # An explicit --pcr wins over the file.
+        r = self.check("--policy", self.enclave_policy(), "--measurements", other, "--pcr", f"0={PCR0_REAL}")
+        self.assertEqual(r.returncode, 0, r.stdout)
+
+    def test_encryption_context_conditions(self):
+        pol = self.enclave_policy(extra={"StringEquals": {"kms:EncryptionContext:app": "billing"}})
+        base = ["--policy", pol, "--pcr", f"0={PCR0_REAL}"]
+        r = self.check(*base, "--encryption-context", "app=billing")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        r = self.check(*base, "--encryption-context", "app=payroll")
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("StringEquals kms:EncryptionContext:app: expected billing, request has payroll", r.stdout)
+        self.assertNotIn("PCR0 expected", r.stdout)  # the PCR condition held
+        r = self.check(*base)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("kms:EncryptionContext:app: expected billing, request has no value", r.stdout)
+
+    def test_explicit_deny_wins_and_is_named(self):
+        pol = self.policy(
+            allow("EnclaveDecrypt", "kms:Decrypt", pcr0_condition(PCR0_REAL)),
+            deny("NoDebugEnclaves", "kms:*", {"StringEquals": {"kms:RecipientAttestation:PCR1": ZERO}}))
+        r = self.check("--policy", pol, "--pcr", f"0={PCR0_REAL}", "--pcr", f"1={ZERO}")
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn('decided by: statement "NoDebugEnclaves" (explicit Deny', r.stdout)
+        self.assertIn(f"StringEquals kms:RecipientAttestation:PCR1: {ZERO}; request has {ZERO}", r.stdout)
+        # The same policy allows an enclave whose PCR1 is not zero, and the
+        # Deny statement that did not apply is not reported as a cause.
+        r = self.check("--policy", pol, "--pcr", f"0={PCR0_REAL}", "--pcr", f"1={'11' * 48}")
+        self.assertEqual(r.returncode, 0, r.stdout)
+        r = self.check("--policy", pol, "--pcr", f"0={AB}", "--pcr", f"1={'11' * 48}")
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertNotIn("NoDebugEnclaves", r.stdout)
+        self.assertIn(f"PCR0 expected {PCR0_REAL}, enclave has {AB}", r.stdout)
+
+    def test_action_and_principal(self):
+        pol = self.enclave_policy()
+        r = self.check("--policy", pol, "--pcr", f"0={PCR0_REAL}", "--action", "kms:GenerateDataKey")
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("DENIED: kms:GenerateDataKey", r.stdout)
+        self.assertIn("no Allow statement covers kms:GenerateDataKey", r.stdout)
+        # A role of the key's account is covered by the account principal...
+        role = f"arn:aws:iam::{ACCOUNT}:role/enclave"
+        r = self.check("--policy", pol, "--pcr", f"0={PCR0_REAL}", "--principal", role)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn(f"ALLOWED: kms:Decrypt by {role}", r.stdout)
+        # ... another account's is not.
+        r = self.check("--policy", pol, "--pcr", f"0={PCR0_REAL}", "--principal",
+                       "arn:aws:iam::999988887777:role/enclave")
+        self.assertEqual(r.returncode, 1, r.stdout)
+
+    def test_usage_and_input_errors_exit_2_with_a_reason(self):
+        pol = self.enclave_policy()
+        garbage = self.write("garbage.bin", "not an attestation document")
+        bad_json = self.write("bad.json", '{"Statement": [')
+        cases = [
+            ((), "--policy"),                                      # --policy missing
+            (("--policy", pol), "--attestation DOC"),               # no measurements at all
+            (("--policy", os.path.join(self.tmp, "missing.json"), "--pcr", f"0={AB}"), "cannot read"),
+            (("--policy", bad_json, "--pcr", f"0={AB}"), "not valid JSON"),
+            (("--policy", pol, "--pcr", "0=abcd"), "--pcr"),
+            (("--policy", pol, "--pcr", f"99={AB}"), "--pcr"),
+            (("--policy", pol, "--pcr", f"0={AB}", "--encryption-context", "novalue"), "K=V"),
+            (("--policy", pol, "--attestation", os.path.join(self.tmp, "missing.cbor")), "--attestation"),
+            (("--policy", pol, "--attestation", garbage), "--attestation"),
+            (("--policy", pol, "--measurements", bad_json), "--measurements"),
+            (("--policy", pol, "--pcr", f"0={AB}", "--no-such-flag"), "no-such-flag"),
+        ]
+        for args, needle in cases:
+            with self.subTest(args=args):
+                r = self.check(*args)
+                self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+                self.assertIn(needle, r.stderr)
+                self.assertNotIn("ALLOWED", r.stdout)
+
+
+# --------------------------------------------------------------------------
+# inspect-attestation, attest, sim-pki
+# --------------------------------------------------------------------------
+
+STEMS = ["evervault_beta_debug_2022-10-12", "evervault_beta_nondebug_2022-10-13",
+         "evervault_ga_debug_2023-09-18", "fastcrypto_fixed_valid_2024-11-14",
+         "fastcrypto_pcr16_indefmap_2025-11-10"]
+
+
+def rfc3339_z(s):
+    return s.replace("+00:00", "Z")
+
+
+class InspectAttestationTest(h.TempDirTestCase):
+    def inspect(self, path, *args):
+        return kp("inspect-attestation", path, *args)
+
+    def test_real_documents_verify_at_their_time_and_match_the_analysis(self):
+        for stem in STEMS:
+            with self.subTest(stem=stem):
+                r = self.inspect(doc(stem + ".cose.bin"), "--at", "document")
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertEqual(r.stderr, "")
+                out = json.loads(r.stdout)
+                a = analysis(stem)
+                ad = a["attestation_doc"]
+                self.assertEqual(out["module_id"], ad["module_id"])
+                self.assertEqual(out["digest"], ad["digest"])
+                self.assertEqual(out["timestamp_ms"], ad["timestamp_ms"])
+                self.assertEqual(sorted(int(k) for k in out["pcrs"]), ad["pcr_indices"])
+                for k, v in out["pcrs"].items():
+                    self.assertEqual(v, ad["pcrs_nonzero"].get(k, ZERO), f"PCR{k}")
+                for field in ("public_key", "user_data", "nonce"):
+                    want = ad[field]["hex"] if ad[field] is not None else None
+                    self.assertEqual(out[field], want, field)
+                self.assertEqual(len(out["certificates"]), 1 + ad["cabundle_len"])
+                got = {c["role"]: c for c in out["certificates"]}
+                for cert in a["certs"]:
+                    mine = got[cert["which"]]
+                    self.assertEqual(mine["sha256"], cert["sha256_fingerprint"], cert["which"])
+                    self.assertEqual(mine["subject"], cert["subject"], cert["which"])
+                    self.assertEqual(mine["issuer"], cert["issuer"], cert["which"])
+                    self.assertEqual(mine["not_after"], rfc3339_z(cert["not_after"]), cert["which"])
+                self.assertEqual(out["verification"]["verdict"], "valid")
+
+    def test_base64_and_hex_inputs_give_the_same_result_as_raw(self):
+        for stem, enc in [("evervault_ga_debug_2023-09-18", "b64"),
+                          ("fastcrypto_fixed_valid_2024-11-14", "hex"),
+                          ("fastcrypto_pcr16_indefmap_2025-11-10", "hex")]:
+            with self.subTest(stem=stem, enc=enc):
+                raw = self.inspect(doc(stem + ".cose.bin"), "--at", "document")
+                other = self.inspect(doc(f"{stem}.cose.{enc}"), "--at", "document")
+                self.assertEqual(other.returncode, 0, other.stderr)
+                self.assertEqual(json.loads(other.stdout), json.loads(raw.stdout))
+
+    def test_now_is_after_expiry_one_line_reason_exit_1(self):
+        for stem in STEMS:
+            with self.subTest(stem=stem):
+                r = self.inspect(doc(stem + ".cose.bin"))
+                self.assertEqual(r.returncode, 1, r.stdout)
+                lines = r.stderr.strip("\n").split("\n")
+                self.assertEqual(len(lines), 1, r.stderr)
+                self.assertIn("INVALID", lines[0])
+                self.assertIn("expired", lines[0])
+                self.assertNotEqual(json.loads(r.stdout)["verification"]["verdict"], "valid")
+
+    def test_explicit_times_inside_and_outside_the_leaf_validity(self):
+        path = doc("fastcrypto_pcr16_indefmap_2025-11-10.cose.bin")
+        # Leaf valid 2025-11-10T17:20:07Z .. 20:20:10Z.
+        self.assertEqual(self.inspect(path, "--at", "2025-11-10T18:00:00Z").returncode, 0)
+        r = self.inspect(path, "--at", "2025-11-10T21:00:00Z")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("expired", r.stderr)
+        r = self.inspect(path, "--at", "2025-11-10T17:00:00Z")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("not yet valid", r.stderr)
+
+    def test_tampered_signature_is_invalid(self):
+        with open(doc("fastcrypto_pcr16_indefmap_2025-11-10.cose.bin"), "rb") as f:
+            data = bytearray(f.read())
+        data[-5] ^= 0x01  # inside the 96-byte ES384 signature
+        path = os.path.join(self.tmp, "tampered.cbor")
+        with open(path, "wb") as f:
+            f.write(data)
+        r = self.inspect(path, "--at", "document")
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("signature", r.stderr)
+        self.assertEqual(len(r.stderr.strip().split("\n")), 1)
+
+    def test_usage_errors(self):
+        path = doc("fastcrypto_pcr16_indefmap_2025-11-10.cose.bin")
+        r = self.inspect(os.path.join(self.tmp, "missing"))
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("cannot read", r.stderr)
+        r = self.inspect(path, "--at", "yesterday")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--at", r.stderr)
+        r = self.inspect(path, "--root", os.path.join(self.tmp, "missing.pem"))
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--root", r.stderr)
+        garbage = os.path.join(self.tmp, "garbage")
+        with open(garbage, "w") as f:
+            f.write("hello")
+        r = self.inspect(garbage)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("inspect-attestation:", r.stderr)
+
+
+class AttestAndSimPkiTest(h.TempDirTestCase):
+    def make_key(self):
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        spki = key.public_key().public_bytes(serialization.Encoding.DER,
+                                             serialization.PublicFormat.SubjectPublicKeyInfo)
+        pem = os.path.join(self.tmp, "app.pub.pem")
+        with open(pem, "wb") as f:
+            f.write(key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                  serialization.PublicFormat.SubjectPublicKeyInfo))
+        return pem, spki
+
+    def test_simulated_attest_binds_the_key_and_pcrs_and_inspect_needs_the_root(self):
+        pki = h.sim_pki(self.tmp)
+        pem, spki = self.make_key()
+        out = os.path.join(self.tmp, "doc.cbor")
+        r = kp("attest", "--attestation", "simulated", "--sim-pki", pki, "--pcr", f"0={AB}",
+               "--pcr", f"PCR8={'cd' * 48}", "--public-key", pem, "--out", out)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        printed = json.loads(r.stdout)
+        self.assertEqual(printed["public_key"], spki.hex())
+        self.assertEqual(printed["pcrs"]["0"], AB)
+        self.assertEqual(printed["pcrs"]["8"], "cd" * 48)
+        self.assertEqual(printed["pcrs"]["1"], ZERO)
+        self.assertEqual(printed["verification"]["verdict"], "valid")
+        with open(out, "rb") as f:
+            raw = f.read()
+        self.assertEqual(raw[:1], b"\x84")  # untagged COSE_Sign1, as the NSM returns it
+
+        # Without the simulated root, the pinned AWS root does not accept it.
+        r = kp("inspect-attestation", out)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("not a trusted root", r.stderr)
+        root = os.path.join(pki, "root.pem")
+        r = kp("inspect-attestation", out, "--root", root)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        inspected = json.loads(r.stdout)
+        self.assertEqual(inspected["public_key"], spki.hex())
+        self.assertEqual(inspected["pcrs"], printed["pcrs"])
+        # The same document as base64 and hex text.
+        for name, text in [("doc.b64", base64.b64encode(raw).decode() + "\n"), ("doc.hex", raw.hex())]:
+            p = os.path.join(self.tmp, name)
+            with open(p, "w") as f:
+                f.write(text)
+            r = kp("inspect-attestation", p, "--root", root)
+            self.assertEqual(r.returncode, 0, name + r.stderr)
+            self.assertEqual(json.loads(r.stdout)["module_id"], inspected["module_id"])
+        # Another PKI's root does not verify it either.
+        other = os.path.join(self.tmp, "other")
+        os.mkdir(other)
+        other_pki = h.sim_pki(other)
+        r = kp("inspect-attestation", out, "--root", os.path.join(other_pki, "root.pem"))
+        self.assertEqual(r.returncode, 1)
+
+    def test_attest_measurements_file(self):
+        pki = h.sim_pki(self.tmp)
+        meas = os.path.join(self.tmp, "m.json")
+        with open(meas, "w") as f:
+            json.dump({"Measurements": {"HashAlgorithm": "Sha384 { ... }", "PCR0": PCR0_REAL,
+                                        "PCR1": "11" * 48, "PCR2": "22" * 48}}, f)
+        r = kp("attest", "--attestation", "simulated", "--sim-pki", pki, "--measurements", meas)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        pcrs = json.loads(r.stdout)["pcrs"]
+        self.assertEqual((pcrs["0"], pcrs["1"], pcrs["2"]), (PCR0_REAL, "11" * 48, "22" * 48))
+
+    def test_attest_errors(self):
+        r = kp("attest", "--nsm-device", os.path.join(self.tmp, "no-nsm"))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no-nsm", r.stderr)
+        r = kp("attest", "--attestation", "simulated", "--sim-pki", os.path.join(self.tmp, "none"))
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--sim-pki", r.stderr)
+        pki = h.sim_pki(self.tmp)
+        r = kp("attest", "--attestation", "simulated", "--sim-pki", pki, "--pcr", "0=zz")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--pcr", r.stderr)
+        r = kp("attest", "--attestation", "bogus")
+        self.assertEqual(r.returncode, 2)
+
+    def test_sim_pki_init_twice_refuses_without_force(self):
+        d = os.path.join(self.tmp, "pki")
+        r = kp("sim-pki", "init", d)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        names = sorted(os.listdir(d))
+        self.assertEqual(names, ["intermediate.key", "intermediate.pem", "leaf.key", "leaf.pem",
+                                 "root.key", "root.pem"])
+        with open(os.path.join(d, "root.pem"), "rb") as f:
+            root1 = f.read()
+        r = kp("sim-pki", "init", d)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("already exists", r.stderr)
+        self.assertIn("--force", r.stderr)
+        with open(os.path.join(d, "root.pem"), "rb") as f:
+            self.assertEqual(f.read(), root1, "a refused init must not touch the PKI")
+        r = kp("sim-pki", "init", d, "--force")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(os.path.join(d, "root.pem"), "rb") as f:
+            self.assertNotEqual(f.read(), root1, "--force makes a new root")
+        # Private keys are not readable by others.
+        for name in ("root.key", "intermediate.key", "leaf.key"):
+            self.assertEqual(os.stat(os.path.join(d, name)).st_mode & 0o077, 0, name)
+
+
+# --------------------------------------------------------------------------
+# run
+# --------------------------------------------------------------------------
+
+CHILD = r"""
+import json, os, signal, socket, sys, time
+out = sys.argv[1]
+mode = sys.argv[2]
+def dump(extra):
+    d = {k: v for k, v in os.environ.items()}
+    d.update(extra)
+    with open(out + ".tmp", "w") as f:
+        json.dump(d, f)
+    os.rename(out + ".tmp", out)
+if mode == "env":
+    url = os.environ["AWS_KMS_ENDPOINT"]
+    host, port = url[len("http://"):].split(":")
+    with socket.create_connection((host, int(port)), timeout=5):
+        pass  # the proxy is already listening when CMD starts
+    dump({"_connected": "yes"})
+    sys.exit(0)
+if mode == "term":
+    def on_term(signo, frame):
+        dump({"_signal": str(signo)})
+        sys.exit(7)
+    signal.signal(signal.SIGTERM, on_term)
+    print("child-ready", flush=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+    sys.exit(99)
+"""
+
+
+class RunTest(h.TempDirTestCase):
+    def setUp(self):
+        super().setUp()
+        self.child = os.path.join(self.tmp, "child.py")
+        with open(self.child, "w") as f:
+            f.write(CHILD)
+        self.marker = os.path.join(self.tmp, "marker.json")
+
+    def run_proxy(self, *args, cmd, env=None):
+        return kp("run", "--attestation", "none", "--port", "0", *args, "--", *cmd, env=env or clean_env())
+
+    def test_exit_status_of_the_command(self):
+        for code in (0, 3):
+            with self.subTest(code=code):
+                r = self.run_proxy(cmd=["sh", "-c", f"exit {code}"])
+                self.assertEqual(r.returncode, code, r.stderr)
+                self.assertIn(f"command exited with status {code}", r.stderr)
+        r = self.run_proxy(cmd=[os.path.join(self.tmp, "no-such-command")])
+        self.assertEqual(r.returncode, 127)
+        self.assertIn("no-such-command", r.stderr)
+
+    def test_killed_by_a_signal_gives_128_plus_n(self):
+        r = self.run_proxy(cmd=["sh", "-c", "kill -KILL $$"])
+        self.assertEqual(r.returncode, 128 + signal.SIGKILL)
+        r = self.run_proxy(cmd=["sh", "-c", "kill -USR1 $$"])
+        self.assertEqual(r.returncode, 128 + signal.SIGUSR1)
+
+    def test_child_environment_without_egress(self):
+        env = clean_env()  # no proxy variables inherited from the caller
+        r = subprocess.run([KMS_PROXY, "run", "--attestation", "none", "--port", "0", "--",
+                            sys.executable, self.child, self.marker, "env"],
+                           capture_output=True, text=True, timeout=TIMEOUT, env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        port = re.search(r"ready listen=127\.0\.0\.1:(\d+)", r.stderr).group(1)
+        with open(self.marker) as f:
+            child_env = json.load(f)
+        self.assertEqual(child_env["AWS_KMS_ENDPOINT"], f"http://127.0.0.1:{port}")
+        self.assertEqual(child_env["AWS_ENDPOINT_URL_KMS"], f"http://127.0.0.1:{port}")
+        self.assertEqual(child_env["_connected"], "yes")
+        for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "no_proxy", "NO_PROXY"):
+            self.assertNotIn(name, child_env)
+        # The rest of the environment is inherited.
+        self.assertEqual(child_env["AWS_ACCESS_KEY_ID"], env["AWS_ACCESS_KEY_ID"])
+
+    def test_child_environment_with_egress(self):
+        cfg = os.path.join(self.tmp, "enclaver.yaml")
+        with open(cfg, "w") as f:
+            f.write("kms_proxy:\n  listen_port: 9999\n"
+                    "egress:\n  proxy_port: 10123\n  allow:\n    - kms.*.amazonaws.com\n    - 169.254.169.254\n")
+        r = kp("run", "--config", cfg, "--attestation", "none", "--port", "0", "--",
+               sys.executable, self.child, self.marker, "env", env=clean_env())
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("upstream_path=", r.stderr)
+        self.assertIn("127.0.0.1:10123", r.stderr)
+        with open(self.marker) as f:
+            child_env = json.load(f)
+        for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+            self.assertEqual(child_env[name], "http://127.0.0.1:10123/", name)
+        for name in ("no_proxy", "NO_PROXY"):
+            self.assertEqual(child_env[name], "localhost,127.0.0.1", name)
+        self.assertTrue(child_env["AWS_KMS_ENDPOINT"].startswith("http://127.0.0.1:"))
+
+    def test_sigterm_to_the_proxy_is_forwarded_to_the_command(self):
+        p = self.track(h.Proc("kms-proxy-run-term", [
+            KMS_PROXY, "run", "--attestation", "none", "--port", "0", "--",
+            sys.executable, self.child, self.marker, "term"], env=clean_env()))
+        p.wait_for_line(r"child-ready", timeout=30)
+        os.kill(p.p.pid, signal.SIGTERM)  # the proxy only, not its process group
+        code = p.p.wait(timeout=30)
+        self.assertEqual(code, 7, p.output())
+        with open(self.marker) as f:
+            self.assertEqual(json.load(f)["_signal"], str(int(signal.SIGTERM)))
+        p.wait_for_line(r"command exited with status 7", timeout=5)
+        p.wait_for_line(r"stopped drained=true", timeout=5)
+
+    def test_proxy_that_cannot_start_never_starts_the_command(self):
+        cmd = ["sh", "-c", f"touch {self.marker}"]
+        # NSM attestation without an NSM device (as on any machine outside an enclave).
+        r = kp("run", "--port", "0", "--nsm-device", os.path.join(self.tmp, "nsm"), "--", *cmd,
+               env=clean_env())
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("command was not started", r.stderr)
+        self.assertIn(os.path.join(self.tmp, "nsm"), r.stderr)
+        self.assertIn("--attestation simulated", r.stderr)  # the hint
+        self.assertFalse(os.path.exists(self.marker))
+        # The default device (/dev/nsm) on this machine.
+        if not os.path.exists("/dev/nsm"):
+            r = kp("run", "--port", "0", "--", *cmd, env=clean_env())
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn("/dev/nsm", r.stderr)
+            self.assertFalse(os.path.exists(self.marker))
+        # A bad configuration file: exit 2, file:line, nothing started.
+        cfg = os.path.join(self.tmp, "enclaver.yaml")
+        with open(cfg, "w") as f:
+            f.write("kms_proxy:\n  listen_port: 9999\n  listen_host: 0.0.0.0\n")
+        r = kp("run", "--config", cfg, "--attestation", "none", "--", *cmd, env=clean_env())
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn(f"{cfg}:3:", r.stderr)
+        self.assertIn("nothing was started", r.stderr)
+        self.assertFalse(os.path.exists(self.marker))
+        # The listen port is taken.
+        import socket
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            s.listen(1)
+            busy = s.getsockname()[1]
+            r = kp("run", "--attestation", "none", "--port", str(busy), "--", *cmd, env=clean_env())
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("command was not started", r.stderr)
+        self.assertIn(str(busy), r.stderr)
+        self.assertFalse(os.path.exists(self.marker))
+
+    def test_usage_errors(self):
+        r = kp("run", "--attestation", "none", env=clean_env())
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("command", r.stderr)
+
+
+# --------------------------------------------------------------------------
+# serve
+# --------------------------------------------------------------------------
+
+def proxy_env():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update({"AWS_ACCESS_KEY_ID": "AKIAPROXY", "AWS_SECRET_ACCESS_KEY": "proxy-secret",
+                "AWS_REGION": "us-east-1"})
+    for k in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+        env.pop(k, None)
+    return env
+
+
+class ServeTest(h.TempDirTestCase):
+    def test_sigterm_waits_for_the_request_in_flight_then_exits_0(self):
+        pki = h.sim_pki(self.tmp)
+        emu, emu_url = h.start_emulator(os.path.join(self.tmp, "data"),
+                                        trust_roots=[os.path.join(pki, "root.pem")])
+        self.track(emu)
+        proxy, port = h.start_proxy(["--attestation", "simulated", "--sim-pki", pki, "--pcr", f"0={AB}",
+                                     "--endpoint", f"us-east-1={emu_url}", "--sim-nsm-latency", "2s"],
+                                    env=proxy_env(), name="kms-proxy-graceful")
+        self.track(proxy)
+        kms = h.boto3_kms(f"http://127.0.0.1:{port}")
+        result = {}
+
+        def call():
+            t0 = time.monotonic()
+            try:
+                result["bytes"] = kms.generate_random(NumberOfBytes=32)["Plaintext"]
+            except Exception as e:  # reported by the assertions below
+                result["error"] = repr(e)
+            result["elapsed"] = time.monotonic() - t0
+
+        t = threading.Thread(target=call, daemon=True)
+        t0 = time.monotonic()
+        t.start()
+        time.sleep(0.7)  # the request now waits for the (2 s) simulated NSM
+        self.assertTrue(t.is_alive(), "the request finished before SIGTERM: latency not applied")
+        os.kill(proxy.p.pid, signal.SIGTERM)
+        proxy.wait_for_line(r"signal 15: shutting down", timeout=10)
+        # No new connections once shutdown began...
+        import socket
+        deadline = time.monotonic() + 1.0
+        refused = False
+        while time.monotonic() < deadline and not refused:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    time.sleep(0.05)
+            except OSError:
+                refused = True
+        self.assertTrue(refused, "the listener still accepts after SIGTERM")
+        # ...but the one in flight completes.
+        t.join(timeout=30)
+        self.assertFalse(t.is_alive())
+        self.assertNotIn("error", result, result)
+        self.assertEqual(len(result["bytes"]), 32)
+        self.assertGreaterEqual(result["elapsed"], 1.5)
+        self.assertEqual(proxy.p.wait(timeout=30), 0, proxy.output())
+        self.assertGreaterEqual(time.monotonic() - t0, 1.5)
+        proxy.wait_for_line(r"request op=GenerateRandom status=200", timeout=5)
+        proxy.wait_for_line(r"stopped drained=true", timeout=5)
+
+    def test_configuration_errors_are_reported_together_with_file_and_line(self):
+        cfg = os.path.join(self.tmp, "enclaver.yaml")
+        with open(cfg, "w") as f:
+            f.write("version: v1\n"
+                    "kms_proxy:\n"
+                    "  listen_port: \"9999\"\n"          # 3: a string, not an integer
+                    "  no_such_key: 1\n"                 # 4: unknown key
+                    "egress:\n"
+                    "  allow:\n"
+                    "    - kms-*.amazonaws.com\n"        # 7: wildcard not a whole label
+                    "defaults:\n"
+                    "  memory_mb: -5\n")                 # 9: not positive
+        r = kp("serve", "--config", cfg, "--attestation", "none", "--log-format", "xml",
+               env=clean_env())
+        self.assertEqual(r.returncode, 2, r.stderr)
+        for line in (3, 4, 7, 9):
+            self.assertRegex(r.stderr, rf"(?m)^{re.escape(cfg)}:{line}(:\d+)?: ", f"line {line}")
+        self.assertIn("--log-format", r.stderr)
+        self.assertIn("nothing was started", r.stderr)
+        self.assertNotIn("ready", r.stderr)
+        self.assertEqual(r.stdout, "")
+
+    def test_cross_field_errors_are_reported_together(self):
+        cfg = os.path.join(self.tmp, "enclaver.yaml")
+        with open(cfg, "w") as f:
+            f.write("ingress:\n"
+                    "  - listen_port: 9999\n"
+                    "kms_proxy:\n"
+                    "  listen_port: 9999\n"
+                    "egress:\n"
+                    "  allow:\n"
+                    "    - example.com\n")
+        r = kp("serve", "--config", cfg, "--attestation", "none", "--listen", "0.0.0.0",
+               env=clean_env())
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertRegex(r.stderr, rf"{re.escape(cfg)}:2(:\d+)?: .*ingress")
+        self.assertIn("loopback", r.stderr)
+        self.assertIn("kms.*.amazonaws.com", r.stderr)  # the suggested egress pattern
+        self.assertNotIn("ready", r.stderr)
+
+    def test_nsm_unavailable(self):
+        r = kp("serve", "--port", "0", "--nsm-device", os.path.join(self.tmp, "nsm"), env=clean_env())
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("cannot start", r.stderr)
+        self.assertIn(os.path.join(self.tmp, "nsm"), r.stderr)
+
+
+# --------------------------------------------------------------------------
+# --help, --version, cmake --install
+# --------------------------------------------------------------------------
+
+class HelpTest(unittest.TestCase):
+    SUBCOMMANDS = [["serve"], ["run"], ["attest"], ["inspect-attestation"], ["sim-pki"], ["sim-pki", "init"],
+                   ["policy-check"]]
+
+    def test_every_subcommand_has_help_with_examples(self):
+        top = kp("--help")
+        self.assertEqual(top.returncode, 0)
+        for sub in ("serve", "run", "attest", "inspect-attestation", "sim-pki", "policy-check"):
+            self.assertIn(sub, top.stdout)
+        self.assertIn("Examples:", top.stdout)
+        for sub in self.SUBCOMMANDS:
+            with self.subTest(sub=sub):
+                r = kp(*sub, "--help")
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertRegex(r.stdout, r"Examples?:\n  kms-(proxy|emulator) ")
+                for line in r.stdout.split("Example")[1].splitlines()[1:]:
+                    if line.startswith("  kms-proxy "):
+                        self.assertIn(line.split()[1], [s[0] for s in self.SUBCOMMANDS] + ["sim-pki"],
+                                      f"example uses an unknown subcommand: {line}")
+
+    def test_help_mentions_exit_status_where_it_matters(self):
+        for sub in (["run"], ["inspect-attestation"], ["policy-check"], ["serve"], ["attest"]):
+            with self.subTest(sub=sub):
+                self.assertIn("Exit status", kp(*sub, "--help").stdout)
+
+    def test_no_subcommand_is_a_usage_error(self):
+        r = kp()
+        self.assertEqual(r.returncode, 2)
+        r = kp("frobnicate")
+        self.assertEqual(r.returncode, 2)
+
+
+class InstallTest(h.TempDirTestCase):
+    def test_cmake_install_puts_both_binaries_in_bin(self):
+        cmake = shutil.which("cmake")
+        if cmake is None:
+            self.skipTest("cmake not on PATH")
+        prefix = os.path.join(self.tmp, "prefix")
+        r = subprocess.run([cmake, "--install", h.BUILD, "--prefix", prefix], capture_output=True,
+                           text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        proxy = os.path.join(prefix, "bin", "kms-proxy")
+        emulator = os.path.join(prefix, "bin", "kms-emulator")
+        for path in (proxy, emulator):
+            self.assertTrue(os.access(path, os.X_OK), path)
+        v = subprocess.run([proxy, "--version"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(v.returncode, 0, v.stderr)
+        self.assertRegex(v.stdout.strip(), r"^kms-proxy \d+\.\d+\.\d+$")
+        e = subprocess.run([emulator, "--help"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(e.returncode, 0, e.stderr)
+        self.assertIn("serve", e.stdout)
+        # Only the two programs: no test binaries, no static libraries.
+        installed = sorted(os.path.relpath(os.path.join(d, f), prefix)
+                           for d, _, files in os.walk(prefix) for f in files)
+        self.assertEqual(installed, ["bin/kms-emulator", "bin/kms-proxy"])
+
+
+if __name__ == "__main__":
+    unittest.main()
