@@ -253,9 +253,16 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const config::Config& cfg, Daemon
     auto* server = d->server.get();
     auto* attestation = d->attestation.get();
     auto* upstream = d->upstream.get();
+    std::string info_labels = "version=\"0.1.0\",attestation=\"";
+    switch (cfg.attestation.mode) {
+      case config::AttestationMode::kNsm: info_labels += "nsm\""; break;
+      case config::AttestationMode::kSimulated: info_labels += "simulated\""; break;
+      case config::AttestationMode::kNone: info_labels += "none\""; break;
+    }
     d->metrics_server = std::make_unique<net::HttpServer>(
         *d->pool, mo,
-        [metrics, server, attestation, upstream](HttpRequest req) -> boost::asio::awaitable<HttpResponse> {
+        [metrics, server, attestation, upstream,
+         info_labels](HttpRequest req) -> boost::asio::awaitable<HttpResponse> {
           HttpResponse r;
           const std::string_view path = std::string_view(req.target).substr(0, req.target.find('?'));
           if (req.method != "GET" && req.method != "HEAD") {
@@ -263,20 +270,28 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const config::Config& cfg, Daemon
           } else if (path == "/metrics") {
             r.headers.set("Content-Type", "text/plain; version=0.0.4");
             r.body = metrics->render();
-            const auto s = server->stats();
-            r.body += "# TYPE kms_proxy_active_connections gauge\n";
-            r.body += "kms_proxy_active_connections " + std::to_string(s.active_connections) + "\n";
-            auto counter = [&r](std::string_view name, std::string_view help, std::uint64_t v) {
+            auto sample = [&r](std::string_view type, std::string_view name, std::string_view help,
+                               std::uint64_t v) {
               r.body += "# HELP " + std::string(name) + " " + std::string(help) + "\n# TYPE " +
-                        std::string(name) + " counter\n" + std::string(name) + " " + std::to_string(v) + "\n";
+                        std::string(name) + " " + std::string(type) + "\n" + std::string(name) + " " +
+                        std::to_string(v) + "\n";
             };
-            if (attestation != nullptr) {
-              const auto a = attestation->stats();
-              counter("kms_proxy_nsm_calls_total", "NSM attestation calls.", a.nsm_calls);
-              counter("kms_proxy_nsm_failures_total", "Failed NSM attestation calls.", a.nsm_failures);
-              counter("kms_proxy_attested_requests_total", "Requests served an attestation document.",
-                      a.requests_served);
-            }
+            auto counter = [&sample](std::string_view name, std::string_view help, std::uint64_t v) {
+              sample("counter", name, help, v);
+            };
+            r.body += "# HELP kms_proxy_info The proxy's version and attestation mode.\n"
+                      "# TYPE kms_proxy_info gauge\nkms_proxy_info{" + info_labels + "} 1\n";
+            sample("gauge", "kms_proxy_active_connections", "Client connections open now.",
+                   server->stats().active_connections);
+            // Attested requests per NSM call = attested_requests_total / nsm_calls_total
+            // (coalescing and attestation.max_age make it exceed 1 under load).
+            const auto a = attestation != nullptr ? attestation->stats() : proxy::AttestationStats{};
+            counter("kms_proxy_nsm_calls_total", "NSM attestation calls.", a.nsm_calls);
+            counter("kms_proxy_nsm_failures_total", "Failed NSM attestation calls.", a.nsm_failures);
+            counter("kms_proxy_attested_requests_total",
+                    "Requests served an attestation document (divide by nsm_calls_total for requests "
+                    "per NSM call).",
+                    a.requests_served);
             const auto u = upstream->stats();
             counter("kms_proxy_upstream_connections_opened_total", "Upstream connections opened.", u.opened);
             counter("kms_proxy_upstream_connections_reused_total", "Requests sent on a pooled connection.",
