@@ -103,7 +103,12 @@ asio::awaitable<HttpResponse> ProxyHandler::handle(HttpRequest req) {
                  duration_cast<us>(times.total).count(), request_id.empty() ? "-" : request_id);
     return resp;
   };
-  auto fail_with = [&](const Error& e) { return finish(error_response(e), {}); };
+  // The proxy's own failures: the reason goes to the app in the body and to
+  // the operator here (messages never carry bodies or secrets).
+  auto fail_with = [&](const Error& e) {
+    spdlog::warn("proxy error op={} type={} reason={}", op_name, to_http(e.code).type, e.message);
+    return finish(error_response(e), {});
+  };
 
   // --- 1. Validate the local request -------------------------------------
   if (req.method != "POST") {
@@ -214,6 +219,8 @@ asio::awaitable<HttpResponse> ProxyHandler::handle(HttpRequest req) {
         uresp.body, *attested, [&](ByteView cms) { return crypto::open_enveloped(cms, *deps_.key); });
     times.decryption = Steady::now() - td;
     if (!opened) {
+      spdlog::warn("proxy error op={} type={} reason={}", op_name, to_http(opened.error().code).type,
+                   opened.error().message);
       co_return finish(error_response(opened.error()), request_id);
     }
     out.body = std::move(*opened);

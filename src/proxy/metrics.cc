@@ -71,8 +71,10 @@ std::string ProxyMetrics::render() const {
                      H{"decryption", &decryption_}, H{"total", &total_}}) {
     h.h->render(out, "kms_proxy_request_duration_seconds", fmt::format("phase=\"{}\"", h.phase));
   }
+  out += "# HELP kms_proxy_credential_refreshes_total Successful credential refreshes.\n";
   out += "# TYPE kms_proxy_credential_refreshes_total counter\n";
   out += fmt::format("kms_proxy_credential_refreshes_total {}\n", credential_refreshes_.load());
+  out += "# HELP kms_proxy_credential_refresh_failures_total Failed credential refreshes.\n";
   out += "# TYPE kms_proxy_credential_refresh_failures_total counter\n";
   out += fmt::format("kms_proxy_credential_refresh_failures_total {}\n", credential_failures_.load());
   return out;

@@ -59,6 +59,7 @@ class Proc:
         os.makedirs(LOG_DIR, exist_ok=True)
         self.name = name
         self.lines = []
+        self._eof = False  # the reader thread has drained the pipe
         self._cv = threading.Condition()
         full_env = dict(os.environ)
         if env:
@@ -79,6 +80,9 @@ class Proc:
                 with self._cv:
                     self.lines.append(line)
                     self._cv.notify_all()
+        with self._cv:
+            self._eof = True
+            self._cv.notify_all()
 
     def wait_for_line(self, pattern, timeout=20.0):
         rx = re.compile(pattern)
@@ -91,7 +95,8 @@ class Proc:
                     i += 1
                     if m:
                         return m
-                if self.p.poll() is not None and i >= len(self.lines):
+                # Give up only once the process exited AND its output is drained.
+                if self._eof and self.p.poll() is not None and i >= len(self.lines):
                     raise RuntimeError(f"{self.name} exited ({self.p.returncode}) before /{pattern}/:\n"
                                        + "\n".join(self.lines[-30:]))
                 left = deadline - time.monotonic()
