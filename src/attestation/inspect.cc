@@ -1,6 +1,8 @@
 #include "attestation/inspect.h"
 
+#include <cstdint>
 #include <cstdio>
+#include <limits>
 
 #include "base/encoding.h"
 #include "base/error.h"
@@ -29,6 +31,14 @@ std::string hex_or_null(const std::optional<Bytes>& b) { return b ? quoted(hex_e
 }  // namespace
 
 std::string format_rfc3339_ms(std::int64_t ms) {
+  // A document's timestamp is whatever its bytes say; SysTime (nanoseconds in
+  // 64 bits, years ~1678..2261) cannot hold every value and converting one
+  // outside would overflow (UB).
+  constexpr std::int64_t kLimitMs =
+      std::chrono::duration_cast<std::chrono::milliseconds>(SysTime::duration::max()).count();
+  if (ms >= kLimitMs || ms <= -kLimitMs) {
+    return "out of range";
+  }
   std::string s = format_rfc3339(from_unix_ms(ms));  // "...:SSZ"
   const std::int64_t frac = ((ms % 1000) + 1000) % 1000;
   char buf[8];
@@ -85,7 +95,11 @@ std::string to_json(const AttestationDocument& doc, const std::optional<VerifyOu
   std::string o = "{\n";
   o += "  \"module_id\": " + quoted(doc.module_id) + ",\n";
   o += "  \"timestamp_ms\": " + std::to_string(doc.timestamp_ms) + ",\n";
-  o += "  \"timestamp\": " + quoted(format_rfc3339_ms(static_cast<std::int64_t>(doc.timestamp_ms))) + ",\n";
+  // timestamp_ms is unsigned: values above INT64_MAX must not wrap to 1969.
+  const bool ts_fits = doc.timestamp_ms <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+  o += "  \"timestamp\": " +
+       quoted(ts_fits ? format_rfc3339_ms(static_cast<std::int64_t>(doc.timestamp_ms)) : "out of range") +
+       ",\n";
   o += "  \"digest\": " + quoted(doc.digest) + ",\n";
   o += "  \"pcrs\": {";
   bool first = true;

@@ -39,7 +39,8 @@ std::string to_json(const AttestationDocument& doc,
                     const std::optional<VerifyOutcome>& outcome = std::nullopt,
                     SysTime verified_at = {});
 
-/// RFC 3339 UTC with milliseconds, e.g. "2023-09-18T15:03:30.860Z".
+/// RFC 3339 UTC with milliseconds, e.g. "2023-09-18T15:03:30.860Z";
+/// "out of range" for times SysTime cannot hold (beyond ~1678..2261).
 std::string format_rfc3339_ms(std::int64_t unix_ms);
 
 }  // namespace kp::attestation

@@ -1,9 +1,16 @@
 #include "attestation/inspect.h"
 
 #include <gtest/gtest.h>
+#include <openssl/asn1.h>
 
+#include <cstdint>
+#include <limits>
+#include <memory>
+
+#include "attestation/ossl_util.h"
 #include "attestation/test_util.h"
 #include "base/encoding.h"
+#include "base/time_format.h"
 
 namespace kp::attestation {
 namespace {
@@ -115,6 +122,28 @@ TEST(Inspect, TimestampsWithMilliseconds) {
   EXPECT_EQ(format_rfc3339_ms(1695049410860), "2023-09-18T15:03:30.860Z");
   EXPECT_EQ(format_rfc3339_ms(0), "1970-01-01T00:00:00.000Z");
   EXPECT_EQ(format_rfc3339_ms(1731627989450), "2024-11-14T23:46:29.450Z");
+}
+
+// Found by fuzz/attestation_document: a document timestamp (or certificate
+// time) beyond SysTime's range used to overflow (UB) when formatted.
+TEST(Inspect, TimesSysTimeCannotHoldDoNotOverflow) {
+  EXPECT_EQ(format_rfc3339_ms(std::numeric_limits<std::int64_t>::max()), "out of range");
+  EXPECT_EQ(format_rfc3339_ms(std::numeric_limits<std::int64_t>::min()), "out of range");
+  EXPECT_EQ(format_rfc3339_ms(4504231743732170), "out of range");
+  EXPECT_EQ(format_rfc3339_ms(9223372036000), "2262-04-11T23:47:16.000Z");
+
+  AttestationDocument doc;
+  doc.timestamp_ms = std::numeric_limits<std::uint64_t>::max();
+  const auto view = json::parse(to_json(doc)).as_object();
+  EXPECT_EQ(view.at("timestamp").as_string(), "out of range");
+
+  std::unique_ptr<ASN1_TIME, detail::Deleter<ASN1_TIME_free>> t(ASN1_TIME_new());
+  ASSERT_EQ(ASN1_TIME_set_string(t.get(), "99991231235959Z"), 1);  // RFC 5280 "no expiration"
+  EXPECT_EQ(detail::asn1_time(t.get()), SysTime::max());
+  ASSERT_EQ(ASN1_TIME_set_string(t.get(), "16000101000000Z"), 1);
+  EXPECT_EQ(detail::asn1_time(t.get()), SysTime::min());
+  ASSERT_EQ(ASN1_TIME_set_string(t.get(), "20491028142805Z"), 1);
+  EXPECT_EQ(format_rfc3339(*detail::asn1_time(t.get())), "2049-10-28T14:28:05Z");
 }
 
 }  // namespace

@@ -49,6 +49,19 @@ std::optional<SysTime> asn1_time(const ASN1_TIME* t) {
     return std::nullopt;
   }
   const time_t secs = timegm(&tm);
+  // SysTime holds nanoseconds in 64 bits (years ~1678..2261); certificates
+  // may say 9999-12-31 ("no well-defined expiration", RFC 5280 4.1.2.5).
+  // Converting that would overflow (UB): saturate instead (display only;
+  // validity is checked by OpenSSL on time_t).
+  using std::chrono::duration_cast;
+  constexpr auto kMax = duration_cast<std::chrono::seconds>(SysTime::duration::max()).count();
+  constexpr auto kMin = duration_cast<std::chrono::seconds>(SysTime::duration::min()).count();
+  if (secs >= kMax) {
+    return SysTime::max();
+  }
+  if (secs <= kMin) {
+    return SysTime::min();
+  }
   return SysTime(std::chrono::seconds(secs));
 }
 

@@ -55,6 +55,8 @@ Bytes cert_der(X509* cert);
 
 /// RFC 2253 one-line form, e.g. "CN=aws.nitro-enclaves,OU=AWS,O=Amazon,C=US".
 std::string name_string(const X509_NAME* name);
+/// nullopt if unparseable; saturates at SysTime::min()/max() for times
+/// SysTime cannot hold (e.g. notAfter 9999-12-31).
 std::optional<SysTime> asn1_time(const ASN1_TIME* t);
 bool set_asn1_time(ASN1_TIME* t, SysTime when);
 
