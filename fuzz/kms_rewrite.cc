@@ -1,13 +1,15 @@
 // Fuzz target: the KMS body rewrites and parsers the proxy runs on client and
-// upstream bytes: add_recipient / add_recipient_in_place (client request
-// body), open_recipient_response with a stub CMS decryptor (upstream 200
-// body), parse_error_body (upstream error body) and the X-Amz-Target parsers.
+// upstream bytes: add_recipient / add_recipient_in_place / scan_request +
+// insert_recipient (client request body), open_recipient_response with a
+// stub CMS decryptor (upstream 200 body), parse_error_body (upstream error
+// body) and the X-Amz-Target parsers.
 // The input is the body; the attested operation is chosen by size % 5.
 // Properties checked against an independent Boost.JSON DOM parse:
 //  * add_recipient accepts exactly the JSON objects; the result is a JSON
 //    object equal to the input plus a "Recipient" member with our document,
 //    unless the input already had one (then it is returned unchanged);
-//  * add_recipient_in_place produces the same bytes;
+//  * add_recipient_in_place and scan_request + insert_recipient (the
+//    proxy's path) agree with it byte for byte;
 //  * open_recipient_response output is a JSON object with the plaintext
 //    member = base64(stub plaintext), no CiphertextForRecipient, and every
 //    other member of the input unchanged; decryptor errors pass through.
@@ -113,11 +115,23 @@ void check_add_recipient(std::string_view body) {
   KP_FUZZ_CHECK(ip.has_value() == r.has_value());
   if (!r) {
     KP_FUZZ_CHECK(r.error().code == kp::Errc::kMalformedRequest);
+    KP_FUZZ_CHECK(!kp::kms::scan_request(body).has_value());
     KP_FUZZ_CHECK(in_place == body);
     return;
   }
   KP_FUZZ_CHECK(*ip == r->already_had_recipient);
   KP_FUZZ_CHECK(in_place == r->body);
+  // The proxy's path: scan_request, then insert_recipient when needed.
+  auto scan = kp::kms::scan_request(body);
+  KP_FUZZ_CHECK(scan.has_value());
+  KP_FUZZ_CHECK(scan->has_recipient == r->already_had_recipient);
+  KP_FUZZ_CHECK(scan->brace < body.size() && body[scan->brace] == '{');
+  if (!scan->has_recipient) {
+    std::string spliced(body);
+    auto ins = kp::kms::insert_recipient(spliced, *scan, kDocB64);
+    KP_FUZZ_CHECK(ins.has_value());
+    KP_FUZZ_CHECK(spliced == r->body);
+  }
   const json::object& before = original->as_object();
   KP_FUZZ_CHECK(r->already_had_recipient == before.contains("Recipient"));
   if (r->already_had_recipient) {
