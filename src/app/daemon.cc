@@ -44,6 +44,36 @@ Error joined(const std::vector<std::string>& problems) {
   return Error{Errc::kValidation, msg};
 }
 
+// no_proxy / NO_PROXY (docs/configuration.md section 4): hosts it names are
+// reached directly, everything else through the CONNECT proxy. Without this
+// the list was parsed but never applied.
+class NoProxyTransport final : public net::Transport {
+ public:
+  NoProxyTransport(std::shared_ptr<net::Transport> proxy, std::vector<std::string> no_proxy)
+      : proxy_(std::move(proxy)), no_proxy_(std::move(no_proxy)) {}
+
+  boost::asio::awaitable<Result<net::Socket>> connect(std::string host, std::uint16_t port,
+                                                      net::Deadline deadline) override {
+    if (config::no_proxy_matches(no_proxy_, host)) {
+      co_return co_await direct_.connect(std::move(host), port, deadline);
+    }
+    co_return co_await proxy_->connect(std::move(host), port, deadline);
+  }
+
+  std::string describe() const override {
+    std::string list;
+    for (const auto& h : no_proxy_) {
+      list += list.empty() ? h : "," + h;
+    }
+    return proxy_->describe() + " no_proxy=" + list;
+  }
+
+ private:
+  std::shared_ptr<net::Transport> proxy_;
+  net::DirectTcpTransport direct_;
+  std::vector<std::string> no_proxy_;
+};
+
 }  // namespace
 
 struct Daemon::Impl {
@@ -172,6 +202,9 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const config::Config& cfg, Daemon
     path_line = uo.transport->describe();
   } else if (auto proxy = config::upstream_proxy(cfg.egress)) {
     uo.transport = std::make_shared<net::HttpConnectTransport>(proxy->host, proxy->port);
+    if (!cfg.egress.no_proxy.empty()) {
+      uo.transport = std::make_shared<NoProxyTransport>(uo.transport, cfg.egress.no_proxy);
+    }
     path_line = uo.transport->describe();
   }
 
