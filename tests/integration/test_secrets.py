@@ -216,5 +216,35 @@ class NonDumpableTest(h.TempDirTestCase):
         self.assertFalse(mem_ok, "another process of the same user opened the proxy's memory")
 
 
+class LoopbackOnlyTest(h.TempDirTestCase):
+    """Only processes inside the enclave may reach the proxy: the listener and
+    the metrics endpoint refuse non-loopback addresses, and the KMS port may
+    not be published through Enclaver's ingress."""
+
+    def serve(self, *args, config=None):
+        argv = [os.path.join(h.BIN, "kms-proxy"), "serve", "--attestation", "none"] + list(args)
+        if config:
+            path = os.path.join(self.tmp, "enclaver.yaml")
+            with open(path, "w") as f:
+                f.write(config)
+            argv += ["--config", path]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update({"AWS_ACCESS_KEY_ID": "AKIAX", "AWS_SECRET_ACCESS_KEY": "x", "AWS_REGION": "us-east-1"})
+        return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=30)
+
+    def test_non_loopback_listeners_are_refused(self):
+        for args, config, part in (
+                (["--listen", "0.0.0.0:0"], None, "not a loopback address"),
+                (["--listen", "[::]:0"], None, "not a loopback address"),
+                (["--listen", "127.0.0.1:0", "--metrics-listen", "0.0.0.0:0"], None, "non-loopback"),
+                ([], "kms_proxy:\n  listen_port: 9999\ningress:\n  - listen_port: 9999\n",
+                 "also listed under ingress")):
+            with self.subTest(args=args, config=config):
+                r = self.serve(*args, config=config)
+                self.assertIn(r.returncode, (1, 2), r.stderr)
+                self.assertIn(part, r.stderr)
+                self.assertNotIn("ready", r.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()
