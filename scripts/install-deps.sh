@@ -45,6 +45,16 @@ command -v aws >/dev/null
 # and npm are preinstalled on these machines).
 command -v node >/dev/null && command -v npm >/dev/null
 if [ "$(node -p 'require("./examples/node/node_modules/@aws-sdk/client-kms/package.json").version' 2>/dev/null)" != "3.1164.0" ]; then
-  npm ci --prefix examples/node --no-audit --no-fund --loglevel=error >/dev/null
+  # npm ci has failed once here with a transient ENOENT inside node_modules:
+  # retry a couple of times before giving up.
+  for attempt in 1 2 3; do
+    if npm ci --prefix examples/node --no-audit --no-fund --loglevel=error >/dev/null; then
+      break
+    fi
+    [ "$attempt" = 3 ] && { echo "install-deps: npm ci failed" >&2; exit 1; }
+    echo "install-deps: npm ci failed (attempt $attempt), retrying" >&2
+    rm -rf examples/node/node_modules
+    sleep 2
+  done
 fi
 echo "install-deps: ok"
