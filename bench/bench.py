@@ -49,6 +49,28 @@ from benchlib import (BenchError, Proc, Procs, children, cpu_of, free_port, is_n
 from report import plot, print_table, write_markdown  # noqa: E402
 
 
+def merge_rounds(rs: list[dict]) -> dict:
+    """One record from interleaved rounds of the same target: totals for
+    requests/CPU, median of each latency percentile, the median round's curve."""
+    req = sum(r["requests"] for r in rs)
+    dur = sum(r["duration_us"] for r in rs)
+    out = {"op": rs[0]["op"], "concurrency": rs[0]["concurrency"], "rounds": len(rs), "requests": req,
+           "duration_us": dur, "rps": req / (dur / 1e6) if dur else 0.0,
+           "error_count": sum(r["error_count"] for r in rs),
+           "latency_us": {q: statistics.median(r["latency_us"][q] for r in rs)
+                          for q in ("min", "max", "mean", "p50", "p90", "p99", "p999")},
+           "rounds_p50_us": [r["latency_us"]["p50"] for r in rs],
+           "rounds_p99_us": [r["latency_us"]["p99"] for r in rs]}
+    mid = sorted(rs, key=lambda r: r["latency_us"]["p50"])[len(rs) // 2]
+    out["percentiles"] = mid["percentiles"]
+    if all("cpu_seconds" in r for r in rs):
+        cpu = sum(r["cpu_seconds"] for r in rs)
+        out["cpu_seconds"] = cpu
+        out["cpu_us_per_request"] = cpu * 1e6 / req if req else None
+        out["rounds_cpu_us_per_request"] = [r.get("cpu_us_per_request") for r in rs]
+    return out
+
+
 def describe_threads(pid: int) -> str:
     out = []
     for tid, cpu in thread_cpu(pid).items():
@@ -93,8 +115,10 @@ class Bench:
         # Durations (seconds). wrk's -d takes whole seconds.
         if self.smoke:
             self.d_run, self.d_warm, self.d_att, self.d_rsa, self.n_starts = 1, 0, 1, 0.3, 1
+            self.rounds, self.d_round = 1, 1
         else:
             self.d_run, self.d_warm, self.d_att, self.d_rsa, self.n_starts = 5, 1, 8, 2.0, 5
+            self.rounds, self.d_round = 3, 2
         self.c_high = 64
         self.c_attested = args.attested_concurrency
         self.idle_conns = 1000
@@ -306,15 +330,23 @@ http {{
         nginx, nport = self.start_nginx()
         nginx_pids = [nginx.pid] + children(nginx.pid)
         runs = {}
+        targets = (("direct", self.stub_http, [self.stub.pid]), ("proxy", pport, [proxy.pid]),
+                   ("nginx", nport, nginx_pids), ("proxy-defaults", dport, [proxy_def.pid]))
         try:
             for conns in (1, self.c_high):
-                for target, port, pids in (("direct", self.stub_http, [self.stub.pid]),
-                                           ("proxy", pport, [proxy.pid]),
-                                           ("nginx", nport, nginx_pids),
-                                           ("proxy-defaults", dport, [proxy_def.pid])):
+                for _, port, _ in targets:
                     self.warm(port, "encrypt", conns)
-                    runs[(target, conns)] = self.wrk(f"{target}-encrypt-c{conns}", port, "encrypt", conns,
-                                                     self.d_run, cpu_pids=pids)
+                # Interleaved rounds, so a burst of other load on the machine hits
+                # every target alike; CPU is summed, latency percentiles are the
+                # median over rounds.
+                rounds: dict[str, list[dict]] = {t: [] for t, _, _ in targets}
+                for r in range(self.rounds):
+                    for target, port, pids in targets:
+                        rounds[target].append(self.wrk(f"{target}-encrypt-c{conns}-r{r}", port, "encrypt",
+                                                       conns, self.d_round, cpu_pids=pids, record=False))
+                for target, _, _ in targets:
+                    runs[(target, conns)] = merge_rounds(rounds[target])
+                    self.results["runs"][f"{target}-encrypt-c{conns}"] = runs[(target, conns)]
             for label, mport in (("proxy", m1), ("proxy-defaults", m2)):
                 try:
                     m = scrape_metrics(mport)
@@ -600,6 +632,7 @@ http {{
         self.results["started_utc"] = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         self.results["machine"] = self.machine()
         self.results["config"] = {"duration_s": self.d_run, "warmup_s": self.d_warm,
+                                  "passthrough_rounds": self.rounds, "passthrough_round_s": self.d_round,
                                   "attested_duration_s": self.d_att, "concurrency_high": self.c_high,
                                   "attested_concurrency": self.c_attested, "idle_conns": self.idle_conns,
                                   "starts": self.n_starts, "nsm_latency_ms": NSM_LATENCY_MS}
