@@ -38,7 +38,7 @@ fi
 
 if has bench; then
   stage "benchmark smoke"
-  scripts/bench.sh --smoke
+  scripts/bench.sh --smoke --build-dir build --no-build
 fi
 
 if has sanitizers; then

@@ -2,6 +2,7 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -179,7 +180,11 @@ int serve(CLI::App& sub, ServeFlags& f) {
   sigwait(&set, &sig);
   spdlog::info("signal {}: shutting down", sig);
   const bool drained = (*daemon)->stop();
-  return drained ? 0 : 1;
+  // Requests are drained and the threads stopped. Exit now rather than run
+  // destructors: one would wait for an NSM call still blocked in the driver
+  // (up to its 2-minute timeout). Process memory, keys included, goes with us.
+  spdlog::default_logger()->flush();
+  std::_Exit(drained ? 0 : 1);
 }
 
 int run(CLI::App& sub, ServeFlags& f) {
@@ -215,7 +220,9 @@ int run(CLI::App& sub, ServeFlags& f) {
   const int code = (*sup)->run(spec);
   spdlog::info("command exited with status {}; stopping the proxy", code);
   (*daemon)->stop();
-  return code;
+  spdlog::default_logger()->flush();
+  std::cout.flush();
+  std::_Exit(code);  // as in serve: never wait for a blocked NSM call
 }
 
 }  // namespace

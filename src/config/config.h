@@ -88,7 +88,7 @@ struct UpstreamTimeouts {
 };
 
 struct PoolOptions {
-  std::size_t max_idle_per_host = 8;  // upstream.pool.max_idle_per_host; 0 = no reuse
+  std::size_t max_idle_per_host = 64;  // upstream.pool.max_idle_per_host; 0 = no reuse
   Millis idle_timeout{50'000};        // upstream.pool.idle_timeout: drop idle connections after
 };
 
