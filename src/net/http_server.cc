@@ -20,12 +20,12 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 
 #include "base/error.h"
 #include "base/secret.h"
 #include "net/detail/http_parse.h"
 #include "net/detail/http_wire.h"
+#include "net/detail/timed_stream.h"
 #include "net/detail/wiping_buffer.h"
 
 namespace kp::net {
@@ -36,7 +36,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = beast::http;
 using tcp = asio::ip::tcp;
-using Stream = beast::tcp_stream;
+using Stream = detail::TimedStream<tcp>;  // deadlines without a timer per operation
 using detail::ErrorCode;
 using namespace std::chrono_literals;
 

@@ -26,12 +26,12 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/beast/core/basic_stream.hpp>
 #include <boost/beast/core/error.hpp>
 
 #include "base/error.h"
 #include "net/detail/http_parse.h"
 #include "net/detail/http_wire.h"
+#include "net/detail/timed_stream.h"
 #include "net/detail/wiping_buffer.h"
 
 namespace kp::net {
@@ -42,7 +42,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = beast::http;
 using generic = asio::generic::stream_protocol;
-using GStream = beast::basic_stream<generic, asio::any_io_executor, beast::unlimited_rate_policy>;
+using GStream = detail::TimedStream<generic>;  // deadlines without a timer per operation
 using TlsStream = asio::ssl::stream<GStream>;
 using detail::ErrorCode;
 using Clock = std::chrono::steady_clock;

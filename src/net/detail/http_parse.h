@@ -130,8 +130,8 @@ class ResponseSink final : public bhttp::basic_parser<false> {
 enum class ReadUntil { kHeader, kMessage };
 
 /// Feeds `buf` to `parser`, reading from `stream` as needed, until the header
-/// or the whole message is parsed. The stream's own deadline (beast
-/// basic_stream::expires_*) bounds the wait. `received` counts the bytes read
+/// or the whole message is parsed. The stream's own deadline (TimedStream or
+/// beast::basic_stream expires_*) bounds the wait. `received` counts the bytes read
 /// from the socket by this call (the client's retry rule needs it).
 ///
 /// Returns: {} on success; bhttp::error::end_of_stream when the peer closed

@@ -1,0 +1,186 @@
+// TimedStream: deadlines enforced by the per-context sweeper.
+#include "net/detail/timed_stream.h"
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <chrono>
+#include <optional>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/write.hpp>
+
+namespace kp::net::detail {
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
+
+// A connected loopback pair on `io`.
+struct Pair {
+  explicit Pair(asio::io_context& io) : a(io), b(io) {
+    tcp::acceptor acc(io, tcp::endpoint(asio::ip::address_v4::loopback(), 0));
+    a.connect(acc.local_endpoint());
+    b = acc.accept();
+  }
+  tcp::socket a;
+  tcp::socket b;
+};
+
+// Runs `io` with a hard stop so a broken deadline cannot hang the test.
+void run_bounded(asio::io_context& io, std::chrono::milliseconds limit) {
+  io.run_for(limit);
+}
+
+TEST(TimedStream, ReadOnASilentPeerTimesOutNearTheDeadline) {
+  asio::io_context io(1);
+  Pair p(io);
+  TimedStream<tcp> s(std::move(p.a));
+  std::optional<boost::system::error_code> got;
+  Clock::duration took{};
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        std::array<char, 16> buf{};
+        const auto t0 = Clock::now();
+        s.expires_after(200ms);
+        auto [ec, n] = co_await s.async_read_some(asio::buffer(buf), kUseTuple);
+        took = Clock::now() - t0;
+        got = ec;
+      },
+      asio::detached);
+  run_bounded(io, 5s);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(*got, boost::beast::error::timeout) << got->message();
+  EXPECT_GE(took, 200ms);
+  // Resolution is 200 ms / 8 = 25 ms; allow scheduling slack on a busy box.
+  EXPECT_LT(took, 2s);
+}
+
+TEST(TimedStream, DataBeforeTheDeadlineIsNotATimeoutAndRearmingWorks) {
+  asio::io_context io(1);
+  Pair p(io);
+  TimedStream<tcp> s(std::move(p.a));
+  std::vector<boost::system::error_code> results;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        std::array<char, 16> buf{};
+        for (int i = 0; i < 3; ++i) {
+          s.expires_after(150ms);
+          co_await asio::async_write(p.b, asio::buffer("x", 1), kUseTuple);
+          auto [ec, n] = co_await s.async_read_some(asio::buffer(buf), kUseTuple);
+          results.push_back(ec);
+          // Sleep past the old deadline between reads: a fresh deadline
+          // must not inherit the expired one.
+          asio::steady_timer t(io, 200ms);
+          co_await t.async_wait(kUseTuple);
+        }
+        s.expires_after(100ms);
+        auto [ec, n] = co_await s.async_read_some(asio::buffer(buf), kUseTuple);
+        results.push_back(ec);
+      },
+      asio::detached);
+  run_bounded(io, 5s);
+  ASSERT_EQ(results.size(), 4u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_FALSE(results[i]) << i << ": " << results[i].message();
+  }
+  EXPECT_EQ(results[3], boost::beast::error::timeout);
+}
+
+TEST(TimedStream, OperationStartedAfterTheDeadlineFailsAtOnce) {
+  asio::io_context io(1);
+  Pair p(io);
+  TimedStream<tcp> s(std::move(p.a));
+  std::optional<boost::system::error_code> got;
+  Clock::duration took{};
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        s.expires_after(10ms);
+        asio::steady_timer t(io, 50ms);
+        co_await t.async_wait(kUseTuple);
+        std::array<char, 16> buf{};
+        const auto t0 = Clock::now();
+        auto [ec, n] = co_await s.async_read_some(asio::buffer(buf), kUseTuple);
+        took = Clock::now() - t0;
+        got = ec;
+      },
+      asio::detached);
+  run_bounded(io, 5s);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(*got, boost::beast::error::timeout);
+  EXPECT_LT(took, 1s);
+}
+
+TEST(TimedStream, NoDeadlineLeftLetsTheContextRunOutOfWork) {
+  asio::io_context io(1);
+  Pair p(io);
+  TimedStream<tcp> s(std::move(p.a));
+  bool done = false;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        s.expires_after(30s);
+        co_await asio::async_write(p.b, asio::buffer("x", 1), kUseTuple);
+        std::array<char, 16> buf{};
+        auto [ec, n] = co_await s.async_read_some(asio::buffer(buf), kUseTuple);
+        s.expires_never();
+        done = !ec;
+      },
+      asio::detached);
+  const auto t0 = Clock::now();
+  io.run_for(10s);  // returns as soon as no work is left
+  EXPECT_TRUE(done);
+  // The sweeper ticks every 100 ms for a 30 s deadline; once the deadline is
+  // cleared it must stop, not keep the context alive.
+  EXPECT_LT(Clock::now() - t0, 3s);
+}
+
+TEST(TimedStream, ManyStreamsEachGetTheirOwnDeadline) {
+  asio::io_context io(1);
+  std::vector<std::unique_ptr<Pair>> pairs;
+  std::vector<std::unique_ptr<TimedStream<tcp>>> streams;
+  for (int i = 0; i < 8; ++i) {
+    pairs.push_back(std::make_unique<Pair>(io));
+    streams.push_back(std::make_unique<TimedStream<tcp>>(std::move(pairs.back()->a)));
+  }
+  std::vector<std::optional<boost::system::error_code>> got(8);
+  for (int i = 0; i < 8; ++i) {
+    asio::co_spawn(
+        io,
+        [&, i]() -> asio::awaitable<void> {
+          std::array<char, 16> buf{};
+          // Odd streams get data, even ones stay silent and time out.
+          streams[i]->expires_after(i % 2 == 0 ? 100ms : 3s);
+          if (i % 2 == 1) {
+            co_await asio::async_write(pairs[i]->b, asio::buffer("y", 1), kUseTuple);
+          }
+          auto [ec, n] = co_await streams[i]->async_read_some(asio::buffer(buf), kUseTuple);
+          got[i] = ec;
+          streams[i]->expires_never();
+        },
+        asio::detached);
+  }
+  run_bounded(io, 5s);
+  for (int i = 0; i < 8; ++i) {
+    ASSERT_TRUE(got[i].has_value()) << i;
+    if (i % 2 == 0) {
+      EXPECT_EQ(*got[i], boost::beast::error::timeout) << i;
+    } else {
+      EXPECT_FALSE(*got[i]) << i << ": " << got[i]->message();
+    }
+  }
+}
+
+}  // namespace
+}  // namespace kp::net::detail
