@@ -6,13 +6,12 @@
 
 namespace kp {
 
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; };
-    if (lower(a[i]) != lower(b[i])) {
+bool iequals_same_size(const char* a, const char* b, std::size_t n) noexcept {
+  for (std::size_t i = 0; i < n; ++i) {
+    // ASCII case folding: letters differ only in bit 0x20.
+    const char x = a[i];
+    const char y = b[i];
+    if (x != y && ((x | 0x20) != (y | 0x20) || (x | 0x20) < 'a' || (x | 0x20) > 'z')) {
       return false;
     }
   }
@@ -39,11 +38,25 @@ std::vector<std::string_view> Headers::get_all(std::string_view name) const {
 }
 
 void Headers::set(std::string_view name, std::string_view value) {
-  erase(name);
+  // Replace the first field in place (keeps its position and its buffers),
+  // drop any later duplicates.
+  for (std::size_t i = 0; i < fields_.size(); ++i) {
+    if (iequals(fields_[i].first, name)) {
+      fields_[i].first.assign(name);
+      fields_[i].second.assign(value);
+      const auto rest = fields_.begin() + static_cast<std::ptrdiff_t>(i) + 1;
+      fields_.erase(std::remove_if(rest, fields_.end(), [&](const Field& f) { return iequals(f.first, name); }),
+                    fields_.end());
+      return;
+    }
+  }
   add(name, value);
 }
 
 void Headers::add(std::string_view name, std::string_view value) {
+  if (fields_.capacity() == 0) {
+    fields_.reserve(12);  // typical SDK request; avoids regrowth copies
+  }
   fields_.emplace_back(std::string(name), std::string(value));
 }
 

@@ -21,7 +21,11 @@
 
 namespace kp {
 
-bool iequals(std::string_view a, std::string_view b) noexcept;
+bool iequals_same_size(const char* a, const char* b, std::size_t n) noexcept;
+inline bool iequals(std::string_view a, std::string_view b) noexcept {
+  // Most header lookups miss on length: keep that test inline.
+  return a.size() == b.size() && iequals_same_size(a.data(), b.data(), a.size());
+}
 
 /// Ordered header list with case-insensitive lookup. Keeps the sender's
 /// spelling and order (SigV4 canonicalisation needs the raw values).

@@ -23,8 +23,8 @@ bool valid_scope_component(std::string_view s) noexcept {
   });
 }
 
-bool fingerprint_equal(const std::array<std::uint8_t, 32>& a, const detail::Digest& b) noexcept {
-  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+bool same_secret(const kp::SecretBytes& a, const kp::SecretBytes& b) noexcept {
+  return a.size() == b.size() && (a.empty() || CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0);
 }
 
 bool has_header_breaking_chars(std::string_view s) noexcept {
@@ -61,7 +61,6 @@ std::shared_ptr<const kp::SecretBytes> SigningKeyCache::get(std::string_view acc
                                                             std::string_view date8,
                                                             std::string_view region,
                                                             std::string_view service) {
-  const detail::Digest fp = detail::sha256(secret_access_key.view());
   auto matches = [&](const Entry& e) {
     return e.access_key_id == access_key_id && e.date8 == date8 && e.region == region &&
            e.service == service;
@@ -69,8 +68,8 @@ std::shared_ptr<const kp::SecretBytes> SigningKeyCache::get(std::string_view acc
   {
     std::lock_guard lock(mu_);
     for (auto& e : entries_) {
-      // The fingerprint is compared in constant time; the scope fields are public.
-      if (matches(e) && fingerprint_equal(e.secret_fingerprint, fp)) {
+      // The secret is compared in constant time; the scope fields are public.
+      if (matches(e) && same_secret(e.secret, secret_access_key)) {
         e.last_used = ++tick_;
         return e.key;
       }
@@ -94,7 +93,7 @@ std::shared_ptr<const kp::SecretBytes> SigningKeyCache::get(std::string_view acc
     it->region.assign(region);
     it->service.assign(service);
   }
-  it->secret_fingerprint = fp;
+  it->secret = kp::SecretBytes::copy_of(secret_access_key.view());
   it->key = key;
   it->last_used = ++tick_;
   return key;

@@ -31,9 +31,11 @@ kp::SecretBytes signing_key(const kp::SecretBytes& secret_access_key, std::strin
                             std::string_view region, std::string_view service);
 
 /// Small thread-safe LRU cache of derived signing keys, keyed by (date,
-/// region, service, access key id). A SHA-256 fingerprint of the secret is
-/// kept with each entry, so a different secret under the same access key id
-/// (rotated or wrong credentials) is re-derived, never served a stale key.
+/// region, service, access key id). Each entry keeps a (wiped-on-free) copy
+/// of the secret it was derived from and compares it in constant time, so a
+/// different secret under the same access key id (rotated or wrong
+/// credentials) is re-derived, never served a stale key. A hit costs a short
+/// lock and a few compares: no hashing.
 class SigningKeyCache {
  public:
   explicit SigningKeyCache(std::size_t capacity = 16);
@@ -58,7 +60,7 @@ class SigningKeyCache {
     std::string date8;
     std::string region;
     std::string service;
-    std::array<std::uint8_t, 32> secret_fingerprint{};
+    kp::SecretBytes secret;
     std::shared_ptr<const kp::SecretBytes> key;
     std::uint64_t last_used = 0;
   };
