@@ -1,8 +1,7 @@
 #include "attestation/aws_root.h"
 
-#include <openssl/sha.h>
-
 #include "base/encoding.h"
+#include "crypto/digest.h"
 
 namespace kp::attestation {
 
@@ -55,9 +54,7 @@ constexpr std::uint8_t kRootDer[] = {
 ByteView aws_nitro_root_der() noexcept { return {kRootDer, sizeof kRootDer}; }
 
 Result<void> check_aws_nitro_root() {
-  std::uint8_t md[SHA256_DIGEST_LENGTH];
-  SHA256(kRootDer, sizeof kRootDer, md);
-  if (hex_encode(ByteView(md, sizeof md)) != kAwsNitroRootSha256) {
+  if (hex_encode(crypto::sha256(ByteView(kRootDer, sizeof kRootDer))) != kAwsNitroRootSha256) {
     return fail(Errc::kInternal, "attestation: embedded AWS Nitro root certificate is corrupted");
   }
   return {};

@@ -4,7 +4,7 @@
 // anchor of every real attestation document (protocol.md 5.4). AWS publishes
 // the SHA-256 of the ZIP that contains it; we pin the certificate itself by
 // its DER SHA-256 641a0321...bb5b and re-check that at startup.
-// Depends on base/ and OpenSSL (for the self-check hash) only.
+// Depends on base/ and crypto/ (for the self-check hash) only.
 #pragma once
 
 #include <string_view>

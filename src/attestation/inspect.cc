@@ -1,5 +1,6 @@
 #include "attestation/inspect.h"
 
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <limits>
@@ -13,6 +14,12 @@ namespace kp::attestation {
 namespace {
 
 constexpr std::size_t kMaxInput = 1u << 20;
+
+// A document's timestamp is whatever its bytes say; SysTime (nanoseconds in
+// 64 bits, years ~1678..2262) cannot hold every value and converting one
+// outside would overflow (UB). |ms| below this converts safely.
+constexpr std::int64_t kSysTimeLimitMs =
+    std::chrono::duration_cast<std::chrono::milliseconds>(SysTime::duration::max()).count();
 
 bool looks_like_cose(ByteView b) { return !b.empty() && (b[0] == 0x84 || b[0] == 0xd2); }
 
@@ -30,13 +37,15 @@ std::string hex_or_null(const std::optional<Bytes>& b) { return b ? quoted(hex_e
 
 }  // namespace
 
+std::optional<SysTime> document_time(std::uint64_t timestamp_ms) {
+  if (timestamp_ms >= static_cast<std::uint64_t>(kSysTimeLimitMs)) {
+    return std::nullopt;
+  }
+  return from_unix_ms(static_cast<std::int64_t>(timestamp_ms));
+}
+
 std::string format_rfc3339_ms(std::int64_t ms) {
-  // A document's timestamp is whatever its bytes say; SysTime (nanoseconds in
-  // 64 bits, years ~1678..2261) cannot hold every value and converting one
-  // outside would overflow (UB).
-  constexpr std::int64_t kLimitMs =
-      std::chrono::duration_cast<std::chrono::milliseconds>(SysTime::duration::max()).count();
-  if (ms >= kLimitMs || ms <= -kLimitMs) {
+  if (ms >= kSysTimeLimitMs || ms <= -kSysTimeLimitMs) {
     return "out of range";
   }
   std::string s = format_rfc3339(from_unix_ms(ms));  // "...:SSZ"

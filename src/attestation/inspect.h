@@ -12,6 +12,7 @@
 // Depends on base/, cbor/ and the verifier; no Asio.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -38,6 +39,12 @@ Result<Bytes> read_document_input(std::string_view text_or_bytes);
 std::string to_json(const AttestationDocument& doc,
                     const std::optional<VerifyOutcome>& outcome = std::nullopt,
                     SysTime verified_at = {});
+
+/// A document timestamp (ms since the Unix epoch) as a SysTime; nullopt when
+/// SysTime cannot hold it (from 2262-04-11T23:47:16.854Z on: nanoseconds in
+/// 64 bits), where converting would overflow (UB). The timestamp is whatever
+/// the document's bytes say, so callers must handle nullopt.
+std::optional<SysTime> document_time(std::uint64_t timestamp_ms);
 
 /// RFC 3339 UTC with milliseconds, e.g. "2023-09-18T15:03:30.860Z";
 /// "out of range" for times SysTime cannot hold (beyond ~1678..2261).

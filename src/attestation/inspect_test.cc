@@ -137,6 +137,14 @@ TEST(Inspect, TimesSysTimeCannotHoldDoNotOverflow) {
   const auto view = json::parse(to_json(doc)).as_object();
   EXPECT_EQ(view.at("timestamp").as_string(), "out of range");
 
+  // `inspect-attestation --at document` verifies at the document's own time.
+  EXPECT_EQ(document_time(1695049410860), from_unix_ms(1695049410860));
+  EXPECT_EQ(document_time(9223372036853), from_unix_ms(9223372036853));  // same bound as format_rfc3339_ms
+  EXPECT_FALSE(document_time(9223372036854));
+  EXPECT_FALSE(document_time(4504231743732170));
+  EXPECT_FALSE(document_time(static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())));
+  EXPECT_FALSE(document_time(std::numeric_limits<std::uint64_t>::max()));  // not -1 ms (1969)
+
   std::unique_ptr<ASN1_TIME, detail::Deleter<ASN1_TIME_free>> t(ASN1_TIME_new());
   ASSERT_EQ(ASN1_TIME_set_string(t.get(), "99991231235959Z"), 1);  // RFC 5280 "no expiration"
   EXPECT_EQ(detail::asn1_time(t.get()), SysTime::max());

@@ -1,7 +1,6 @@
 #include "attestation/ossl_util.h"
 
 #include <openssl/err.h>
-#include <openssl/sha.h>
 
 #include <cstring>
 #include <ctime>
@@ -133,18 +132,6 @@ std::optional<Bytes> es384_der_to_raw(ByteView der) {
     return std::nullopt;
   }
   return out;
-}
-
-Bytes sha256(ByteView in) {
-  Bytes md(SHA256_DIGEST_LENGTH);
-  SHA256(in.data(), in.size(), md.data());
-  return md;
-}
-
-Bytes sha384(ByteView in) {
-  Bytes md(SHA384_DIGEST_LENGTH);
-  SHA384(in.data(), in.size(), md.data());
-  return md;
 }
 
 std::string last_openssl_error() {

@@ -2,6 +2,7 @@
 //
 // RAII owners for the OpenSSL objects the module uses, plus small helpers
 // (strict DER certificate parsing, names, times, ES384 signature formats).
+// Digests come from crypto/digest.h.
 // Not part of the module's public API: include only from attestation/*.cc.
 #pragma once
 
@@ -69,9 +70,6 @@ bool is_p384(EVP_PKEY* key);
 /// Raw r||s (2 x 48 bytes) to DER ECDSA-Sig-Value, and back.
 std::optional<Bytes> es384_raw_to_der(ByteView raw);
 std::optional<Bytes> es384_der_to_raw(ByteView der);
-
-Bytes sha256(ByteView in);
-Bytes sha384(ByteView in);
 
 /// The most recent OpenSSL error as text (and clears the queue).
 std::string last_openssl_error();

@@ -11,6 +11,7 @@
 #include "attestation/verifier.h"
 #include "base/encoding.h"
 #include "cbor/writer.h"
+#include "crypto/digest.h"
 
 namespace kp::attestation {
 
@@ -214,7 +215,8 @@ Result<std::shared_ptr<SimulatedNsm>> SimulatedNsm::create(SimulatedNsmOptions o
     Bytes in(kPcrBytes, 0);
     const std::string instance = options.module_id.substr(0, options.module_id.find("-enc"));
     in.insert(in.end(), instance.begin(), instance.end());
-    impl->pcrs[4] = sha384(in);
+    const auto pcr4 = crypto::sha384(in);
+    impl->pcrs[4] = Bytes(pcr4.begin(), pcr4.end());
   }
   for (const auto& [index, value] : options.pcrs) {
     if (index >= kMaxPcrs) {

@@ -19,9 +19,15 @@
 #include "base/time_format.h"
 #include "cbor/decoder.h"
 #include "cbor/writer.h"
+#include "crypto/digest.h"
 
 namespace kp::attestation {
 namespace {
+
+Bytes sha384_bytes(ByteView in) {
+  const auto d = crypto::sha384(in);
+  return Bytes(d.begin(), d.end());
+}
 
 const SysTime kT0 = *parse_time_utc("2026-03-01T12:00:00Z");
 
@@ -111,7 +117,7 @@ TEST(SimulatedNsm, DocumentRoundTripsEveryField) {
   Bytes pcr4_in(48, 0);
   const std::string instance = "i-0123456789abcdef0";
   pcr4_in.insert(pcr4_in.end(), instance.begin(), instance.end());
-  EXPECT_EQ(doc->pcrs.at(4), detail::sha384(pcr4_in));
+  EXPECT_EQ(doc->pcrs.at(4), sha384_bytes(pcr4_in));
   EXPECT_EQ(sim.nsm->pcr(4), doc->pcrs.at(4));
   const auto& pki = *pki_at_t0();
   EXPECT_EQ(doc->certificate, pki.leaf_der);
@@ -277,7 +283,7 @@ TEST(SimulatedNsm, Pcr4FormulaMatchesRealDocuments) {
     Bytes in(48, 0);
     const std::string instance = doc->module_id.substr(0, doc->module_id.find("-enc"));
     in.insert(in.end(), instance.begin(), instance.end());
-    EXPECT_EQ(doc->pcrs.at(4), detail::sha384(in)) << d.name;
+    EXPECT_EQ(doc->pcrs.at(4), sha384_bytes(in)) << d.name;
   }
 }
 

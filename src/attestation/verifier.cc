@@ -10,6 +10,7 @@
 #include "base/encoding.h"
 #include "base/time_format.h"
 #include "cbor/writer.h"
+#include "crypto/digest.h"
 
 namespace kp::attestation {
 
@@ -132,7 +133,7 @@ std::vector<CertificateInfo> describe_chain(const AttestationDocument& doc) {
   auto add = [&out](std::string role, const Bytes& der) {
     CertificateInfo info;
     info.role = std::move(role);
-    info.sha256_hex = hex_encode(sha256(der));
+    info.sha256_hex = hex_encode(crypto::sha256(der));
     if (auto x = parse_der_cert(der)) {
       info.parsed = true;
       info.subject = name_string(X509_get_subject_name(x.get()));
@@ -188,7 +189,7 @@ VerifyOutcome verify_detailed(const AttestationDocument& doc, const VerifyOption
   if (!trusted) {
     return failure(VerifyFailure::kUntrustedRoot,
                    certs[1].label() + ": not a trusted root (SHA-256 " +
-                       hex_encode(sha256(root_der)) + ")",
+                       hex_encode(crypto::sha256(root_der)) + ")",
                    "cabundle[0]");
   }
   for (const auto& c : certs) {
@@ -282,7 +283,7 @@ Result<VerifiedDocument> verify(const AttestationDocument& doc, const VerifyOpti
   VerifiedDocument v;
   v.document = doc;
   v.chain = describe_chain(doc);
-  v.root_sha256_hex = hex_encode(sha256(doc.cabundle.front()));
+  v.root_sha256_hex = hex_encode(crypto::sha256(doc.cabundle.front()));
   return v;
 }
 

@@ -65,7 +65,13 @@ int inspect(const InspectFlags& f) {
     vo.trusted_roots_der.push_back(std::move(*der));
   }
   if (f.at == "document") {
-    vo.at = from_unix_ms(static_cast<std::int64_t>(doc->timestamp_ms));
+    const auto t = attestation::document_time(doc->timestamp_ms);
+    if (!t) {
+      std::cerr << "inspect-attestation: --at document: the document's timestamp (" << doc->timestamp_ms
+                << " ms since the epoch) is out of range (after 2262-04-11)\n";
+      return 1;
+    }
+    vo.at = *t;
   } else if (f.at != "now") {
     auto t = parse_time_utc(f.at);
     if (!t) {

@@ -294,7 +294,7 @@ Loaded build_config(const std::optional<std::filesystem::path>& file, const Flag
     if (parsed) {
       out.config = std::move(*parsed);
     } else {
-      append(out.diagnostics, std::move(parsed.error()));
+      append(out.diagnostics, parsed.error());  // error() returns a copy (a prvalue)
       file_ok = false;
     }
   }

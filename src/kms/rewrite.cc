@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstring>
 
 #include "base/encoding.h"
@@ -237,6 +238,26 @@ kp::Result<bool> add_recipient_in_place(std::string& body, std::string_view atte
   return false;
 }
 
+namespace {
+
+// Whether every number in `v` is finite. Recursion depth is bounded by the
+// parser's nesting limit (json::parse_options::max_depth, 32 by default).
+bool all_numbers_finite(const json::value& v) {
+  if (const double* d = v.if_double()) {
+    return std::isfinite(*d);
+  }
+  if (const json::object* o = v.if_object()) {
+    return std::all_of(o->begin(), o->end(),
+                       [](const json::key_value_pair& kv) { return all_numbers_finite(kv.value()); });
+  }
+  if (const json::array* a = v.if_array()) {
+    return std::all_of(a->begin(), a->end(), [](const json::value& e) { return all_numbers_finite(e); });
+  }
+  return true;
+}
+
+}  // namespace
+
 kp::Result<std::string> open_recipient_response(std::string_view upstream_body, AttestedOp op,
                                                 const CmsDecryptFn& decrypt) {
   // 1. Parse into a DOM backed by a stack buffer (spills to the heap only
@@ -252,6 +273,13 @@ kp::Result<std::string> open_recipient_response(std::string_view upstream_body, 
   const json::object* obj = doc.if_object();
   if (obj == nullptr) {
     return kp::fail(Errc::kUpstreamProtocol, "kms: upstream 200 response is not a JSON object");
+  }
+  // Boost.JSON 1.81 reads numbers beyond the double range (1e400, and 0e309
+  // as NaN) as non-finite doubles, which its serializer writes as the bare
+  // words Infinity / NaN: the body given to the client would not be JSON.
+  // KMS responses carry no such numbers, so this one is malformed.
+  if (!all_numbers_finite(doc)) {
+    return kp::fail(Errc::kUpstreamProtocol, "kms: upstream 200 response has a number outside the double range");
   }
 
   // 2. CiphertextForRecipient: present, a string, base64, 1..6144 bytes.

@@ -66,7 +66,8 @@ kp::Result<bool> add_recipient_in_place(std::string& body, std::string_view atte
 using CmsDecryptFn = std::function<kp::Result<kp::SecretBytes>(kp::ByteView cms_der)>;
 
 /// Rewrites a 200 response of an attested call.
-///  1. parses `upstream_body` (must be a JSON object, else kUpstreamProtocol);
+///  1. parses `upstream_body` (must be a JSON object whose numbers are all
+///     within the double range, else kUpstreamProtocol);
 ///  2. requires "CiphertextForRecipient": a string of standard padded base64
 ///     decoding to 1..6144 bytes, else Errc::kCmsInvalid saying which;
 ///  3. calls `decrypt` on the decoded bytes; its error is returned unchanged;

@@ -301,6 +301,30 @@ TEST(OpenRecipientResponse, UpstreamBodyMustBeAJsonObject) {
   EXPECT_EQ(d.calls, 0);
 }
 
+TEST(OpenRecipientResponse, NumbersOutsideTheDoubleRangeAreRejected) {
+  // Boost.JSON reads these as +-Infinity or NaN; serialised again they would
+  // be the bare words Infinity/NaN, which is not JSON.
+  for (const std::string number : {"1e400", "-1e400", "0e309", "1E999"}) {
+    for (const std::string& where : {"{\"N\":" + number + ",", "{\"A\":{\"b\":[1," + number + "]},",
+                                     "{\"Plaintext\":" + number + ","}) {
+      const std::string body = where + R"("CiphertextForRecipient":")" + cfr() + "\"}";
+      SCOPED_TRACE(body);
+      FakeDecrypt d{"x"};
+      const auto r = open_recipient_response(body, AttestedOp::kDecrypt, d.fn());
+      ASSERT_FALSE(r) << *r;
+      EXPECT_EQ(r.error().code, Errc::kUpstreamProtocol);
+      EXPECT_EQ(d.calls, 0);  // rejected before any decryption
+    }
+  }
+  // Large but finite numbers still pass and come out as JSON.
+  FakeDecrypt d{"x"};
+  const auto r = open_recipient_response(R"({"N":1e308,"M":-0e0,"CiphertextForRecipient":")" + cfr() + "\"}",
+                                         AttestedOp::kDecrypt, d.fn());
+  ASSERT_TRUE(r) << r.error().message;
+  const auto out = parse_object(*r);
+  EXPECT_EQ(out.at("N").as_double(), 1e308);
+}
+
 TEST(OpenRecipientResponse, LargePlaintextAndManyMembers) {
   std::string upstream = "{";
   for (int i = 0; i < 200; ++i) {

@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <string>
+#include <string_view>
+#include <thread>
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -297,6 +301,38 @@ TEST_F(UpstreamClientTest, GarbageAndOversizedResponsesAreProtocolErrors) {
   ASSERT_FALSE(big);
   EXPECT_EQ(big.error().code, Errc::kUpstreamProtocol);
   EXPECT_NE(big.error().message.find("exceeds 4096"), std::string::npos) << big.error().message;
+}
+
+TEST_F(UpstreamClientTest, ResponseHeaderTrickledOneFieldPerWriteIsProtocolError) {
+  ScriptedServer peer([&](int, PeerConn& c) {
+    if (!c.read_request()) {
+      return;
+    }
+    std::string wire = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n";
+    for (int i = 0; i < 40; ++i) {  // 40 x 64 bytes
+      wire += "X-Field-" + std::to_string(100 + i) + ": " + std::string(51, 'v') + "\r\n";
+    }
+    wire += "\r\n";
+    // Each write ends one byte after a line end (see detail_test.cc HeaderLimit).
+    std::size_t from = 0;
+    for (std::size_t pos = wire.find("\r\n"); pos != std::string::npos; pos = wire.find("\r\n", pos + 2)) {
+      const std::size_t cut = std::min(pos + 3, wire.size());
+      if (!c.write(std::string_view(wire).substr(from, cut - from))) {
+        return;
+      }
+      from = cut;
+      std::this_thread::sleep_for(5ms);
+    }
+    c.wait_eof(2s);
+  });
+  auto opt = fast();
+  opt.max_response_header = 1024;
+  UpstreamClient client(pool, opt);
+  const Endpoint ep{"http", "127.0.0.1", peer.port()};
+  auto r = send_on(pool, client, ep, kms_request());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::kUpstreamProtocol);
+  EXPECT_NE(r.error().message.find("exceeds 1024"), std::string::npos) << r.error().message;
 }
 
 TEST_F(UpstreamClientTest, ChunkedResponseAndHopByHopFieldsStripped) {

@@ -326,6 +326,25 @@ class InspectAttestationTest(h.TempDirTestCase):
         self.assertIn("signature", r.stderr)
         self.assertEqual(len(r.stderr.strip().split("\n")), 1)
 
+    def test_at_document_with_a_timestamp_beyond_2262_is_a_clean_error(self):
+        # The timestamp is whatever the bytes say: converting one beyond
+        # SysTime's range used to overflow (UB), or wrap to 1969 above 2^63.
+        with open(doc("fastcrypto_pcr16_indefmap_2025-11-10.cose.bin"), "rb") as f:
+            data = f.read()
+        key = b"\x69timestamp\x1b"  # text(9) "timestamp", then uint64
+        at = data.index(key) + len(key)
+        for ms in (10**17, 2**64 - 1):
+            with self.subTest(ms=ms):
+                patched = data[:at] + ms.to_bytes(8, "big") + data[at + 8:]
+                path = os.path.join(self.tmp, f"ts_{ms}.cbor")
+                with open(path, "wb") as f:
+                    f.write(patched)
+                r = self.inspect(path, "--at", "document")
+                self.assertEqual(r.returncode, 1, r.stdout)
+                self.assertIn("out of range", r.stderr)
+                self.assertIn(str(ms), r.stderr)
+                self.assertEqual(len(r.stderr.strip().split("\n")), 1, r.stderr)
+
     def test_usage_errors(self):
         path = doc("fastcrypto_pcr16_indefmap_2025-11-10.cose.bin")
         r = self.inspect(os.path.join(self.tmp, "missing"))

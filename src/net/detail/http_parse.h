@@ -14,6 +14,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -32,8 +33,41 @@ using ErrorCode = boost::system::error_code;
 
 inline std::string_view sv(BeastStringView s) noexcept { return {s.data(), s.size()}; }
 
+/// A basic_parser whose header_limit bounds the whole header block (start
+/// line, fields, separators, final CRLF), not the bytes of one put() call.
+///
+/// Why: Beast 1.81 compares header_limit with the bytes a put() has not yet
+/// parsed (separately for the start line and for the fields); what earlier
+/// put() calls consumed no longer counts. A peer sending one field per read
+/// (each read ending on a line end) could grow the header without bound
+/// until the read timeout. read_message() therefore hands the parser at most
+/// header_left() bytes while the header is incomplete and reports what each
+/// put() consumed; a header still incomplete after header_left() bytes fails
+/// with bhttp::error::header_limit, as one that arrived in a single read.
+template <bool IsRequest>
+class BudgetedParser : public bhttp::basic_parser<IsRequest> {
+ public:
+  /// Hides basic_parser::header_limit: the limit for the whole header block.
+  void header_limit(std::uint32_t v) {
+    header_max_ = v;
+    bhttp::basic_parser<IsRequest>::header_limit(v);
+  }
+
+  /// Header bytes that may still be parsed.
+  std::size_t header_left() const noexcept {
+    return header_used_ >= header_max_ ? 0 : static_cast<std::size_t>(header_max_ - header_used_);
+  }
+
+  /// One put() consumed `n` bytes that were all header bytes.
+  void header_consumed(std::size_t n) noexcept { header_used_ += n; }
+
+ private:
+  std::uint64_t header_max_ = 8192;  // Beast's default
+  std::uint64_t header_used_ = 0;
+};
+
 /// Parses one request into a kp::HttpRequest.
-class RequestSink final : public bhttp::basic_parser<true> {
+class RequestSink final : public BudgetedParser<true> {
  public:
   explicit RequestSink(kp::HttpRequest& req) : req_(req) {}
 
@@ -92,7 +126,7 @@ class RequestSink final : public bhttp::basic_parser<true> {
 
 /// Parses one response into a kp::HttpResponse (all fields kept; the caller
 /// filters hop-by-hop fields).
-class ResponseSink final : public bhttp::basic_parser<false> {
+class ResponseSink final : public BudgetedParser<false> {
  public:
   explicit ResponseSink(kp::HttpResponse& resp) : resp_(resp) {}
 
@@ -140,7 +174,7 @@ enum class ReadUntil { kHeader, kMessage };
 /// socket errors as they come (timeouts as beast::error::timeout).
 template <class Stream, bool IsRequest>
 boost::asio::awaitable<ErrorCode> read_message(Stream& stream, WipingBuffer& buf,
-                                               bhttp::basic_parser<IsRequest>& parser, ReadUntil until,
+                                               BudgetedParser<IsRequest>& parser, ReadUntil until,
                                                std::size_t& received) {
   const auto done = [&] {
     return until == ReadUntil::kHeader ? parser.is_header_done() : parser.is_done();
@@ -151,8 +185,26 @@ boost::asio::awaitable<ErrorCode> read_message(Stream& stream, WipingBuffer& buf
     }
     if (buf.size() != 0) {
       ErrorCode ec;
-      const std::size_t used = parser.put(buf.data(), ec);
+      auto in = buf.data();
+      // While the header is incomplete, Beast sees no more than the header
+      // budget left (see BudgetedParser).
+      const bool in_header = !parser.is_header_done();
+      const std::size_t left = in_header ? parser.header_left() : in.size();
+      const bool capped = in_header && in.size() >= left;
+      if (capped) {
+        if (left == 0) {
+          co_return ErrorCode(bhttp::error::header_limit);
+        }
+        in = boost::asio::buffer(in, left);
+      }
+      const std::size_t used = parser.put(in, ec);
       buf.consume(used);
+      if (in_header && !parser.is_header_done()) {
+        parser.header_consumed(used);
+        if (capped && ec == bhttp::error::need_more) {
+          co_return ErrorCode(bhttp::error::header_limit);  // not complete within the budget
+        }
+      }
       if (ec && ec != bhttp::error::need_more) {
         co_return ec;
       }
