@@ -121,14 +121,12 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const config::Config& cfg, Daemon
   std::vector<std::string> problems;
 
   // 1. The proxy's own RSA-2048 key pair: in memory only, for this process.
+  //    Generating it dominates the start-up time, so it runs in the
+  //    background while the rest (trust store, credentials, NSM) is set up.
   const bool attested = cfg.attestation.mode != config::AttestationMode::kNone;
+  std::future<Result<crypto::RsaKeyPair>> keygen;
   if (attested) {
-    auto key = crypto::RsaKeyPair::generate(2048);
-    if (!key) {
-      add_problem(problems, key.error());
-    } else {
-      d->key = std::make_unique<crypto::RsaKeyPair>(std::move(*key));
-    }
+    keygen = std::async(std::launch::async, [] { return crypto::RsaKeyPair::generate(2048); });
   }
 
   // 2. The NSM backend.
@@ -171,20 +169,6 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const config::Config& cfg, Daemon
       mode_line = "attestation=none (attested operations are forwarded without a Recipient)";
       break;
   }
-  if (d->nsm_device && d->key) {
-    d->nsm = std::make_unique<attestation::NsmClient>(d->nsm_device);
-    auto* nsm = d->nsm.get();
-    proxy::AttestationSourceOptions ao;
-    ao.max_age = std::chrono::duration_cast<std::chrono::milliseconds>(cfg.attestation.max_age);
-    d->attestation = std::make_unique<proxy::AttestationSource>(
-        [nsm](ByteView public_key) {
-          attestation::AttestationRequest req;
-          req.public_key = Bytes(public_key.begin(), public_key.end());
-          return nsm->attestation(req);
-        },
-        d->key->spki_der(), ao);
-  }
-
   // 3. Upstream transport (direct | CONNECT proxy | vsock), shared by KMS
   //    and the credential endpoints, and the I/O threads.
   d->pool = std::make_unique<net::IoPool>(d->extras.threads);
@@ -248,6 +232,28 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const config::Config& cfg, Daemon
   d->upstream = std::make_unique<net::UpstreamClient>(*d->pool, uo);
   if (auto ready = d->upstream->ready(); !ready) {
     add_problem(problems, ready.error());
+  }
+
+  if (keygen.valid()) {
+    auto key = keygen.get();
+    if (!key) {
+      add_problem(problems, key.error());
+    } else {
+      d->key = std::make_unique<crypto::RsaKeyPair>(std::move(*key));
+    }
+  }
+  if (d->nsm_device && d->key) {
+    d->nsm = std::make_unique<attestation::NsmClient>(d->nsm_device);
+    auto* nsm = d->nsm.get();
+    proxy::AttestationSourceOptions ao;
+    ao.max_age = std::chrono::duration_cast<std::chrono::milliseconds>(cfg.attestation.max_age);
+    d->attestation = std::make_unique<proxy::AttestationSource>(
+        [nsm](ByteView public_key) {
+          attestation::AttestationRequest req;
+          req.public_key = Bytes(public_key.begin(), public_key.end());
+          return nsm->attestation(req);
+        },
+        d->key->spki_der(), ao);
   }
 
   if (!problems.empty()) {

@@ -5,14 +5,17 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
+#include <algorithm>
 #include <atomic>
 #include <climits>
 #include <mutex>
+#include <thread>
 #include <utility>
 #include <vector>
 
 #include "crypto/digest.h"
 #include "crypto/openssl_util.h"
+#include "crypto/rsa_keygen.h"
 
 namespace kp::crypto {
 
@@ -113,12 +116,14 @@ Result<RsaKeyPair> RsaKeyPair::generate(unsigned bits) {
     return fail(Errc::kValidation, "RSA key generation: " + std::to_string(bits) +
                                        " bits is not supported (2048..4096, multiple of 8)");
   }
-  // EVP_RSA_gen uses the default public exponent 65537.
-  PkeyPtr pkey(EVP_RSA_gen(bits));
+  // e = 65537; the prime search runs on up to two threads (startup time is
+  // dominated by it, see rsa_keygen.cc).
+  const unsigned threads = std::clamp(std::thread::hardware_concurrency(), 1u, 2u);
+  auto pkey = detail::generate_rsa_parallel(bits, threads);
   if (!pkey) {
-    return fail(Errc::kInternal, "RSA key generation failed (" + detail::take_openssl_error() + ")");
+    return pkey.error();
   }
-  auto impl = make_impl(std::move(pkey), "RSA key generation");
+  auto impl = make_impl(std::move(*pkey), "RSA key generation");
   if (!impl) {
     return impl.error();
   }
