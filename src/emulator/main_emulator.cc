@@ -1,12 +1,14 @@
 // kms-emulator: serves the KMS emulator core (emulator.h) over HTTP/1.1 with
-// kp::net. Thin: argv -> options (all problems reported together) -> open the
-// state -> serve until SIGINT/SIGTERM.
+// kp::net, or HTTPS with --tls-cert/--tls-key. Thin: argv -> options (all
+// problems reported together) -> open the state -> serve until SIGINT/SIGTERM.
 //
 //   kms-emulator serve --listen 127.0.0.1:0 --data-dir /tmp/kms
 //       [--trust-root sim-root.pem]... [--credentials creds.txt]
+//       [--tls-cert server.crt --tls-key server.key]
 //
-// Prints "kms-emulator listening on http://127.0.0.1:<port>" on stdout once
-// the socket is bound (port 0 picks a free port), so tests can read it.
+// Prints "kms-emulator listening on http://127.0.0.1:<port>" (https:// with
+// TLS) on stdout once the socket is bound (port 0 picks a free port), so
+// tests can read it.
 //
 // Requests run on a small worker pool, not on the I/O threads: state changes
 // fsync files and RSA-4096 key generation takes a while.
@@ -33,6 +35,7 @@
 #include "crypto/pem.h"
 #include "net/http_server.h"
 #include "net/io_pool.h"
+#include "net/server_tls.h"
 
 namespace {
 
@@ -118,9 +121,16 @@ int serve(const ServeFlags& f) {
   if (f.account.size() != 12 || f.account.find_first_not_of("0123456789") != std::string::npos) {
     errors.push_back("--account must be 12 digits");
   }
-  if (!f.tls_cert.empty() || !f.tls_key.empty()) {
-    errors.push_back("--tls-cert/--tls-key: TLS serving is not available (kp::net's HTTP server has no TLS "
-                     "listener yet); serve plain HTTP on loopback");
+  std::shared_ptr<const kp::net::ServerTls> tls;
+  if (f.tls_cert.empty() != f.tls_key.empty()) {
+    errors.push_back("--tls-cert and --tls-key go together: give both (HTTPS) or neither (HTTP)");
+  } else if (!f.tls_cert.empty()) {
+    auto loaded = kp::net::ServerTls::load(f.tls_cert, f.tls_key);
+    if (!loaded) {
+      errors.push_back("--tls-cert/--tls-key: " + loaded.error().message);
+    } else {
+      tls = std::move(*loaded);
+    }
   }
   for (const auto& path : f.trust_roots) {
     const auto text = read_text(path);
@@ -156,6 +166,7 @@ int serve(const ServeFlags& f) {
     errors.push_back("--listen must be HOST:PORT (e.g. 127.0.0.1:0), got '" + f.listen + "'");
   }
   server_options.allow_non_loopback = f.allow_non_loopback;
+  server_options.tls = tls;
   if (f.workers == 0 || f.io_threads == 0) {
     errors.push_back("--workers and --io-threads must be at least 1");
   }
@@ -196,9 +207,10 @@ int serve(const ServeFlags& f) {
     }
     io.run();
     const bool v6 = server_options.host.find(':') != std::string::npos;
-    std::cout << "kms-emulator listening on http://" << (v6 ? "[" : "") << server_options.host << (v6 ? "]" : "")
-              << ":" << *port << std::endl;  // flushes: tests wait for this line
-    spdlog::info("kms-emulator: serving {} (data dir {}, region {}, {})", f.listen, f.data_dir, f.region,
+    std::cout << "kms-emulator listening on " << (tls ? "https" : "http") << "://" << (v6 ? "[" : "")
+              << server_options.host << (v6 ? "]" : "") << ":" << *port << std::endl;  // flushes: tests wait
+    spdlog::info("kms-emulator: serving {} over {} (data dir {}, region {}, {})", f.listen,
+                 tls ? "HTTPS, certificate " + tls->subject() : std::string("HTTP"), f.data_dir, f.region,
                  f.credentials.empty() ? "no SigV4 check, caller = account " + f.account + " root"
                                        : "SigV4 required");
     int sig = 0;
@@ -220,7 +232,7 @@ int main(int argc, char** argv) {
   CLI::App app{"kms-emulator: a local AWS KMS (JSON 1.1) that honours Recipient and attestation key policies"};
   app.require_subcommand(1);
   ServeFlags f;
-  auto* serve_cmd = app.add_subcommand("serve", "Serve the KMS API over HTTP/1.1");
+  auto* serve_cmd = app.add_subcommand("serve", "Serve the KMS API over HTTP/1.1 (HTTPS with --tls-cert/--tls-key)");
   serve_cmd->add_option("--listen", f.listen, "HOST:PORT to bind; port 0 picks a free port")
       ->capture_default_str();
   serve_cmd->add_option("--data-dir", f.data_dir, "State directory (keys, aliases, policies); created 0700")
@@ -228,8 +240,10 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--trust-root", f.trust_roots,
                         "Extra PEM/DER root accepted for attestation documents (repeatable); the AWS Nitro root "
                         "is always trusted");
-  serve_cmd->add_option("--tls-cert", f.tls_cert, "Not available in this build (plain HTTP only)");
-  serve_cmd->add_option("--tls-key", f.tls_key, "Not available in this build (plain HTTP only)");
+  serve_cmd->add_option("--tls-cert", f.tls_cert,
+                        "Serve HTTPS with this PEM certificate chain (leaf first, then intermediates); needs "
+                        "--tls-key. TLS 1.2 and 1.3 only");
+  serve_cmd->add_option("--tls-key", f.tls_key, "Unencrypted PEM private key of --tls-cert");
   serve_cmd->add_option("--credentials", f.credentials,
                         "Access keys to accept (enables SigV4 checking): JSON {\"credentials\":[...]} or lines "
                         "'AKID SECRET ACCOUNT [user/NAME|role/NAME]'");

@@ -1,6 +1,7 @@
 // Runs the real kms-emulator binary: port-0 readiness line, SIGKILL between
-// requests with nothing lost, one process per data directory, and
-// concurrent requests against the core.
+// requests with nothing lost, one process per data directory, HTTPS with
+// --tls-cert/--tls-key, startup errors, and concurrent requests against the
+// core.
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -10,11 +11,17 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
 
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
@@ -70,6 +77,10 @@ class Server {
 
   // Waits (bounded) for "kms-emulator listening on http://127.0.0.1:<port>".
   std::optional<int> wait_port(std::chrono::milliseconds timeout = 10s) {
+    return wait_port(ready_line_, timeout);
+  }
+  // The same, keeping the readiness line.
+  std::optional<int> wait_port(std::string& line, std::chrono::milliseconds timeout = 10s) {
     std::string text;
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
@@ -83,6 +94,7 @@ class Server {
         text.append(buf, static_cast<std::size_t>(n));
         const auto nl = text.find('\n');
         if (nl != std::string::npos) {
+          line = text.substr(0, nl);
           const auto colon = text.rfind(':', nl);
           return std::stoi(text.substr(colon + 1, nl - colon - 1));
         }
@@ -130,6 +142,7 @@ class Server {
   pid_t pid_ = -1;
   int out_ = -1;
   int err_ = -1;
+  std::string ready_line_;
 };
 
 struct Reply {
@@ -137,8 +150,32 @@ struct Reply {
   json::object body;
 };
 
-// One request on a fresh connection (Connection: close), 10 s timeouts.
-Reply post(int port, std::string_view op, const json::object& body) {
+// Sends `req` over TLS on the connected `fd` (verifying 127.0.0.1 against
+// `ca_file`) and reads until close_notify/EOF. Empty on any TLS failure.
+std::string tls_exchange(int fd, const std::string& ca_file, const std::string& req) {
+  std::string resp;
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  SSL_CTX_load_verify_locations(ctx, ca_file.c_str(), nullptr);
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+  SSL* ssl = SSL_new(ctx);
+  SSL_set_fd(ssl, fd);
+  X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), "127.0.0.1");
+  if (SSL_connect(ssl) == 1 && SSL_write(ssl, req.data(), static_cast<int>(req.size())) == static_cast<int>(req.size())) {
+    char buf[4096];
+    int n = 0;
+    while ((n = SSL_read(ssl, buf, sizeof(buf))) > 0) {
+      resp.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+  ERR_clear_error();
+  SSL_free(ssl);
+  SSL_CTX_free(ctx);
+  return resp;
+}
+
+// One request on a fresh connection (Connection: close), 10 s timeouts; over
+// TLS when `tls_ca` (the CA file to verify the server with) is given.
+Reply post(int port, std::string_view op, const json::object& body, const std::string& tls_ca = "") {
   Reply r;
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   timeval tv{10, 0};
@@ -156,18 +193,18 @@ Reply post(int port, std::string_view op, const json::object& body) {
   const std::string req = "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-amz-json-1.1\r\n"
                           "X-Amz-Target: TrentService." + std::string(op) + "\r\nContent-Length: " +
                           std::to_string(payload.size()) + "\r\nConnection: close\r\n\r\n" + payload;
-  if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
-    ::close(fd);
-    return r;
-  }
   std::string resp;
-  char buf[4096];
-  ssize_t n = 0;
-  while ((n = ::recv(fd, buf, sizeof(buf), 0)) > 0) {
-    resp.append(buf, static_cast<std::size_t>(n));
+  if (!tls_ca.empty()) {
+    resp = tls_exchange(fd, tls_ca, req);
+  } else if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size())) {
+    char buf[4096];
+    ssize_t n = 0;
+    while ((n = ::recv(fd, buf, sizeof(buf), 0)) > 0) {
+      resp.append(buf, static_cast<std::size_t>(n));
+    }
   }
   ::close(fd);
-  if (resp.size() < 12) {
+  if (resp.size() < 12 || resp.compare(0, 5, "HTTP/") != 0) {
     return r;
   }
   r.status = std::stoi(resp.substr(9, 3));
@@ -242,16 +279,73 @@ TEST(EmulatorProcess, RefusesSecondInstanceOnTheSameDirectory) {
 TEST(EmulatorProcess, ReportsAllStartupErrorsTogether) {
   testing::TempDir tmp;
   Server s((tmp.path() / "state").string(),
-           {"--trust-root", "/nonexistent.pem", "--credentials", "/nonexistent.txt", "--tls-cert", "c.pem",
-            "--account", "12"});
+           {"--trust-root", "/nonexistent.pem", "--credentials", "/nonexistent.txt", "--tls-cert",
+            "/nonexistent.crt", "--tls-key", "/nonexistent.key", "--account", "12"});
   const auto rc = s.wait_exit();
   ASSERT_TRUE(rc);
   EXPECT_EQ(*rc, 2);
   const std::string err = s.stderr_text();
   EXPECT_NE(err.find("--trust-root /nonexistent.pem"), std::string::npos) << err;
   EXPECT_NE(err.find("--credentials /nonexistent.txt"), std::string::npos) << err;
-  EXPECT_NE(err.find("TLS serving is not available"), std::string::npos) << err;
+  EXPECT_NE(err.find("certificate file '/nonexistent.crt': cannot read"), std::string::npos) << err;
+  EXPECT_NE(err.find("key file '/nonexistent.key': cannot read"), std::string::npos) << err;
   EXPECT_NE(err.find("--account must be 12 digits"), std::string::npos) << err;
+}
+
+TEST(EmulatorProcess, TlsCertAndKeyComeTogether) {
+  testing::TempDir tmp;
+  for (const char* flag : {"--tls-cert", "--tls-key"}) {
+    Server s((tmp.path() / "state").string(), {flag, "/some/file.pem"});
+    const auto rc = s.wait_exit();
+    ASSERT_TRUE(rc);
+    EXPECT_EQ(*rc, 2) << flag;
+    EXPECT_NE(s.stderr_text().find("--tls-cert and --tls-key go together"), std::string::npos) << flag;
+  }
+}
+
+// A throw-away CA and a server certificate for 127.0.0.1 (openssl CLI).
+struct TestCerts {
+  std::string ca, cert, key;
+};
+std::optional<TestCerts> make_certs(const std::filesystem::path& dir) {
+  const std::string d = dir.string();
+  std::filesystem::create_directories(dir);
+  const std::string cmd =
+      "cd '" + d + "' && printf 'subjectAltName=IP:127.0.0.1\\nextendedKeyUsage=serverAuth\\n' > ext.cnf"
+      " && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.crt"
+      " -subj /CN=emu-test-ca -days 2 >/dev/null 2>&1"
+      " && openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.key -out server.csr"
+      " -subj /CN=127.0.0.1 >/dev/null 2>&1"
+      " && openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 2"
+      " -extfile ext.cnf >/dev/null 2>&1";
+  if (std::system(cmd.c_str()) != 0) {
+    return std::nullopt;
+  }
+  return TestCerts{d + "/ca.crt", d + "/server.crt", d + "/server.key"};
+}
+
+TEST(EmulatorProcess, ServesHttpsWithTlsCertAndKey) {
+  testing::TempDir tmp;
+  const auto certs = make_certs(tmp.path() / "pki");
+  ASSERT_TRUE(certs) << "openssl CLI failed";
+  Server s((tmp.path() / "state").string(), {"--tls-cert", certs->cert, "--tls-key", certs->key});
+  std::string line;
+  const auto port = s.wait_port(line);
+  ASSERT_TRUE(port) << s.stderr_text();
+  EXPECT_EQ(line, "kms-emulator listening on https://127.0.0.1:" + std::to_string(*port));
+  auto created = post(*port, "CreateKey", {}, certs->ca);
+  ASSERT_EQ(created.status, 200);
+  const std::string key_id = str(created.body["KeyMetadata"].as_object(), "KeyId");
+  auto enc = post(*port, "Encrypt", {{"KeyId", key_id}, {"Plaintext", testing::b64("over tls")}}, certs->ca);
+  ASSERT_EQ(enc.status, 200);
+  auto dec = post(*port, "Decrypt", {{"CiphertextBlob", enc.body["CiphertextBlob"]}}, certs->ca);
+  ASSERT_EQ(dec.status, 200);
+  EXPECT_EQ(as_chars(testing::unb64(dec.body, "Plaintext")), "over tls");
+  // Plain HTTP on the HTTPS port gets no HTTP answer; the server carries on.
+  EXPECT_EQ(post(*port, "ListKeys", {}).status, 0);
+  EXPECT_EQ(post(*port, "ListKeys", {}, certs->ca).status, 200);
+  // The wrong CA: the client refuses the server.
+  EXPECT_EQ(post(*port, "ListKeys", {}, certs->cert).status, 0);
 }
 
 TEST(EmulatorConcurrency, ParallelRequestsKeepConsistentState) {

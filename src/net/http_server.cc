@@ -9,6 +9,7 @@
 #include <limits>
 #include <mutex>
 #include <optional>
+#include <type_traits>
 #include <vector>
 
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -16,6 +17,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/write.hpp>
@@ -25,6 +27,7 @@
 #include "base/secret.h"
 #include "net/detail/http_parse.h"
 #include "net/detail/http_wire.h"
+#include "net/detail/server_tls_impl.h"
 #include "net/detail/timed_stream.h"
 #include "net/detail/wiping_buffer.h"
 
@@ -56,6 +59,14 @@ constexpr std::chrono::milliseconds kLingerTimeout = 2s;
 constexpr std::size_t kMaxRejecting = 256;
 
 constexpr std::string_view k100Continue = "HTTP/1.1 100 Continue\r\n\r\n";
+
+// TLS: a response up to this size goes out as one write (one TLS record,
+// one send) instead of one per buffer.
+constexpr std::size_t kTlsCoalesceLimit = 16 * 1024;
+// TLS: closing without an error answer pending (idle timeout, shutdown, the
+// peer left), we send close_notify and give the peer this long to answer
+// with its own (RFC 8446 6.1 does not require waiting for it).
+constexpr std::chrono::milliseconds kCloseNotifyWait = 250ms;
 
 // Counters are written only by their context's thread: a relaxed load+store
 // is enough and avoids a locked RMW on the hot path.
@@ -146,6 +157,39 @@ struct ResponseWipe {
   }
 };
 
+// The TLS session stream: Asio's SSL stream over the plain Stream (whose
+// deadline bounds every TLS read and write underneath), forwarding the few
+// Stream calls the session makes, so one session template serves both.
+class TlsStream {
+ public:
+  using executor_type = Stream::executor_type;
+  TlsStream(tcp::socket sock, asio::ssl::context& ctx) : ssl_(std::move(sock), ctx) {}
+
+  executor_type get_executor() noexcept { return ssl_.get_executor(); }
+  Stream& lowest() noexcept { return ssl_.next_layer(); }
+  tcp::socket& socket() noexcept { return lowest().socket(); }
+  void expires_after(std::chrono::steady_clock::duration d) { lowest().expires_after(d); }
+  asio::ssl::stream<Stream>& ssl() noexcept { return ssl_; }
+
+  template <class Buffers, class Token>
+  auto async_read_some(const Buffers& b, Token&& token) {
+    return ssl_.async_read_some(b, std::forward<Token>(token));
+  }
+  template <class Buffers, class Token>
+  auto async_write_some(const Buffers& b, Token&& token) {
+    return ssl_.async_write_some(b, std::forward<Token>(token));
+  }
+
+ private:
+  asio::ssl::stream<Stream> ssl_;
+};
+
+template <class S>
+constexpr bool kIsTls = std::is_same_v<S, TlsStream>;
+
+inline Stream& lowest_layer(Stream& s) noexcept { return s; }
+inline Stream& lowest_layer(TlsStream& s) noexcept { return s.lowest(); }
+
 }  // namespace
 
 ScopedWipe::~ScopedWipe() { detail::wipe_string(s_); }
@@ -169,6 +213,7 @@ struct alignas(64) CtxState {
   std::atomic<std::uint64_t> handler_exceptions{0};
   std::atomic<std::uint64_t> timeouts{0};
   std::atomic<std::uint64_t> accepted{0};
+  std::atomic<std::uint64_t> tls_failures{0};
 };
 
 struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
@@ -253,11 +298,24 @@ struct TaskGuard {
   }
 };
 
-asio::awaitable<ErrorCode> write_response(Stream& stream, std::string& out, const kp::HttpResponse& resp,
+template <class S>
+asio::awaitable<ErrorCode> write_response(S& stream, std::string& out, const kp::HttpResponse& resp,
                                           bool keep_alive, unsigned req_version, bool head_request,
                                           std::chrono::milliseconds timeout) {
   out.clear();
   const bool with_body = build_head(out, resp, keep_alive, req_version, head_request);
+  if constexpr (kIsTls<S>) {
+    if (with_body && out.size() + resp.body.size() <= kTlsCoalesceLimit) {
+      out.append(resp.body);
+      stream.expires_after(timeout);
+      auto [ec, n] = co_await asio::async_write(stream, asio::buffer(out), kUseTuple);
+      (void)n;
+      if (resp.sensitive_body) {
+        detail::wipe_string(out);
+      }
+      co_return ec;
+    }
+  }
   const std::array<asio::const_buffer, 2> bufs{
       asio::buffer(out), with_body ? asio::buffer(resp.body) : asio::const_buffer{}};
   stream.expires_after(timeout);
@@ -289,12 +347,47 @@ asio::awaitable<void> linger_close(Stream& stream, detail::WipingBuffer& buf) {
   }
 }
 
+// TLS close: close_notify (and the peer's, briefly), then for an error
+// answer the same drain as plain HTTP, on the raw socket.
+asio::awaitable<void> tls_close(TlsStream& stream, detail::WipingBuffer& buf, bool linger) {
+  stream.expires_after(linger ? kLingerTimeout : kCloseNotifyWait);
+  auto [ec] = co_await stream.ssl().async_shutdown(kUseTuple);
+  (void)ec;
+  if (linger && stream.socket().is_open()) {
+    co_await linger_close(stream.lowest(), buf);
+  }
+}
+
+template <class S>
+S open_stream(tcp::socket sock, const ServerOptions& opt) {
+  if constexpr (kIsTls<S>) {
+    return S(std::move(sock), opt.tls->impl().ctx);
+  } else {
+    return S(std::move(sock));
+  }
+}
+
+template <class S>
 asio::awaitable<void> session(std::shared_ptr<Impl> self, tcp::socket sock, Conn* conn, std::size_t idx) {
   CtxState& cs = *self->ctx[idx];
   SessionGuard guard(*self, cs, *conn);
   const ServerOptions& opt = self->opt;
-  Stream stream(std::move(sock));
-  conn->stream = &stream;
+  S stream = open_stream<S>(std::move(sock), opt);
+  conn->stream = &lowest_layer(stream);
+  if constexpr (kIsTls<S>) {
+    // The handshake deadline runs from accept; the header deadline from its end.
+    stream.expires_after(opt.tls_handshake_timeout);
+    auto [hec] = co_await stream.ssl().async_handshake(asio::ssl::stream_base::server, kUseTuple);
+    if (hec) {
+      bump(cs.tls_failures);
+      if (hec == beast::error::timeout) {
+        bump(cs.timeouts);
+      }
+      ErrorCode ignored;
+      stream.socket().close(ignored);
+      co_return;
+    }
+  }
 
   detail::WipingBuffer buf(kInitialReadBuffer, opt.max_header_bytes + kReadSlack);
   std::string out;
@@ -409,7 +502,9 @@ asio::awaitable<void> session(std::shared_ptr<Impl> self, tcp::socket sock, Conn
     }
   }
 
-  if (linger) {
+  if constexpr (kIsTls<S>) {
+    co_await tls_close(stream, buf, linger);
+  } else if (linger) {
     co_await linger_close(stream, buf);
   }
   ErrorCode ignored;
@@ -477,7 +572,7 @@ asio::awaitable<void> accept_loop(std::shared_ptr<Impl> self, tcp::acceptor acc)
     auto ex = sock.get_executor();
     if (self->active.load(std::memory_order_relaxed) >= self->opt.max_connections) {
       self->rejected.fetch_add(1, std::memory_order_relaxed);
-      if (self->rejecting.load(std::memory_order_relaxed) >= kMaxRejecting) {
+      if (self->rejecting.load(std::memory_order_relaxed) >= kMaxRejecting || self->opt.tls) {
         sock.close(ignored);
         continue;
       }
@@ -491,7 +586,9 @@ asio::awaitable<void> accept_loop(std::shared_ptr<Impl> self, tcp::acceptor acc)
     bump(self->ctx[idx]->accepted);  // single writer: the accept loop
     auto owned = std::make_unique<Conn>();
     Conn* conn = owned.get();
-    asio::co_spawn(ex, session(self, std::move(sock), conn, idx),
+    auto body = self->opt.tls ? session<TlsStream>(self, std::move(sock), conn, idx)
+                              : session<Stream>(self, std::move(sock), conn, idx);
+    asio::co_spawn(ex, std::move(body),
                    asio::bind_cancellation_slot(conn->cancel.slot(),
                                                 [owned = std::move(owned)](std::exception_ptr) {}));
   }
@@ -633,6 +730,7 @@ ServerStats HttpServer::stats() const {
     st.local_errors += c->local_errors.load(std::memory_order_relaxed);
     st.handler_exceptions += c->handler_exceptions.load(std::memory_order_relaxed);
     st.timeouts += c->timeouts.load(std::memory_order_relaxed);
+    st.tls_handshake_failures += c->tls_failures.load(std::memory_order_relaxed);
   }
   return st;
 }

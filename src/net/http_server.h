@@ -6,6 +6,9 @@
 // read request -> Handler -> write response, with keep-alive (1.1 and 1.0),
 // pipelining (answered in order), Expect: 100-continue, chunked request
 // bodies, a deadline on every wait, connection limits and graceful shutdown.
+// With ServerOptions::tls set the listener speaks HTTPS instead: a TLS
+// handshake under tls_handshake_timeout, then the same HTTP/1.1 handling on
+// the TLS stream, and close_notify before closing.
 // Local failures are answered as KMS-style JSON errors (kp::to_http is the
 // only mapping): malformed -> 400, header too large -> 431, body too large
 // -> 413, over max_connections -> 503, handler exception -> 500.
@@ -36,6 +39,8 @@
 
 namespace kp::net {
 
+class ServerTls;  // net/server_tls.h
+
 struct ServerOptions {
   /// IP literal or "localhost". Non-loopback addresses are refused by start()
   /// unless allow_non_loopback is set.
@@ -55,6 +60,13 @@ struct ServerOptions {
   std::chrono::milliseconds write_timeout{30'000};
   /// shutdown(): how long in-flight requests may take before being cut.
   std::chrono::milliseconds shutdown_grace{10'000};
+  /// Serve HTTPS with this certificate and key (ServerTls::load); null =
+  /// plain HTTP. Over max_connections a TLS connection is closed without
+  /// an answer (a plaintext 503 would be garbage to a TLS client).
+  std::shared_ptr<const ServerTls> tls;
+  /// From accept to the end of the TLS handshake; on expiry the connection
+  /// is closed (counted in timeouts and tls_handshake_failures).
+  std::chrono::milliseconds tls_handshake_timeout{10'000};
 };
 
 /// Snapshot of the server's counters (each read is relaxed; fine for metrics).
@@ -66,6 +78,7 @@ struct ServerStats {
   std::uint64_t local_errors = 0;          // 400/413/431 answered by the server itself
   std::uint64_t handler_exceptions = 0;    // handler threw: answered 500
   std::uint64_t timeouts = 0;              // connections closed by a read/write deadline
+  std::uint64_t tls_handshake_failures = 0;  // TLS only: handshake failed or timed out
 };
 
 /// Wipes a string (e.g. a request body holding a plaintext) when the scope

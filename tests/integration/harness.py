@@ -193,13 +193,14 @@ class TempDirTestCase(unittest.TestCase):
 
 
 def start_emulator(data_dir, trust_roots=(), extra=()):
-    """Starts kms-emulator on a free port; returns (Proc, url)."""
+    """Starts kms-emulator on a free port; returns (Proc, url). The url is
+    https:// when `extra` carries --tls-cert/--tls-key."""
     argv = [os.path.join(BIN, "kms-emulator"), "serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir]
     for r in trust_roots:
         argv += ["--trust-root", r]
     argv += list(extra)
     p = Proc("kms-emulator", argv)
-    m = p.wait_for_line(r"kms-emulator listening on (http://127\.0\.0\.1:\d+)", timeout=30)
+    m = p.wait_for_line(r"kms-emulator listening on (https?://127\.0\.0\.1:\d+)", timeout=30)
     return p, m.group(1)
 
 
