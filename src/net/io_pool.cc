@@ -1,6 +1,9 @@
 #include "net/io_pool.h"
 
+#include <pthread.h>
+
 #include <algorithm>
+#include <string>
 
 #include <boost/asio/executor_work_guard.hpp>
 
@@ -46,8 +49,11 @@ void IoPool::run() {
     ctx->restart();
     guards_.emplace_back(ctx->get_executor());
   }
-  for (auto& ctx : contexts_) {
-    threads_.emplace_back([this, c = ctx.get()] {
+  for (std::size_t i = 0; i < contexts_.size(); ++i) {
+    threads_.emplace_back([this, c = contexts_[i].get(), i] {
+      // Named for operators (top -H, perf) and the benchmark's thread pinning.
+      const std::string name = "kp-io-" + std::to_string(i);
+      pthread_setname_np(pthread_self(), name.c_str());
       // Sessions catch their own exceptions; anything reaching here is a bug
       // in a completion handler. Count it and keep the thread serving rather
       // than terminating the daemon.

@@ -1,5 +1,7 @@
 #include "proxy/attestation_source.h"
 
+#include <pthread.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -97,7 +99,11 @@ struct AttestationSource::Impl : std::enable_shared_from_this<Impl> {
 
 AttestationSource::AttestationSource(AttestFn fn, Bytes public_key, AttestationSourceOptions opts,
                                      const Clock& clock)
-    : impl_(std::make_shared<Impl>(std::move(fn), std::move(public_key), opts, clock)) {}
+    : impl_(std::make_shared<Impl>(std::move(fn), std::move(public_key), opts, clock)) {
+  // The thread that blocks in the NSM call, named for operators and for the
+  // benchmark (which moves it off the proxy's core, like the real NSM).
+  asio::post(impl_->worker, [] { pthread_setname_np(pthread_self(), "kp-nsm"); });
+}
 
 AttestationSource::~AttestationSource() { impl_->worker.join(); }
 
