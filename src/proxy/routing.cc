@@ -9,16 +9,16 @@ Result<std::string> region_for_request(const std::optional<std::string>& default
                                        const HttpRequest& req) {
   std::string region;
   if (auto auth = req.headers.get("Authorization")) {
-    auto info = sigv4::parse_authorization(*auth);
+    auto info = sigv4::parse_authorization_view(*auth);
     if (!info) {
       return info.error();
     }
     if (info->service != "kms") {
       return fail(Errc::kIncompleteSignature,
-                  "proxy: request is signed for service '" + info->service.substr(0, 64) +
+                  "proxy: request is signed for service '" + std::string(info->service.substr(0, 64)) +
                       "', not 'kms': this endpoint only proxies AWS KMS");
     }
-    region = std::move(info->region);
+    region.assign(info->region);
   } else if (default_region) {
     region = *default_region;
   } else {

@@ -1,6 +1,7 @@
 #include "sigv4/authorization.h"
 
 #include <algorithm>
+#include <array>
 #include <optional>
 
 #include "sigv4/canonical.h"
@@ -62,22 +63,22 @@ bool valid_signature(std::string_view s) noexcept {
   });
 }
 
-std::vector<std::string_view> split(std::string_view s, char sep) {
-  std::vector<std::string_view> out;
-  std::size_t start = 0;
-  while (true) {
-    const auto end = s.find(sep, start);
-    out.push_back(s.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
-    if (end == std::string_view::npos) {
-      return out;
+// Calls f(part) for each `sep`-separated part of `s`, in order, without
+// allocating; stops early when f returns false.
+template <class F>
+void for_each_part(std::string_view s, char sep, F&& f) {
+  for (;;) {
+    const auto end = s.find(sep);
+    if (!f(s.substr(0, end)) || end == std::string_view::npos) {
+      return;
     }
-    start = end + 1;
+    s.remove_prefix(end + 1);
   }
 }
 
 }  // namespace
 
-kp::Result<AuthorizationInfo> parse_authorization(std::string_view header) {
+kp::Result<AuthorizationView> parse_authorization_view(std::string_view header) {
   header = trim(header);
   const auto space = header.find_first_of(" \t");
   const std::string_view algorithm = header.substr(0, space);
@@ -93,11 +94,13 @@ kp::Result<AuthorizationInfo> parse_authorization(std::string_view header) {
   std::optional<std::string_view> signed_headers;
   std::optional<std::string_view> signature;
   if (!params.empty()) {
-    for (const std::string_view raw : split(params, ',')) {
+    std::optional<kp::Error> bad;
+    for_each_part(params, ',', [&](std::string_view raw) {
       const std::string_view part = trim(raw);
       const auto eq = part.find('=');
       if (part.empty() || eq == std::string_view::npos) {
-        return incomplete("Authorization header: malformed parameter list (expected Name=Value separated by ',')");
+        bad = incomplete("Authorization header: malformed parameter list (expected Name=Value separated by ',')");
+        return false;
       }
       const std::string_view name = part.substr(0, eq);
       const std::string_view value = part.substr(eq + 1);
@@ -109,12 +112,18 @@ kp::Result<AuthorizationInfo> parse_authorization(std::string_view header) {
       } else if (name == "Signature") {
         slot = &signature;
       } else {
-        return incomplete("Authorization header: unknown parameter (allowed: Credential, SignedHeaders, Signature)");
+        bad = incomplete("Authorization header: unknown parameter (allowed: Credential, SignedHeaders, Signature)");
+        return false;
       }
       if (slot->has_value()) {
-        return incomplete("Authorization header: a parameter appears more than once");
+        bad = incomplete("Authorization header: a parameter appears more than once");
+        return false;
       }
       *slot = value;
+      return true;
+    });
+    if (bad) {
+      return *bad;
     }
   }
 
@@ -133,9 +142,17 @@ kp::Result<AuthorizationInfo> parse_authorization(std::string_view header) {
     return incomplete(std::move(missing));
   }
 
-  AuthorizationInfo info;
-  const auto scope = split(*credential, '/');
-  if (scope.size() != 5) {
+  AuthorizationView info;
+  std::array<std::string_view, 5> scope;
+  std::size_t n_scope = 0;
+  for_each_part(*credential, '/', [&](std::string_view part) {
+    if (n_scope < scope.size()) {
+      scope[n_scope] = part;
+    }
+    ++n_scope;
+    return n_scope <= scope.size();
+  });
+  if (n_scope != scope.size()) {
     return incomplete(
         "Authorization header: Credential must be <access key id>/<YYYYMMDD>/<region>/<service>/aws4_request");
   }
@@ -154,26 +171,60 @@ kp::Result<AuthorizationInfo> parse_authorization(std::string_view header) {
   if (scope[4] != kScopeTerminator) {
     return incomplete("Credential should be scoped with a valid terminator: 'aws4_request'");
   }
-  info.access_key_id.assign(scope[0]);
-  info.date.assign(scope[1]);
-  info.region.assign(scope[2]);
-  info.service.assign(scope[3]);
+  info.access_key_id = scope[0];
+  info.date = scope[1];
+  info.region = scope[2];
+  info.service = scope[3];
 
-  const auto names = split(*signed_headers, ';');
-  info.signed_headers.reserve(names.size());
-  for (const std::string_view name : names) {
-    if (!valid_header_name(name) || (!info.signed_headers.empty() && !(info.signed_headers.back() < name))) {
+  // Lower-case names, sorted and unique, separated by ';' (checked without
+  // building a list: the caller may not need one).
+  std::string_view previous;
+  bool first = true;
+  std::string_view rest = *signed_headers;
+  for (;;) {
+    const auto semi = rest.find(';');
+    const std::string_view name = rest.substr(0, semi);
+    if (!valid_header_name(name) || (!first && !(previous < name))) {
       return incomplete(
           "Authorization header: SignedHeaders must be lower-case header names, sorted and unique, "
           "separated by ';'");
     }
-    info.signed_headers.emplace_back(name);
+    previous = name;
+    first = false;
+    if (semi == std::string_view::npos) {
+      break;
+    }
+    rest.remove_prefix(semi + 1);
   }
+  info.signed_headers = *signed_headers;
 
   if (!valid_signature(*signature)) {
     return incomplete("Authorization header: Signature must be 64 lower-case hex digits");
   }
-  info.signature.assign(*signature);
+  info.signature = *signature;
+  return info;
+}
+
+kp::Result<AuthorizationInfo> parse_authorization(std::string_view header) {
+  auto view = parse_authorization_view(header);
+  if (!view) {
+    return view.error();
+  }
+  AuthorizationInfo info;
+  info.access_key_id.assign(view->access_key_id);
+  info.date.assign(view->date);
+  info.region.assign(view->region);
+  info.service.assign(view->service);
+  std::string_view rest = view->signed_headers;
+  for (;;) {
+    const auto semi = rest.find(';');
+    info.signed_headers.emplace_back(rest.substr(0, semi));
+    if (semi == std::string_view::npos) {
+      break;
+    }
+    rest.remove_prefix(semi + 1);
+  }
+  info.signature.assign(view->signature);
   return info;
 }
 

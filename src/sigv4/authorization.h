@@ -31,6 +31,19 @@ struct AuthorizationInfo {
 /// never echo header content.
 kp::Result<AuthorizationInfo> parse_authorization(std::string_view header);
 
+/// The same parse and the same checks, without copies: views into `header`
+/// (signed_headers is the raw ';'-separated list). For callers that only
+/// need a field or two on the request path (the proxy reads the region).
+struct AuthorizationView {
+  std::string_view access_key_id;
+  std::string_view date;
+  std::string_view region;
+  std::string_view service;
+  std::string_view signed_headers;
+  std::string_view signature;
+};
+kp::Result<AuthorizationView> parse_authorization_view(std::string_view header);
+
 /// AWS's message for a request without a usable Authorization header.
 inline constexpr std::string_view kMissingAuthorizationMessage =
     "Authorization header requires 'Credential' parameter. Authorization header requires "

@@ -19,6 +19,11 @@ void expect_incomplete(std::string_view h, std::string_view message_part) {
   ASSERT_FALSE(r) << h;
   EXPECT_EQ(r.error().code, Errc::kIncompleteSignature) << h;
   EXPECT_NE(r.error().message.find(message_part), std::string::npos) << r.error().message;
+  // The copy-free parser applies exactly the same checks and messages.
+  const auto v = parse_authorization_view(h);
+  ASSERT_FALSE(v) << h;
+  EXPECT_EQ(v.error().code, r.error().code) << h;
+  EXPECT_EQ(v.error().message, r.error().message) << h;
 }
 
 TEST(ParseAuthorization, ParsesSdkHeader) {
@@ -31,6 +36,25 @@ TEST(ParseAuthorization, ParsesSdkHeader) {
   EXPECT_EQ(r->signed_headers,
             (std::vector<std::string>{"content-type", "host", "x-amz-date", "x-amz-target"}));
   EXPECT_EQ(r->signature, kSig);
+}
+
+TEST(ParseAuthorization, ViewParserReturnsTheSameFieldsWithoutCopies) {
+  const std::string h = header();
+  const auto v = parse_authorization_view(h);
+  ASSERT_TRUE(v) << v.error().message;
+  EXPECT_EQ(v->access_key_id, "AKIDEXAMPLE");
+  EXPECT_EQ(v->date, "20150830");
+  EXPECT_EQ(v->region, "us-east-1");
+  EXPECT_EQ(v->service, "kms");
+  EXPECT_EQ(v->signed_headers, "content-type;host;x-amz-date;x-amz-target");
+  EXPECT_EQ(v->signature, kSig);
+  // Views point into the header itself.
+  EXPECT_GE(v->region.data(), h.data());
+  EXPECT_LE(v->region.data() + v->region.size(), h.data() + h.size());
+  // One-name list.
+  const auto one = parse_authorization(header("AKID/20150830/eu-west-1/kms/aws4_request", "host"));
+  ASSERT_TRUE(one);
+  EXPECT_EQ(one->signed_headers, std::vector<std::string>{"host"});
 }
 
 TEST(ParseAuthorization, AcceptsAnyOrderAndSpacing) {

@@ -3,6 +3,8 @@
 #include <openssl/crypto.h>
 
 #include <algorithm>
+#include <chrono>
+#include <climits>
 #include <cstring>
 
 #include "base/time_format.h"
@@ -25,6 +27,19 @@ bool valid_scope_component(std::string_view s) noexcept {
 
 bool same_secret(const kp::SecretBytes& a, const kp::SecretBytes& b) noexcept {
   return a.size() == b.size() && (a.empty() || CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0);
+}
+
+// X-Amz-Date changes once per second: format it once per second per thread
+// (snprintf was ~2 % of a pass-through request's instructions).
+std::string amz_date_of(kp::SysTime t) {
+  thread_local std::int64_t cached_second = INT64_MIN;
+  thread_local std::string cached;
+  const std::int64_t second = std::chrono::floor<std::chrono::seconds>(t).time_since_epoch().count();
+  if (second != cached_second) {
+    cached = kp::format_amz_date(t);
+    cached_second = second;
+  }
+  return cached;
 }
 
 bool has_header_breaking_chars(std::string_view s) noexcept {
@@ -167,7 +182,7 @@ kp::Result<void> sign_request(kp::HttpRequest& req, const Credentials& creds,
     return kp::fail(Errc::kInternal, "sigv4: request has no Host header (set it before signing)");
   }
 
-  const std::string amz_date = kp::format_amz_date(opts.time);
+  const std::string amz_date = amz_date_of(opts.time);
   req.headers.erase("authorization");
   req.headers.set("X-Amz-Date", amz_date);
   if (!creds.session_token.empty()) {

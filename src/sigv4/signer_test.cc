@@ -124,6 +124,25 @@ TEST(SignRequest, SetsDateAndAuthorizationAndSignsKmsHeaders) {
   EXPECT_FALSE(req.headers.contains("x-amz-content-sha256"));
 }
 
+TEST(SignRequest, DateFollowsTheSigningTimeAcrossSecondsAndBack) {
+  // X-Amz-Date is cached per second per thread: every change of second, in
+  // either direction, must show, and sub-second changes must not.
+  const std::pair<kp::SysTime, std::string_view> cases[] = {
+      {t0(), "20240301T102030Z"},
+      {t0() + std::chrono::milliseconds(999), "20240301T102030Z"},
+      {t0() + std::chrono::seconds(1), "20240301T102031Z"},
+      {t0(), "20240301T102030Z"},
+      {t0() + std::chrono::hours(24 * 366), "20250302T102030Z"},
+  };
+  for (const auto& [when, expected] : cases) {
+    HttpRequest req = kms_request();
+    ASSERT_TRUE(sign_request(req, creds(), {.region = "us-east-1", .time = when}));
+    EXPECT_EQ(req.headers.get("X-Amz-Date").value_or(""), expected);
+    const std::string auth(req.headers.get("authorization").value_or(""));
+    EXPECT_NE(auth.find("/" + std::string(expected.substr(0, 8)) + "/us-east-1/"), std::string::npos) << auth;
+  }
+}
+
 TEST(SignRequest, SessionTokenIsSentAndSigned) {
   HttpRequest req = kms_request();
   ASSERT_TRUE(sign_request(req, creds("TOKEN/+="), {.region = "us-east-1", .time = t0()}));
