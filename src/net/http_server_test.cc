@@ -61,6 +61,35 @@ std::string post(std::string_view target, std::string_view body, std::string_vie
          "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + std::string(body);
 }
 
+TEST_F(HttpServerTest, ResponseLargerThanTheSocketBufferArrivesWholeToASlowReader) {
+  // The first part goes out in the inline non-blocking send, the rest
+  // asynchronously once the reader drains the socket.
+  std::string big(8 * 1024 * 1024, '\0');
+  for (std::size_t i = 0; i < big.size(); ++i) {
+    big[i] = static_cast<char>('a' + (i * 7) % 26);
+  }
+  auto handler = [&big](kp::HttpRequest) -> asio::awaitable<kp::HttpResponse> {
+    kp::HttpResponse r;
+    r.body = big;
+    co_return r;
+  };
+  auto opt = fast_options();
+  opt.write_timeout = 10s;
+  HttpServer server(pool, opt, handler);
+  auto port = server.start();
+  ASSERT_TRUE(port);
+  RawConn c(*port);
+  for (int i = 0; i < 2; ++i) {  // twice: the connection stays usable
+    c.send(post("/big", "x"));
+    std::this_thread::sleep_for(200ms);  // let the server fill the socket buffer and wait
+    auto r = c.read_response(10s);
+    ASSERT_TRUE(r) << i;
+    EXPECT_EQ(r->status, 200u);
+    ASSERT_EQ(r->body.size(), big.size());
+    EXPECT_TRUE(r->body == big) << i;
+  }
+}
+
 TEST_F(HttpServerTest, KeepAliveServesManyRequestsOnOneConnection) {
   HttpServer server(pool, fast_options(), echo);
   auto port = server.start();
