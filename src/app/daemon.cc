@@ -247,6 +247,7 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const config::Config& cfg, Daemon
     auto* nsm = d->nsm.get();
     proxy::AttestationSourceOptions ao;
     ao.max_age = std::chrono::duration_cast<std::chrono::milliseconds>(cfg.attestation.max_age);
+    ao.timeout = cfg.attestation.timeout;
     d->attestation = std::make_unique<proxy::AttestationSource>(
         [nsm](ByteView public_key) {
           attestation::AttestationRequest req;

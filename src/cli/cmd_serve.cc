@@ -22,7 +22,7 @@ namespace {
 struct ServeFlags {
   std::string config_file;
   config::FlagOverrides o;
-  std::string listen, region, vsock, attestation, nsm_device, sim_pki, measurements, max_age;
+  std::string listen, region, vsock, attestation, nsm_device, sim_pki, measurements, max_age, attest_timeout;
   std::string log_format, log_level, metrics_listen, sim_latency;
   std::uint16_t port = 0;
   std::size_t max_connections = 0;
@@ -53,6 +53,8 @@ void add_common_flags(CLI::App& sub, ServeFlags& f) {
                  "nitro-cli measurements JSON (build-enclave/describe-eif output): the simulated PCRs");
   sub.add_option("--attestation-max-age", f.max_age,
                  "Reuse an attestation document for up to this long (e.g. 5s; default 0 = fresh per request)");
+  sub.add_option("--attestation-timeout", f.attest_timeout,
+                 "Longest a request waits for its attestation document before a 500 (default 10s)");
   sub.add_option("--log-format", f.log_format, "text (default) | json (one JSON object per line, key=value pairs as fields)");
   sub.add_option("--log-level", f.log_level, "trace | debug | info | warn | error | off");
   sub.add_option("--metrics-listen", f.metrics_listen, "HOST:PORT for /metrics (Prometheus), /healthz, /readyz; port 0 = any free port (logged)");
@@ -74,6 +76,7 @@ void fill_overrides(CLI::App& sub, ServeFlags& f) {
   if (given("--sim-pki-dir")) f.o.sim_pki_dir = f.sim_pki;
   if (given("--measurements")) f.o.measurements_file = f.measurements;
   if (given("--attestation-max-age")) f.o.attestation_max_age = f.max_age;
+  if (given("--attestation-timeout")) f.o.attestation_timeout = f.attest_timeout;
   if (given("--log-format")) f.o.log_format = f.log_format;
   if (given("--log-level")) f.o.log_level = f.log_level;
   if (given("--metrics-listen")) f.o.metrics_listen = f.metrics_listen;

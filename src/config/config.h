@@ -160,6 +160,8 @@ struct AttestationOptions {
   PcrMap pcrs;                                   // attestation.pcrs; --pcr N=HEX
   std::string measurements_file;                 // attestation.measurements (nitro-cli JSON)
   std::chrono::seconds max_age{0};               // attestation.max_age; 0 = fresh document per request
+  std::chrono::milliseconds timeout{10'000};     // attestation.timeout; --attestation-timeout: a request
+                                                 // waiting longer for its document gets a 500
 };
 
 // --- Credentials -------------------------------------------------------------

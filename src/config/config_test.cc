@@ -87,6 +87,7 @@ TEST(EnclaverYaml, SeedMinimalFileLoadsAndAdmitsKms) {
   EXPECT_EQ(c.attestation.mode, AttestationMode::kNsm);
   EXPECT_EQ(c.attestation.nsm_device, "/dev/nsm");
   EXPECT_EQ(c.attestation.max_age.count(), 0);
+  EXPECT_EQ(c.attestation.timeout, std::chrono::seconds(10));
 
   const auto d = validate(c);
   EXPECT_THAT(errors(d), IsEmpty());
@@ -433,6 +434,18 @@ TEST(Validate, AttestationConsistency) {
                                         "attestation.mode none"));
   EXPECT_THAT(warnings(none), ElementsAre("test.yaml:6: warning: attestation.max_age has no effect with "
                                           "attestation.mode none"));
+}
+
+TEST(Validate, AttestationTimeout) {
+  auto ok = validate_text("kms_proxy:\n  listen_port: 1\n  attestation:\n    timeout: 750ms\n");
+  EXPECT_THAT(errors(ok), IsEmpty());
+  auto r = parse_enclaver_yaml("kms_proxy:\n  listen_port: 1\n  attestation:\n    timeout: 2s\n", "test.yaml");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->attestation.timeout, std::chrono::seconds(2));
+  auto tiny = validate_text("kms_proxy:\n  listen_port: 1\n  attestation:\n    timeout: 1ms\n");
+  EXPECT_THAT(errors(tiny), ElementsAre("test.yaml:4: attestation.timeout must be between 10ms and 5m"));
+  auto huge = validate_text("kms_proxy:\n  listen_port: 1\n  attestation:\n    timeout: 1h\n");
+  EXPECT_THAT(errors(huge), ElementsAre("test.yaml:4: attestation.timeout must be between 10ms and 5m"));
 }
 
 TEST(Validate, ErrorsFromSeveralRulesComeTogether) {

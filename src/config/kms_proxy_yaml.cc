@@ -54,7 +54,7 @@ void read_endpoint_map(Reader& r, const Field& f) {
 
 void read_attestation(Reader& r, const Field& f) {
   auto& a = r.cfg().attestation;
-  r.mapping(f, {"mode", "device", "sim_pki_dir", "pcrs", "measurements", "max_age"}, [&](const Field& c) {
+  r.mapping(f, {"mode", "device", "sim_pki_dir", "pcrs", "measurements", "max_age", "timeout"}, [&](const Field& c) {
     const std::string name = c.key.Scalar();
     if (name == "mode") {
       if (auto s = r.str(c)) {
@@ -75,6 +75,10 @@ void read_attestation(Reader& r, const Field& f) {
     } else if (name == "measurements") {
       if (auto s = r.str(c)) {
         a.measurements_file = r.resolve(*s);
+      }
+    } else if (name == "timeout") {
+      if (auto d = r.duration(c)) {
+        a.timeout = *d;
       }
     } else if (name == "max_age") {
       if (auto d = r.duration(c)) {

@@ -229,6 +229,15 @@ Diagnostics apply_overrides(Config& cfg, const FlagOverrides& f) {
       cfg.origins["kms_proxy.attestation.max_age"] = flag("--attestation-max-age");
     }
   }
+  if (f.attestation_timeout) {
+    const auto dur = parse_duration(*f.attestation_timeout);
+    if (!dur) {
+      err("--attestation-timeout", "expected a duration such as 500ms, 10s or 1m, got '" + *f.attestation_timeout + "'");
+    } else {
+      cfg.attestation.timeout = *dur;
+      cfg.origins["kms_proxy.attestation.timeout"] = flag("--attestation-timeout");
+    }
+  }
   if (f.log_format) {
     if (auto v = parse_log_format(*f.log_format)) {
       cfg.log.format = *v;

@@ -59,6 +59,7 @@ struct FlagOverrides {
   std::vector<std::string> pcrs;                   // --pcr N=HEX (adds/replaces one PCR)
   std::optional<std::string> measurements_file;    // --measurements FILE
   std::optional<std::string> attestation_max_age;  // --attestation-max-age DURATION
+  std::optional<std::string> attestation_timeout;  // --attestation-timeout DURATION
   std::optional<std::string> log_format;           // --log-format text|json
   std::optional<std::string> log_level;            // --log-level trace|debug|info|warn|error|off
   std::optional<std::string> metrics_listen;       // --metrics-listen HOST:PORT

@@ -109,6 +109,7 @@ TEST(Flags, OverrideFileValues) {
   f.sim_pki_dir = "/tmp/pki";
   f.pcrs = {"PCR4=" + std::string(96, 'a')};
   f.attestation_max_age = "2m";
+  f.attestation_timeout = "1500ms";
   f.log_level = "debug";
   f.log_format = "json";
   f.vsock = "3:5000";
@@ -125,6 +126,8 @@ TEST(Flags, OverrideFileValues) {
   EXPECT_EQ(c.attestation.mode, AttestationMode::kSimulated);
   EXPECT_EQ(c.attestation.pcrs.at(4), Bytes(48, 0xaa));
   EXPECT_EQ(c.attestation.max_age, std::chrono::seconds(120));
+  EXPECT_EQ(c.attestation.timeout, std::chrono::milliseconds(1500));
+  EXPECT_EQ(c.origin_of("kms_proxy.attestation.timeout").source, "--attestation-timeout");
   EXPECT_EQ(c.log.level, LogLevel::kDebug);
   EXPECT_EQ(c.log.format, LogFormat::kJson);
   EXPECT_EQ(c.vsock.cid, std::optional<std::uint32_t>(3));
@@ -163,6 +166,7 @@ TEST(Flags, BadValuesAllReportedWithFlagNames) {
   f.attestation_mode = "tpm";
   f.pcrs = {"40=" + std::string(96, 'a'), "1=abc"};
   f.attestation_max_age = "1500ms";
+  f.attestation_timeout = "soon";
   f.vsock = "host:17002";
   f.log_level = "loud";
   f.metrics_listen = "127.0.0.1";
@@ -177,6 +181,7 @@ TEST(Flags, BadValuesAllReportedWithFlagNames) {
                           "--pcr: PCR1: value is not hex (expected 96 hex digits)",
                           "--attestation-max-age: expected a whole number of seconds such as 0, 30s or 5m, got "
                           "'1500ms'",
+                          "--attestation-timeout: expected a duration such as 500ms, 10s or 1m, got 'soon'",
                           "--log-level: expected trace, debug, info, warn, error or off, got 'loud'",
                           "--metrics-listen: expected HOST:PORT, got '127.0.0.1'"));
   // Nothing was half-applied.

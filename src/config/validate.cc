@@ -209,6 +209,11 @@ void check_attestation(const Config& cfg, Collector& c) {
   if (a.max_age.count() < 0) {
     c.error("kms_proxy.attestation.max_age", "attestation.max_age must not be negative");
   }
+  // A real NSM answers in milliseconds; beyond a few minutes every SDK has
+  // long given up (and retried), so a larger value only hides a stuck device.
+  if (a.timeout < std::chrono::milliseconds(10) || a.timeout > std::chrono::minutes(5)) {
+    c.error("kms_proxy.attestation.timeout", "attestation.timeout must be between 10ms and 5m");
+  }
 }
 
 void check_credentials(const Config& cfg, Collector& c) {

@@ -727,5 +727,25 @@ class NsmHangTest(FaultCase):
         self.assertLess(took, 25)
 
 
+    def test_attestation_timeout_is_configurable(self):
+        """--attestation-timeout bounds the wait for a document (default 10 s)."""
+        pki = h.sim_pki(self.tmp)
+        up = FaultUpstream()
+        self.addCleanup(up.close)
+        proxy, port = h.start_proxy(
+            ["--attestation", "simulated", "--sim-pki", pki, "--pcr", "0=" + "ab" * 48,
+             "--sim-nsm-latency", "3s", "--attestation-timeout", "400ms",
+             "--endpoint", f"us-east-1={up.url()}"], env=proxy_env())
+        self.track(proxy)
+        body = json.dumps({"CiphertextBlob": base64.b64encode(b"x" * 64).decode()}).encode()
+        st, _, b, took = kms_raw(port, "TrentService.Decrypt", body, timeout=10)
+        self.assertEqual(st, 500, b)
+        self.assertEqual(b["__type"], "KMSProxyAttestationException")
+        self.assertIn("400 ms", b["message"])
+        self.assertGreater(took, 0.35)
+        self.assertLess(took, 2.5)  # well before the 3 s NSM call ends
+        self.assertEqual([r for r in up.requests if r[0].endswith("Decrypt")], [])
+
+
 if __name__ == "__main__":
     unittest.main()
