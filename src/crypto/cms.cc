@@ -582,23 +582,6 @@ void append_oaep_alg(Bytes& out) {
 }
 constexpr std::size_t kOaepAlgBytes = 62;
 
-Result<Bytes> rsa_oaep_encrypt(EVP_PKEY* pkey, ByteView cek) {
-  detail::PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey, nullptr));
-  if (!ctx || EVP_PKEY_encrypt_init(ctx.get()) != 1 ||
-      EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_OAEP_PADDING) != 1 ||
-      EVP_PKEY_CTX_set_rsa_oaep_md(ctx.get(), detail::sha256_md()) != 1 ||
-      EVP_PKEY_CTX_set_rsa_mgf1_md(ctx.get(), detail::sha256_md()) != 1) {
-    return fail(Errc::kInternal, "CMS seal: cannot set up RSA-OAEP (" + detail::take_openssl_error() + ")");
-  }
-  Bytes out(static_cast<std::size_t>(EVP_PKEY_get_size(pkey)));
-  std::size_t out_len = out.size();
-  if (EVP_PKEY_encrypt(ctx.get(), out.data(), &out_len, cek.data(), cek.size()) != 1) {
-    return fail(Errc::kInternal, "CMS seal: RSA-OAEP encryption failed (" + detail::take_openssl_error() + ")");
-  }
-  out.resize(out_len);
-  return out;
-}
-
 }  // namespace
 
 Result<CmsEnvelope> parse_enveloped(ByteView ber) {
@@ -670,7 +653,7 @@ Result<Bytes> seal_enveloped(ByteView plaintext, ByteView recipient_spki_der) {
   if (!random_fill(iv)) {
     return fail(Errc::kInternal, "CMS seal: random number generator failed");
   }
-  auto ek = rsa_oaep_encrypt(pkey->get(), cek->view());
+  auto ek = detail::rsa_oaep_sha256_encrypt(pkey->get(), cek->view(), "CMS seal");
   if (!ek) {
     return ek.error();
   }

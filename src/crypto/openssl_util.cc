@@ -1,6 +1,7 @@
 #include "crypto/openssl_util.h"
 
 #include <openssl/err.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 
 #include <cstdlib>
@@ -28,6 +29,25 @@ const EVP_CIPHER* aes_256_cbc() {
     return c != nullptr ? c : EVP_aes_256_cbc();
   }();
   return cipher;
+}
+
+bool set_rsa_oaep_sha256(EVP_PKEY_CTX* ctx) {
+  return EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) == 1 &&
+         EVP_PKEY_CTX_set_rsa_oaep_md(ctx, sha256_md()) == 1 && EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, sha256_md()) == 1;
+}
+
+Result<Bytes> rsa_oaep_sha256_encrypt(EVP_PKEY* pkey, ByteView plaintext, std::string_view what) {
+  PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey, nullptr));
+  if (!ctx || EVP_PKEY_encrypt_init(ctx.get()) != 1 || !set_rsa_oaep_sha256(ctx.get())) {
+    return fail(Errc::kInternal, std::string(what) + ": cannot set up RSA-OAEP (" + take_openssl_error() + ")");
+  }
+  Bytes out(static_cast<std::size_t>(EVP_PKEY_get_size(pkey)));
+  std::size_t out_len = out.size();
+  if (EVP_PKEY_encrypt(ctx.get(), out.data(), &out_len, plaintext.data(), plaintext.size()) != 1) {
+    return fail(Errc::kInternal, std::string(what) + ": RSA-OAEP encryption failed (" + take_openssl_error() + ")");
+  }
+  out.resize(out_len);
+  return out;
 }
 
 const EVP_MD* sha256_md() {

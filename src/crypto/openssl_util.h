@@ -4,6 +4,7 @@
 // OpenSSL types. No Asio, no other kp modules besides base.
 #pragma once
 
+#include <openssl/bio.h>
 #include <openssl/evp.h>
 
 #include <memory>
@@ -23,10 +24,14 @@ struct PkeyCtxDeleter {
 struct CipherCtxDeleter {
   void operator()(EVP_CIPHER_CTX* p) const noexcept { EVP_CIPHER_CTX_free(p); }
 };
+struct BioDeleter {
+  void operator()(BIO* b) const noexcept { BIO_free(b); }
+};
 
 using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyDeleter>;
 using PkeyCtxPtr = std::unique_ptr<EVP_PKEY_CTX, PkeyCtxDeleter>;
 using CipherCtxPtr = std::unique_ptr<EVP_CIPHER_CTX, CipherCtxDeleter>;
+using BioPtr = std::unique_ptr<BIO, BioDeleter>;
 
 /// The most recent OpenSSL error reason on this thread (or "unknown error"),
 /// and clears the thread's error queue so stale errors never leak into later
@@ -37,6 +42,13 @@ std::string take_openssl_error();
 const EVP_CIPHER* aes_256_cbc();
 /// SHA-256, fetched once per process.
 const EVP_MD* sha256_md();
+
+/// Sets an RSA encrypt/decrypt context (already initialised for that) to
+/// RSAES-OAEP with SHA-256 and MGF1-SHA-256, KMS's RSAES_OAEP_SHA_256.
+bool set_rsa_oaep_sha256(EVP_PKEY_CTX* ctx);
+/// RSAES-OAEP-SHA-256 encryption of `plaintext` to `pkey`'s public half.
+/// Errors (kInternal) start with `what`.
+Result<Bytes> rsa_oaep_sha256_encrypt(EVP_PKEY* pkey, ByteView plaintext, std::string_view what);
 
 /// Parses a DER SubjectPublicKeyInfo that must span all of `der`.
 Result<PkeyPtr> parse_spki(ByteView der, Errc code, std::string_view what);

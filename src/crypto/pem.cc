@@ -13,13 +13,11 @@ namespace kp::crypto {
 
 namespace {
 
-struct BioDeleter {
-  void operator()(BIO* b) const noexcept { BIO_free(b); }
-};
+using detail::BioPtr;
+
 struct X509Deleter {
   void operator()(X509* x) const noexcept { X509_free(x); }
 };
-using BioPtr = std::unique_ptr<BIO, BioDeleter>;
 using X509Ptr = std::unique_ptr<X509, X509Deleter>;
 
 BioPtr memory_bio(std::string_view s) {

@@ -30,10 +30,6 @@ constexpr unsigned kMaxBits = 4096;
 // decrypting at once is never useful.
 constexpr std::size_t kMaxPooledContexts = 8;
 
-struct BioDeleter {
-  void operator()(BIO* b) const noexcept { BIO_free(b); }
-};
-
 // Never prompt for a passphrase (OpenSSL's default would read the terminal).
 int no_passphrase(char*, int, int, void*) { return -1; }
 
@@ -62,10 +58,7 @@ struct RsaKeyPair::Impl {
       }
     }
     PkeyCtxPtr c(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey.get(), nullptr));
-    if (!c || EVP_PKEY_decrypt_init(c.get()) != 1 ||
-        EVP_PKEY_CTX_set_rsa_padding(c.get(), RSA_PKCS1_OAEP_PADDING) != 1 ||
-        EVP_PKEY_CTX_set_rsa_oaep_md(c.get(), detail::sha256_md()) != 1 ||
-        EVP_PKEY_CTX_set_rsa_mgf1_md(c.get(), detail::sha256_md()) != 1) {
+    if (!c || EVP_PKEY_decrypt_init(c.get()) != 1 || !detail::set_rsa_oaep_sha256(c.get())) {
       ERR_clear_error();
       return nullptr;
     }
@@ -134,7 +127,7 @@ Result<RsaKeyPair> RsaKeyPair::from_pem(std::string_view pem) {
   if (pem.empty() || pem.size() > INT_MAX) {
     return fail(Errc::kValidation, "RSA private key PEM: empty or too large");
   }
-  std::unique_ptr<BIO, BioDeleter> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  detail::BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   if (!bio) {
     return fail(Errc::kInternal, "RSA private key PEM: out of memory");
   }

@@ -19,6 +19,7 @@
 #include <openssl/param_build.h>
 #include <openssl/rsa.h>
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <thread>
@@ -153,25 +154,19 @@ Result<PkeyPtr> assemble(const BIGNUM* p, const BIGNUM* q, unsigned bits) {
   return PkeyPtr(raw);
 }
 
-// Proves the assembled key: OAEP-SHA256 encrypt with the public half,
-// decrypt with the private half (CRT path), compare.
+// Proves the assembled key with the operation the proxy needs from it:
+// RSAES-OAEP-SHA-256 encrypt with the public half, decrypt with the private
+// half (CRT path), compare.
 bool round_trip_ok(EVP_PKEY* pkey) {
   static constexpr unsigned char kProbe[] = "kms-proxy key self-test";
-  PkeyCtxPtr enc(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey, nullptr));
+  auto ct = rsa_oaep_sha256_encrypt(pkey, ByteView(kProbe, sizeof(kProbe)), "RSA key self-test");
   PkeyCtxPtr dec(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey, nullptr));
-  if (!enc || !dec || EVP_PKEY_encrypt_init(enc.get()) != 1 ||
-      EVP_PKEY_CTX_set_rsa_padding(enc.get(), RSA_PKCS1_OAEP_PADDING) != 1 ||
-      EVP_PKEY_decrypt_init(dec.get()) != 1 || EVP_PKEY_CTX_set_rsa_padding(dec.get(), RSA_PKCS1_OAEP_PADDING) != 1) {
+  if (!ct || !dec || EVP_PKEY_decrypt_init(dec.get()) != 1 || !set_rsa_oaep_sha256(dec.get())) {
     return false;
   }
-  std::vector<unsigned char> ct(static_cast<std::size_t>(EVP_PKEY_get_size(pkey)));
-  std::size_t ct_len = ct.size();
-  if (EVP_PKEY_encrypt(enc.get(), ct.data(), &ct_len, kProbe, sizeof(kProbe)) != 1) {
-    return false;
-  }
-  std::vector<unsigned char> pt(ct.size());
+  std::vector<unsigned char> pt(ct->size());
   std::size_t pt_len = pt.size();
-  if (EVP_PKEY_decrypt(dec.get(), pt.data(), &pt_len, ct.data(), ct_len) != 1) {
+  if (EVP_PKEY_decrypt(dec.get(), pt.data(), &pt_len, ct->data(), ct->size()) != 1) {
     return false;
   }
   return pt_len == sizeof(kProbe) && std::equal(pt.begin(), pt.begin() + static_cast<std::ptrdiff_t>(pt_len), kProbe);
