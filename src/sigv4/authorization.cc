@@ -178,23 +178,17 @@ kp::Result<AuthorizationView> parse_authorization_view(std::string_view header) 
 
   // Lower-case names, sorted and unique, separated by ';' (checked without
   // building a list: the caller may not need one).
-  std::string_view previous;
-  bool first = true;
-  std::string_view rest = *signed_headers;
-  for (;;) {
-    const auto semi = rest.find(';');
-    const std::string_view name = rest.substr(0, semi);
-    if (!valid_header_name(name) || (!first && !(previous < name))) {
-      return incomplete(
-          "Authorization header: SignedHeaders must be lower-case header names, sorted and unique, "
-          "separated by ';'");
-    }
+  std::optional<std::string_view> previous;
+  bool names_ok = true;
+  for_each_part(*signed_headers, ';', [&](std::string_view name) {
+    names_ok = valid_header_name(name) && (!previous || *previous < name);
     previous = name;
-    first = false;
-    if (semi == std::string_view::npos) {
-      break;
-    }
-    rest.remove_prefix(semi + 1);
+    return names_ok;
+  });
+  if (!names_ok) {
+    return incomplete(
+        "Authorization header: SignedHeaders must be lower-case header names, sorted and unique, "
+        "separated by ';'");
   }
   info.signed_headers = *signed_headers;
 
@@ -215,15 +209,10 @@ kp::Result<AuthorizationInfo> parse_authorization(std::string_view header) {
   info.date.assign(view->date);
   info.region.assign(view->region);
   info.service.assign(view->service);
-  std::string_view rest = view->signed_headers;
-  for (;;) {
-    const auto semi = rest.find(';');
-    info.signed_headers.emplace_back(rest.substr(0, semi));
-    if (semi == std::string_view::npos) {
-      break;
-    }
-    rest.remove_prefix(semi + 1);
-  }
+  for_each_part(view->signed_headers, ';', [&](std::string_view name) {
+    info.signed_headers.emplace_back(name);
+    return true;
+  });
   info.signature.assign(view->signature);
   return info;
 }

@@ -104,10 +104,7 @@ class TimedStream {
   explicit TimedStream(socket_type&& s)
       : socket_(std::move(s)), state_(register_deadline(socket_.get_executor())) {
     state_->owner = this;
-    state_->cancel_fn = [](void* self) {
-      boost::system::error_code ignored;
-      static_cast<TimedStream*>(self)->socket_.cancel(ignored);
-    };
+    state_->cancel_fn = [](void* self) { static_cast<TimedStream*>(self)->cancel(); };
   }
   TimedStream(const TimedStream&) = delete;
   TimedStream& operator=(const TimedStream&) = delete;
