@@ -14,9 +14,7 @@ namespace {
 
 using testing::BeastFetcher;
 using testing::FakeHttpServer;
-using testing::RecordedRequest;
 using testing::run_for;
-using testing::text_response;
 
 EnvLookup fake_env(std::map<std::string, std::string> vars) {
   return [vars = std::move(vars)](std::string_view name) -> std::optional<std::string> {
@@ -44,32 +42,6 @@ class ChainTest : public ::testing::Test {
   }
 };
 
-// A combined fake: container endpoint on /v2/creds, IMDSv2 on /latest/...
-std::optional<HttpResponse> fake_endpoints(const RecordedRequest& r) {
-  if (r.target == "/v2/creds") {
-    return text_response(200, R"({"AccessKeyId":"ASIACONT","SecretAccessKey":"s1","Token":"t1",)"
-                              R"("Expiration":"2024-05-01T12:00:00Z"})");
-  }
-  if (r.method == "PUT" && r.target == "/latest/api/token") {
-    return text_response(200, "tok");
-  }
-  if (r.headers.get("X-aws-ec2-metadata-token") != std::optional<std::string_view>("tok")) {
-    return text_response(401, "");
-  }
-  if (r.target == "/latest/meta-data/iam/security-credentials/") {
-    return text_response(200, "role-a");
-  }
-  if (r.target == "/latest/meta-data/iam/security-credentials/role-a") {
-    return text_response(200,
-                         R"({"Code":"Success","AccessKeyId":"ASIAIMDS","SecretAccessKey":"s2",)"
-                         R"("Token":"t2","Expiration":"2024-05-01T12:00:00Z"})");
-  }
-  if (r.target == "/latest/meta-data/placement/region") {
-    return text_response(200, "ap-southeast-2");
-  }
-  return text_response(404, "");
-}
-
 TEST_F(ChainTest, EnvironmentComesFirst) {
   auto chain =
       make_default_chain(options({{"AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE"},
@@ -88,7 +60,7 @@ TEST_F(ChainTest, EnvironmentComesFirst) {
 }
 
 TEST_F(ChainTest, ContainerWhenItsVariablesAreSet) {
-  FakeHttpServer server(ioc_, fake_endpoints);
+  FakeHttpServer server(ioc_, testing::fake_credential_endpoints("/v2/creds"));
   auto o = options({{"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/creds"},
                     {"AWS_CONTAINER_AUTHORIZATION_TOKEN", "secret-auth-token"}});
   o.container.relative_base = server.endpoint();
@@ -112,7 +84,7 @@ TEST_F(ChainTest, ContainerWhenItsVariablesAreSet) {
 }
 
 TEST_F(ChainTest, ImdsOtherwiseAndItsRegion) {
-  FakeHttpServer server(ioc_, fake_endpoints);
+  FakeHttpServer server(ioc_, testing::fake_credential_endpoints("/v2/creds"));
   auto o = options({{"AWS_ACCESS_KEY_ID", "AKIDAPPDUMMY"}, {"AWS_SECRET_ACCESS_KEY", "dummy"}});
   o.use_environment = false;  // the application's dummy keys must not win
   o.imds.endpoint = server.endpoint();
@@ -132,7 +104,7 @@ TEST_F(ChainTest, ImdsOtherwiseAndItsRegion) {
 }
 
 TEST_F(ChainTest, ImdsEndpointFromEnvironment) {
-  FakeHttpServer server(ioc_, fake_endpoints);
+  FakeHttpServer server(ioc_, testing::fake_credential_endpoints("/v2/creds"));
   auto chain = make_default_chain(options({{"AWS_EC2_METADATA_SERVICE_ENDPOINT",
                                             "http://127.0.0.1:" + std::to_string(server.port())}}));
   ASSERT_TRUE(chain) << chain.error().message;

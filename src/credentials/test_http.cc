@@ -33,6 +33,33 @@ HttpResponse text_response(unsigned status, std::string body) {
   return r;
 }
 
+Responder fake_credential_endpoints(std::string container_path) {
+  return [container_path = std::move(container_path)](const RecordedRequest& r) -> std::optional<HttpResponse> {
+    if (r.target == container_path) {
+      return text_response(200, R"({"AccessKeyId":"ASIACONT","SecretAccessKey":"s1","Token":"t1",)"
+                                R"("Expiration":"2024-05-01T12:00:00Z"})");
+    }
+    if (r.method == "PUT" && r.target == "/latest/api/token") {
+      return text_response(200, "tok");
+    }
+    if (r.headers.get("X-aws-ec2-metadata-token") != std::optional<std::string_view>("tok")) {
+      return text_response(401, "");
+    }
+    if (r.target == "/latest/meta-data/iam/security-credentials/") {
+      return text_response(200, "role-a");
+    }
+    if (r.target == "/latest/meta-data/iam/security-credentials/role-a") {
+      return text_response(200,
+                           R"({"Code":"Success","AccessKeyId":"ASIAIMDS","SecretAccessKey":"s2",)"
+                           R"("Token":"t2","Expiration":"2024-05-01T12:00:00Z"})");
+    }
+    if (r.target == "/latest/meta-data/placement/region") {
+      return text_response(200, "ap-southeast-2");
+    }
+    return text_response(404, "");
+  };
+}
+
 struct FakeHttpServer::Impl {
   explicit Impl(asio::io_context& ioc) : acceptor(ioc) {}
   tcp::acceptor acceptor;

@@ -41,6 +41,12 @@ using Responder = std::function<std::optional<HttpResponse>(const RecordedReques
 
 HttpResponse text_response(unsigned status, std::string body);
 
+/// A fake credential host: the container endpoint at `container_path`
+/// (ASIACONT / s1 / t1) and IMDSv2 under /latest/ (token "tok", role
+/// "role-a": ASIAIMDS / s2 / t2; region "ap-southeast-2"), both credentials
+/// expiring 2024-05-01T12:00:00Z.
+Responder fake_credential_endpoints(std::string container_path);
+
 class FakeHttpServer {
  public:
   FakeHttpServer(boost::asio::io_context& ioc, Responder responder);

@@ -17,9 +17,7 @@ namespace {
 
 using testing::FakeConnectProxy;
 using testing::FakeHttpServer;
-using testing::RecordedRequest;
 using testing::run_for;
-using testing::text_response;
 
 EnvLookup fake_env(std::map<std::string, std::string> vars) {
   return [vars = std::move(vars)](std::string_view name) -> std::optional<std::string> {
@@ -28,27 +26,6 @@ EnvLookup fake_env(std::map<std::string, std::string> vars) {
   };
 }
 
-std::optional<HttpResponse> endpoints(const RecordedRequest& r) {
-  if (r.target == "/v2/credentials/task") {
-    return text_response(200, R"({"AccessKeyId":"ASIACONT","SecretAccessKey":"s1","Token":"t1",)"
-                              R"("Expiration":"2024-05-01T12:00:00Z"})");
-  }
-  if (r.method == "PUT" && r.target == "/latest/api/token") {
-    return text_response(200, "tok");
-  }
-  if (r.headers.get("X-aws-ec2-metadata-token") != std::optional<std::string_view>("tok")) {
-    return text_response(401, "");
-  }
-  if (r.target == "/latest/meta-data/iam/security-credentials/") {
-    return text_response(200, "role-a");
-  }
-  if (r.target == "/latest/meta-data/iam/security-credentials/role-a") {
-    return text_response(200,
-                         R"({"Code":"Success","AccessKeyId":"ASIAIMDS","SecretAccessKey":"s2",)"
-                         R"("Token":"t2","Expiration":"2024-05-01T12:00:00Z"})");
-  }
-  return text_response(404, "");
-}
 
 class UpstreamFetcherTest : public ::testing::Test {
  protected:
@@ -56,7 +33,7 @@ class UpstreamFetcherTest : public ::testing::Test {
   // works (unpooled) from an executor outside its pool.
   net::IoPool pool_{1};
   boost::asio::io_context ioc_;
-  FakeHttpServer server_{ioc_, endpoints};
+  FakeHttpServer server_{ioc_, testing::fake_credential_endpoints("/v2/credentials/task")};
   FixedClock clock_{*parse_time_utc("2024-05-01T06:00:00Z")};
   FetchTimeouts timeouts_{std::chrono::milliseconds(1000), std::chrono::milliseconds(2000)};
 
