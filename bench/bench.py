@@ -412,7 +412,7 @@ http {{
                     nsm_tid = None
                     for _ in range(10):  # the last call of the run may still be in flight
                         time.sleep(0.1)
-                        nsm_tid = self.nsm_worker_tid(proxy.pid)
+                        nsm_tid = self.thread_named(proxy.pid, "kp-nsm")
                         if nsm_tid is not None:
                             break
                     if nsm_tid is None:
@@ -477,9 +477,6 @@ http {{
             except OSError:
                 continue
         return None
-
-    def nsm_worker_tid(self, pid: int) -> int | None:
-        return self.thread_named(pid, "kp-nsm")
 
     # --- figure d
 
