@@ -33,8 +33,12 @@ class AttestedTest(h.TempDirTestCase):
         cls.pki = h.sim_pki(cls.cls_tmp)
         cls.emu, cls.emu_url = h.start_emulator(os.path.join(cls.cls_tmp, "data"),
                                                 trust_roots=[os.path.join(cls.pki, "root.pem")])
+        # A 30 ms NSM, like a real one takes milliseconds: without it the
+        # simulated call (~1 ms) can finish between two boto3 requests every
+        # time and the coalescing test would measure Python, not the proxy.
         cls.proxy, port = h.start_proxy(
             ["--attestation", "simulated", "--sim-pki", cls.pki, "--pcr", f"0={PCR0}",
+             "--sim-nsm-latency", "30ms",
              "--endpoint", f"us-east-1={cls.emu_url}", "--metrics-listen", "127.0.0.1:0"],
             env=proxy_env(), name="kms-proxy-attested")
         cls.url = f"http://127.0.0.1:{port}"
