@@ -248,6 +248,7 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const config::Config& cfg, Daemon
     proxy::AttestationSourceOptions ao;
     ao.max_age = std::chrono::duration_cast<std::chrono::milliseconds>(cfg.attestation.max_age);
     ao.timeout = cfg.attestation.timeout;
+    ao.background_worker = cfg.attestation.mode == config::AttestationMode::kSimulated;
     d->attestation = std::make_unique<proxy::AttestationSource>(
         [nsm](ByteView public_key) {
           attestation::AttestationRequest req;

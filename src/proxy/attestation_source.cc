@@ -1,6 +1,8 @@
 #include "proxy/attestation_source.h"
 
 #include <pthread.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
@@ -102,7 +104,13 @@ AttestationSource::AttestationSource(AttestFn fn, Bytes public_key, AttestationS
     : impl_(std::make_shared<Impl>(std::move(fn), std::move(public_key), opts, clock)) {
   // The thread that blocks in the NSM call, named for operators and for the
   // benchmark (which moves it off the proxy's core, like the real NSM).
-  asio::post(impl_->worker, [] { pthread_setname_np(pthread_self(), "kp-nsm"); });
+  asio::post(impl_->worker, [background = opts.background_worker] {
+    pthread_setname_np(pthread_self(), "kp-nsm");
+    if (background) {
+      // Linux: a thread id names one thread. Failure only costs priority.
+      (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 19);
+    }
+  });
 }
 
 AttestationSource::~AttestationSource() { impl_->worker.join(); }

@@ -54,6 +54,11 @@ using AttestFn = std::function<Result<Bytes>(ByteView public_key)>;
 struct AttestationSourceOptions {
   std::chrono::milliseconds max_age{0};   // 0 = a fresh call for every arrival
   std::chrono::milliseconds timeout{10000};
+  // Run the worker at the lowest scheduling priority (nice 19). For the
+  // simulated NSM: its ES384 signing stands for work the Nitro hypervisor does
+  // outside the enclave's vCPUs, so it only takes CPU the proxy leaves idle
+  // instead of half the core. The real NSM worker just blocks in the ioctl.
+  bool background_worker = false;
 };
 
 struct AttestationStats {

@@ -1,6 +1,8 @@
 #include "proxy/attestation_source.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <boost/asio/co_spawn.hpp>
@@ -113,6 +115,32 @@ TEST(AttestationSource, SequentialRequestsEachGetAFreshDocument) {
     }
     EXPECT_EQ(nsm.calls.load(), 5);
   }
+  pool.stop();
+  pool.join();
+}
+
+// The NSM runs at the worker's priority: nice 19 when asked (simulated NSM),
+// the process's own otherwise; the I/O threads keep theirs.
+TEST(AttestationSource, BackgroundWorkerRunsTheNsmAtLowestPriority) {
+  net::IoPool pool(1);
+  pool.run();
+  const int own = getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));
+  for (const bool background : {false, true}) {
+    std::atomic<int> nice_in_call{-100};
+    AttestFn fn = [&](ByteView pk) -> Result<Bytes> {
+      nice_in_call = getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));
+      return Bytes(pk.begin(), pk.end());
+    };
+    AttestationSourceOptions opts;
+    opts.background_worker = background;
+    {
+      AttestationSource src(fn, Bytes{9}, opts);
+      auto out = run_concurrent(src, 1, pool);
+      ASSERT_TRUE(out[0].doc);
+    }
+    EXPECT_EQ(nice_in_call.load(), background ? 19 : own) << "background=" << background;
+  }
+  EXPECT_EQ(getpriority(PRIO_PROCESS, static_cast<id_t>(gettid())), own);
   pool.stop();
   pool.join();
 }
