@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <span>
 #include <vector>
 
 #include "sigv4/digest.h"
@@ -89,13 +90,25 @@ bool istarts_with(std::string_view s, std::string_view prefix) noexcept {
 }
 
 void append_lower(std::string_view s, std::string& out) {
+  const std::size_t at = out.size();
+  out.resize(at + s.size());
+  char* p = out.data() + at;
   for (const char c : s) {
-    out.push_back(lower(c));
+    *p++ = lower(c);
   }
 }
 
 // Appends the step-4 value form of `raw`: trimmed, whitespace runs -> ' '.
 void append_canonical_value(std::string_view raw, std::string& out) {
+  // Fast path: no whitespace to trim or fold (the usual header value).
+  bool plain = !raw.empty() && !is_space(raw.front()) && !is_space(raw.back());
+  for (std::size_t i = 1; plain && i < raw.size(); ++i) {
+    plain = !(is_space(raw[i]) && (raw[i] != ' ' || is_space(raw[i - 1])));
+  }
+  if (plain) {
+    out += raw;
+    return;
+  }
   bool pending_space = false;
   bool any = false;
   for (const char c : raw) {
@@ -117,9 +130,52 @@ struct Field {
   std::string_view value;
 };
 
-// Emits block and list for fields already sorted by name (stable, so repeated
-// headers keep their received order).
-CanonicalHeaders emit(const std::vector<Field>& fields) {
+// The signed fields, sorted by name (stable: repeated headers keep their
+// received order). Requests carry a handful of fields, so they are kept in a
+// fixed array and insertion-sorted; a longer list spills to the heap.
+class SelectedFields {
+ public:
+  SelectedFields(const Headers& headers, HeaderPolicy policy) {
+    if (headers.size() > kInline) {
+      spill_.reserve(headers.size());
+    }
+    for (const auto& [name, value] : headers.fields()) {
+      if (should_sign(name, policy)) {
+        push(Field{name, value});
+      }
+    }
+  }
+  std::span<const Field> view() const noexcept {
+    return spill_.empty() ? std::span<const Field>(inline_.data(), n_) : std::span<const Field>(spill_);
+  }
+
+ private:
+  static constexpr std::size_t kInline = 24;
+
+  void push(Field f) {
+    if (spill_.empty() && n_ < kInline) {
+      std::size_t i = n_++;
+      for (; i > 0 && name_less(f.name, inline_[i - 1].name); --i) {
+        inline_[i] = inline_[i - 1];
+      }
+      inline_[i] = f;
+      return;
+    }
+    if (spill_.empty()) {
+      spill_.assign(inline_.begin(), inline_.begin() + static_cast<std::ptrdiff_t>(n_));
+    }
+    spill_.insert(std::upper_bound(spill_.begin(), spill_.end(), f,
+                                   [](const Field& a, const Field& b) { return name_less(a.name, b.name); }),
+                  f);
+  }
+
+  std::array<Field, kInline> inline_{};
+  std::size_t n_ = 0;
+  std::vector<Field> spill_;
+};
+
+// Emits block and list for fields already sorted by name.
+CanonicalHeaders emit(std::span<const Field> fields) {
   CanonicalHeaders out;
   std::size_t block_size = 0;
   std::size_t list_size = 0;
@@ -149,34 +205,28 @@ CanonicalHeaders emit(const std::vector<Field>& fields) {
   return out;
 }
 
-std::vector<Field> select_fields(const Headers& headers, HeaderPolicy policy) {
-  std::vector<Field> fields;
-  fields.reserve(headers.size());
-  for (const auto& [name, value] : headers.fields()) {
-    if (should_sign(name, policy)) {
-      fields.push_back({name, value});
-    }
-  }
-  std::stable_sort(fields.begin(), fields.end(),
-                   [](const Field& a, const Field& b) { return name_less(a.name, b.name); });
-  return fields;
-}
-
 }  // namespace
 
 bool should_sign(std::string_view name, HeaderPolicy policy) noexcept {
-  static constexpr std::string_view kNeverSigned[] = {
-      "authorization", "user-agent", "expect",      "transfer-encoding",   "x-amzn-trace-id",
-      "content-length", "connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
-      "te",             "trailer",    "upgrade",
-  };
-  if (name.empty()) {
-    return false;
+  // Never signed (botocore's exclusions plus hop-by-hop fields); dispatched on
+  // length because this runs for every field of every signed request.
+  bool never = false;
+  switch (name.size()) {
+    case 0: return false;
+    case 2: never = iequals(name, "te"); break;
+    case 6: never = iequals(name, "expect"); break;
+    case 7: never = iequals(name, "trailer") || iequals(name, "upgrade"); break;
+    case 10: never = iequals(name, "user-agent") || iequals(name, "connection") || iequals(name, "keep-alive"); break;
+    case 13: never = iequals(name, "authorization"); break;
+    case 14: never = iequals(name, "content-length"); break;
+    case 15: never = iequals(name, "x-amzn-trace-id"); break;
+    case 17: never = iequals(name, "transfer-encoding"); break;
+    case 18: never = iequals(name, "proxy-authenticate"); break;
+    case 19: never = iequals(name, "proxy-authorization"); break;
+    default: break;
   }
-  for (const auto n : kNeverSigned) {
-    if (iequals(name, n)) {
-      return false;
-    }
+  if (never) {
+    return false;
   }
   switch (policy) {
     case HeaderPolicy::kAllSignable:
@@ -287,11 +337,12 @@ std::string canonical_header_value(std::string_view raw) {
 }
 
 CanonicalHeaders canonical_headers(const Headers& headers, HeaderPolicy policy) {
-  return emit(select_fields(headers, policy));
+  return emit(SelectedFields(headers, policy).view());
 }
 
 std::string signed_header_list(const Headers& headers, HeaderPolicy policy) {
-  const auto fields = select_fields(headers, policy);
+  const SelectedFields selected(headers, policy);
+  const auto fields = selected.view();
   std::string out;
   for (std::size_t i = 0; i < fields.size(); ++i) {
     if (i != 0 && iequals(fields[i].name, fields[i - 1].name)) {

@@ -1,9 +1,11 @@
 #include "sigv4/digest.h"
 
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -91,16 +93,53 @@ Digest sha256(ByteView data) {
   return out;
 }
 
+namespace {
+
+// The key the thread's HMAC context was last keyed with. SigV4 signs every
+// request with the same cached signing key, so re-keying (two SHA-256
+// compressions and three digest set-ups) is skipped when the key is unchanged:
+// EVP_MAC_init with a NULL key restarts from the context's keyed state. The
+// copy is compared in constant time and wiped when the thread exits (the
+// context itself holds the keyed state either way).
+struct LastHmacKey {
+  std::array<std::uint8_t, 64> bytes{};
+  std::size_t size = 0;
+  bool valid = false;
+  ~LastHmacKey() { OPENSSL_cleanse(bytes.data(), bytes.size()); }
+  bool same(ByteView key) const noexcept {
+    return valid && key.size() == size && CRYPTO_memcmp(bytes.data(), key.data(), size) == 0;
+  }
+  void remember(ByteView key) noexcept {
+    valid = key.size() <= bytes.size();
+    if (valid) {
+      std::copy(key.begin(), key.end(), bytes.begin());
+      size = key.size();
+    }
+  }
+};
+
+}  // namespace
+
 Digest hmac_sha256(ByteView key, ByteView data) {
   EVP_MAC_CTX* ctx = thread_mac_ctx();
+  thread_local LastHmacKey last;
   Digest out{};
   std::size_t len = 0;
-  // OpenSSL rejects a NULL key pointer even with length 0; HMAC allows an
-  // empty key, so hand it a valid empty buffer.
-  static const std::uint8_t kEmpty[1] = {0};
-  const std::uint8_t* k = key.empty() ? kEmpty : key.data();
-  if (EVP_MAC_init(ctx, k, key.size(), nullptr) != 1 ||
-      EVP_MAC_update(ctx, data.data(), data.size()) != 1 ||
+  int init = 0;
+  if (!key.empty() && last.same(key)) {
+    init = EVP_MAC_init(ctx, nullptr, 0, nullptr);
+  } else {
+    // OpenSSL rejects a NULL key pointer even with length 0; HMAC allows an
+    // empty key, so hand it a valid empty buffer.
+    static const std::uint8_t kEmpty[1] = {0};
+    const std::uint8_t* k = key.empty() ? kEmpty : key.data();
+    last.valid = false;
+    init = EVP_MAC_init(ctx, k, key.size(), nullptr);
+    if (init == 1 && !key.empty()) {
+      last.remember(key);
+    }
+  }
+  if (init != 1 || EVP_MAC_update(ctx, data.data(), data.size()) != 1 ||
       EVP_MAC_final(ctx, out.data(), &len, out.size()) != 1 || len != kSha256Size) {
     fatal("HMAC-SHA256");
   }
