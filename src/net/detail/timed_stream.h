@@ -28,6 +28,10 @@
 #include <utility>
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/append.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/associator.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/error.hpp>
@@ -151,10 +155,33 @@ class TimedStream {
         token, buffers);
   }
 
+  /// Tries the write at once with a non-blocking send: a KMS-sized message
+  /// almost always fits the socket buffer. When it does (or the send fails
+  /// for good), the handler is dispatched, i.e. run inline when the caller is
+  /// on the handler's executor. Asio 1.81 would post even a write that
+  /// completed at once: one more trip through the scheduler and one more
+  /// epoll_wait per message (for TLS, per record written by the engine).
+  /// Only when the socket would block does the write wait in the reactor.
   template <class ConstBuffers, class Token>
   auto async_write_some(const ConstBuffers& buffers, Token&& token) {
     return boost::asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
         [this](auto handler, const ConstBuffers& b) {
+          cancel_if_past_due();
+          if (!state_->expired && boost::asio::buffer_size(b) != 0) {
+            boost::system::error_code ec;
+            std::size_t n = 0;
+            if (!socket_.non_blocking()) {
+              socket_.non_blocking(true, ec);
+            }
+            if (!ec) {
+              n = socket_.write_some(b, ec);
+            }
+            if (ec != boost::asio::error::would_block && ec != boost::asio::error::try_again) {
+              auto ex = boost::asio::get_associated_executor(handler, socket_.get_executor());
+              boost::asio::dispatch(ex, boost::asio::append(std::move(handler), ec, n));
+              return;
+            }
+          }
           socket_.async_write_some(b, wrap(std::move(handler)));
           cancel_if_past_due();
         },
