@@ -174,9 +174,11 @@ class SelectedFields {
   std::vector<Field> spill_;
 };
 
-// Emits block and list for fields already sorted by name.
-CanonicalHeaders emit(std::span<const Field> fields) {
-  CanonicalHeaders out;
+// Emits block and list for fields already sorted by name (into `out`'s
+// buffers, which keep their capacity).
+void emit_into(std::span<const Field> fields, CanonicalHeaders& out) {
+  out.block.clear();
+  out.signed_headers.clear();
   std::size_t block_size = 0;
   std::size_t list_size = 0;
   for (const auto& f : fields) {
@@ -202,7 +204,6 @@ CanonicalHeaders emit(std::span<const Field> fields) {
     out.block.push_back('\n');
     i = j;
   }
-  return out;
 }
 
 }  // namespace
@@ -336,8 +337,14 @@ std::string canonical_header_value(std::string_view raw) {
   return out;
 }
 
+void canonical_headers_into(const Headers& headers, HeaderPolicy policy, CanonicalHeaders& out) {
+  emit_into(SelectedFields(headers, policy).view(), out);
+}
+
 CanonicalHeaders canonical_headers(const Headers& headers, HeaderPolicy policy) {
-  return emit(SelectedFields(headers, policy).view());
+  CanonicalHeaders out;
+  canonical_headers_into(headers, policy, out);
+  return out;
 }
 
 std::string signed_header_list(const Headers& headers, HeaderPolicy policy) {
@@ -391,10 +398,10 @@ std::string payload_hash(std::string_view body) {
   return out;
 }
 
-std::string canonical_request(std::string_view method, std::string_view canonical_uri,
-                              std::string_view canonical_query, const CanonicalHeaders& headers,
-                              std::string_view payload_hash) {
-  std::string out;
+void canonical_request_into(std::string& out, std::string_view method, std::string_view canonical_uri,
+                            std::string_view canonical_query, const CanonicalHeaders& headers,
+                            std::string_view payload_hash) {
+  out.clear();
   out.reserve(method.size() + canonical_uri.size() + canonical_query.size() + headers.block.size() +
               headers.signed_headers.size() + payload_hash.size() + 5);
   out += method;
@@ -408,12 +415,19 @@ std::string canonical_request(std::string_view method, std::string_view canonica
   out += headers.signed_headers;
   out.push_back('\n');
   out += payload_hash;
+}
+
+std::string canonical_request(std::string_view method, std::string_view canonical_uri,
+                              std::string_view canonical_query, const CanonicalHeaders& headers,
+                              std::string_view payload_hash) {
+  std::string out;
+  canonical_request_into(out, method, canonical_uri, canonical_query, headers, payload_hash);
   return out;
 }
 
-std::string credential_scope(std::string_view date8, std::string_view region,
-                             std::string_view service) {
-  std::string out;
+void credential_scope_into(std::string& out, std::string_view date8, std::string_view region,
+                           std::string_view service) {
+  out.clear();
   out.reserve(date8.size() + region.size() + service.size() + kScopeTerminator.size() + 3);
   out += date8;
   out.push_back('/');
@@ -422,12 +436,18 @@ std::string credential_scope(std::string_view date8, std::string_view region,
   out += service;
   out.push_back('/');
   out += kScopeTerminator;
+}
+
+std::string credential_scope(std::string_view date8, std::string_view region,
+                             std::string_view service) {
+  std::string out;
+  credential_scope_into(out, date8, region, service);
   return out;
 }
 
-std::string string_to_sign(std::string_view amz_date, std::string_view scope,
-                           std::string_view canonical_request) {
-  std::string out;
+void string_to_sign_into(std::string& out, std::string_view amz_date, std::string_view scope,
+                         std::string_view canonical_request) {
+  out.clear();
   out.reserve(kAlgorithm.size() + amz_date.size() + scope.size() + 2 * detail::kSha256Size + 3);
   out += kAlgorithm;
   out.push_back('\n');
@@ -436,6 +456,12 @@ std::string string_to_sign(std::string_view amz_date, std::string_view scope,
   out += scope;
   out.push_back('\n');
   detail::append_hex(detail::sha256(as_bytes(canonical_request)), out);
+}
+
+std::string string_to_sign(std::string_view amz_date, std::string_view scope,
+                           std::string_view canonical_request) {
+  std::string out;
+  string_to_sign_into(out, amz_date, scope, canonical_request);
   return out;
 }
 

@@ -104,4 +104,16 @@ std::string credential_scope(std::string_view date8, std::string_view region,
 std::string string_to_sign(std::string_view amz_date, std::string_view scope,
                            std::string_view canonical_request);
 
+// The same steps writing into caller-owned buffers (cleared first, capacity
+// kept): the signer reuses one set per thread instead of allocating each
+// string for every request.
+void canonical_headers_into(const Headers& headers, HeaderPolicy policy, CanonicalHeaders& out);
+void canonical_request_into(std::string& out, std::string_view method, std::string_view canonical_uri,
+                            std::string_view canonical_query, const CanonicalHeaders& headers,
+                            std::string_view payload_hash);
+void credential_scope_into(std::string& out, std::string_view date8, std::string_view region,
+                           std::string_view service);
+void string_to_sign_into(std::string& out, std::string_view amz_date, std::string_view scope,
+                         std::string_view canonical_request);
+
 }  // namespace kp::sigv4

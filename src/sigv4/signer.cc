@@ -31,7 +31,7 @@ bool same_secret(const kp::SecretBytes& a, const kp::SecretBytes& b) noexcept {
 
 // X-Amz-Date changes once per second: format it once per second per thread
 // (snprintf was ~2 % of a pass-through request's instructions).
-std::string amz_date_of(kp::SysTime t) {
+std::string_view amz_date_of(kp::SysTime t) {
   thread_local std::int64_t cached_second = INT64_MIN;
   thread_local std::string cached;
   const std::int64_t second = std::chrono::floor<std::chrono::seconds>(t).time_since_epoch().count();
@@ -141,12 +141,14 @@ std::string signature(const kp::SecretBytes& signing_key, std::string_view strin
   return out;
 }
 
-std::string authorization_header(std::string_view access_key_id, std::string_view scope,
-                                 std::string_view signed_headers, std::string_view signature) {
+namespace {
+
+void authorization_header_into(std::string& out, std::string_view access_key_id, std::string_view scope,
+                               std::string_view signed_headers, std::string_view signature) {
   static constexpr std::string_view kCredential = " Credential=";
   static constexpr std::string_view kSignedHeaders = ", SignedHeaders=";
   static constexpr std::string_view kSignature = ", Signature=";
-  std::string out;
+  out.clear();
   out.reserve(kAlgorithm.size() + kCredential.size() + access_key_id.size() + 1 + scope.size() +
               kSignedHeaders.size() + signed_headers.size() + kSignature.size() + signature.size());
   out += kAlgorithm;
@@ -158,6 +160,38 @@ std::string authorization_header(std::string_view access_key_id, std::string_vie
   out += signed_headers;
   out += kSignature;
   out += signature;
+}
+
+// Lower-case hex of a digest, without a heap string.
+struct Hex64 {
+  char chars[2 * detail::kSha256Size];
+  explicit Hex64(const detail::Digest& d) noexcept {
+    static constexpr char kHex[] = "0123456789abcdef";
+    for (std::size_t i = 0; i < d.size(); ++i) {
+      chars[2 * i] = kHex[d[i] >> 4];
+      chars[2 * i + 1] = kHex[d[i] & 0xf];
+    }
+  }
+  std::string_view view() const noexcept { return {chars, sizeof chars}; }
+};
+
+// The signer's working strings, one set per thread: each request reuses
+// their capacity instead of allocating about ten strings. Nothing secret is
+// kept here (canonical request, string to sign, scope, Authorization value).
+struct Scratch {
+  CanonicalHeaders headers;
+  std::string creq;
+  std::string scope;
+  std::string sts;
+  std::string auth;
+};
+
+}  // namespace
+
+std::string authorization_header(std::string_view access_key_id, std::string_view scope,
+                                 std::string_view signed_headers, std::string_view signature) {
+  std::string out;
+  authorization_header_into(out, access_key_id, scope, signed_headers, signature);
   return out;
 }
 
@@ -182,7 +216,8 @@ kp::Result<void> sign_request(kp::HttpRequest& req, const Credentials& creds,
     return kp::fail(Errc::kInternal, "sigv4: request has no Host header (set it before signing)");
   }
 
-  const std::string amz_date = amz_date_of(opts.time);
+  thread_local Scratch scratch;
+  const std::string_view amz_date = amz_date_of(opts.time);
   req.headers.erase("authorization");
   req.headers.set("X-Amz-Date", amz_date);
   if (!creds.session_token.empty()) {
@@ -190,24 +225,25 @@ kp::Result<void> sign_request(kp::HttpRequest& req, const Credentials& creds,
   } else {
     req.headers.erase("x-amz-security-token");
   }
-  const std::string body_hash = payload_hash(req.body);
+  const Hex64 body_hash(detail::sha256(as_bytes(req.body)));
   if (opts.add_content_sha256 || req.headers.contains("x-amz-content-sha256")) {
-    req.headers.set("x-amz-content-sha256", body_hash);
+    req.headers.set("x-amz-content-sha256", body_hash.view());
   }
 
   const auto [path, query] = split_target(req.target);
-  const CanonicalHeaders headers = canonical_headers(req.headers, opts.headers);
-  const std::string creq = canonical_request(req.method, canonical_uri(path),
-                                             canonical_query_string(query), headers, body_hash);
-  const std::string_view date8 = std::string_view(amz_date).substr(0, 8);
-  const std::string scope = credential_scope(date8, opts.region, opts.service);
-  const std::string sts = string_to_sign(amz_date, scope, creq);
+  canonical_headers_into(req.headers, opts.headers, scratch.headers);
+  canonical_request_into(scratch.creq, req.method, canonical_uri(path), canonical_query_string(query),
+                         scratch.headers, body_hash.view());
+  const std::string_view date8 = amz_date.substr(0, 8);
+  credential_scope_into(scratch.scope, date8, opts.region, opts.service);
+  string_to_sign_into(scratch.sts, amz_date, scratch.scope, scratch.creq);
 
   SigningKeyCache& cache = opts.key_cache != nullptr ? *opts.key_cache : SigningKeyCache::process_default();
   const auto key = cache.get(creds.access_key_id, creds.secret_access_key, date8, opts.region, opts.service);
-  req.headers.set("Authorization",
-                  authorization_header(creds.access_key_id, scope, headers.signed_headers,
-                                       signature(*key, sts)));
+  const Hex64 sig(detail::hmac_sha256(key->view(), as_bytes(scratch.sts)));
+  authorization_header_into(scratch.auth, creds.access_key_id, scratch.scope, scratch.headers.signed_headers,
+                            sig.view());
+  req.headers.set("Authorization", scratch.auth);
   return {};
 }
 
