@@ -1,6 +1,8 @@
 #include "base/http_message.h"
 
 #include <algorithm>
+#include <cstring>
+#include <functional>
 
 #include "base/error.h"
 
@@ -19,9 +21,9 @@ bool iequals_same_size(const char* a, const char* b, std::size_t n) noexcept {
 }
 
 std::optional<std::string_view> Headers::get(std::string_view name) const {
-  for (const auto& [k, v] : fields_) {
-    if (iequals(k, name)) {
-      return std::string_view(v);
+  for (const Slot& s : slots_) {
+    if (iequals(name_of(s), name)) {
+      return std::string_view(text_.data() + s.value_at, s.value_len);
     }
   }
   return std::nullopt;
@@ -29,41 +31,104 @@ std::optional<std::string_view> Headers::get(std::string_view name) const {
 
 std::vector<std::string_view> Headers::get_all(std::string_view name) const {
   std::vector<std::string_view> out;
-  for (const auto& [k, v] : fields_) {
-    if (iequals(k, name)) {
-      out.emplace_back(v);
+  for (const Slot& s : slots_) {
+    if (iequals(name_of(s), name)) {
+      out.emplace_back(text_.data() + s.value_at, s.value_len);
     }
   }
   return out;
 }
 
+bool Headers::aliases(std::string_view v) const noexcept {
+  const std::less<const char*> lt;
+  return !v.empty() && !lt(v.data(), text_.data()) && lt(v.data(), text_.data() + text_.size());
+}
+
 void Headers::set(std::string_view name, std::string_view value) {
-  // Replace the first field in place (keeps its position and its buffers),
-  // drop any later duplicates.
-  for (std::size_t i = 0; i < fields_.size(); ++i) {
-    if (iequals(fields_[i].first, name)) {
-      fields_[i].first.assign(name);
-      fields_[i].second.assign(value);
-      const auto rest = fields_.begin() + static_cast<std::ptrdiff_t>(i) + 1;
-      fields_.erase(std::remove_if(rest, fields_.end(), [&](const Field& f) { return iequals(f.first, name); }),
-                    fields_.end());
-      return;
+  if (aliases(name) || aliases(value)) {  // e.g. set("A", *get("B")): copy before text_ moves
+    const std::string n(name);
+    const std::string v(value);
+    set(n, v);
+    return;
+  }
+  // Replace the first field in place (keeps its position), drop any later
+  // duplicates. A value no longer than the old one is overwritten where it is.
+  for (std::size_t i = 0; i < slots_.size(); ++i) {
+    Slot& s = slots_[i];
+    if (!iequals(name_of(s), name)) {
+      continue;
     }
+    std::memcpy(text_.data() + s.name_at, name.data(), name.size());  // same length: iequals matched
+    if (value.size() <= s.value_len) {
+      if (!value.empty()) {
+        std::memcpy(text_.data() + s.value_at, value.data(), value.size());
+      }
+    } else {
+      s.value_at = text_.size();
+      text_.append(value);
+    }
+    s.value_len = value.size();
+    const auto rest = slots_.begin() + static_cast<std::ptrdiff_t>(i) + 1;
+    slots_.erase(std::remove_if(rest, slots_.end(), [&](const Slot& o) { return iequals(name_of(o), name); }),
+                 slots_.end());
+    compact_if_wasteful();
+    return;
   }
   add(name, value);
 }
 
 void Headers::add(std::string_view name, std::string_view value) {
-  if (fields_.capacity() == 0) {
-    fields_.reserve(12);  // typical SDK request; avoids regrowth copies
+  if (aliases(name) || aliases(value)) {
+    const std::string n(name);
+    const std::string v(value);
+    add(n, v);
+    return;
   }
-  fields_.emplace_back(std::string(name), std::string(value));
+  if (slots_.capacity() == 0) {
+    slots_.reserve(12);   // typical SDK request
+    text_.reserve(1024);  // its names and values (an Authorization alone is ~200 bytes)
+  }
+  const std::size_t at = text_.size();
+  text_.resize(at + name.size() + value.size());
+  char* p = text_.data() + at;
+  std::memcpy(p, name.data(), name.size());
+  if (!value.empty()) {
+    std::memcpy(p + name.size(), value.data(), value.size());
+  }
+  slots_.push_back(Slot{at, name.size(), at + name.size(), value.size()});
 }
 
 std::size_t Headers::erase(std::string_view name) {
-  const auto before = fields_.size();
-  std::erase_if(fields_, [&](const Field& f) { return iequals(f.first, name); });
-  return before - fields_.size();
+  const auto before = slots_.size();
+  std::erase_if(slots_, [&](const Slot& s) { return iequals(name_of(s), name); });
+  const auto removed = before - slots_.size();
+  if (removed != 0) {
+    compact_if_wasteful();
+  }
+  return removed;
+}
+
+// set() and erase() leave dead bytes behind; a long-lived Headers that is
+// changed again and again is rewritten once they outweigh the live ones.
+void Headers::compact_if_wasteful() {
+  std::size_t live = 0;
+  for (const Slot& s : slots_) {
+    live += s.name_len + s.value_len;
+  }
+  if (text_.size() <= 4096 || text_.size() <= 2 * live) {
+    return;
+  }
+  std::string packed;
+  packed.reserve(live);
+  for (Slot& s : slots_) {
+    const std::size_t name_at = packed.size();
+    packed.append(text_, s.name_at, s.name_len);
+    const std::size_t value_at = packed.size();
+    packed.append(text_, s.value_at, s.value_len);
+    s.name_at = name_at;
+    s.value_at = value_at;
+  }
+  text_.swap(packed);
 }
 
 HttpResponse make_error_response(unsigned status, std::string_view type, std::string_view message) {

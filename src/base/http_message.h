@@ -11,6 +11,8 @@
 //   if (auto v = req.headers.get("x-amz-target")) { ... }   // case-insensitive
 #pragma once
 
+#include <cstddef>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,28 +31,100 @@ inline bool iequals(std::string_view a, std::string_view b) noexcept {
 
 /// Ordered header list with case-insensitive lookup. Keeps the sender's
 /// spelling and order (SigV4 canonicalisation needs the raw values).
+///
+/// Names and values live back to back in one buffer and the fields are
+/// offsets into it: a message's headers cost two allocations, not one per
+/// field longer than the small-string buffer (every request goes through
+/// four of these).
 class Headers {
  public:
-  using Field = std::pair<std::string, std::string>;
+  /// One field, viewing the Headers' storage: valid until the next change.
+  struct Field {
+    std::string_view name;
+    std::string_view value;
+  };
+
+  /// The fields in order: `for (const auto& [name, value] : h.fields())`.
+  class FieldRange {
+   public:
+    class iterator {
+     public:
+      using iterator_category = std::forward_iterator_tag;
+      using value_type = Field;
+      using difference_type = std::ptrdiff_t;
+      using pointer = void;
+      using reference = Field;
+      iterator() = default;
+      Field operator*() const noexcept { return h_->field(i_); }
+      iterator& operator++() noexcept {
+        ++i_;
+        return *this;
+      }
+      iterator operator++(int) noexcept {
+        iterator old = *this;
+        ++i_;
+        return old;
+      }
+      bool operator==(const iterator& o) const noexcept { return i_ == o.i_; }
+
+     private:
+      friend class FieldRange;
+      iterator(const Headers* h, std::size_t i) : h_(h), i_(i) {}
+      const Headers* h_ = nullptr;
+      std::size_t i_ = 0;
+    };
+    iterator begin() const noexcept { return {h_, 0}; }
+    iterator end() const noexcept { return {h_, h_->slots_.size()}; }
+    std::size_t size() const noexcept { return h_->slots_.size(); }
+    bool empty() const noexcept { return h_->slots_.empty(); }
+    Field operator[](std::size_t i) const noexcept { return h_->field(i); }
+
+   private:
+    friend class Headers;
+    explicit FieldRange(const Headers* h) : h_(h) {}
+    const Headers* h_;
+  };
 
   /// First value of `name`, if present.
   std::optional<std::string_view> get(std::string_view name) const;
   /// All values of `name`, in order.
   std::vector<std::string_view> get_all(std::string_view name) const;
   bool contains(std::string_view name) const { return get(name).has_value(); }
-  /// Replaces every field named `name` with one field.
+
+  /// Replaces every field named `name` with one field (at the first one's place).
   void set(std::string_view name, std::string_view value);
   /// Appends a field (duplicates allowed).
   void add(std::string_view name, std::string_view value);
   /// Removes every field named `name`; returns how many were removed.
   std::size_t erase(std::string_view name);
 
-  const std::vector<Field>& fields() const noexcept { return fields_; }
-  std::size_t size() const noexcept { return fields_.size(); }
-  void clear() noexcept { fields_.clear(); }
+  FieldRange fields() const noexcept { return FieldRange(this); }
+  std::size_t size() const noexcept { return slots_.size(); }
+  void clear() noexcept {
+    slots_.clear();
+    text_.clear();
+  }
 
  private:
-  std::vector<Field> fields_;
+  struct Slot {
+    std::size_t name_at;
+    std::size_t name_len;
+    std::size_t value_at;
+    std::size_t value_len;
+  };
+  Field field(std::size_t i) const noexcept {
+    const Slot& s = slots_[i];
+    return {std::string_view(text_.data() + s.name_at, s.name_len),
+            std::string_view(text_.data() + s.value_at, s.value_len)};
+  }
+  std::string_view name_of(const Slot& s) const noexcept {
+    return std::string_view(text_.data() + s.name_at, s.name_len);
+  }
+  bool aliases(std::string_view v) const noexcept;  // v points into text_
+  void compact_if_wasteful();
+
+  std::string text_;         // names and values (and, after set/erase, dead bytes)
+  std::vector<Slot> slots_;  // the fields, in order
 };
 
 struct HttpRequest {

@@ -306,7 +306,7 @@ kp::Result<void> validate(const Endpoint& ep, const kp::HttpRequest& req, const 
   }
   for (const auto& [name, value] : req.headers.fields()) {
     if (!detail::is_token(name) || !detail::is_safe_field_value(value)) {
-      return kp::fail(Errc::kValidation, "upstream: request header '" + name + "' is not valid on the wire");
+      return kp::fail(Errc::kValidation, "upstream: request header '" + std::string(name) + "' is not valid on the wire");
     }
   }
   return {};
