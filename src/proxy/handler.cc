@@ -27,6 +27,7 @@ using Steady = std::chrono::steady_clock;
 namespace {
 
 constexpr std::string_view kJsonType = "application/x-amz-json-1.1";
+constexpr std::string_view kTargetPrefix = "TrentService.";
 
 HttpResponse error_response(const Error& e) {
   const auto h = to_http(e.code);
@@ -180,7 +181,14 @@ asio::awaitable<HttpResponse> ProxyHandler::handle(HttpRequest req) {
   up.headers.set("Host", host);
   up.headers.set("Content-Type", kJsonType);
   // The model's spelling: the client's may differ in case (accepted above).
-  up.headers.set("X-Amz-Target", "TrentService." + op_name);
+  if (target.size() == kTargetPrefix.size() + op_name.size() && target.starts_with(kTargetPrefix) &&
+      target.ends_with(op_name)) {
+    up.headers.set("X-Amz-Target", target);  // already the model's spelling
+  } else {
+    std::string spelled(kTargetPrefix);
+    spelled += op_name;
+    up.headers.set("X-Amz-Target", spelled);
+  }
   if (auto ua = req.headers.get("User-Agent")) {
     up.headers.set("User-Agent", *ua);
   }

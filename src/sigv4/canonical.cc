@@ -248,7 +248,7 @@ std::pair<std::string_view, std::string_view> split_target(std::string_view targ
 
 std::string canonical_uri(std::string_view path, bool normalize) {
   std::string out;
-  if (path.empty()) {
+  if (path.empty() || path == "/") {  // every KMS request: no heap string
     out = "/";
     return out;
   }

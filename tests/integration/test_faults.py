@@ -531,6 +531,19 @@ class UpstreamFaultTest(FaultCase):
                 self.assertEqual(resp["ResponseMetadata"]["RetryAttempts"], 2)
                 self.assertEqual(self.up.count("faults") - before, 2)
 
+    def test_upstream_sees_the_models_spelling_of_the_target(self):
+        # X-Amz-Target is matched case-insensitively; what goes upstream is
+        # always "TrentService.<Operation>" as the KMS model spells it.
+        for sent in ("TrentService.Encrypt", "trentservice.encrypt", "TRENTSERVICE.ENCRYPT",
+                     "TrentService.encrypt"):
+            with self.subTest(sent):
+                before = len(self.up.requests)
+                st, _, body, _ = kms_raw(self.port, sent, ENCRYPT_BODY)
+                self.assertEqual(st, 200, body)
+                with self.up.lock:
+                    targets = [r[0] for r in self.up.requests[before:]]
+                self.assertEqual(targets, ["TrentService.Encrypt"])
+
     def test_client_connection_survives_an_upstream_error(self):
         # An upstream fault is answered on the client's keep-alive connection,
         # which then carries the next request normally.
