@@ -400,12 +400,7 @@ http {{
         self.pin(self.stub, other_cpu)
         variants = {}
         try:
-            rsa = json.loads(run(self.taskset(proxy_cpu) + [self.tool("kp_rsa_oaep_time"), "--seconds",
-                                                          str(self.d_rsa)], timeout=60))
-            self.results["runs"]["rsa_oaep_openssl"] = rsa
-            log(f"openssl rsa-2048 oaep decrypt: {rsa['best_wall_us_per_op']:.1f} us/op "
-                f"({min(rsa['fresh_ctx']['cpu_us_per_op'], rsa['reused_ctx']['cpu_us_per_op']):.1f} us cpu) "
-                f"on cpu {proxy_cpu}")
+            rsa_runs = [self.rsa_reference(proxy_cpu)]
             self.warm(port, "decrypt", self.c_attested, cpus=other_cpu)
             for variant in ("", "_nsm_offloaded"):
                 if variant:
@@ -436,11 +431,16 @@ http {{
                 if io_tid is not None and res["requests"]:
                     res["io_thread_cpu_us_per_request"] = (t1.get(io_tid, 0.0) - t0.get(io_tid, 0.0)) * 1e6 / res["requests"]
                 variants[variant] = res
+            # Timed again after the runs: a VM's speed drifts, and a slow phase
+            # during one measurement would inflate the reference (and flatter
+            # the ratios). The faster of the two is the stricter baseline.
+            rsa_runs.append(self.rsa_reference(proxy_cpu))
         finally:
             self.pin(self.stub, None)
             self.procs.stop(proxy)
-        us = rsa["best_wall_us_per_op"]
-        rsa_cpu = min(rsa["fresh_ctx"]["cpu_us_per_op"], rsa["reused_ctx"]["cpu_us_per_op"])
+        self.results["runs"]["rsa_oaep_openssl"] = rsa_runs
+        us = min(r["best_wall_us_per_op"] for r in rsa_runs)
+        rsa_cpu = min(min(r["fresh_ctx"]["cpu_us_per_op"], r["reused_ctx"]["cpu_us_per_op"]) for r in rsa_runs)
         for variant, res in variants.items():
             ok = res["requests"] and not res["error_count"]
             extra = {k: res[k] for k in ("nsm_calls", "requests_per_nsm_call") if k in res}
@@ -461,6 +461,15 @@ http {{
                 per_req = res.get("cpu_us_per_request")
                 self.figure("c_attested_cpu_ratio_vs_rsa", rsa_cpu / per_req if ok and per_req else None,
                             unit="x", target=0.85, rsa_cpu_us_per_op=rsa_cpu, proxy_cpu_us_per_request=per_req)
+
+    def rsa_reference(self, cpu: str) -> dict:
+        """kp_rsa_oaep_time on `cpu`: OpenSSL's RSA-2048 OAEP decrypt time."""
+        rsa = json.loads(run(self.taskset(cpu) + [self.tool("kp_rsa_oaep_time"), "--seconds", str(self.d_rsa)],
+                             timeout=60))
+        log(f"openssl rsa-2048 oaep decrypt: {rsa['best_wall_us_per_op']:.1f} us/op "
+            f"({min(rsa['fresh_ctx']['cpu_us_per_op'], rsa['reused_ctx']['cpu_us_per_op']):.1f} us cpu) "
+            f"on cpu {cpu}")
+        return rsa
 
     @staticmethod
     def thread_named(pid: int, name: str) -> int | None:
