@@ -22,6 +22,8 @@
 #include <algorithm>
 #include <atomic>
 #include <mutex>
+#include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -179,7 +181,9 @@ Result<PkeyPtr> generate_rsa_parallel(unsigned bits, unsigned threads) {
     return fail(Errc::kValidation, "RSA key generation: unsupported size");
   }
   threads = std::max(1u, threads);
-  for (int attempt = 0; attempt < 4; ++attempt) {
+  constexpr int kAttempts = 4;
+  std::optional<Error> last;  // why the last pair was refused
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
     Search s;
     std::vector<std::thread> workers;
     workers.reserve(threads - 1);
@@ -194,10 +198,12 @@ Result<PkeyPtr> generate_rsa_parallel(unsigned bits, unsigned threads) {
       return fail(Errc::kInternal, "RSA key generation: prime search failed");
     }
     if (BN_cmp(s.primes[0].get(), s.primes[1].get()) == 0) {
+      last = Error{Errc::kInternal, "RSA key generation: the two searches found the same prime"};
       continue;
     }
     auto key = assemble(s.primes[0].get(), s.primes[1].get(), bits);
     if (!key) {
+      last = key.error();
       continue;  // p and q too close (probability ~2^-100) or arithmetic failure: retry
     }
     if (!round_trip_ok(key->get())) {
@@ -206,7 +212,9 @@ Result<PkeyPtr> generate_rsa_parallel(unsigned bits, unsigned threads) {
     }
     return key;
   }
-  return fail(Errc::kInternal, "RSA key generation: no suitable prime pair");
+  // Reached only when every attempt was refused: report the last reason.
+  return fail(Errc::kInternal, (last ? last->message : std::string("RSA key generation failed")) + " (" +
+                                   std::to_string(kAttempts) + " attempts)");
 }
 
 }  // namespace kp::crypto::detail
