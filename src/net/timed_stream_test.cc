@@ -6,10 +6,13 @@
 #include <array>
 #include <chrono>
 #include <optional>
+#include <string>
+#include <string_view>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/as_tuple.hpp>
@@ -183,6 +186,122 @@ TEST(TimedStream, ManyStreamsEachGetTheirOwnDeadline) {
       EXPECT_FALSE(*got[i]) << i << ": " << got[i]->message();
     }
   }
+}
+
+// A write the socket takes at once completes inline: the handler has run
+// when async_write_some returns (dispatch on the caller's executor), with the
+// byte count, and the peer receives the bytes.
+TEST(TimedStream, WriteTheSocketTakesCompletesInline) {
+  asio::io_context io(1);
+  Pair p(io);
+  TimedStream<tcp> s(std::move(p.a));
+  bool ran_inline = false;
+  std::size_t written = 0;
+  asio::post(io, [&] {
+    bool done = false;
+    s.expires_after(5s);
+    s.async_write_some(asio::buffer("hello", 5), [&](boost::system::error_code ec, std::size_t n) {
+      EXPECT_FALSE(ec) << ec.message();
+      written = n;
+      done = true;
+    });
+    ran_inline = done;
+    s.expires_never();
+  });
+  run_bounded(io, 5s);
+  EXPECT_TRUE(ran_inline);
+  EXPECT_EQ(written, 5u);
+  std::array<char, 8> buf{};
+  EXPECT_EQ(p.b.read_some(asio::buffer(buf)), 5u);
+  EXPECT_EQ(std::string_view(buf.data(), 5), "hello");
+}
+
+// When the socket buffer is full the write waits in the reactor, completes
+// once the peer reads, and a whole async_write delivers every byte in order.
+TEST(TimedStream, WriteToAFullSocketWaitsAndDeliversEverything) {
+  asio::io_context io(1);
+  Pair p(io);
+  // (A tiny receive buffer as well would stall loopback TCP on its window
+  // rules for seconds; 1 MB against the default buffers blocks all the same:
+  // the reader runs on this thread only when the writer yields.)
+  p.a.set_option(asio::socket_base::send_buffer_size(4096));
+  TimedStream<tcp> s(std::move(p.a));
+  std::string big(1 << 20, '\0');
+  for (std::size_t i = 0; i < big.size(); ++i) {
+    big[i] = static_cast<char>('a' + i % 26);
+  }
+  std::optional<boost::system::error_code> wrote;
+  std::string got;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        s.expires_after(60s);  // generous: sanitizer builds run this too
+        auto [ec, n] = co_await asio::async_write(s, asio::buffer(big), kUseTuple);
+        EXPECT_EQ(n, big.size());
+        wrote = ec;
+        s.expires_never();
+      },
+      asio::detached);
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        std::array<char, 65536> buf{};
+        while (got.size() < big.size()) {
+          auto [ec, n] = co_await p.b.async_read_some(asio::buffer(buf), kUseTuple);
+          if (ec) {
+            break;
+          }
+          got.append(buf.data(), n);
+        }
+      },
+      asio::detached);
+  run_bounded(io, 90s);
+  ASSERT_TRUE(wrote.has_value());
+  EXPECT_FALSE(*wrote) << wrote->message();
+  EXPECT_TRUE(got == big) << got.size() << " of " << big.size() << " bytes arrived intact";
+}
+
+// A write blocked on a peer that never reads still ends at the deadline.
+TEST(TimedStream, BlockedWriteTimesOutAtTheDeadline) {
+  asio::io_context io(1);
+  Pair p(io);
+  p.a.set_option(asio::socket_base::send_buffer_size(4096));
+  p.b.set_option(asio::socket_base::receive_buffer_size(4096));
+  TimedStream<tcp> s(std::move(p.a));
+  const std::string big(8 << 20, 'z');
+  std::optional<boost::system::error_code> wrote;
+  Clock::duration took{};
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        const auto t0 = Clock::now();
+        s.expires_after(200ms);
+        auto [ec, n] = co_await asio::async_write(s, asio::buffer(big), kUseTuple);
+        EXPECT_LT(n, big.size());
+        took = Clock::now() - t0;
+        wrote = ec;
+      },
+      asio::detached);
+  run_bounded(io, 10s);
+  ASSERT_TRUE(wrote.has_value());
+  EXPECT_EQ(*wrote, boost::beast::error::timeout) << wrote->message();
+  EXPECT_GE(took, 200ms);
+  EXPECT_LT(took, 5s);
+}
+
+// A failed send is reported to the handler (not thrown, not lost).
+TEST(TimedStream, WriteToAClosedSocketReportsTheError) {
+  asio::io_context io(1);
+  Pair p(io);
+  TimedStream<tcp> s(std::move(p.a));
+  s.close();
+  std::optional<boost::system::error_code> got;
+  asio::post(io, [&] {
+    s.async_write_some(asio::buffer("x", 1), [&](boost::system::error_code ec, std::size_t) { got = ec; });
+  });
+  run_bounded(io, 5s);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_TRUE(*got);
 }
 
 }  // namespace
