@@ -120,6 +120,9 @@ def _callgrind_run(bench, label: str, outdir: Path, attested: bool = False, op: 
                                      str(dump)], capture_output=True, text=True, timeout=300).stdout)
     (outdir / f"callgrind-{label}.txt").write_text(texts[0])
     (outdir / f"callgrind-{label}-inclusive.txt").write_text(texts[1])
+    tree = subprocess.run(["callgrind_annotate", "--tree=caller", "--threshold=99", str(dump)],
+                          capture_output=True, text=True, timeout=300).stdout
+    allocs = _allocation_calls(tree)
     total = None
     m = re.search(r"([\d,]+) \(100\.0%\)\s+PROGRAM TOTALS", texts[0])
     if m:
@@ -128,7 +131,30 @@ def _callgrind_run(bench, label: str, outdir: Path, attested: bool = False, op: 
     # wrk counts requests that completed; in-flight ones at the end add < c/requests error.
     return {"requests_counted": requests, "instructions": total,
             "instructions_per_request": total / requests if total and requests else None,
+            "allocations_per_request": allocs / requests if allocs is not None and requests else None,
             "top_exclusive": _top_callgrind(texts[0]), "top_inclusive": _top_callgrind(texts[1])}
+
+
+def _allocation_calls(tree_text: str) -> int | None:
+    """Calls of malloc and calloc from a `callgrind_annotate --tree=caller`
+    report (operator new, OpenSSL's CRYPTO_malloc and, through glibc's
+    memalign, Asio's aligned_new all end in malloc). In that report the
+    callers of a function are listed, each with its call count "(Nx)", just
+    above the line that names the function with a leading '*'."""
+    wanted = re.compile(r"^\s*[\d,]+ \([\s\d.]+%\)\s+\*\s+\S*:(malloc|calloc) ")
+    lines = tree_text.splitlines()
+    total, found = 0, False
+    for i, line in enumerate(lines):
+        if not wanted.match(line):
+            continue
+        found = True
+        j = i - 1
+        while j >= 0 and "<" in lines[j] and "*" not in lines[j].split("<", 1)[0]:
+            m = re.search(r"\(([\d,]+)x\)", lines[j])
+            if m:
+                total += int(m.group(1).replace(",", ""))
+            j -= 1
+    return total if found else None
 
 
 def _strace_counts(bench, label: str, pids: list[int], port: int, conns: int, outdir: Path) -> dict:
@@ -217,6 +243,11 @@ def profile(bench, BenchError, log) -> None:  # noqa: N803 (the driver's excepti
                 bench.figure("a_instructions_per_request_ratio_vs_nginx", p / n, unit="x",
                              proxy_instructions=p, nginx_instructions=n)
                 log(f"callgrind: {p:.0f} instructions/request (kms-proxy) vs {n:.0f} (nginx): {p / n:.2f}x")
+            pa, na = (prof["callgrind_passthrough"].get("allocations_per_request"),
+                      prof["callgrind_nginx"].get("allocations_per_request"))
+            if pa is not None and na is not None:
+                bench.figure("a_allocations_per_request", pa, unit="", nginx_allocations=na)
+                log(f"callgrind: {pa:.1f} allocations/request (kms-proxy) vs {na:.1f} (nginx)")
         except BenchError as e:
             bench.problem(f"profile: callgrind: {e}")
     else:

@@ -40,6 +40,8 @@ def detail(name: str, f: dict) -> str:
         return format(v, spec) if is_number(v) else "?"
     if name.startswith("a_instructions"):
         return f"{n('proxy_instructions')} vs {n('nginx_instructions')} instructions/request (callgrind)"
+    if name.startswith("a_allocations"):
+        return f"nginx {n('nginx_allocations', '.1f')} (malloc/calloc calls per request, callgrind)"
     if name.startswith("a_"):
         return (f"cpu/req {n('proxy_cpu_us', '.1f')} us vs nginx {n('nginx_cpu_us', '.1f')} us; "
                 f"{n('proxy_rps')} vs {n('nginx_rps')} req/s")
