@@ -1,6 +1,7 @@
 #include "base/http_message.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <functional>
 
@@ -14,6 +15,31 @@ bool iequals_same_size(const char* a, const char* b, std::size_t n) noexcept {
     const char x = a[i];
     const char y = b[i];
     if (x != y && ((x | 0x20) != (y | 0x20) || (x | 0x20) < 'a' || (x | 0x20) > 'z')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool is_safe_field_value(std::string_view s) noexcept {
+  // Eight bytes at a time: a word has a zero byte iff (x - 0x01..) & ~x & 0x80..
+  // is non-zero (exact for "any", which is all that is asked here).
+  constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr std::uint64_t kHighs = 0x8080808080808080ULL;
+  const auto has_byte = [](std::uint64_t word, std::uint64_t pattern) noexcept {
+    const std::uint64_t x = word ^ pattern;
+    return ((x - kOnes) & ~x & kHighs) != 0;
+  };
+  std::size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    std::uint64_t w = 0;
+    std::memcpy(&w, s.data() + i, sizeof w);
+    if (has_byte(w, 0) || has_byte(w, kOnes * '\r') || has_byte(w, kOnes * '\n')) {
+      return false;
+    }
+  }
+  for (; i < s.size(); ++i) {
+    if (s[i] == '\r' || s[i] == '\n' || s[i] == '\0') {
       return false;
     }
   }

@@ -29,6 +29,11 @@ inline bool iequals(std::string_view a, std::string_view b) noexcept {
   return a.size() == b.size() && iequals_same_size(a.data(), b.data(), a.size());
 }
 
+/// A field value that cannot end or split a header line: no CR, LF or NUL.
+/// (The network layer checks every value it sends; the signer checks the
+/// credentials it puts into headers.)
+bool is_safe_field_value(std::string_view s) noexcept;
+
 /// Ordered header list with case-insensitive lookup. Keeps the sender's
 /// spelling and order (SigV4 canonicalisation needs the raw values).
 ///

@@ -96,6 +96,30 @@ TEST(Headers, RepeatedSetsKeepValuesRight) {
   EXPECT_EQ(*copy.get("Keep"), "kk");
 }
 
+TEST(FieldValue, CrLfAndNulAreUnsafeAnywhere) {
+  EXPECT_TRUE(is_safe_field_value("a b\tc"));
+  EXPECT_FALSE(is_safe_field_value("a\r\nInjected: 1"));
+  EXPECT_FALSE(is_safe_field_value(std::string_view("a\0b", 3)));
+  EXPECT_FALSE(is_safe_field_value(std::string(200, 'v') + "\n"));  // past any vector width
+  EXPECT_TRUE(is_safe_field_value(std::string(200, 'v') + "\x7f\x80\xff"));
+  // Every position within and across 8-byte words, and bytes next to the
+  // forbidden ones (0x01, 0x0b, 0x0c, 0x0e, 0x8a, 0x8d) that must pass.
+  for (std::size_t len = 1; len <= 24; ++len) {
+    for (std::size_t at = 0; at < len; ++at) {
+      for (const char bad : {'\0', '\r', '\n'}) {
+        std::string v(len, 'x');
+        v[at] = bad;
+        EXPECT_FALSE(is_safe_field_value(v)) << len << " " << at << " " << int(bad);
+      }
+      for (const char ok : {'\x01', '\x0b', '\x0c', '\x0e', '\x8a', '\x8d', '\t', ' '}) {
+        std::string v(len, '\x80');
+        v[at] = ok;
+        EXPECT_TRUE(is_safe_field_value(v)) << len << " " << at << " " << int(ok);
+      }
+    }
+  }
+}
+
 TEST(Headers, CaseInsensitiveCompareIsAsciiOnly) {
   EXPECT_TRUE(iequals("Content-Type", "content-TYPE"));
   EXPECT_FALSE(iequals("a", "b"));

@@ -119,7 +119,7 @@ bool build_head(std::string& out, const kp::HttpResponse& r, bool keep_alive, un
   out += "\r\n";
   bool has_date = false;
   for (const auto& [name, value] : r.headers.fields()) {
-    if (detail::is_hop_by_hop(name) || !detail::is_token(name) || !detail::is_safe_field_value(value)) {
+    if (detail::is_hop_by_hop(name) || !detail::is_token(name) || !kp::is_safe_field_value(value)) {
       continue;
     }
     has_date = has_date || kp::iequals(name, "date");

@@ -305,7 +305,7 @@ kp::Result<void> validate(const Endpoint& ep, const kp::HttpRequest& req, const 
     return kp::fail(Errc::kValidation, "upstream: invalid request method or target");
   }
   for (const auto& [name, value] : req.headers.fields()) {
-    if (!detail::is_token(name) || !detail::is_safe_field_value(value)) {
+    if (!detail::is_token(name) || !kp::is_safe_field_value(value)) {
       return kp::fail(Errc::kValidation, "upstream: request header '" + std::string(name) + "' is not valid on the wire");
     }
   }

@@ -42,10 +42,6 @@ std::string_view amz_date_of(kp::SysTime t) {
   return cached;
 }
 
-bool has_header_breaking_chars(std::string_view s) noexcept {
-  return s.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
-}
-
 }  // namespace
 
 kp::SecretBytes signing_key(const kp::SecretBytes& secret_access_key, std::string_view date8,
@@ -201,8 +197,7 @@ kp::Result<void> sign_request(kp::HttpRequest& req, const Credentials& creds,
     return kp::fail(Errc::kCredentialsUnavailable,
                     "sigv4: credentials have an empty access key id or secret access key");
   }
-  if (has_header_breaking_chars(creds.access_key_id) ||
-      has_header_breaking_chars(creds.session_token.chars())) {
+  if (!kp::is_safe_field_value(creds.access_key_id) || !kp::is_safe_field_value(creds.session_token.chars())) {
     return kp::fail(Errc::kCredentialsUnavailable,
                     "sigv4: access key id or session token contains CR, LF or NUL");
   }

@@ -74,31 +74,6 @@ bool is_token(std::string_view s) noexcept {
   return ok;
 }
 
-bool is_safe_field_value(std::string_view s) noexcept {
-  // Eight bytes at a time: a word has a zero byte iff (x - 0x01..) & ~x & 0x80..
-  // is non-zero (exact for "any", which is all that is asked here).
-  constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
-  constexpr std::uint64_t kHighs = 0x8080808080808080ULL;
-  const auto has_byte = [](std::uint64_t word, std::uint64_t pattern) noexcept {
-    const std::uint64_t x = word ^ pattern;
-    return ((x - kOnes) & ~x & kHighs) != 0;
-  };
-  std::size_t i = 0;
-  for (; i + 8 <= s.size(); i += 8) {
-    std::uint64_t w = 0;
-    std::memcpy(&w, s.data() + i, sizeof w);
-    if (has_byte(w, 0) || has_byte(w, kOnes * '\r') || has_byte(w, kOnes * '\n')) {
-      return false;
-    }
-  }
-  for (; i < s.size(); ++i) {
-    if (s[i] == '\r' || s[i] == '\n' || s[i] == '\0') {
-      return false;
-    }
-  }
-  return true;
-}
-
 bool is_hop_by_hop(std::string_view name) noexcept {
   // Called for every field of every message: dispatch on length first.
   switch (name.size()) {

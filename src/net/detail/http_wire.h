@@ -18,8 +18,6 @@ std::string_view reason_phrase(unsigned status) noexcept;
 
 /// RFC 9110 5.1: field-name = token.
 bool is_token(std::string_view s) noexcept;
-/// A field value we are willing to put on the wire: no CR, LF or NUL.
-bool is_safe_field_value(std::string_view s) noexcept;
 
 /// Connection-specific fields (RFC 9110 7.6.1) plus the framing fields we
 /// always compute ourselves (Content-Length, Transfer-Encoding).
