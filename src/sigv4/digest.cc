@@ -146,15 +146,14 @@ Digest hmac_sha256(ByteView key, ByteView data) {
   return out;
 }
 
-void append_hex(const Digest& d, std::string& out) {
+HexDigest::HexDigest(const Digest& d) noexcept {
   static constexpr char kHex[] = "0123456789abcdef";
-  const std::size_t start = out.size();
-  out.resize(start + 2 * d.size());
-  char* p = out.data() + start;
-  for (const std::uint8_t b : d) {
-    *p++ = kHex[b >> 4];
-    *p++ = kHex[b & 0xf];
+  for (std::size_t i = 0; i < d.size(); ++i) {
+    chars[2 * i] = kHex[d[i] >> 4];
+    chars[2 * i + 1] = kHex[d[i] & 0xf];
   }
 }
+
+void append_hex(const Digest& d, std::string& out) { out += HexDigest(d).view(); }
 
 }  // namespace kp::sigv4::detail

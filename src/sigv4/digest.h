@@ -14,6 +14,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "base/bytes.h"
 
@@ -24,6 +25,13 @@ using Digest = std::array<std::uint8_t, kSha256Size>;
 
 Digest sha256(ByteView data);
 Digest hmac_sha256(ByteView key, ByteView data);
+
+/// The 64 lower-case hex characters of a digest, on the stack.
+struct HexDigest {
+  explicit HexDigest(const Digest& d) noexcept;
+  std::string_view view() const noexcept { return {chars, sizeof chars}; }
+  char chars[2 * kSha256Size];
+};
 
 /// Appends the 64 lower-case hex characters of `d` to `out`.
 void append_hex(const Digest& d, std::string& out);

@@ -158,19 +158,6 @@ void authorization_header_into(std::string& out, std::string_view access_key_id,
   out += signature;
 }
 
-// Lower-case hex of a digest, without a heap string.
-struct Hex64 {
-  char chars[2 * detail::kSha256Size];
-  explicit Hex64(const detail::Digest& d) noexcept {
-    static constexpr char kHex[] = "0123456789abcdef";
-    for (std::size_t i = 0; i < d.size(); ++i) {
-      chars[2 * i] = kHex[d[i] >> 4];
-      chars[2 * i + 1] = kHex[d[i] & 0xf];
-    }
-  }
-  std::string_view view() const noexcept { return {chars, sizeof chars}; }
-};
-
 // The signer's working strings, one set per thread: each request reuses
 // their capacity instead of allocating about ten strings. Nothing secret is
 // kept here (canonical request, string to sign, scope, Authorization value).
@@ -220,7 +207,7 @@ kp::Result<void> sign_request(kp::HttpRequest& req, const Credentials& creds,
   } else {
     req.headers.erase("x-amz-security-token");
   }
-  const Hex64 body_hash(detail::sha256(as_bytes(req.body)));
+  const detail::HexDigest body_hash(detail::sha256(as_bytes(req.body)));
   if (opts.add_content_sha256 || req.headers.contains("x-amz-content-sha256")) {
     req.headers.set("x-amz-content-sha256", body_hash.view());
   }
@@ -235,7 +222,7 @@ kp::Result<void> sign_request(kp::HttpRequest& req, const Credentials& creds,
 
   SigningKeyCache& cache = opts.key_cache != nullptr ? *opts.key_cache : SigningKeyCache::process_default();
   const auto key = cache.get(creds.access_key_id, creds.secret_access_key, date8, opts.region, opts.service);
-  const Hex64 sig(detail::hmac_sha256(key->view(), as_bytes(scratch.sts)));
+  const detail::HexDigest sig(detail::hmac_sha256(key->view(), as_bytes(scratch.sts)));
   authorization_header_into(scratch.auth, creds.access_key_id, scratch.scope, scratch.headers.signed_headers,
                             sig.view());
   req.headers.set("Authorization", scratch.auth);
