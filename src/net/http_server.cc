@@ -318,35 +318,8 @@ asio::awaitable<ErrorCode> write_response(S& stream, std::string& out, const kp:
   }
   std::array<asio::const_buffer, 2> bufs{asio::buffer(out),
                                          with_body ? asio::buffer(resp.body) : asio::const_buffer{}};
-  if constexpr (!kIsTls<S>) {
-    // The kernel almost always takes a whole KMS-sized answer at once: try a
-    // non-blocking send first. Done inline, it skips a trip through the
-    // reactor (Asio 1.81 posts even an immediately completed write, which
-    // costs an extra handler and an extra epoll_wait per request); whatever
-    // the socket buffer did not take goes out asynchronously as before.
-    ErrorCode wec;
-    if (!stream.socket().non_blocking()) {
-      stream.socket().non_blocking(true, wec);
-    }
-    std::size_t sent = 0;
-    if (!wec) {
-      sent = stream.socket().write_some(bufs, wec);
-    }
-    if (wec && wec != asio::error::would_block && wec != asio::error::try_again) {
-      co_return wec;
-    }
-    if (wec) {
-      sent = 0;
-    }
-    for (auto& b : bufs) {
-      const std::size_t k = std::min(sent, b.size());
-      b += k;
-      sent -= k;
-    }
-    if (bufs[0].size() + bufs[1].size() == 0) {
-      co_return ErrorCode{};
-    }
-  }
+  // TimedStream sends at once what the socket takes (usually the whole
+  // answer) and waits in the reactor only for the rest.
   stream.expires_after(timeout);
   auto [ec, n] = co_await asio::async_write(stream, bufs, kUseTuple);
   (void)n;

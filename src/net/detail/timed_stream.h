@@ -166,8 +166,7 @@ class TimedStream {
   auto async_write_some(const ConstBuffers& buffers, Token&& token) {
     return boost::asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
         [this](auto handler, const ConstBuffers& b) {
-          cancel_if_past_due();
-          if (!state_->expired && boost::asio::buffer_size(b) != 0) {
+          if (!past_due() && boost::asio::buffer_size(b) != 0) {
             boost::system::error_code ec;
             std::size_t n = 0;
             if (!socket_.non_blocking()) {
@@ -194,11 +193,15 @@ class TimedStream {
     return TimedHandler<std::decay_t<Handler>>{std::forward<Handler>(h), state_};
   }
 
+  bool past_due() const noexcept {
+    const std::int64_t due = state_->due_ns.load(std::memory_order_relaxed);
+    return due != DeadlineState::kNever && (state_->expired || steady_ns(SteadyClock::now()) >= due);
+  }
+
   // An operation started after its deadline fails at once, as with
   // basic_stream (the sweeper would only notice on its next tick).
   void cancel_if_past_due() {
-    const std::int64_t due = state_->due_ns.load(std::memory_order_relaxed);
-    if (due != DeadlineState::kNever && (state_->expired || steady_ns(SteadyClock::now()) >= due)) {
+    if (past_due()) {
       state_->expired = true;
       cancel();
     }
