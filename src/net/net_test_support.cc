@@ -136,6 +136,7 @@ class TlsPeer final : public PeerConn {
     return true;
   }
   int fd() const override { return fd_; }
+  bool close_notify() override { return SSL_shutdown(ssl_) >= 0; }
 
  private:
   int fd_;

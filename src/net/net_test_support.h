@@ -102,6 +102,8 @@ class PeerConn {
   bool wait_eof(std::chrono::milliseconds timeout);
   /// Closes with an RST (SO_LINGER 0).
   void reset();
+  /// TLS only: sends close_notify (a plain peer returns false).
+  virtual bool close_notify() { return false; }
 
   std::string pending;  // bytes read past the last request
 };

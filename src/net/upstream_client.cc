@@ -22,7 +22,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/query.hpp>
 #include <boost/asio/ssl/context.hpp>
-#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/write.hpp>
@@ -32,6 +31,7 @@
 #include "net/detail/http_parse.h"
 #include "net/detail/http_wire.h"
 #include "net/detail/timed_stream.h"
+#include "net/detail/tls_client_stream.h"
 #include "net/detail/wiping_buffer.h"
 
 namespace kp::net {
@@ -43,7 +43,7 @@ namespace beast = boost::beast;
 namespace bhttp = beast::http;
 using generic = asio::generic::stream_protocol;
 using GStream = detail::TimedStream<generic>;  // deadlines without a timer per operation
-using TlsStream = asio::ssl::stream<GStream>;
+using TlsStream = detail::TlsClientStream;  // OpenSSL on the socket, no memory BIOs
 using detail::ErrorCode;
 using Clock = std::chrono::steady_clock;
 
@@ -402,13 +402,11 @@ asio::awaitable<kp::Result<std::unique_ptr<Connection>>> open_connection(std::sh
     st->bump(&Counters::opened);
     co_return c;
   }
-  c->tls.emplace(std::move(*sock), sh.ssl);
+  c->tls.emplace(std::move(*sock), sh.ssl.native_handle());
   SSL* ssl = c->tls->native_handle();
-  // Asio turns on SSL_MODE_RELEASE_BUFFERS: OpenSSL then frees its ~16 KB
-  // record buffers whenever they empty and allocates them again for the next
-  // record (three 16 KB malloc/free pairs per request on a pooled connection).
-  // Pooled upstream connections are few and busy, so they keep theirs.
-  SSL_clear_mode(ssl, SSL_MODE_RELEASE_BUFFERS);
+  if (ssl == nullptr) {
+    co_return kp::Error(Errc::kUpstreamTls, "upstream: cannot set up a TLS connection: " + openssl_error_string());
+  }
   const std::string host(unbracket(ep.host));
   ErrorCode not_ip;
   (void)asio::ip::make_address(host, not_ip);
@@ -421,7 +419,7 @@ asio::awaitable<kp::Result<std::unique_ptr<Connection>>> open_connection(std::sh
     SSL_set1_host(ssl, host.c_str());
   }
   c->lowest().expires_after(sh.opt.tls_handshake_timeout);
-  auto [ec] = co_await c->tls->async_handshake(asio::ssl::stream_base::client, kUseTuple);
+  auto [ec] = co_await c->tls->async_handshake(kUseTuple);
   if (ec) {
     co_return tls_failure(ec, ssl, ep, host);
   }

@@ -551,6 +551,153 @@ TEST_F(UpstreamClientTest, PlainTcpPeerForHttpsGivesTlsError) {
   EXPECT_NE(r.error().message.find("TLS handshake"), std::string::npos) << r.error().message;
 }
 
+// The client's TLS stream (detail::TlsClientStream) drives OpenSSL on the
+// socket itself; these cover what asio::ssl::stream used to: records larger
+// than a socket write, buffered records, deadlines while waiting for
+// readiness, and the three ways a peer can end a connection.
+
+TEST_F(UpstreamClientTest, TlsRequestHeadAndBodyLeaveInOneRecord) {
+  const auto& pki = test_pki();
+  std::string first_read;
+  ScriptedServer peer([&](int, PeerConn& c) {
+    // One SSL_read returns the data of one record.
+    if (!c.read_some(first_read, 3s)) {
+      return;
+    }
+    c.write(http_response(200, "ok"));
+    c.wait_eof(3s);
+  }, &pki);
+  UpstreamClient client(pool, tls_options());
+  auto r = send_on(pool, client, {"https", "localhost", peer.port()}, kms_request("{\"Marker\":\"tail\"}"));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(first_read.find("POST / HTTP/1.1\r\n"), 0u) << first_read;
+  EXPECT_NE(first_read.find("{\"Marker\":\"tail\"}"), std::string::npos) << "head and body in separate records";
+}
+
+TEST_F(UpstreamClientTest, TlsLargeRequestAndResponseSpanManyRecords) {
+  const auto& pki = test_pki();
+  ScriptedServer* self = nullptr;
+  ScriptedServer peer([&](int i, PeerConn& c) { keep_alive_echo(i, c, *self); }, &pki);
+  self = &peer;
+  UpstreamClient client(pool, tls_options());
+  const Endpoint ep{"https", "localhost", peer.port()};
+  // 600 KB each way: ~37 records, more than a loopback socket buffer takes
+  // at once, and more buffered records than the stream completes inline.
+  std::string big(600 * 1024, '\0');
+  for (std::size_t i = 0; i < big.size(); ++i) {
+    big[i] = static_cast<char>('a' + (i * 7919) % 26);
+  }
+  for (int round = 0; round < 2; ++round) {
+    auto r = send_on(pool, client, ep, kms_request(big));
+    ASSERT_TRUE(r) << r.error().message;
+    ASSERT_EQ(r->body.size(), big.size());
+    EXPECT_TRUE(r->body == big) << "response body differs";
+  }
+  EXPECT_EQ(client.stats().opened, 1u);
+}
+
+TEST_F(UpstreamClientTest, TlsStalledUpstreamTimesOut) {
+  const auto& pki = test_pki();
+  ScriptedServer peer([&](int, PeerConn& c) {
+    c.read_request();
+    c.wait_eof(5s);  // handshake done, request read, never answers
+  }, &pki);
+  auto opt = tls_options();
+  opt.response_timeout = 300ms;
+  UpstreamClient client(pool, opt);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = send_on(pool, client, {"https", "localhost", peer.port()}, kms_request());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::kUpstreamTimeout);
+  EXPECT_NE(r.error().message.find("no response"), std::string::npos) << r.error().message;
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
+}
+
+TEST_F(UpstreamClientTest, TlsPeerSilentDuringHandshakeTimesOut) {
+  ScriptedServer peer([&](int, PeerConn& c) { c.wait_eof(5s); });  // TCP only: never answers the ClientHello
+  auto opt = tls_options();
+  opt.tls_handshake_timeout = 300ms;
+  UpstreamClient client(pool, opt);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = send_on(pool, client, {"https", "localhost", peer.port()}, kms_request());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::kUpstreamTimeout) << r.error().message;
+  EXPECT_NE(r.error().message.find("TLS handshake"), std::string::npos) << r.error().message;
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
+}
+
+TEST_F(UpstreamClientTest, TlsStaleReusedConnectionIsRetriedOnAFreshOne) {
+  const auto& pki = test_pki();
+  ScriptedServer* self = nullptr;
+  ScriptedServer peer([&](int index, PeerConn& c) {
+    auto r1 = c.read_request();
+    ASSERT_TRUE(r1);
+    self->record(*r1);
+    if (index == 0) {
+      c.write(http_response(200, "first"));
+      auto r2 = c.read_request();
+      ASSERT_TRUE(r2);
+      self->record(*r2);
+      return;  // closes without answering and without close_notify
+    }
+    c.write(http_response(200, "second"));
+    c.wait_eof(3s);
+  }, &pki);
+  self = &peer;
+  UpstreamClient client(pool, tls_options());
+  const Endpoint ep{"https", "localhost", peer.port()};
+  auto a = send_on(pool, client, ep, kms_request());
+  ASSERT_TRUE(a) << a.error().message;
+  EXPECT_EQ(a->body, "first");
+  auto b = send_on(pool, client, ep, kms_request());
+  ASSERT_TRUE(b) << b.error().message;
+  EXPECT_EQ(b->body, "second");
+  EXPECT_EQ(client.stats().retries, 1u);
+  EXPECT_EQ(client.stats().opened, 2u);
+  EXPECT_EQ(peer.requests().size(), 3u);
+}
+
+TEST_F(UpstreamClientTest, TlsCloseMidResponseIsProtocolError) {
+  const auto& pki = test_pki();
+  for (const bool notify : {false, true}) {
+    ScriptedServer peer([&](int, PeerConn& c) {
+      if (c.read_request()) {
+        c.write("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial");
+        std::this_thread::sleep_for(50ms);
+        if (notify) {
+          c.close_notify();
+        }
+      }
+    }, &pki);
+    UpstreamClient client(pool, tls_options());
+    auto r = send_on(pool, client, {"https", "localhost", peer.port()}, kms_request());
+    ASSERT_FALSE(r) << "close_notify " << notify;
+    EXPECT_EQ(r.error().code, Errc::kUpstreamProtocol) << r.error().message;
+    EXPECT_NE(r.error().message.find("truncated"), std::string::npos) << r.error().message;
+    EXPECT_EQ(client.stats().retries, 0u);
+  }
+}
+
+TEST_F(UpstreamClientTest, TlsConnectionCloseWithCloseNotifyIsHonoured) {
+  const auto& pki = test_pki();
+  ScriptedServer peer([&](int, PeerConn& c) {
+    if (c.read_request()) {
+      c.write(http_response(200, "bye", "Connection: close\r\n"));
+      c.close_notify();
+    }
+    c.wait_eof(2s);
+  }, &pki);
+  UpstreamClient client(pool, tls_options());
+  const Endpoint ep{"https", "localhost", peer.port()};
+  for (int i = 0; i < 2; ++i) {
+    auto r = send_on(pool, client, ep, kms_request());
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->body, "bye");
+  }
+  EXPECT_EQ(client.stats().opened, 2u);
+  EXPECT_EQ(client.stats().retries, 0u);
+}
+
 }  // namespace
 }  // namespace kp::net
 

@@ -96,6 +96,14 @@ struct TimedHandler {
     state.reset();
     std::move(handler)(ec, n);
   }
+  // Readiness waits (async_wait) complete with the error code alone.
+  void operator()(boost::system::error_code ec) {
+    if (state->expired && ec == boost::asio::error::operation_aborted) {
+      ec = boost::beast::error::timeout;
+    }
+    state.reset();
+    std::move(handler)(ec);
+  }
 };
 
 template <class Protocol>
@@ -153,6 +161,24 @@ class TimedStream {
           cancel_if_past_due();
         },
         token, buffers);
+  }
+
+  /// Waits until the socket is readable or writable, under the stream's
+  /// deadline (used by TlsClientStream, whose TLS library does the I/O
+  /// itself). Only valid after a read or write on the socket reported
+  /// would-block: Asio's reactor is edge-triggered, and a wait does not look
+  /// at readiness that arrived before it was queued. Safe because each pool
+  /// context has a single thread: an edge that arrives after the failed
+  /// attempt is reported by the next epoll_wait, which runs only after the
+  /// wait has been queued.
+  template <class Token>
+  auto async_wait(typename socket_type::wait_type w, Token&& token) {
+    return boost::asio::async_initiate<Token, void(boost::system::error_code)>(
+        [this](auto handler, typename socket_type::wait_type wt) {
+          socket_.async_wait(wt, wrap(std::move(handler)));
+          cancel_if_past_due();
+        },
+        token, w);
   }
 
   /// Tries the write at once with a non-blocking send: a KMS-sized message

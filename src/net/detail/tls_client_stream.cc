@@ -1,0 +1,191 @@
+// TlsClientStream: OpenSSL on the socket through a minimal BIO; see the header.
+#include "net/detail/tls_client_stream.h"
+
+#include <sys/socket.h>
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+
+#include <cerrno>
+#include <climits>
+
+#include <boost/asio/error.hpp>
+#include <boost/asio/ssl/error.hpp>
+
+#include "base/secret.h"
+
+namespace kp::net::detail {
+
+namespace {
+
+// The BIO's state: the descriptor and the errno of its last failed call
+// (SSL_ERROR_SYSCALL is reported from it, not from a later errno).
+struct SocketBio {
+  int fd = -1;
+  int last_errno = 0;
+};
+
+bool would_block(int e) { return e == EAGAIN || e == EWOULDBLOCK || e == EINTR; }
+
+int bio_write(BIO* b, const char* data, int len) {
+  auto* s = static_cast<SocketBio*>(BIO_get_data(b));
+  BIO_clear_retry_flags(b);
+  // MSG_NOSIGNAL: a peer that closed must not raise SIGPIPE (OpenSSL's own
+  // socket BIO uses write()).
+  const ssize_t n = ::send(s->fd, data, static_cast<std::size_t>(len), MSG_NOSIGNAL);
+  if (n >= 0) {
+    return static_cast<int>(n);
+  }
+  s->last_errno = errno;
+  if (would_block(s->last_errno)) {
+    BIO_set_retry_write(b);
+  }
+  return -1;
+}
+
+int bio_read(BIO* b, char* data, int len) {
+  auto* s = static_cast<SocketBio*>(BIO_get_data(b));
+  BIO_clear_retry_flags(b);
+  const ssize_t n = ::recv(s->fd, data, static_cast<std::size_t>(len), 0);
+  if (n >= 0) {
+    return static_cast<int>(n);  // 0: the peer closed its side
+  }
+  s->last_errno = errno;
+  if (would_block(s->last_errno)) {
+    BIO_set_retry_read(b);
+  }
+  return -1;
+}
+
+long bio_ctrl(BIO*, int cmd, long, void*) {
+  // OpenSSL flushes after each record it writes; there is nothing to flush.
+  // Every other control (kTLS, datagram, pending counts) is unsupported.
+  return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+int bio_destroy(BIO* b) {
+  delete static_cast<SocketBio*>(BIO_get_data(b));
+  BIO_set_data(b, nullptr);
+  return 1;
+}
+
+const BIO_METHOD* socket_bio_method() {
+  static BIO_METHOD* const method = [] {
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "kp socket");
+    if (m != nullptr) {
+      BIO_meth_set_write(m, bio_write);
+      BIO_meth_set_read(m, bio_read);
+      BIO_meth_set_ctrl(m, bio_ctrl);
+      BIO_meth_set_destroy(m, bio_destroy);
+    }
+    return m;
+  }();
+  return method;
+}
+
+}  // namespace
+
+TlsClientStream::TlsClientStream(Lower::socket_type&& socket, SSL_CTX* ctx) : lower_(std::move(socket)) {
+  ErrorCode ignored;
+  lower_.socket().native_non_blocking(true, ignored);
+  const BIO_METHOD* method = socket_bio_method();
+  if (method == nullptr) {
+    return;
+  }
+  ssl_ = SSL_new(ctx);
+  BIO* bio = ssl_ != nullptr ? BIO_new(method) : nullptr;
+  if (bio == nullptr) {
+    SSL_free(ssl_);
+    ssl_ = nullptr;
+    ERR_clear_error();
+    return;
+  }
+  auto* state = new SocketBio;
+  state->fd = lower_.socket().native_handle();
+  BIO_set_data(bio, state);
+  BIO_set_init(bio, 1);
+  SSL_set_bio(ssl_, bio, bio);  // the SSL owns the BIO
+  SSL_set_connect_state(ssl_);
+  // One recv takes in whatever has arrived, not a 5-byte header and then
+  // the record body.
+  SSL_set_read_ahead(ssl_, 1);
+}
+
+TlsClientStream::~TlsClientStream() {
+  done_writing();
+  SSL_free(ssl_);  // no close_notify: pooled connections are dropped like asio::ssl::stream's
+}
+
+void TlsClientStream::done_writing() noexcept {
+  if (!gathered_.empty()) {
+    kp::secure_wipe(gathered_.data(), gathered_.size());
+    gathered_.clear();
+  }
+}
+
+TlsClientStream::Want TlsClientStream::step(TlsOpKind kind, void* data, std::size_t size, std::size_t& n,
+                                            ErrorCode& ec) {
+  n = 0;
+  if (ssl_ == nullptr) {
+    ec = boost::asio::error::no_memory;
+    return Want::kNothing;
+  }
+  if (kind != TlsOpKind::kHandshake && size == 0) {
+    return Want::kNothing;  // as for sockets: an empty read or write completes at once
+  }
+  // SSL_get_error reads the thread's error queue: it must hold only what
+  // this call adds. Likewise the BIO's errno.
+  ERR_clear_error();
+  if (auto* s = static_cast<SocketBio*>(BIO_get_data(SSL_get_rbio(ssl_)))) {
+    s->last_errno = 0;
+  }
+  int r = 0;
+  switch (kind) {
+    case TlsOpKind::kHandshake:
+      r = SSL_do_handshake(ssl_);
+      break;
+    case TlsOpKind::kRead:
+      r = SSL_read_ex(ssl_, data, size, &n);
+      break;
+    case TlsOpKind::kWrite:
+      r = SSL_write_ex(ssl_, data, size, &n);
+      break;
+  }
+  if (r == 1) {
+    return Want::kNothing;
+  }
+  n = 0;
+  const int err = SSL_get_error(ssl_, r);
+  switch (err) {
+    case SSL_ERROR_WANT_READ:
+      return Want::kRead;
+    case SSL_ERROR_WANT_WRITE:
+      return Want::kWrite;
+    case SSL_ERROR_ZERO_RETURN:
+      ec = boost::asio::error::eof;  // close_notify
+      break;
+    case SSL_ERROR_SYSCALL: {
+      auto* s = static_cast<SocketBio*>(BIO_get_data(SSL_get_rbio(ssl_)));
+      const int e = s != nullptr ? s->last_errno : 0;
+      ec = e != 0 ? ErrorCode(e, boost::system::system_category())
+                  : ErrorCode(boost::asio::ssl::error::stream_truncated);
+      break;
+    }
+    default: {
+      const unsigned long code = ERR_peek_error();
+      if (ERR_GET_LIB(code) == ERR_LIB_SSL && ERR_GET_REASON(code) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+        ec = boost::asio::ssl::error::stream_truncated;  // closed without close_notify
+      } else {
+        ec = ErrorCode(static_cast<int>(code), boost::asio::error::get_ssl_category());
+      }
+      break;
+    }
+  }
+  if (!ec) {
+    ec = boost::asio::error::fault;  // OpenSSL failed without saying why
+  }
+  ERR_clear_error();
+  return Want::kNothing;
+}
+
+}  // namespace kp::net::detail
