@@ -189,7 +189,7 @@ TEST(TimedStream, ManyStreamsEachGetTheirOwnDeadline) {
 }
 
 // A write the socket takes at once completes inline: the handler has run
-// when async_write_some returns (dispatch on the caller's executor), with the
+// when async_write_some returns (called in the initiating call), with the
 // byte count, and the peer receives the bytes.
 TEST(TimedStream, WriteTheSocketTakesCompletesInline) {
   asio::io_context io(1);
