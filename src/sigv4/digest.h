@@ -1,8 +1,9 @@
 // File: sigv4/digest.h
-// SHA-256 and HMAC-SHA256 for SigV4 on OpenSSL 3 (EVP). Algorithms are
-// fetched once and contexts are kept per thread, so hashing on the request
-// path performs no algorithm fetch and no allocation. Internal helper of the
-// sigv4 module (also used by its tests); pure, no Asio.
+// SHA-256 and HMAC-SHA256 for SigV4 on OpenSSL's SHA-256 (the low-level
+// SHA256_* functions; digest.cc says why not EVP). Hashing on the request
+// path performs no allocation; HMAC keeps its keyed state per thread for the
+// last key used. Internal helper of the sigv4 module (also used by its
+// tests); pure, no Asio.
 //
 // An OpenSSL failure while hashing valid in-memory input cannot be caused by
 // a request; it means the crypto library is broken. Following the project's
