@@ -162,13 +162,11 @@ class TimedStream {
   }
 
   /// Waits until the socket is readable or writable, under the stream's
-  /// deadline (used by TlsClientStream, whose TLS library does the I/O
-  /// itself). Only valid after a read or write on the socket reported
-  /// would-block: Asio's reactor is edge-triggered, and a wait does not look
-  /// at readiness that arrived before it was queued. Safe because each pool
-  /// context has a single thread: an edge that arrives after the failed
-  /// attempt is reported by the next epoll_wait, which runs only after the
-  /// wait has been queued.
+  /// deadline (TlsClientStream waits so for a full socket buffer). Asio
+  /// re-arms the descriptor for every wait (an epoll_ctl system call), so a
+  /// wait also sees readiness that arrived before it; reads that wait often
+  /// are cheaper through async_read_some, which tries the socket first and
+  /// needs no re-arming.
   template <class Token>
   auto async_wait(typename socket_type::wait_type w, Token&& token) {
     return boost::asio::async_initiate<Token, void(boost::system::error_code)>(

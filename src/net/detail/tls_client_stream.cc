@@ -6,8 +6,10 @@
 #include <openssl/bio.h>
 #include <openssl/err.h>
 
+#include <algorithm>
 #include <cerrno>
-#include <climits>
+#include <cstring>
+#include <memory>
 
 #include <boost/asio/error.hpp>
 #include <boost/asio/ssl/error.hpp>
@@ -18,11 +20,18 @@ namespace kp::net::detail {
 
 namespace {
 
-// The BIO's state: the descriptor and the errno of its last failed call
-// (SSL_ERROR_SYSCALL is reported from it, not from a later errno).
+// The BIO's state: the descriptor, the errno of its last failed send
+// (SSL_ERROR_SYSCALL is reported from it, not from a later errno), and the
+// staging buffer reads come from. It holds TLS records only (ciphertext).
 struct SocketBio {
+  static constexpr std::size_t kStage = 8 * 1024;  // a KMS response is one record of a few KB
+
   int fd = -1;
   int last_errno = 0;
+  std::unique_ptr<char[]> stage{new char[kStage]};
+  std::size_t begin = 0;
+  std::size_t end = 0;
+  bool eof = false;
 };
 
 bool would_block(int e) { return e == EAGAIN || e == EWOULDBLOCK || e == EINTR; }
@@ -46,14 +55,19 @@ int bio_write(BIO* b, const char* data, int len) {
 int bio_read(BIO* b, char* data, int len) {
   auto* s = static_cast<SocketBio*>(BIO_get_data(b));
   BIO_clear_retry_flags(b);
-  const ssize_t n = ::recv(s->fd, data, static_cast<std::size_t>(len), 0);
-  if (n >= 0) {
-    return static_cast<int>(n);  // 0: the peer closed its side
+  if (s->begin < s->end) {
+    const std::size_t n = std::min(s->end - s->begin, static_cast<std::size_t>(len));
+    std::memcpy(data, s->stage.get() + s->begin, n);
+    s->begin += n;
+    if (s->begin == s->end) {
+      s->begin = s->end = 0;
+    }
+    return static_cast<int>(n);
   }
-  s->last_errno = errno;
-  if (would_block(s->last_errno)) {
-    BIO_set_retry_read(b);
+  if (s->eof) {
+    return 0;  // the peer closed its side
   }
+  BIO_set_retry_read(b);  // the stream refills the stage
   return -1;
 }
 
@@ -102,18 +116,32 @@ TlsClientStream::TlsClientStream(Lower::socket_type&& socket, SSL_CTX* ctx) : lo
   }
   auto* state = new SocketBio;
   state->fd = lower_.socket().native_handle();
+  bio_state_ = state;
   BIO_set_data(bio, state);
   BIO_set_init(bio, 1);
   SSL_set_bio(ssl_, bio, bio);  // the SSL owns the BIO
   SSL_set_connect_state(ssl_);
-  // One recv takes in whatever has arrived, not a 5-byte header and then
-  // the record body.
+  // One BIO read takes whatever is staged, not a 5-byte header and then the
+  // record body.
   SSL_set_read_ahead(ssl_, 1);
 }
 
 TlsClientStream::~TlsClientStream() {
   done_writing();
   SSL_free(ssl_);  // no close_notify: pooled connections are dropped like asio::ssl::stream's
+}
+
+boost::asio::mutable_buffer TlsClientStream::stage_space() noexcept {
+  auto* s = static_cast<SocketBio*>(bio_state_);
+  return {s->stage.get() + s->end, SocketBio::kStage - s->end};
+}
+
+void TlsClientStream::staged(std::size_t n, const ErrorCode& ec) noexcept {
+  auto* s = static_cast<SocketBio*>(bio_state_);
+  s->end += std::min(n, SocketBio::kStage - s->end);
+  if (ec == boost::asio::error::eof) {
+    s->eof = true;
+  }
 }
 
 void TlsClientStream::done_writing() noexcept {
@@ -136,9 +164,7 @@ TlsClientStream::Want TlsClientStream::step(TlsOpKind kind, void* data, std::siz
   // SSL_get_error reads the thread's error queue: it must hold only what
   // this call adds. Likewise the BIO's errno.
   ERR_clear_error();
-  if (auto* s = static_cast<SocketBio*>(BIO_get_data(SSL_get_rbio(ssl_)))) {
-    s->last_errno = 0;
-  }
+  static_cast<SocketBio*>(bio_state_)->last_errno = 0;
   int r = 0;
   switch (kind) {
     case TlsOpKind::kHandshake:
@@ -165,8 +191,7 @@ TlsClientStream::Want TlsClientStream::step(TlsOpKind kind, void* data, std::siz
       ec = boost::asio::error::eof;  // close_notify
       break;
     case SSL_ERROR_SYSCALL: {
-      auto* s = static_cast<SocketBio*>(BIO_get_data(SSL_get_rbio(ssl_)));
-      const int e = s != nullptr ? s->last_errno : 0;
+      const int e = static_cast<SocketBio*>(bio_state_)->last_errno;
       ec = e != 0 ? ErrorCode(e, boost::system::system_category())
                   : ErrorCode(boost::asio::ssl::error::stream_truncated);
       break;

@@ -6,11 +6,15 @@
 // asio::ssl::stream runs OpenSSL against a memory BIO pair: every record is
 // copied socket -> Asio buffer -> BIO -> OpenSSL on the way in and the reverse
 // on the way out, and each step is a composed operation with its own handler.
-// Here OpenSSL gets a small socket BIO (recv/send, MSG_NOSIGNAL) on the
-// non-blocking descriptor and read-ahead on: one recv pulls in everything
-// that has arrived, one send writes a record. Only when OpenSSL reports
-// SSL_ERROR_WANT_READ/WRITE does an operation wait for readiness, through
-// TimedStream::async_wait, which carries the stream's deadline.
+// Here OpenSSL gets a small BIO of its own. Writes go straight to the
+// non-blocking descriptor (send, MSG_NOSIGNAL): one send per record, and
+// only a full socket buffer makes a write wait (TimedStream::async_wait).
+// Reads come from a staging buffer that the stream fills with
+// TimedStream::async_read_some when OpenSSL runs dry (SSL_ERROR_WANT_READ):
+// Asio's speculative receive, so a read costs what a plain socket read does.
+// (A readiness wait instead would cost an epoll_ctl per wait: Asio re-arms
+// the descriptor for every non-speculative operation.) Both carry the
+// stream's deadline.
 //
 // Completion: an operation that finishes without waiting (the common case:
 // a request fits the socket buffer; a response record is already buffered)
@@ -63,7 +67,8 @@ struct TlsOp {
   void* data;  // read target or write source; unused for the handshake
   std::size_t size;
 
-  void operator()(boost::system::error_code ec);  // a readiness wait ended
+  void operator()(boost::system::error_code ec);                 // a readiness wait ended
+  void operator()(boost::system::error_code ec, std::size_t n);  // the staging buffer got n bytes
   void complete(boost::system::error_code ec, std::size_t n);
 };
 
@@ -132,9 +137,14 @@ class TlsClientStream {
   static constexpr std::size_t kRecord = 16 * 1024;
 
   // One non-blocking attempt (tls_client_stream.cc). kNothing: finished,
-  // with `ec` and, for reads and writes, the byte count `n`.
+  // with `ec` and, for reads and writes, the byte count `n`. kRead: the
+  // staging buffer is empty, fill it.
   Want step(TlsOpKind kind, void* data, std::size_t size, std::size_t& n, ErrorCode& ec);
   void done_writing() noexcept;  // wipes the gather buffer
+  // The staging buffer's free space; `staged` commits what a read put there
+  // (asio::error::eof: the peer closed, OpenSSL is told at its next read).
+  boost::asio::mutable_buffer stage_space() noexcept;
+  void staged(std::size_t n, const ErrorCode& ec) noexcept;
 
   template <class Buffers>
   static boost::asio::mutable_buffer first_buffer(const Buffers& b) {
@@ -179,7 +189,7 @@ class TlsClientStream {
     switch (step(K, op.data, op.size, n, ec)) {
       case Want::kRead:
         inline_run_ = 0;
-        lower_.async_wait(Lower::socket_type::wait_read, std::move(op));
+        lower_.async_read_some(stage_space(), std::move(op));
         return;
       case Want::kWrite:
         inline_run_ = 0;
@@ -199,6 +209,7 @@ class TlsClientStream {
 
   Lower lower_;
   SSL* ssl_ = nullptr;
+  void* bio_state_ = nullptr;  // owned by the SSL's BIO (tls_client_stream.cc)
   int inline_run_ = 0;    // consecutive inline completions
   std::string gathered_;  // a gathered write; wiped when the write ends
 };
@@ -206,6 +217,16 @@ class TlsClientStream {
 template <class Handler, TlsOpKind K>
 void TlsOp<Handler, K>::operator()(boost::system::error_code ec) {
   if (ec) {
+    complete(ec, 0);
+    return;
+  }
+  self->start(std::move(*this));
+}
+
+template <class Handler, TlsOpKind K>
+void TlsOp<Handler, K>::operator()(boost::system::error_code ec, std::size_t n) {
+  self->staged(n, ec);
+  if (ec && ec != boost::asio::error::eof) {
     complete(ec, 0);
     return;
   }
