@@ -43,7 +43,7 @@ namespace beast = boost::beast;
 namespace bhttp = beast::http;
 using generic = asio::generic::stream_protocol;
 using GStream = detail::TimedStream<generic>;  // deadlines without a timer per operation
-using TlsStream = detail::TlsClientStream;  // OpenSSL on the socket, no memory BIOs
+using TlsStream = detail::TlsClientStream;  // OpenSSL with its own BIO, not asio::ssl::stream
 using detail::ErrorCode;
 using Clock = std::chrono::steady_clock;
 

@@ -1,4 +1,5 @@
-// TlsClientStream: OpenSSL on the socket through a minimal BIO; see the header.
+// TlsClientStream: OpenSSL on a minimal BIO that sends to the socket and reads
+// from a staging buffer; see the header.
 #include "net/detail/tls_client_stream.h"
 
 #include <sys/socket.h>
@@ -23,7 +24,7 @@ namespace {
 // The BIO's state: the descriptor, the errno of its last failed send
 // (SSL_ERROR_SYSCALL is reported from it, not from a later errno), and the
 // staging buffer reads come from. It holds TLS records only (ciphertext).
-struct SocketBio {
+struct BioState {
   static constexpr std::size_t kStage = 8 * 1024;  // a KMS response is one record of a few KB
 
   int fd = -1;
@@ -37,7 +38,7 @@ struct SocketBio {
 bool would_block(int e) { return e == EAGAIN || e == EWOULDBLOCK || e == EINTR; }
 
 int bio_write(BIO* b, const char* data, int len) {
-  auto* s = static_cast<SocketBio*>(BIO_get_data(b));
+  auto* s = static_cast<BioState*>(BIO_get_data(b));
   BIO_clear_retry_flags(b);
   // MSG_NOSIGNAL: a peer that closed must not raise SIGPIPE (OpenSSL's own
   // socket BIO uses write()).
@@ -53,7 +54,7 @@ int bio_write(BIO* b, const char* data, int len) {
 }
 
 int bio_read(BIO* b, char* data, int len) {
-  auto* s = static_cast<SocketBio*>(BIO_get_data(b));
+  auto* s = static_cast<BioState*>(BIO_get_data(b));
   BIO_clear_retry_flags(b);
   if (s->begin < s->end) {
     const std::size_t n = std::min(s->end - s->begin, static_cast<std::size_t>(len));
@@ -78,14 +79,14 @@ long bio_ctrl(BIO*, int cmd, long, void*) {
 }
 
 int bio_destroy(BIO* b) {
-  delete static_cast<SocketBio*>(BIO_get_data(b));
+  delete static_cast<BioState*>(BIO_get_data(b));
   BIO_set_data(b, nullptr);
   return 1;
 }
 
 const BIO_METHOD* socket_bio_method() {
   static BIO_METHOD* const method = [] {
-    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "kp socket");
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "kp staged socket");
     if (m != nullptr) {
       BIO_meth_set_write(m, bio_write);
       BIO_meth_set_read(m, bio_read);
@@ -114,7 +115,7 @@ TlsClientStream::TlsClientStream(Lower::socket_type&& socket, SSL_CTX* ctx) : lo
     ERR_clear_error();
     return;
   }
-  auto* state = new SocketBio;
+  auto* state = new BioState;
   state->fd = lower_.socket().native_handle();
   bio_state_ = state;
   BIO_set_data(bio, state);
@@ -132,13 +133,13 @@ TlsClientStream::~TlsClientStream() {
 }
 
 boost::asio::mutable_buffer TlsClientStream::stage_space() noexcept {
-  auto* s = static_cast<SocketBio*>(bio_state_);
-  return {s->stage.get() + s->end, SocketBio::kStage - s->end};
+  auto* s = static_cast<BioState*>(bio_state_);
+  return {s->stage.get() + s->end, BioState::kStage - s->end};
 }
 
 void TlsClientStream::staged(std::size_t n, const ErrorCode& ec) noexcept {
-  auto* s = static_cast<SocketBio*>(bio_state_);
-  s->end += std::min(n, SocketBio::kStage - s->end);
+  auto* s = static_cast<BioState*>(bio_state_);
+  s->end += std::min(n, BioState::kStage - s->end);
   if (ec == boost::asio::error::eof) {
     s->eof = true;
   }
@@ -164,7 +165,7 @@ TlsClientStream::Want TlsClientStream::step(TlsOpKind kind, void* data, std::siz
   // SSL_get_error reads the thread's error queue: it must hold only what
   // this call adds. Likewise the BIO's errno.
   ERR_clear_error();
-  static_cast<SocketBio*>(bio_state_)->last_errno = 0;
+  static_cast<BioState*>(bio_state_)->last_errno = 0;
   int r = 0;
   switch (kind) {
     case TlsOpKind::kHandshake:
@@ -191,7 +192,7 @@ TlsClientStream::Want TlsClientStream::step(TlsOpKind kind, void* data, std::siz
       ec = boost::asio::error::eof;  // close_notify
       break;
     case SSL_ERROR_SYSCALL: {
-      const int e = static_cast<SocketBio*>(bio_state_)->last_errno;
+      const int e = static_cast<BioState*>(bio_state_)->last_errno;
       ec = e != 0 ? ErrorCode(e, boost::system::system_category())
                   : ErrorCode(boost::asio::ssl::error::stream_truncated);
       break;

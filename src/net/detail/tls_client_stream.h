@@ -1,7 +1,7 @@
 // File: net/detail/tls_client_stream.h
 //
-// TlsClientStream: a TLS client connection where OpenSSL reads and writes the
-// socket itself, for the upstream client's pooled connections.
+// TlsClientStream: a TLS client connection for the upstream client's pooled
+// connections, with OpenSSL on a BIO of our own instead of asio::ssl::stream.
 //
 // asio::ssl::stream runs OpenSSL against a memory BIO pair: every record is
 // copied socket -> Asio buffer -> BIO -> OpenSSL on the way in and the reverse
@@ -17,7 +17,7 @@
 // stream's deadline.
 //
 // Completion: an operation that finishes without waiting (the common case:
-// a request fits the socket buffer; a response record is already buffered)
+// a request fits the socket buffer; a response record is already staged)
 // calls its handler inline, in the initiating call, like TimedStream's
 // writes. Runs of inline completions are capped (kMaxInline) and then posted,
 // so a caller looping on buffered data cannot grow the stack without bound.
