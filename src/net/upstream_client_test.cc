@@ -133,30 +133,29 @@ TEST_F(UpstreamClientTest, PoolIsPerContext) {
   EXPECT_EQ(peer.accepted(), 2);
 }
 
-TEST_F(UpstreamClientTest, StaleReusedConnectionIsRetriedOnAFreshOne) {
+// The first connection answers one request, reads the second and closes
+// without answering (its idle timer fired at the same moment; over TLS also
+// without close_notify): the client must replay the second request once on
+// a fresh connection.
+void expect_stale_connection_retried(IoPool& pool, const UpstreamOptions& opt, const TlsFiles* tls) {
   ScriptedServer* self = nullptr;
   ScriptedServer peer([&](int index, PeerConn& c) {
+    auto r1 = c.read_request();
+    ASSERT_TRUE(r1);
+    self->record(*r1);
     if (index == 0) {
-      auto r1 = c.read_request();
-      ASSERT_TRUE(r1);
-      self->record(*r1);
       c.write(http_response(200, "first"));
-      // The second request arrives, and the server closes without answering
-      // (its idle timer fired at the same moment).
       auto r2 = c.read_request();
       ASSERT_TRUE(r2);
       self->record(*r2);
       return;  // close
     }
-    auto r = c.read_request();
-    ASSERT_TRUE(r);
-    self->record(*r);
     c.write(http_response(200, "second"));
     c.wait_eof(3s);
-  });
+  }, tls);
   self = &peer;
-  UpstreamClient client(pool, fast());
-  const Endpoint ep{"http", "127.0.0.1", peer.port()};
+  UpstreamClient client(pool, opt);
+  const Endpoint ep{tls != nullptr ? "https" : "http", tls != nullptr ? "localhost" : "127.0.0.1", peer.port()};
   auto a = send_on(pool, client, ep, kms_request());
   ASSERT_TRUE(a) << a.error().message;
   EXPECT_EQ(a->body, "first");
@@ -167,6 +166,10 @@ TEST_F(UpstreamClientTest, StaleReusedConnectionIsRetriedOnAFreshOne) {
   EXPECT_EQ(st.retries, 1u);
   EXPECT_EQ(st.opened, 2u);
   EXPECT_EQ(peer.requests().size(), 3u);
+}
+
+TEST_F(UpstreamClientTest, StaleReusedConnectionIsRetriedOnAFreshOne) {
+  expect_stale_connection_retried(pool, fast(), nullptr);
 }
 
 TEST_F(UpstreamClientTest, IdleConnectionClosedByServerIsNotReused) {
@@ -250,21 +253,25 @@ TEST_F(UpstreamClientTest, ResetMidResponseIsProtocolErrorAndNotRetried) {
   EXPECT_EQ(peer.requests().size(), 2u);
 }
 
-TEST_F(UpstreamClientTest, StalledUpstreamTimesOut) {
+// Sends to an upstream that reads the request and never answers, with a
+// 300 ms response timeout: the send must fail as a timeout, well before 2 s.
+void expect_stalled_upstream_times_out(IoPool& pool, UpstreamOptions opt, const TlsFiles* tls) {
   ScriptedServer peer([&](int, PeerConn& c) {
     c.read_request();
     c.wait_eof(5s);  // never answers
-  });
-  auto opt = fast();
+  }, tls);
   opt.response_timeout = 300ms;
   UpstreamClient client(pool, opt);
+  const Endpoint ep{tls != nullptr ? "https" : "http", tls != nullptr ? "localhost" : "127.0.0.1", peer.port()};
   const auto t0 = std::chrono::steady_clock::now();
-  auto r = send_on(pool, client, {"http", "127.0.0.1", peer.port()}, kms_request());
+  auto r = send_on(pool, client, ep, kms_request());
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, Errc::kUpstreamTimeout);
   EXPECT_NE(r.error().message.find("no response"), std::string::npos) << r.error().message;
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
 }
+
+TEST_F(UpstreamClientTest, StalledUpstreamTimesOut) { expect_stalled_upstream_times_out(pool, fast(), nullptr); }
 
 TEST_F(UpstreamClientTest, ConnectRefusedIsUnreachable) {
   UpstreamClient client(pool, fast());
@@ -612,20 +619,8 @@ TEST_F(UpstreamClientTest, TlsLargeRequestAndResponseSpanManyRecords) {
 }
 
 TEST_F(UpstreamClientTest, TlsStalledUpstreamTimesOut) {
-  const auto& pki = test_pki();
-  ScriptedServer peer([&](int, PeerConn& c) {
-    c.read_request();
-    c.wait_eof(5s);  // handshake done, request read, never answers
-  }, &pki);
-  auto opt = tls_options();
-  opt.response_timeout = 300ms;
-  UpstreamClient client(pool, opt);
-  const auto t0 = std::chrono::steady_clock::now();
-  auto r = send_on(pool, client, {"https", "localhost", peer.port()}, kms_request());
-  ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().code, Errc::kUpstreamTimeout);
-  EXPECT_NE(r.error().message.find("no response"), std::string::npos) << r.error().message;
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
+  // Handshake done, request read, no answer: the wait is TlsClientStream's.
+  expect_stalled_upstream_times_out(pool, tls_options(), &test_pki());
 }
 
 TEST_F(UpstreamClientTest, TlsPeerSilentDuringHandshakeTimesOut) {
@@ -642,34 +637,7 @@ TEST_F(UpstreamClientTest, TlsPeerSilentDuringHandshakeTimesOut) {
 }
 
 TEST_F(UpstreamClientTest, TlsStaleReusedConnectionIsRetriedOnAFreshOne) {
-  const auto& pki = test_pki();
-  ScriptedServer* self = nullptr;
-  ScriptedServer peer([&](int index, PeerConn& c) {
-    auto r1 = c.read_request();
-    ASSERT_TRUE(r1);
-    self->record(*r1);
-    if (index == 0) {
-      c.write(http_response(200, "first"));
-      auto r2 = c.read_request();
-      ASSERT_TRUE(r2);
-      self->record(*r2);
-      return;  // closes without answering and without close_notify
-    }
-    c.write(http_response(200, "second"));
-    c.wait_eof(3s);
-  }, &pki);
-  self = &peer;
-  UpstreamClient client(pool, tls_options());
-  const Endpoint ep{"https", "localhost", peer.port()};
-  auto a = send_on(pool, client, ep, kms_request());
-  ASSERT_TRUE(a) << a.error().message;
-  EXPECT_EQ(a->body, "first");
-  auto b = send_on(pool, client, ep, kms_request());
-  ASSERT_TRUE(b) << b.error().message;
-  EXPECT_EQ(b->body, "second");
-  EXPECT_EQ(client.stats().retries, 1u);
-  EXPECT_EQ(client.stats().opened, 2u);
-  EXPECT_EQ(peer.requests().size(), 3u);
+  expect_stale_connection_retried(pool, tls_options(), &test_pki());
 }
 
 TEST_F(UpstreamClientTest, TlsCloseMidResponseIsProtocolError) {
