@@ -45,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from benchlib import (BenchError, Proc, Procs, children, cpu_of, free_port, is_number,  # noqa: E402
                       loadavg, log, proc_cpu_seconds, read_http_response, rss_kb, run, scrape_metrics,
-                      socket_open, thread_cpu, wait_port)
+                      socket_open, system_cpu_of, thread_cpu, wait_port)
 from report import plot, print_table, write_markdown  # noqa: E402
 
 
@@ -67,6 +67,8 @@ def merge_rounds(rs: list[dict]) -> dict:
         cpu = sum(r["cpu_seconds"] for r in rs)
         out["cpu_seconds"] = cpu
         out["cpu_us_per_request"] = cpu * 1e6 / req if req else None
+        sys_cpu = sum(r["system_cpu_seconds"] for r in rs)
+        out["system_cpu_us_per_request"] = sys_cpu * 1e6 / req if req else None
         out["rounds_cpu_us_per_request"] = [r.get("cpu_us_per_request") for r in rs]
     return out
 
@@ -279,16 +281,19 @@ http {{
                                     "--timeout", "10s", "-s", str(LUA), f"http://127.0.0.1:{port}/"]
         env = {"KP_WRK_OP": op, "KP_WRK_OUT": str(out)}
         c0 = cpu_of(cpu_pids) if cpu_pids else 0.0
+        s0 = system_cpu_of(cpu_pids) if cpu_pids else 0.0
         t0 = time.monotonic()
         run(cmd, timeout=seconds + 30, env=env)
         wall = time.monotonic() - t0
         c1 = cpu_of(cpu_pids) if cpu_pids else 0.0
+        s1 = system_cpu_of(cpu_pids) if cpu_pids else 0.0
         res = json.loads(out.read_text())
         res["rps"] = res["requests"] / (res["duration_us"] / 1e6) if res["duration_us"] else 0.0
         errs = sum(res["errors"].values())
         res["error_count"] = errs
         if cpu_pids:
             res["cpu_seconds"] = c1 - c0
+            res["system_cpu_seconds"] = s1 - s0
             res["cpu_us_per_request"] = (c1 - c0) * 1e6 / res["requests"] if res["requests"] else None
         res["wall_seconds"] = wall
         res["concurrency"] = conns
@@ -362,6 +367,9 @@ http {{
         def cpu(t, c):
             return runs[(t, c)].get("cpu_us_per_request")
 
+        def system_cpu(t, c):
+            return runs[(t, c)].get("system_cpu_us_per_request")
+
         for c in (1, self.c_high):
             n = cpu("nginx", c)
             for variant, suffix in (("proxy", ""), ("proxy-defaults", "_defaults")):
@@ -370,6 +378,7 @@ http {{
                 self.figure(f"a_cpu_per_request_ratio_vs_nginx_c{c}{suffix}", p / n if p and n else None,
                             unit="x", target=1.0 if main else None, limit=1.5 if main else None,
                             proxy_cpu_us=p, nginx_cpu_us=n,
+                            proxy_system_cpu_us=system_cpu(variant, c), nginx_system_cpu_us=system_cpu("nginx", c),
                             proxy_rps=runs[(variant, c)]["rps"], nginx_rps=runs[("nginx", c)]["rps"])
             for q in ("p50", "p99"):
                 d = runs[("direct", c)]["latency_us"][q]

@@ -142,12 +142,17 @@ def run(cmd: list[str], timeout: float, env: dict | None = None, check: bool = T
 # ------------------------------------------------------------- /proc reads --
 
 
-def proc_cpu_seconds(pid: int) -> float:
-    """utime + stime of the whole process (all threads, dead ones included)."""
+def proc_cpu_split(pid: int) -> tuple[float, float]:
+    """(utime, stime) of the whole process (all threads, dead ones included)."""
     with open(f"/proc/{pid}/stat") as f:
         data = f.read()
     fields = data[data.rindex(")") + 2:].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # fields 14, 15 of stat
+    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK  # fields 14, 15 of stat
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    """utime + stime of the whole process (all threads, dead ones included)."""
+    return sum(proc_cpu_split(pid))
 
 
 def children(pid: int) -> list[int]:
@@ -177,6 +182,11 @@ def thread_cpu(pid: int) -> dict[int, float]:
 
 def cpu_of(pids: list[int]) -> float:
     return sum(proc_cpu_seconds(p) for p in pids)
+
+
+def system_cpu_of(pids: list[int]) -> float:
+    """stime (CPU time in the kernel) of `pids`."""
+    return sum(proc_cpu_split(p)[1] for p in pids)
 
 
 def rss_kb(pid: int) -> dict:

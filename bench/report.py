@@ -43,7 +43,8 @@ def detail(name: str, f: dict) -> str:
     if name.startswith("a_allocations"):
         return f"nginx {n('nginx_allocations', '.1f')} (malloc/calloc calls per request, callgrind)"
     if name.startswith("a_"):
-        return (f"cpu/req {n('proxy_cpu_us', '.1f')} us vs nginx {n('nginx_cpu_us', '.1f')} us; "
+        return (f"cpu/req {n('proxy_cpu_us', '.1f')} us vs nginx {n('nginx_cpu_us', '.1f')} us "
+                f"(kernel {n('proxy_system_cpu_us', '.1f')} vs {n('nginx_system_cpu_us', '.1f')}); "
                 f"{n('proxy_rps')} vs {n('nginx_rps')} req/s")
     if name.startswith("b_"):
         return f"proxy {n('proxy_us')} us, direct {n('direct_us')} us (nginx adds {n('nginx_added_us')} us)"
