@@ -145,7 +145,7 @@ TEST(Inspect, TimesSysTimeCannotHoldDoNotOverflow) {
   EXPECT_FALSE(document_time(static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())));
   EXPECT_FALSE(document_time(std::numeric_limits<std::uint64_t>::max()));  // not -1 ms (1969)
 
-  std::unique_ptr<ASN1_TIME, detail::Deleter<ASN1_TIME_free>> t(ASN1_TIME_new());
+  CPtr<ASN1_TIME, ASN1_TIME_free> t(ASN1_TIME_new());
   ASSERT_EQ(ASN1_TIME_set_string(t.get(), "99991231235959Z"), 1);  // RFC 5280 "no expiration"
   EXPECT_EQ(detail::asn1_time(t.get()), SysTime::max());
   ASSERT_EQ(ASN1_TIME_set_string(t.get(), "16000101000000Z"), 1);

@@ -134,15 +134,4 @@ std::optional<Bytes> es384_der_to_raw(ByteView der) {
   return out;
 }
 
-std::string last_openssl_error() {
-  const unsigned long e = ERR_get_error();
-  ERR_clear_error();
-  if (e == 0) {
-    return "unknown OpenSSL error";
-  }
-  char buf[256];
-  ERR_error_string_n(e, buf, sizeof buf);
-  return buf;
-}
-
 }  // namespace kp::attestation::detail

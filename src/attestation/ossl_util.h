@@ -20,29 +20,22 @@
 
 #include "base/bytes.h"
 #include "base/clock.h"
+#include "base/openssl.h"
 #include "base/result.h"
 
 namespace kp::attestation::detail {
 
-template <auto Fn>
-struct Deleter {
-  template <class T>
-  void operator()(T* p) const noexcept {
-    Fn(p);
-  }
-};
-
-using X509Ptr = std::unique_ptr<X509, Deleter<X509_free>>;
-using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY_free>>;
-using EvpPkeyCtxPtr = std::unique_ptr<EVP_PKEY_CTX, Deleter<EVP_PKEY_CTX_free>>;
-using EvpMdCtxPtr = std::unique_ptr<EVP_MD_CTX, Deleter<EVP_MD_CTX_free>>;
-using X509StorePtr = std::unique_ptr<X509_STORE, Deleter<X509_STORE_free>>;
-using X509StoreCtxPtr = std::unique_ptr<X509_STORE_CTX, Deleter<X509_STORE_CTX_free>>;
-using BioPtr = std::unique_ptr<BIO, Deleter<BIO_free_all>>;
-using EcdsaSigPtr = std::unique_ptr<ECDSA_SIG, Deleter<ECDSA_SIG_free>>;
-using BignumPtr = std::unique_ptr<BIGNUM, Deleter<BN_free>>;
-using X509NamePtr = std::unique_ptr<X509_NAME, Deleter<X509_NAME_free>>;
-using Asn1IntegerPtr = std::unique_ptr<ASN1_INTEGER, Deleter<ASN1_INTEGER_free>>;
+using X509Ptr = CPtr<X509, X509_free>;
+using EvpPkeyPtr = CPtr<EVP_PKEY, EVP_PKEY_free>;
+using EvpPkeyCtxPtr = CPtr<EVP_PKEY_CTX, EVP_PKEY_CTX_free>;
+using EvpMdCtxPtr = CPtr<EVP_MD_CTX, EVP_MD_CTX_free>;
+using X509StorePtr = CPtr<X509_STORE, X509_STORE_free>;
+using X509StoreCtxPtr = CPtr<X509_STORE_CTX, X509_STORE_CTX_free>;
+using BioPtr = CPtr<BIO, BIO_free_all>;
+using EcdsaSigPtr = CPtr<ECDSA_SIG, ECDSA_SIG_free>;
+using BignumPtr = CPtr<BIGNUM, BN_free>;
+using X509NamePtr = CPtr<X509_NAME, X509_NAME_free>;
+using Asn1IntegerPtr = CPtr<ASN1_INTEGER, ASN1_INTEGER_free>;
 
 struct X509StackDeleter {
   void operator()(STACK_OF(X509) * s) const noexcept { sk_X509_free(s); }  // does not own certs
@@ -71,7 +64,7 @@ bool is_p384(EVP_PKEY* key);
 std::optional<Bytes> es384_raw_to_der(ByteView raw);
 std::optional<Bytes> es384_der_to_raw(ByteView der);
 
-/// The most recent OpenSSL error as text (and clears the queue).
-std::string last_openssl_error();
+/// The OpenSSL error queue as a message: base/openssl.h.
+using kp::take_openssl_error;
 
 }  // namespace kp::attestation::detail

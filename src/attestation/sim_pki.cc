@@ -26,7 +26,7 @@ using namespace detail;  // NOLINT(google-build-using-namespace): .cc-local
 enum class Profile { kRoot, kIntermediate, kLeaf };
 
 Error ossl_fail(std::string_view what) {
-  return Error{Errc::kInternal, "sim_pki: " + std::string(what) + ": " + last_openssl_error()};
+  return Error{Errc::kInternal, "sim_pki: " + std::string(what) + ": " + take_openssl_error()};
 }
 
 EvpPkeyPtr new_p384_key() { return EvpPkeyPtr(EVP_EC_gen("P-384")); }
@@ -314,7 +314,7 @@ Result<SimPki> load_sim_pki(const std::filesystem::path& dir) {
       X509_check_private_key(l.get(), lk.get()) != 1 || X509_verify(r.get(), X509_get0_pubkey(r.get())) != 1 ||
       X509_verify(i.get(), X509_get0_pubkey(r.get())) != 1 ||
       X509_verify(l.get(), X509_get0_pubkey(i.get())) != 1) {
-    last_openssl_error();
+    take_openssl_error();
     return Error{Errc::kValidation,
                  "sim_pki: " + dir.string() + ": keys and certificates do not form one chain"};
   }

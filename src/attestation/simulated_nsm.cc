@@ -45,11 +45,11 @@ Result<Bytes> sign_es384(EVP_PKEY* key, ByteView tbs) {
   std::size_t len = 0;
   if (!md || EVP_DigestSignInit(md.get(), nullptr, EVP_sha384(), nullptr, key) != 1 ||
       EVP_DigestSign(md.get(), nullptr, &len, tbs.data(), tbs.size()) != 1) {
-    return Error{Errc::kInternal, "simulated_nsm: sign: " + last_openssl_error()};
+    return Error{Errc::kInternal, "simulated_nsm: sign: " + take_openssl_error()};
   }
   Bytes der(len);
   if (EVP_DigestSign(md.get(), der.data(), &len, tbs.data(), tbs.size()) != 1) {
-    return Error{Errc::kInternal, "simulated_nsm: sign: " + last_openssl_error()};
+    return Error{Errc::kInternal, "simulated_nsm: sign: " + take_openssl_error()};
   }
   der.resize(len);
   auto raw = es384_der_to_raw(der);
@@ -232,7 +232,7 @@ Result<std::shared_ptr<SimulatedNsm>> SimulatedNsm::create(SimulatedNsmOptions o
   impl->leaf_key = parse_private_key_pem(options.pki->leaf_key_pem.view());
   X509Ptr leaf = parse_der_cert(impl->leaf_der);
   if (!impl->leaf_key || !leaf || X509_check_private_key(leaf.get(), impl->leaf_key.get()) != 1) {
-    last_openssl_error();
+    take_openssl_error();
     return Error{Errc::kInternal, "simulated_nsm: PKI leaf key does not match its certificate"};
   }
   impl->options = std::move(options);

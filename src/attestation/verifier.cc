@@ -205,15 +205,15 @@ VerifyOutcome verify_detailed(const AttestationDocument& doc, const VerifyOption
   X509StackPtr untrusted(sk_X509_new_null());
   X509StoreCtxPtr ctx(X509_STORE_CTX_new());
   if (!store || !untrusted || !ctx || X509_STORE_add_cert(store.get(), certs[1].x509.get()) != 1) {
-    return failure(VerifyFailure::kInternal, "OpenSSL: " + last_openssl_error());
+    return failure(VerifyFailure::kInternal, "OpenSSL: " + take_openssl_error());
   }
   for (std::size_t i = 2; i < certs.size(); ++i) {
     if (sk_X509_push(untrusted.get(), certs[i].x509.get()) <= 0) {
-      return failure(VerifyFailure::kInternal, "OpenSSL: " + last_openssl_error());
+      return failure(VerifyFailure::kInternal, "OpenSSL: " + take_openssl_error());
     }
   }
   if (X509_STORE_CTX_init(ctx.get(), store.get(), certs[0].x509.get(), untrusted.get()) != 1) {
-    return failure(VerifyFailure::kInternal, "OpenSSL: " + last_openssl_error());
+    return failure(VerifyFailure::kInternal, "OpenSSL: " + take_openssl_error());
   }
   X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx.get());
   const auto at_secs =
@@ -262,7 +262,7 @@ VerifyOutcome verify_detailed(const AttestationDocument& doc, const VerifyOption
   EvpMdCtxPtr md(EVP_MD_CTX_new());
   if (!md ||
       EVP_DigestVerifyInit(md.get(), nullptr, EVP_sha384(), nullptr, X509_get0_pubkey(leaf)) != 1) {
-    return failure(VerifyFailure::kInternal, "OpenSSL: " + last_openssl_error());
+    return failure(VerifyFailure::kInternal, "OpenSSL: " + take_openssl_error());
   }
   const int vr = EVP_DigestVerify(md.get(), der_sig->data(), der_sig->size(), tbs.data(), tbs.size());
   ERR_clear_error();

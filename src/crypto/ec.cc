@@ -47,10 +47,7 @@ const SpecRow& row(KeyPairSpec spec) {
 }
 
 Result<SecretBytes> pkcs8_of(EVP_PKEY* pkey) {
-  struct EncoderDeleter {
-    void operator()(OSSL_ENCODER_CTX* c) const noexcept { OSSL_ENCODER_CTX_free(c); }
-  };
-  std::unique_ptr<OSSL_ENCODER_CTX, EncoderDeleter> enc(
+  CPtr<OSSL_ENCODER_CTX, OSSL_ENCODER_CTX_free> enc(
       OSSL_ENCODER_CTX_new_for_pkey(pkey, OSSL_KEYMGMT_SELECT_KEYPAIR, "DER", "PrivateKeyInfo", nullptr));
   unsigned char* data = nullptr;
   std::size_t len = 0;

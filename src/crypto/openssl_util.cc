@@ -8,19 +8,6 @@
 
 namespace kp::crypto::detail {
 
-std::string take_openssl_error() {
-  unsigned long last = 0;
-  unsigned long e;
-  while ((e = ERR_get_error()) != 0) {
-    last = e;
-  }
-  if (last == 0) {
-    return "unknown error";
-  }
-  const char* reason = ERR_reason_error_string(last);
-  return reason != nullptr ? std::string(reason) : "error " + std::to_string(last);
-}
-
 const EVP_CIPHER* aes_256_cbc() {
   // Fetched once; intentionally never freed (process lifetime, like the
   // built-in provider tables).

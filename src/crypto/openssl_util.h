@@ -11,32 +11,17 @@
 #include <string>
 
 #include "base/bytes.h"
+#include "base/openssl.h"
 #include "base/result.h"
 
 namespace kp::crypto::detail {
 
-struct PkeyDeleter {
-  void operator()(EVP_PKEY* p) const noexcept { EVP_PKEY_free(p); }
-};
-struct PkeyCtxDeleter {
-  void operator()(EVP_PKEY_CTX* p) const noexcept { EVP_PKEY_CTX_free(p); }
-};
-struct CipherCtxDeleter {
-  void operator()(EVP_CIPHER_CTX* p) const noexcept { EVP_CIPHER_CTX_free(p); }
-};
-struct BioDeleter {
-  void operator()(BIO* b) const noexcept { BIO_free(b); }
-};
+using PkeyPtr = CPtr<EVP_PKEY, EVP_PKEY_free>;
+using PkeyCtxPtr = CPtr<EVP_PKEY_CTX, EVP_PKEY_CTX_free>;
+using CipherCtxPtr = CPtr<EVP_CIPHER_CTX, EVP_CIPHER_CTX_free>;
+using BioPtr = CPtr<BIO, BIO_free>;
 
-using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyDeleter>;
-using PkeyCtxPtr = std::unique_ptr<EVP_PKEY_CTX, PkeyCtxDeleter>;
-using CipherCtxPtr = std::unique_ptr<EVP_CIPHER_CTX, CipherCtxDeleter>;
-using BioPtr = std::unique_ptr<BIO, BioDeleter>;
-
-/// The most recent OpenSSL error reason on this thread (or "unknown error"),
-/// and clears the thread's error queue so stale errors never leak into later
-/// diagnostics.
-std::string take_openssl_error();
+using kp::take_openssl_error;  // base/openssl.h
 
 /// AES-256-CBC, fetched once per process (avoids an implicit fetch per use).
 const EVP_CIPHER* aes_256_cbc();

@@ -15,10 +15,7 @@ namespace {
 
 using detail::BioPtr;
 
-struct X509Deleter {
-  void operator()(X509* x) const noexcept { X509_free(x); }
-};
-using X509Ptr = std::unique_ptr<X509, X509Deleter>;
+using X509Ptr = CPtr<X509, X509_free>;
 
 BioPtr memory_bio(std::string_view s) {
   if (s.size() > (1u << 24)) {

@@ -33,23 +33,8 @@ namespace kp::crypto::detail {
 
 namespace {
 
-struct BnDeleter {
-  void operator()(BIGNUM* b) const noexcept { BN_clear_free(b); }
-};
-struct BnCtxDeleter {
-  void operator()(BN_CTX* c) const noexcept { BN_CTX_free(c); }
-};
-struct GencbDeleter {
-  void operator()(BN_GENCB* c) const noexcept { BN_GENCB_free(c); }
-};
-struct ParamBldDeleter {
-  void operator()(OSSL_PARAM_BLD* b) const noexcept { OSSL_PARAM_BLD_free(b); }
-};
-struct ParamDeleter {
-  void operator()(OSSL_PARAM* p) const noexcept { OSSL_PARAM_free(p); }
-};
-using BnPtr = std::unique_ptr<BIGNUM, BnDeleter>;
-using BnCtxPtr = std::unique_ptr<BN_CTX, BnCtxDeleter>;
+using BnPtr = CPtr<BIGNUM, BN_clear_free>;  // primes and private exponents: wiped
+using BnCtxPtr = CPtr<BN_CTX, BN_CTX_free>;
 
 struct Search {
   std::mutex mu;
@@ -66,7 +51,7 @@ int keep_searching(int, int, BN_GENCB* cb) {
 
 void search_primes(Search& s, int prime_bits) {
   BnCtxPtr ctx(BN_CTX_secure_new());
-  std::unique_ptr<BN_GENCB, GencbDeleter> cb(BN_GENCB_new());
+  CPtr<BN_GENCB, BN_GENCB_free> cb(BN_GENCB_new());
   BnPtr e(BN_new());
   BnPtr pm1(BN_new());
   BnPtr g(BN_new());
@@ -135,7 +120,7 @@ Result<PkeyPtr> assemble(const BIGNUM* p, const BIGNUM* q, unsigned bits) {
       BN_num_bits(diff.get()) <= static_cast<int>(bits / 2) - 100) {
     return fail(Errc::kInternal, "RSA key generation: unsuitable prime pair");
   }
-  std::unique_ptr<OSSL_PARAM_BLD, ParamBldDeleter> bld(OSSL_PARAM_BLD_new());
+  CPtr<OSSL_PARAM_BLD, OSSL_PARAM_BLD_free> bld(OSSL_PARAM_BLD_new());
   if (!bld || OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, n.get()) != 1 ||
       OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, e.get()) != 1 ||
       OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_D, d.get()) != 1 ||
@@ -146,7 +131,7 @@ Result<PkeyPtr> assemble(const BIGNUM* p, const BIGNUM* q, unsigned bits) {
       OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_COEFFICIENT1, qinv.get()) != 1) {
     return fail_bn();
   }
-  std::unique_ptr<OSSL_PARAM, ParamDeleter> params(OSSL_PARAM_BLD_to_param(bld.get()));
+  CPtr<OSSL_PARAM, OSSL_PARAM_free> params(OSSL_PARAM_BLD_to_param(bld.get()));
   PkeyCtxPtr pctx(EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr));
   EVP_PKEY* raw = nullptr;
   if (!params || !pctx || EVP_PKEY_fromdata_init(pctx.get()) != 1 ||

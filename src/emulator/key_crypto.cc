@@ -9,32 +9,15 @@
 #include <climits>
 #include <memory>
 
+#include "base/openssl.h"
+
 namespace kp::emulator {
 
 namespace {
 
-struct PkeyFree {
-  void operator()(EVP_PKEY* p) const noexcept { EVP_PKEY_free(p); }
-};
-struct PkeyCtxFree {
-  void operator()(EVP_PKEY_CTX* p) const noexcept { EVP_PKEY_CTX_free(p); }
-};
-struct CipherCtxFree {
-  void operator()(EVP_CIPHER_CTX* p) const noexcept { EVP_CIPHER_CTX_free(p); }
-};
-using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
-using PkeyCtxPtr = std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree>;
-using CipherCtxPtr = std::unique_ptr<EVP_CIPHER_CTX, CipherCtxFree>;
-
-std::string openssl_reason() {
-  const unsigned long e = ERR_get_error();
-  ERR_clear_error();
-  if (e == 0) {
-    return "unknown error";
-  }
-  const char* r = ERR_reason_error_string(e);
-  return r != nullptr ? r : "unknown error";
-}
+using PkeyPtr = CPtr<EVP_PKEY, EVP_PKEY_free>;
+using PkeyCtxPtr = CPtr<EVP_PKEY_CTX, EVP_PKEY_CTX_free>;
+using CipherCtxPtr = CPtr<EVP_CIPHER_CTX, EVP_CIPHER_CTX_free>;
 
 PkeyPtr parse_public(ByteView der) {
   if (der.size() > LONG_MAX) {
@@ -84,7 +67,7 @@ Result<Bytes> aes_gcm_seal(ByteView key, ByteView iv, ByteView aad, ByteView pla
       EVP_EncryptFinal_ex(ctx.get(), out.data() + len, &fin) != 1 ||
       EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, static_cast<int>(kGcmTagBytes),
                           out.data() + plaintext.size()) != 1) {
-    return fail(Errc::kInternal, "emulator: AES-GCM seal failed: " + openssl_reason());
+    return fail(Errc::kInternal, "emulator: AES-GCM seal failed: " + take_openssl_error());
   }
   return out;
 }
@@ -129,11 +112,11 @@ Result<Bytes> rsa_oaep_encrypt(ByteView spki_der, OaepHash hash, ByteView plaint
   std::size_t out_len = 0;
   if (!ctx || EVP_PKEY_encrypt_init(ctx.get()) <= 0 || !set_oaep(ctx.get(), hash) ||
       EVP_PKEY_encrypt(ctx.get(), nullptr, &out_len, plaintext.data(), plaintext.size()) <= 0) {
-    return fail(Errc::kInternal, "emulator: RSA-OAEP setup failed: " + openssl_reason());
+    return fail(Errc::kInternal, "emulator: RSA-OAEP setup failed: " + take_openssl_error());
   }
   Bytes out(out_len);
   if (EVP_PKEY_encrypt(ctx.get(), out.data(), &out_len, plaintext.data(), plaintext.size()) <= 0) {
-    return fail(Errc::kInternal, "emulator: RSA-OAEP encryption failed: " + openssl_reason());
+    return fail(Errc::kInternal, "emulator: RSA-OAEP encryption failed: " + take_openssl_error());
   }
   out.resize(out_len);
   return out;

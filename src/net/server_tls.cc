@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/openssl.h"
 #include "base/secret.h"
 #include "net/detail/server_tls_impl.h"
 
@@ -32,28 +33,9 @@ constexpr const char* kTls12Ciphers =
 // ALPN protocol list in wire format: we speak HTTP/1.1 only.
 constexpr unsigned char kAlpnHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
 
-struct BioFree {
-  void operator()(BIO* b) const noexcept { BIO_free(b); }
-};
-struct X509Free {
-  void operator()(X509* x) const noexcept { X509_free(x); }
-};
-struct PkeyFree {
-  void operator()(EVP_PKEY* k) const noexcept { EVP_PKEY_free(k); }
-};
-using BioPtr = std::unique_ptr<BIO, BioFree>;
-using X509Ptr = std::unique_ptr<X509, X509Free>;
-using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
-
-std::string openssl_reason() {
-  const unsigned long e = ERR_peek_last_error();
-  ERR_clear_error();
-  if (e == 0) {
-    return "unknown OpenSSL error";
-  }
-  const char* reason = ERR_reason_error_string(e);
-  return reason != nullptr ? reason : "unknown OpenSSL error";
-}
+using BioPtr = CPtr<BIO, BIO_free>;
+using X509Ptr = CPtr<X509, X509_free>;
+using PkeyPtr = CPtr<EVP_PKEY, EVP_PKEY_free>;
 
 // Reads a whole file; nullopt with the OS reason in `why` on failure.
 std::optional<std::string> read_file(const std::string& path, std::string& why) {
@@ -119,7 +101,7 @@ std::optional<std::string> load_chain(SSL_CTX* ctx, const std::string& path, std
   }
   BioPtr bio(BIO_new_mem_buf(text->data(), static_cast<int>(text->size())));
   if (!bio) {
-    return "certificate file '" + path + "': " + openssl_reason();
+    return "certificate file '" + path + "': " + take_openssl_error();
   }
   X509Ptr leaf(PEM_read_bio_X509_AUX(bio.get(), nullptr, nullptr, nullptr));
   if (!leaf) {
@@ -127,7 +109,7 @@ std::optional<std::string> load_chain(SSL_CTX* ctx, const std::string& path, std
     return "certificate file '" + path + "': no PEM CERTIFICATE in the file";
   }
   if (SSL_CTX_use_certificate(ctx, leaf.get()) != 1) {
-    return "certificate file '" + path + "': certificate not usable: " + openssl_reason();
+    return "certificate file '" + path + "': certificate not usable: " + take_openssl_error();
   }
   subject = name_line(X509_get_subject_name(leaf.get()));
   SSL_CTX_clear_chain_certs(ctx);
@@ -137,7 +119,7 @@ std::optional<std::string> load_chain(SSL_CTX* ctx, const std::string& path, std
       break;  // end of the file (PEM "no start line") or a non-certificate tail
     }
     if (SSL_CTX_add0_chain_cert(ctx, extra.get()) != 1) {
-      return "certificate file '" + path + "': intermediate certificate not usable: " + openssl_reason();
+      return "certificate file '" + path + "': intermediate certificate not usable: " + take_openssl_error();
     }
     (void)extra.release();  // owned by ctx now
   }
@@ -178,7 +160,7 @@ std::optional<std::string> load_key(SSL_CTX* ctx, const std::string& path, const
       ERR_clear_error();
       return mismatch(path, cert_path);
     }
-    return "key file '" + path + "': key not usable: " + openssl_reason();
+    return "key file '" + path + "': key not usable: " + take_openssl_error();
   }
   return std::nullopt;
 }
@@ -197,7 +179,7 @@ kp::Result<std::shared_ptr<const ServerTls>> ServerTls::load(const std::string& 
   std::vector<std::string> problems;
   if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
       SSL_CTX_set_cipher_list(ctx, kTls12Ciphers) != 1) {
-    problems.push_back("cannot configure TLS 1.2+ with AEAD suites: " + openssl_reason());
+    problems.push_back("cannot configure TLS 1.2+ with AEAD suites: " + take_openssl_error());
   }
   SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
   SSL_CTX_set_alpn_select_cb(ctx, select_http11, nullptr);

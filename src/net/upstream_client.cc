@@ -28,6 +28,7 @@
 #include <boost/beast/core/error.hpp>
 
 #include "base/error.h"
+#include "base/openssl.h"
 #include "net/detail/http_parse.h"
 #include "net/detail/http_wire.h"
 #include "net/detail/timed_stream.h"
@@ -60,17 +61,6 @@ struct Counters {
   std::atomic<std::uint64_t> idle_closed{0};
 };
 
-std::string openssl_error_string() {
-  const unsigned long e = ERR_get_error();
-  ERR_clear_error();
-  if (e == 0) {
-    return "unknown OpenSSL error";
-  }
-  char buf[256];
-  ERR_error_string_n(e, buf, sizeof(buf));
-  return buf;
-}
-
 // Immutable after construction; shared by every context state (and kept
 // alive by them, so in-flight sends never touch the UpstreamClient itself).
 struct Shared {
@@ -82,12 +72,12 @@ struct Shared {
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
     if (opt.use_system_roots && SSL_CTX_set_default_verify_paths(ctx) != 1) {
       tls_error = kp::Error(Errc::kUpstreamTls,
-                            "upstream: cannot load the system trust store: " + openssl_error_string());
+                            "upstream: cannot load the system trust store: " + take_openssl_error());
     }
     for (const auto& file : opt.extra_ca_files) {
       if (SSL_CTX_load_verify_locations(ctx, file.c_str(), nullptr) != 1) {
         tls_error = kp::Error(Errc::kUpstreamTls,
-                              "upstream: cannot load CA file '" + file + "': " + openssl_error_string());
+                              "upstream: cannot load CA file '" + file + "': " + take_openssl_error());
       }
     }
     if (!opt.use_system_roots && opt.extra_ca_files.empty()) {
@@ -405,7 +395,7 @@ asio::awaitable<kp::Result<std::unique_ptr<Connection>>> open_connection(std::sh
   c->tls.emplace(std::move(*sock), sh.ssl.native_handle());
   SSL* ssl = c->tls->native_handle();
   if (ssl == nullptr) {
-    co_return kp::Error(Errc::kUpstreamTls, "upstream: cannot set up a TLS connection: " + openssl_error_string());
+    co_return kp::Error(Errc::kUpstreamTls, "upstream: cannot set up a TLS connection: " + take_openssl_error());
   }
   const std::string host(unbracket(ep.host));
   ErrorCode not_ip;
