@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <sstream>
 
 namespace kp {
@@ -28,6 +29,21 @@ TEST(SecretBytes, TakeWipesTheSource) {
   auto s = SecretBytes::take(std::move(src));
   EXPECT_EQ(s.chars(), "plaintext");
   EXPECT_EQ(std::string_view(p, 9), std::string(9, '\0'));
+}
+
+TEST(SecureWipe, ZeroesExactlyTheRangeAtEveryOffsetAndLength) {
+  std::array<unsigned char, 200> buf{};
+  for (std::size_t off : {0u, 1u, 7u, 33u}) {
+    for (std::size_t n : {0u, 1u, 15u, 16u, 64u, 129u}) {
+      buf.fill(0xa5);
+      secure_wipe(buf.data() + off, n);
+      for (std::size_t i = 0; i < buf.size(); ++i) {
+        const bool inside = i >= off && i < off + n;
+        ASSERT_EQ(buf[i], inside ? 0 : 0xa5) << "offset " << off << " length " << n << " byte " << i;
+      }
+    }
+  }
+  secure_wipe(nullptr, 10);  // no-op
 }
 
 TEST(SecretBytes, TruncateAndEquals) {
