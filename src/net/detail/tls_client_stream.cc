@@ -163,8 +163,11 @@ TlsClientStream::Want TlsClientStream::step(TlsOpKind kind, void* data, std::siz
     return Want::kNothing;  // as for sockets: an empty read or write completes at once
   }
   // SSL_get_error reads the thread's error queue: it must hold only what
-  // this call adds. Likewise the BIO's errno.
-  ERR_clear_error();
+  // this call adds. Likewise the BIO's errno. (Peeking first: clearing walks
+  // the whole queue, and it is almost always empty already.)
+  if (ERR_peek_error() != 0) {
+    ERR_clear_error();
+  }
   static_cast<BioState*>(bio_state_)->last_errno = 0;
   int r = 0;
   switch (kind) {
