@@ -57,9 +57,10 @@ enum class TlsOpKind { kHandshake, kRead, kWrite };
 
 class TlsClientStream;
 
-/// One TLS operation in flight: retried after each readiness wait until
-/// OpenSSL is done. Forwards the handler's associated executor, allocator
-/// and cancellation slot (specialisation at the end of this file).
+/// One TLS operation in flight: tried again after each wait (a fill of the
+/// staging buffer, or readiness of a full socket) until OpenSSL is done.
+/// Forwards the handler's associated executor, allocator and cancellation
+/// slot (specialisation at the end of this file).
 template <class Handler, TlsOpKind K>
 struct TlsOp {
   TlsClientStream* self;
