@@ -10,11 +10,8 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <algorithm>
-#include <iterator>
 #include <mutex>
 #include <optional>
-#include <utility>
 #include <vector>
 
 #include "base/encoding.h"
@@ -92,26 +89,11 @@ struct AttestationSource::Impl : std::enable_shared_from_this<Impl> {
         start_call_locked();
       }
     }
-    // One post per executor, not per waiter: a post from this thread to a
-    // context whose thread sleeps in epoll_wait wakes it (an epoll_ctl here, a
-    // wake-up there), and a document usually serves several requests on the
-    // same context.
-    std::vector<std::pair<asio::any_io_executor, std::vector<std::shared_ptr<Waiter>>>> by_executor;
     for (auto& w : batch) {
       auto ex = w->timer.get_executor();
-      auto it = std::find_if(by_executor.begin(), by_executor.end(), [&](const auto& g) { return g.first == ex; });
-      if (it == by_executor.end()) {
-        by_executor.emplace_back(std::move(ex), std::vector<std::shared_ptr<Waiter>>{});
-        it = std::prev(by_executor.end());
-      }
-      it->second.push_back(std::move(w));
-    }
-    for (auto& [ex, waiters] : by_executor) {
-      asio::post(ex, [waiters = std::move(waiters), result = *out]() {
-        for (const auto& w : waiters) {
-          w->result = result;
-          w->timer.cancel();
-        }
+      asio::post(ex, [w, result = *out]() mutable {
+        w->result = std::move(result);
+        w->timer.cancel();
       });
     }
   }
