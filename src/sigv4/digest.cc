@@ -13,15 +13,31 @@
 #include <openssl/sha.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+
+#include "base/secret.h"
 
 namespace kp::sigv4::detail {
 
+namespace {
+
+// See digest.h: a failure here means the crypto library is broken.
+void check(int openssl_result, const char* what) {
+  if (openssl_result != 1) {
+    std::fprintf(stderr, "kp::sigv4: fatal OpenSSL failure: %s\n", what);
+    std::abort();
+  }
+}
+
+}  // namespace
+
 Digest sha256(ByteView data) {
   SHA256_CTX c;
-  SHA256_Init(&c);
-  SHA256_Update(&c, data.data(), data.size());
+  check(SHA256_Init(&c), "SHA256_Init");
+  check(SHA256_Update(&c, data.data(), data.size()), "SHA256_Update");
   Digest out{};
-  SHA256_Final(out.data(), &c);
+  check(SHA256_Final(out.data(), &c), "SHA256_Final");
   return out;
 }
 
@@ -41,7 +57,7 @@ struct HmacKeyState {
   std::size_t key_size = 0;
   bool valid = false;
 
-  ~HmacKeyState() { OPENSSL_cleanse(this, sizeof(*this)); }
+  ~HmacKeyState() { kp::secure_wipe(this, sizeof(*this)); }
 
   bool same(ByteView k) const noexcept {
     return valid && k.size() == key_size && CRYPTO_memcmp(key.data(), k.data(), key_size) == 0;
@@ -59,15 +75,15 @@ struct HmacKeyState {
     for (std::size_t i = 0; i < kBlock; ++i) {
       pad[i] = static_cast<std::uint8_t>(k0[i] ^ 0x36);
     }
-    SHA256_Init(&inner);
-    SHA256_Update(&inner, pad.data(), pad.size());
+    check(SHA256_Init(&inner), "SHA256_Init");
+    check(SHA256_Update(&inner, pad.data(), pad.size()), "SHA256_Update");
     for (std::size_t i = 0; i < kBlock; ++i) {
       pad[i] = static_cast<std::uint8_t>(k0[i] ^ 0x5c);
     }
-    SHA256_Init(&outer);
-    SHA256_Update(&outer, pad.data(), pad.size());
-    OPENSSL_cleanse(pad.data(), pad.size());
-    OPENSSL_cleanse(k0.data(), k0.size());
+    check(SHA256_Init(&outer), "SHA256_Init");
+    check(SHA256_Update(&outer, pad.data(), pad.size()), "SHA256_Update");
+    kp::secure_wipe(pad.data(), pad.size());
+    kp::secure_wipe(k0.data(), k0.size());
     valid = k.size() <= key.size();  // longer keys are hashed, not remembered
     if (valid) {
       std::copy(k.begin(), k.end(), key.begin());
@@ -84,15 +100,15 @@ Digest hmac_sha256(ByteView key, ByteView data) {
     st.rekey(key);
   }
   SHA256_CTX c = st.inner;
-  SHA256_Update(&c, data.data(), data.size());
+  check(SHA256_Update(&c, data.data(), data.size()), "SHA256_Update");
   std::uint8_t inner_hash[kSha256Size];
-  SHA256_Final(inner_hash, &c);
+  check(SHA256_Final(inner_hash, &c), "SHA256_Final");
   c = st.outer;
-  SHA256_Update(&c, inner_hash, sizeof inner_hash);
+  check(SHA256_Update(&c, inner_hash, sizeof inner_hash), "SHA256_Update");
   Digest out{};
-  SHA256_Final(out.data(), &c);
-  OPENSSL_cleanse(inner_hash, sizeof inner_hash);
-  OPENSSL_cleanse(&c, sizeof c);
+  check(SHA256_Final(out.data(), &c), "SHA256_Final");
+  kp::secure_wipe(inner_hash, sizeof inner_hash);
+  kp::secure_wipe(&c, sizeof c);
   return out;
 }
 
