@@ -64,10 +64,7 @@ std::string post(std::string_view target, std::string_view body, std::string_vie
 TEST_F(HttpServerTest, ResponseLargerThanTheSocketBufferArrivesWholeToASlowReader) {
   // The first part goes out in the inline non-blocking send, the rest
   // asynchronously once the reader drains the socket.
-  std::string big(8 * 1024 * 1024, '\0');
-  for (std::size_t i = 0; i < big.size(); ++i) {
-    big[i] = static_cast<char>('a' + (i * 7) % 26);
-  }
+  const std::string big = patterned(8 * 1024 * 1024);
   auto handler = [&big](kp::HttpRequest) -> asio::awaitable<kp::HttpResponse> {
     kp::HttpResponse r;
     r.body = big;

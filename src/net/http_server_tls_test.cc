@@ -203,10 +203,7 @@ TEST_F(HttpServerTlsTest, UpstreamClientVerifiesAndKeepsTheConnection) {
     EXPECT_EQ(r->headers.get("X-Target").value_or(""), "/" + std::to_string(i));
   }
   // Bodies larger than one TLS record, both ways (not coalesced on write).
-  std::string big(200 * 1024, 'x');
-  for (std::size_t i = 0; i < big.size(); ++i) {
-    big[i] = static_cast<char>('a' + i % 26);
-  }
+  const std::string big = patterned(200 * 1024);
   auto r = send(client, *port, "/big", big);
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ(r->body, big);

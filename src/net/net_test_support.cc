@@ -435,6 +435,14 @@ std::uint16_t closed_port() {
   return ntohs(a.sin_port);
 }
 
+std::string patterned(std::size_t n) {
+  std::string s(n, '\0');
+  for (std::size_t i = 0; i < n; ++i) {
+    s[i] = static_cast<char>('a' + (i * 7919) % 26);
+  }
+  return s;
+}
+
 std::string http_response(unsigned status, std::string_view body, std::string_view extra_headers) {
   std::string r = "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Type: application/x-amz-json-1.1\r\n";
   r += extra_headers;

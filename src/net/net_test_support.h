@@ -147,6 +147,10 @@ class ScriptedServer {
 /// A port on 127.0.0.1 with nothing listening (bound, then closed).
 std::uint16_t closed_port();
 
+/// `n` printable bytes in a non-repeating-looking order, for bodies whose
+/// every byte a test compares.
+std::string patterned(std::size_t n);
+
 /// Minimal HTTP response text.
 std::string http_response(unsigned status, std::string_view body, std::string_view extra_headers = "");
 

@@ -18,6 +18,8 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/write.hpp>
 
+#include "net/net_test_support.h"
+
 namespace kp::net::detail {
 namespace {
 
@@ -226,10 +228,7 @@ TEST(TimedStream, WriteToAFullSocketWaitsAndDeliversEverything) {
   // the reader runs on this thread only when the writer yields.)
   p.a.set_option(asio::socket_base::send_buffer_size(4096));
   TimedStream<tcp> s(std::move(p.a));
-  std::string big(1 << 20, '\0');
-  for (std::size_t i = 0; i < big.size(); ++i) {
-    big[i] = static_cast<char>('a' + i % 26);
-  }
+  const std::string big = kp::net::testing::patterned(1 << 20);
   std::optional<boost::system::error_code> wrote;
   std::string got;
   asio::co_spawn(

@@ -88,14 +88,6 @@ struct Fixture {
   TlsClientStream stream;
 };
 
-std::string pattern(std::size_t n) {
-  std::string s(n, '\0');
-  for (std::size_t i = 0; i < n; ++i) {
-    s[i] = static_cast<char>('A' + (i * 31) % 26);
-  }
-  return s;
-}
-
 TEST(TlsClientStream, HandshakeRoundTripAndCloseNotifyAsEof) {
   ScriptedServer peer([](int, PeerConn& c) {
     std::string got;
@@ -226,7 +218,7 @@ TEST(TlsClientStream, BufferedRecordsCompleteInlineInBoundedRuns) {
 // (SSL_ERROR_WANT_WRITE) and delivers every byte in order. The peer compares
 // and answers "same" (no state shared between threads).
 TEST(TlsClientStream, WriteBiggerThanTheSocketBufferWaitsAndDeliversEverything) {
-  const std::string big = pattern(1 << 20);
+  const std::string big = patterned(1 << 20);
   ScriptedServer peer([&big](int, PeerConn& c) {
     std::this_thread::sleep_for(200ms);  // let the client fill its buffer first
     std::string received;

@@ -605,10 +605,7 @@ TEST_F(UpstreamClientTest, TlsLargeRequestAndResponseSpanManyRecords) {
   const Endpoint ep{"https", "localhost", peer.port()};
   // 600 KB each way: ~37 records, more than a loopback socket buffer takes
   // at once, and more buffered records than the stream completes inline.
-  std::string big(600 * 1024, '\0');
-  for (std::size_t i = 0; i < big.size(); ++i) {
-    big[i] = static_cast<char>('a' + (i * 7919) % 26);
-  }
+  const std::string big = patterned(600 * 1024);
   for (int round = 0; round < 2; ++round) {
     auto r = send_on(pool, client, ep, kms_request(big));
     ASSERT_TRUE(r) << r.error().message;
