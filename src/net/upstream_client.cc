@@ -21,7 +21,6 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/query.hpp>
-#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/write.hpp>
@@ -64,9 +63,13 @@ struct Counters {
 // Immutable after construction; shared by every context state (and kept
 // alive by them, so in-flight sends never touch the UpstreamClient itself).
 struct Shared {
-  explicit Shared(UpstreamOptions o) : opt(std::move(o)), ssl(asio::ssl::context::tls_client) {
+  explicit Shared(UpstreamOptions o) : opt(std::move(o)), ssl(SSL_CTX_new(TLS_client_method())) {
     transport = opt.transport ? opt.transport : std::make_shared<DirectTcpTransport>();
-    SSL_CTX* ctx = ssl.native_handle();
+    SSL_CTX* ctx = ssl.get();
+    if (ctx == nullptr) {
+      tls_error = kp::Error(Errc::kUpstreamTls, "upstream: cannot create a TLS context: " + take_openssl_error());
+      return;
+    }
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
@@ -88,7 +91,7 @@ struct Shared {
 
   UpstreamOptions opt;
   std::shared_ptr<Transport> transport;
-  asio::ssl::context ssl;
+  kp::CPtr<SSL_CTX, SSL_CTX_free> ssl;  // verification settings for TlsClientStream
   std::optional<kp::Error> tls_error;
   Counters foreign;  // sends from executors outside the pool (fetch_add)
 };
@@ -392,7 +395,7 @@ asio::awaitable<kp::Result<std::unique_ptr<Connection>>> open_connection(std::sh
     st->bump(&Counters::opened);
     co_return c;
   }
-  c->tls.emplace(std::move(*sock), sh.ssl.native_handle());
+  c->tls.emplace(std::move(*sock), sh.ssl.get());
   SSL* ssl = c->tls->native_handle();
   if (ssl == nullptr) {
     co_return kp::Error(Errc::kUpstreamTls, "upstream: cannot set up a TLS connection: " + take_openssl_error());
