@@ -142,12 +142,17 @@ def run(cmd: list[str], timeout: float, env: dict | None = None, check: bool = T
 # ------------------------------------------------------------- /proc reads --
 
 
-def proc_cpu_split(pid: int) -> tuple[float, float]:
-    """(utime, stime) of the whole process (all threads, dead ones included)."""
-    with open(f"/proc/{pid}/stat") as f:
+def _stat_cpu(path: str) -> tuple[float, float]:
+    """(utime, stime) from a /proc .../stat file (fields 14 and 15)."""
+    with open(path) as f:
         data = f.read()
     fields = data[data.rindex(")") + 2:].split()
-    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK  # fields 14, 15 of stat
+    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
+
+
+def proc_cpu_split(pid: int) -> tuple[float, float]:
+    """(utime, stime) of the whole process (all threads, dead ones included)."""
+    return _stat_cpu(f"/proc/{pid}/stat")
 
 
 def proc_cpu_seconds(pid: int) -> float:
@@ -171,12 +176,9 @@ def thread_cpu(pid: int) -> dict[int, float]:
     out: dict[int, float] = {}
     for tid in os.listdir(f"/proc/{pid}/task"):
         try:
-            with open(f"/proc/{pid}/task/{tid}/stat") as f:
-                data = f.read()
+            out[int(tid)] = sum(_stat_cpu(f"/proc/{pid}/task/{tid}/stat"))
         except OSError:
             continue
-        fields = data[data.rindex(")") + 2:].split()
-        out[int(tid)] = (int(fields[11]) + int(fields[12])) / CLK_TCK
     return out
 
 
