@@ -15,17 +15,16 @@ keep-alive connections:
   server whose certificate does not chain to the CA it was given.
 """
 import os
-import re
 import shutil
 import tempfile
 import time
 import unittest
-import urllib.request
 
 import botocore.exceptions
 
 import harness as h
 from test_faults import proxy_env
+from test_observability import http_get, parse_prometheus, value
 
 ANSWER = '{"Keys":[{"KeyId":"k-1","KeyArn":"arn:aws:kms:us-east-1:111122223333:key/k-1"}],"Truncated":false}'
 
@@ -68,13 +67,6 @@ http {{
     return p, port
 
 
-def metric(metrics_url, name):
-    with urllib.request.urlopen(metrics_url + "/metrics", timeout=10) as r:
-        text = r.read().decode()
-    m = re.search(rf"^{re.escape(name)} (\S+)$", text, re.M)
-    return float(m.group(1)) if m else None
-
-
 class NginxUpstreamTest(h.TempDirTestCase):
     @classmethod
     def setUpClass(cls):
@@ -101,9 +93,10 @@ class NginxUpstreamTest(h.TempDirTestCase):
         for i in range(30):
             keys = kms.list_keys()["Keys"]
             self.assertEqual(keys[0]["KeyId"], "k-1", f"call {i}")
-        opened = metric(metrics, "kms_proxy_upstream_connections_opened_total")
-        reused = metric(metrics, "kms_proxy_upstream_connections_reused_total")
-        retries = metric(metrics, "kms_proxy_upstream_retries_total")
+        samples, _ = parse_prometheus(http_get(metrics + "/metrics")[2], self)
+        opened = value(samples, "kms_proxy_upstream_connections_opened_total")
+        reused = value(samples, "kms_proxy_upstream_connections_reused_total")
+        retries = value(samples, "kms_proxy_upstream_retries_total")
         # nginx ends each connection after its fifth answer: 30 calls need 6.
         self.assertEqual(opened, 6, f"opened {opened}, reused {reused}")
         self.assertEqual(reused, 24)
