@@ -86,6 +86,12 @@ void keep_alive_echo(int, PeerConn& c, ScriptedServer& self) {
   }
 }
 
+// A peer that answers every request with keep_alive_echo, plain or TLS.
+struct EchoPeer : ScriptedServer {
+  explicit EchoPeer(const TlsFiles* tls = nullptr)
+      : ScriptedServer([this](int i, PeerConn& c) { keep_alive_echo(i, c, *this); }, tls) {}
+};
+
 TEST_F(UpstreamClientTest, PoolReusesOneConnectionForSequentialRequests) {
   ServerOptions so;
   so.port = 0;
@@ -119,9 +125,7 @@ TEST_F(UpstreamClientTest, PoolReusesOneConnectionForSequentialRequests) {
 }
 
 TEST_F(UpstreamClientTest, PoolIsPerContext) {
-  ScriptedServer* self = nullptr;
-  ScriptedServer peer([&](int i, PeerConn& c) { keep_alive_echo(i, c, *self); });
-  self = &peer;
+  EchoPeer peer;
   UpstreamClient client(pool, fast());
   const Endpoint ep{"http", "localhost", peer.port()};
   ASSERT_TRUE(send_on(pool, client, ep, kms_request(), 0));
@@ -208,15 +212,19 @@ TEST_F(UpstreamClientTest, IdleConnectionClosedByServerIsNotReused) {
   }
 }
 
-TEST_F(UpstreamClientTest, ConnectionCloseFromUpstreamIsHonoured) {
+// The upstream answers with Connection: close and closes (over TLS after a
+// close_notify): the connection is not pooled, the next send opens another,
+// and nothing counts as a retry.
+void expect_connection_close_honoured(IoPool& pool, const UpstreamOptions& opt, const TlsFiles* tls) {
   ScriptedServer peer([&](int, PeerConn& c) {
     if (c.read_request()) {
       c.write(http_response(200, "moto-style", "Connection: close\r\n"));
+      c.close_notify();  // TLS only; a plain peer just closes
     }
     c.wait_eof(2s);
-  });
-  UpstreamClient client(pool, fast());
-  const Endpoint ep{"http", "127.0.0.1", peer.port()};
+  }, tls);
+  UpstreamClient client(pool, opt);
+  const Endpoint ep{tls != nullptr ? "https" : "http", tls != nullptr ? "localhost" : "127.0.0.1", peer.port()};
   for (int i = 0; i < 2; ++i) {
     auto r = send_on(pool, client, ep, kms_request());
     ASSERT_TRUE(r) << r.error().message;
@@ -225,6 +233,11 @@ TEST_F(UpstreamClientTest, ConnectionCloseFromUpstreamIsHonoured) {
   }
   EXPECT_EQ(client.stats().opened, 2u);
   EXPECT_EQ(client.stats().reused, 0u);
+  EXPECT_EQ(client.stats().retries, 0u);
+}
+
+TEST_F(UpstreamClientTest, ConnectionCloseFromUpstreamIsHonoured) {
+  expect_connection_close_honoured(pool, fast(), nullptr);
 }
 
 TEST_F(UpstreamClientTest, ResetMidResponseIsProtocolErrorAndNotRetried) {
@@ -416,9 +429,7 @@ TEST_F(UpstreamClientTest, PlainHttpToNonLoopbackIsRejected) {
 TEST_F(UpstreamClientTest, PlainHttpAllowListedHostIsAccepted) {
   // The allow-listed link-local name is routed to a local peer by the test
   // transport: nothing leaves the loopback interface.
-  ScriptedServer* self = nullptr;
-  ScriptedServer peer([&](int i, PeerConn& c) { keep_alive_echo(i, c, *self); });
-  self = &peer;
+  EchoPeer peer;
   auto opt = fast();
   opt.plain_http_hosts = {"169.254.169.254"};
   auto fixed = std::make_shared<FixedTransport>(peer.port());
@@ -438,9 +449,7 @@ TEST_F(UpstreamClientTest, PlainHttpAllowListedHostIsAccepted) {
 }
 
 TEST_F(UpstreamClientTest, SendFromAForeignExecutorWorksWithoutPooling) {
-  ScriptedServer* self = nullptr;
-  ScriptedServer peer([&](int i, PeerConn& c) { keep_alive_echo(i, c, *self); });
-  self = &peer;
+  EchoPeer peer;
   UpstreamClient client(pool, fast());
   asio::io_context foreign(1);
   auto guard = asio::make_work_guard(foreign);
@@ -497,9 +506,7 @@ UpstreamOptions tls_options() {
 
 TEST_F(UpstreamClientTest, TlsWithTestCaSucceedsAndReuses) {
   const auto& pki = test_pki();
-  ScriptedServer* self = nullptr;
-  ScriptedServer peer([&](int i, PeerConn& c) { keep_alive_echo(i, c, *self); }, &pki);
-  self = &peer;
+  EchoPeer peer(&pki);
   UpstreamClient client(pool, tls_options());
   ASSERT_TRUE(client.ready()) << client.ready().error().message;
   const Endpoint ep{"https", "localhost", peer.port()};
@@ -517,9 +524,7 @@ TEST_F(UpstreamClientTest, TlsWithTestCaSucceedsAndReuses) {
 
 TEST_F(UpstreamClientTest, TlsWrongHostNameIsRejected) {
   const auto& pki = test_pki();
-  ScriptedServer* self = nullptr;
-  ScriptedServer peer([&](int i, PeerConn& c) { keep_alive_echo(i, c, *self); }, &pki);
-  self = &peer;
+  EchoPeer peer(&pki);
   auto opt = tls_options();
   opt.transport = std::make_shared<FixedTransport>(peer.port());
   UpstreamClient client(pool, opt);
@@ -532,9 +537,7 @@ TEST_F(UpstreamClientTest, TlsWrongHostNameIsRejected) {
 
 TEST_F(UpstreamClientTest, TlsUnknownCaIsRejected) {
   const auto& pki = test_pki();
-  ScriptedServer* self = nullptr;
-  ScriptedServer peer([&](int i, PeerConn& c) { keep_alive_echo(i, c, *self); }, &pki);
-  self = &peer;
+  EchoPeer peer(&pki);
   UpstreamClient client(pool, fast());  // system roots only
   auto r = send_on(pool, client, {"https", "localhost", peer.port()}, kms_request());
   ASSERT_FALSE(r);
@@ -598,9 +601,7 @@ TEST_F(UpstreamClientTest, TlsRequestHeadAndBodyLeaveInOneRecord) {
 
 TEST_F(UpstreamClientTest, TlsLargeRequestAndResponseSpanManyRecords) {
   const auto& pki = test_pki();
-  ScriptedServer* self = nullptr;
-  ScriptedServer peer([&](int i, PeerConn& c) { keep_alive_echo(i, c, *self); }, &pki);
-  self = &peer;
+  EchoPeer peer(&pki);
   UpstreamClient client(pool, tls_options());
   const Endpoint ep{"https", "localhost", peer.port()};
   // 600 KB each way: ~37 records, more than a loopback socket buffer takes
@@ -659,23 +660,7 @@ TEST_F(UpstreamClientTest, TlsCloseMidResponseIsProtocolError) {
 }
 
 TEST_F(UpstreamClientTest, TlsConnectionCloseWithCloseNotifyIsHonoured) {
-  const auto& pki = test_pki();
-  ScriptedServer peer([&](int, PeerConn& c) {
-    if (c.read_request()) {
-      c.write(http_response(200, "bye", "Connection: close\r\n"));
-      c.close_notify();
-    }
-    c.wait_eof(2s);
-  }, &pki);
-  UpstreamClient client(pool, tls_options());
-  const Endpoint ep{"https", "localhost", peer.port()};
-  for (int i = 0; i < 2; ++i) {
-    auto r = send_on(pool, client, ep, kms_request());
-    ASSERT_TRUE(r) << r.error().message;
-    EXPECT_EQ(r->body, "bye");
-  }
-  EXPECT_EQ(client.stats().opened, 2u);
-  EXPECT_EQ(client.stats().retries, 0u);
+  expect_connection_close_honoured(pool, tls_options(), &test_pki());
 }
 
 }  // namespace
@@ -691,9 +676,7 @@ asio::awaitable<kp::Result<kp::HttpResponse>> send_with_temporary(UpstreamClient
 }
 
 TEST_F(UpstreamClientTest, TemporaryEndpointInsideCoAwait) {
-  ScriptedServer* self = nullptr;
-  ScriptedServer peer([&](int i, PeerConn& c) { keep_alive_echo(i, c, *self); });
-  self = &peer;
+  EchoPeer peer;
   UpstreamClient client(pool, fast());
   for (int i = 0; i < 3; ++i) {
     auto r = run_on(pool.context(0), send_with_temporary(client, peer.port()));
