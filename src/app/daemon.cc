@@ -171,7 +171,7 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const config::Config& cfg, Daemon
   }
   // 3. Upstream transport (direct | CONNECT proxy | vsock), shared by KMS
   //    and the credential endpoints, and the I/O threads.
-  d->pool = std::make_unique<net::IoPool>(d->extras.threads);
+  d->pool = std::make_unique<net::IoPool>(cfg.io.threads, cfg.io.busy_poll);
   d->pool->run();
   net::UpstreamOptions uo;
   uo.connect_timeout = cfg.upstream.timeouts.connect;
@@ -349,7 +349,11 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const config::Config& cfg, Daemon
   }
 
   d->description = mode_line + " upstream_path=" + path_line + " credentials=" +
-                   (d->extras.credentials ? std::string("injected") : d->chain.description);
+                   (d->extras.credentials ? std::string("injected") : d->chain.description) +
+                   " io_threads=" + std::to_string(d->pool->size());
+  if (cfg.io.busy_poll.count() > 0) {
+    d->description += " busy_poll_us=" + std::to_string(cfg.io.busy_poll.count());
+  }
   if (d->key) {
     d->description += " public_key_sha256=" + hex_encode(d->key->spki_sha256());
   }

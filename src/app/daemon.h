@@ -29,8 +29,6 @@ struct DaemonExtras {
   std::chrono::milliseconds sim_nsm_latency{0};
   /// Overrides the credentials chain (tests).
   std::shared_ptr<credentials::CredentialsProvider> credentials;
-  /// I/O threads; 0 = one per core.
-  std::size_t threads = 0;
 };
 
 class Daemon {

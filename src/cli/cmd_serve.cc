@@ -27,6 +27,7 @@ struct ServeFlags {
   std::uint16_t port = 0;
   std::size_t max_connections = 0;
   std::size_t threads = 0;
+  std::uint64_t busy_poll_us = 0;
   std::uint16_t egress_proxy_port = 0;
   std::vector<std::string> command;  // run only
 };
@@ -59,7 +60,10 @@ void add_common_flags(CLI::App& sub, ServeFlags& f) {
   sub.add_option("--log-level", f.log_level, "trace | debug | info | warn | error | off");
   sub.add_option("--metrics-listen", f.metrics_listen, "HOST:PORT for /metrics (Prometheus), /healthz, /readyz; port 0 = any free port (logged)");
   sub.add_option("--max-connections", f.max_connections, "Concurrent client connections");
-  sub.add_option("--threads", f.threads, "I/O threads (default: one per core)");
+  sub.add_option("--threads", f.threads, "I/O threads (default 0: one per core)");
+  sub.add_option("--busy-poll-us", f.busy_poll_us,
+                 "Keep an idle I/O thread polling this many microseconds before it sleeps: lower latency "
+                 "for more CPU (default 0 = off, at most 10000)");
   sub.add_option("--sim-nsm-latency", f.sim_latency, "Benchmarks: artificial simulated NSM latency")
       ->group("");
 }
@@ -81,6 +85,8 @@ void fill_overrides(CLI::App& sub, ServeFlags& f) {
   if (given("--log-level")) f.o.log_level = f.log_level;
   if (given("--metrics-listen")) f.o.metrics_listen = f.metrics_listen;
   if (given("--max-connections")) f.o.max_connections = f.max_connections;
+  if (given("--threads")) f.o.threads = f.threads;
+  if (given("--busy-poll-us")) f.o.busy_poll_us = f.busy_poll_us;
 }
 
 // Loads config + flags, reports every problem; nullopt on errors.
@@ -103,7 +109,6 @@ std::optional<config::Config> load(CLI::App& sub, ServeFlags& f) {
 
 std::optional<app::DaemonExtras> extras_from(ServeFlags& f) {
   app::DaemonExtras x;
-  x.threads = f.threads;
   if (!f.sim_latency.empty()) {
     auto d = config::parse_duration(f.sim_latency);
     if (!d) {

@@ -184,6 +184,19 @@ struct CredentialOptions {
   bool uses(CredentialSource s) const;
 };
 
+// --- I/O threads -------------------------------------------------------------
+
+inline constexpr std::size_t kMaxIoThreads = 256;
+inline constexpr std::chrono::microseconds kMaxBusyPoll{10'000};
+
+struct IoOptions {
+  std::size_t threads = 0;  // io.threads; --threads; 0 = one per core
+  // io.busy_poll_us; --busy-poll-us: after its last event an I/O thread keeps
+  // polling (yielding the CPU between polls) this long before it sleeps.
+  // Trades CPU for latency; 0 = off (sleep at once).
+  std::chrono::microseconds busy_poll{0};
+};
+
 // --- Logging and metrics ---------------------------------------------------
 
 enum class LogFormat { kText, kJson };
@@ -233,6 +246,7 @@ struct Config {
   VsockOptions vsock;
   AttestationOptions attestation;
   CredentialOptions credentials;
+  IoOptions io;
   LogOptions log;
   MetricsOptions metrics;
   ManifestInfo manifest;

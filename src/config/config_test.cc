@@ -167,6 +167,8 @@ TEST(EnclaverYaml, EveryExtensionKey) {
   EXPECT_EQ(c.listen.timeouts.body, Millis(6000));
   EXPECT_EQ(c.listen.timeouts.idle, Millis(7000));
   EXPECT_EQ(c.listen.timeouts.write, Millis(8000));
+  EXPECT_EQ(c.io.threads, 3U);
+  EXPECT_EQ(c.io.busy_poll, std::chrono::microseconds(50));
   EXPECT_EQ(c.log.format, LogFormat::kJson);
   EXPECT_EQ(c.log.level, LogLevel::kDebug);
   ASSERT_TRUE(c.metrics.listen.has_value());
@@ -207,7 +209,7 @@ TEST(EnclaverYamlErrors, UnknownKeysWithFileAndLine) {
                           "version, name, target, sources, signature, ingress, egress, defaults, kms_proxy, "
                           "api, spire)",
                           "err_unknown_keys.yaml:6: unknown key 'listen_host' in kms_proxy (expected one of: "
-                          "listen_port, endpoints, region, attestation, upstream, credentials, limits, log, "
+                          "listen_port, endpoints, region, attestation, upstream, credentials, limits, io, log, "
                           "metrics_listen)",
                           "err_unknown_keys.yaml:9: unknown key 'allowed' in egress (expected one of: "
                           "proxy_port, allow, deny)"));
@@ -223,10 +225,12 @@ TEST(EnclaverYamlErrors, WrongTypesAllReportedTogether) {
           "err_types.yaml:6: kms_proxy.attestation.max_age: expected a duration such as 500ms, 10s, 5m or a "
           "number of seconds, got 'soon'",
           "err_types.yaml:8: kms_proxy.limits.max_connections: expected an integer 1..1000000, got '0'",
-          "err_types.yaml:10: egress.proxy_port: expected a port number 0..65535, got '70000'",
-          "err_types.yaml:11: egress.allow: expected a list of strings, got 'kms.*'",
-          "err_types.yaml:13: ingress[0].listen_port: expected a port number 0..65535, got '-1'",
-          "err_types.yaml:15: defaults.cpu_count: expected an integer 1..2147483647, got 'two'"));
+          "err_types.yaml:10: kms_proxy.io.threads: expected a thread count 0..256, got '1000'",
+          "err_types.yaml:11: kms_proxy.io.busy_poll_us: expected a number of microseconds 0..10000, got '1ms'",
+          "err_types.yaml:13: egress.proxy_port: expected a port number 0..65535, got '70000'",
+          "err_types.yaml:14: egress.allow: expected a list of strings, got 'kms.*'",
+          "err_types.yaml:16: ingress[0].listen_port: expected a port number 0..65535, got '-1'",
+          "err_types.yaml:18: defaults.cpu_count: expected an integer 1..2147483647, got 'two'"));
 }
 
 TEST(EnclaverYamlErrors, InvalidEgressPatterns) {

@@ -232,6 +232,20 @@ void read_limits(Reader& r, const Field& f) {
             });
 }
 
+void read_io(Reader& r, const Field& f) {
+  auto& io = r.cfg().io;
+  r.mapping(f, {"threads", "busy_poll_us"}, [&](const Field& c) {
+    if (c.key.Scalar() == "threads") {
+      if (auto v = r.integer(c, 0, kMaxIoThreads, "a thread count")) {
+        io.threads = static_cast<std::size_t>(*v);
+      }
+    } else if (auto v = r.integer(c, 0, static_cast<std::uint64_t>(kMaxBusyPoll.count()),
+                                  "a number of microseconds")) {
+      io.busy_poll = std::chrono::microseconds(*v);
+    }
+  });
+}
+
 void read_log(Reader& r, const Field& f) {
   auto& lg = r.cfg().log;
   r.mapping(f, {"format", "level"}, [&](const Field& c) {
@@ -261,7 +275,7 @@ void read_kms_proxy(Reader& r, const Field& f) {
   std::set<std::string> present;
   r.mapping(f,
             {"listen_port", "endpoints", "region", "attestation", "upstream", "credentials", "limits",
-             "log", "metrics_listen"},
+             "io", "log", "metrics_listen"},
             [&](const Field& c) {
               const std::string name = c.key.Scalar();
               present.insert(name);
@@ -287,6 +301,8 @@ void read_kms_proxy(Reader& r, const Field& f) {
                 read_credentials(r, c);
               } else if (name == "limits") {
                 read_limits(r, c);
+              } else if (name == "io") {
+                read_io(r, c);
               } else if (name == "log") {
                 read_log(r, c);
               } else {  // metrics_listen

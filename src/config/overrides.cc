@@ -265,6 +265,24 @@ Diagnostics apply_overrides(Config& cfg, const FlagOverrides& f) {
     cfg.listen.max_connections = *f.max_connections;
     cfg.origins["kms_proxy.limits.max_connections"] = flag("--max-connections");
   }
+  if (f.threads) {
+    if (*f.threads > kMaxIoThreads) {
+      err("--threads", "expected 0 (one per core) to " + std::to_string(kMaxIoThreads) + ", got " +
+                           std::to_string(*f.threads));
+    } else {
+      cfg.io.threads = *f.threads;
+      cfg.origins["kms_proxy.io.threads"] = flag("--threads");
+    }
+  }
+  if (f.busy_poll_us) {
+    if (*f.busy_poll_us > static_cast<std::uint64_t>(kMaxBusyPoll.count())) {
+      err("--busy-poll-us", "expected 0 (off) to " + std::to_string(kMaxBusyPoll.count()) +
+                                " microseconds, got " + std::to_string(*f.busy_poll_us));
+    } else {
+      cfg.io.busy_poll = std::chrono::microseconds(*f.busy_poll_us);
+      cfg.origins["kms_proxy.io.busy_poll_us"] = flag("--busy-poll-us");
+    }
+  }
   return d;
 }
 

@@ -64,6 +64,8 @@ struct FlagOverrides {
   std::optional<std::string> log_level;            // --log-level trace|debug|info|warn|error|off
   std::optional<std::string> metrics_listen;       // --metrics-listen HOST:PORT
   std::optional<std::size_t> max_connections;      // --max-connections N
+  std::optional<std::size_t> threads;              // --threads N
+  std::optional<std::uint64_t> busy_poll_us;       // --busy-poll-us N
 };
 
 /// Applies flag values over `cfg` (recording each flag as the origin).

@@ -117,6 +117,8 @@ TEST(Flags, OverrideFileValues) {
   f.max_connections = 10;
   f.ca_files = {"/ca.pem"};
   f.egress_proxy_port = 11000;
+  f.threads = 2;
+  f.busy_poll_us = 10'000;
   EXPECT_THAT(apply_overrides(c, f), IsEmpty());
   EXPECT_EQ(c.listen.port, 8888);
   EXPECT_EQ(c.origin_of("kms_proxy.listen_port").source, "--port");
@@ -136,6 +138,9 @@ TEST(Flags, OverrideFileValues) {
   EXPECT_EQ(c.listen.max_connections, 10U);
   EXPECT_THAT(c.upstream.ca_files, ElementsAre("/ca.pem"));
   EXPECT_EQ(c.egress.proxy_port, std::optional<std::uint16_t>(11000));
+  EXPECT_EQ(c.io.threads, 2U);
+  EXPECT_EQ(c.io.busy_poll, std::chrono::microseconds(10'000));
+  EXPECT_EQ(c.origin_of("kms_proxy.io.busy_poll_us").source, "--busy-poll-us");
   EXPECT_THAT(errors(validate(c)), IsEmpty());
 }
 
@@ -170,6 +175,8 @@ TEST(Flags, BadValuesAllReportedWithFlagNames) {
   f.vsock = "host:17002";
   f.log_level = "loud";
   f.metrics_listen = "127.0.0.1";
+  f.threads = 257;
+  f.busy_poll_us = 10'001;
   EXPECT_THAT(lines(apply_overrides(c, f)),
               ElementsAre("--listen: expected HOST[:PORT] (IPv6 in brackets), got '127.0.0.1:http'",
                           "--endpoint: expected REGION=[https://]HOST[:PORT], got 'no-equals-sign'",
@@ -183,11 +190,15 @@ TEST(Flags, BadValuesAllReportedWithFlagNames) {
                           "'1500ms'",
                           "--attestation-timeout: expected a duration such as 500ms, 10s or 1m, got 'soon'",
                           "--log-level: expected trace, debug, info, warn, error or off, got 'loud'",
-                          "--metrics-listen: expected HOST:PORT, got '127.0.0.1'"));
+                          "--metrics-listen: expected HOST:PORT, got '127.0.0.1'",
+                          "--threads: expected 0 (one per core) to 256, got 257",
+                          "--busy-poll-us: expected 0 (off) to 10000 microseconds, got 10001"));
   // Nothing was half-applied.
   EXPECT_EQ(c.listen.port, kDefaultKmsPort);
   EXPECT_EQ(c.attestation.mode, AttestationMode::kNsm);
   EXPECT_TRUE(c.attestation.pcrs.empty());
+  EXPECT_EQ(c.io.threads, 0U);
+  EXPECT_EQ(c.io.busy_poll.count(), 0);
 }
 
 // --- The whole pipeline ------------------------------------------------------------

@@ -1,6 +1,7 @@
 #include "net/io_pool.h"
 
 #include <pthread.h>
+#include <sched.h>
 
 #include <algorithm>
 #include <string>
@@ -9,7 +10,38 @@
 
 namespace kp::net {
 
-IoPool::IoPool(std::size_t n_threads) {
+namespace {
+
+// Runs `ctx` until it is stopped or runs out of work. With busy polling,
+// poll() (epoll_wait with a zero timeout, then the ready handlers) repeats
+// until `spin` has passed since the last handler ran; only then does the
+// thread block in run_one().
+void run_context(boost::asio::io_context& ctx, std::chrono::microseconds spin) {
+  if (spin.count() <= 0) {
+    ctx.run();
+    return;
+  }
+  using Clock = std::chrono::steady_clock;
+  auto last_event = Clock::now();
+  while (!ctx.stopped()) {
+    if (ctx.poll() > 0) {
+      last_event = Clock::now();
+      continue;
+    }
+    if (Clock::now() - last_event < spin) {
+      sched_yield();  // let a runnable thread on this CPU go first
+      continue;
+    }
+    if (ctx.run_one() == 0) {
+      return;  // stopped, or out of work
+    }
+    last_event = Clock::now();
+  }
+}
+
+}  // namespace
+
+IoPool::IoPool(std::size_t n_threads, std::chrono::microseconds busy_poll) : busy_poll_(busy_poll) {
   if (n_threads == 0) {
     n_threads = std::max(1u, std::thread::hardware_concurrency());
   }
@@ -59,7 +91,7 @@ void IoPool::run() {
       // than terminating the daemon.
       for (;;) {
         try {
-          c->run();
+          run_context(*c, busy_poll_);
           return;
         } catch (...) {
           uncaught_.fetch_add(1, std::memory_order_relaxed);

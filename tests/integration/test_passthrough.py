@@ -3,6 +3,7 @@ server, driven by the real boto3 client and the aws CLI (issue: foundation)."""
 import json
 import os
 import subprocess
+import time
 import unittest
 
 import botocore.exceptions
@@ -99,6 +100,49 @@ class PassThroughTest(h.TempDirTestCase):
                              env=env, capture_output=True, text=True, timeout=60)
         self.assertEqual(dec.returncode, 0, dec.stderr)
         self.assertEqual(base64.b64decode(dec.stdout.strip()), b"cli secret")
+
+
+def process_cpu_seconds(pid):
+    """utime + stime of every thread of `pid`, in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class BusyPollTest(h.TempDirTestCase):
+    """io.busy_poll_us from the config file: the proxy serves the real SDK as
+    usual, and its threads stop polling once the window has passed (an idle
+    proxy uses no CPU)."""
+
+    def test_busy_polling_proxy_serves_sdk_and_sleeps_when_idle(self):
+        moto, _, moto_url = h.start_moto()
+        self.track(moto)
+        cfg = os.path.join(self.tmp, "enclaver.yaml")
+        with open(cfg, "w") as f:
+            f.write("kms_proxy:\n  listen_port: 9999\n  io:\n    threads: 2\n    busy_poll_us: 2000\n")
+        proxy, port = h.start_proxy(["--config", cfg, "--attestation", "none",
+                                     "--endpoint", f"us-east-1={moto_url}"], env=proxy_env())
+        self.track(proxy)
+        self.assertRegex(proxy.output(), r"io_threads=2 busy_poll_us=2000\b")
+        kms = h.boto3_kms(f"http://127.0.0.1:{port}")
+        key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+        for i in range(20):
+            msg = f"message {i}".encode()
+            ct = kms.encrypt(KeyId=key_id, Plaintext=msg)["CiphertextBlob"]
+            self.assertEqual(kms.decrypt(CiphertextBlob=ct)["Plaintext"], msg)
+        # Idle: after the 2 ms window the threads block. Two threads polling
+        # through this second would use ~2 s of CPU.
+        time.sleep(0.2)
+        before = process_cpu_seconds(proxy.p.pid)
+        time.sleep(1.0)
+        self.assertLess(process_cpu_seconds(proxy.p.pid) - before, 0.2)
+
+    def test_out_of_range_busy_poll_is_a_startup_error(self):
+        p = h.Proc("kms-proxy-bad", [os.path.join(h.BIN, "kms-proxy"), "serve", "--listen", "127.0.0.1:0",
+                                     "--attestation", "none", "--busy-poll-us", "20000"], env=proxy_env())
+        self.track(p)
+        self.assertNotEqual(p.p.wait(timeout=30), 0)
+        p.wait_for_line(r"--busy-poll-us: expected 0 \(off\) to 10000 microseconds, got 20000", timeout=5)
 
 
 class SignatureCheckingUpstreamTest(h.TempDirTestCase):
