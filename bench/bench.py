@@ -90,6 +90,8 @@ LUA = BENCH / "wrk" / "kms.lua"
 NSM_LATENCY_MS = 5.0
 # Idle upstream keep-alive connections per proxy thread / nginx worker.
 UPSTREAM_KEEPALIVE = 64
+# The latency variant of figures a/b: io.busy_poll_us (see docs/configuration.md).
+BUSY_POLL_US = 50
 
 # Credentials the proxy signs with (the stub does not verify signatures).
 PROXY_ENV = {
@@ -325,18 +327,24 @@ http {{
     def fig_passthrough(self) -> None:
         """a + b. "proxy": the bench config (upstream pool as large as nginx's
         keepalive cache, --log-level warn as nginx has access_log off);
-        "proxy-defaults": the product's defaults (pool of 8 per thread, one
-        info log line per request), reported beside it without a target."""
-        m1, m2 = free_port(), free_port()
+        "proxy-busypoll": the same with io.busy_poll_us (threads poll for
+        BUSY_POLL_US after each event instead of sleeping at once: latency
+        for CPU); "proxy-defaults": the product's defaults (pool of 8 per
+        thread, one info log line per request), without a target."""
+        m1, m2, m3 = free_port(), free_port(), free_port()
         proxy, pport, _ = self.start_proxy("proxy-passthrough", attested=False, log_level="warn",
                                            extra=["--metrics-listen", f"127.0.0.1:{m1}"])
+        proxy_bp, bport, _ = self.start_proxy("proxy-passthrough-busypoll", attested=False, log_level="warn",
+                                              extra=["--metrics-listen", f"127.0.0.1:{m3}",
+                                                     "--busy-poll-us", str(BUSY_POLL_US)])
         proxy_def, dport, _ = self.start_proxy("proxy-passthrough-defaults", attested=False, defaults=True,
                                                extra=["--metrics-listen", f"127.0.0.1:{m2}"])
         nginx, nport = self.start_nginx()
         nginx_pids = [nginx.pid] + children(nginx.pid)
         runs = {}
         targets = (("direct", self.stub_http, [self.stub.pid]), ("proxy", pport, [proxy.pid]),
-                   ("nginx", nport, nginx_pids), ("proxy-defaults", dport, [proxy_def.pid]))
+                   ("nginx", nport, nginx_pids), ("proxy-busypoll", bport, [proxy_bp.pid]),
+                   ("proxy-defaults", dport, [proxy_def.pid]))
         try:
             for conns in (1, self.c_high):
                 for _, port, _ in targets:
@@ -352,7 +360,7 @@ http {{
                 for target, _, _ in targets:
                     runs[(target, conns)] = merge_rounds(rounds[target])
                     self.results["runs"][f"{target}-encrypt-c{conns}"] = runs[(target, conns)]
-            for label, mport in (("proxy", m1), ("proxy-defaults", m2)):
+            for label, mport in (("proxy", m1), ("proxy-busypoll", m3), ("proxy-defaults", m2)):
                 try:
                     m = scrape_metrics(mport)
                     self.results["runs"][f"{label}-upstream-pool"] = {
@@ -362,6 +370,7 @@ http {{
         finally:
             self.procs.stop(nginx)
             self.procs.stop(proxy_def)
+            self.procs.stop(proxy_bp)
             self.procs.stop(proxy)
 
         def cpu(t, c):
@@ -370,9 +379,10 @@ http {{
         def system_cpu(t, c):
             return runs[(t, c)].get("system_cpu_us_per_request")
 
+        variants = (("proxy", ""), ("proxy-busypoll", "_busy_poll"), ("proxy-defaults", "_defaults"))
         for c in (1, self.c_high):
             n = cpu("nginx", c)
-            for variant, suffix in (("proxy", ""), ("proxy-defaults", "_defaults")):
+            for variant, suffix in variants:
                 p = cpu(variant, c)
                 main = not suffix and c == self.c_high
                 self.figure(f"a_cpu_per_request_ratio_vs_nginx_c{c}{suffix}", p / n if p and n else None,
@@ -382,10 +392,11 @@ http {{
                             proxy_rps=runs[(variant, c)]["rps"], nginx_rps=runs[("nginx", c)]["rps"])
             for q in ("p50", "p99"):
                 d = runs[("direct", c)]["latency_us"][q]
-                for variant, suffix in (("proxy", ""), ("proxy-defaults", "_defaults")):
+                for variant, suffix in variants:
                     v = runs[(variant, c)]["latency_us"][q]
+                    # The target is shown for the bench settings with and without busy polling.
                     self.figure(f"b_added_latency_{q}_c{c}{suffix}_us", v - d, unit="us",
-                                target=50 if (c == 1 and q == "p50" and not suffix) else None,
+                                target=50 if (c == 1 and q == "p50" and suffix != "_defaults") else None,
                                 direct_us=d, proxy_us=v,
                                 nginx_added_us=runs[("nginx", c)]["latency_us"][q] - d)
 
@@ -695,7 +706,8 @@ http {{
     def expected_figures(self) -> list[str]:
         by_letter = {
             "a": [f"a_cpu_per_request_ratio_vs_nginx_c{c}" for c in (1, self.c_high)],
-            "b": [f"b_added_latency_{q}_c{c}_us" for c in (1, self.c_high) for q in ("p50", "p99")],
+            "b": [f"b_added_latency_{q}_c{c}{s}_us" for c in (1, self.c_high) for q in ("p50", "p99")
+                  for s in ("", "_busy_poll")],
             "c": ["c_attested_throughput_ratio_vs_rsa", "c_attested_cpu_ratio_vs_rsa",
                   "c_attested_throughput_ratio_vs_rsa_nsm_offloaded"],
             "d": ["d_coalescing_ratio_vs_one_call_per_request"],
