@@ -329,8 +329,8 @@ http {{
         keepalive cache, --log-level warn as nginx has access_log off);
         "proxy-busypoll": the same with io.busy_poll_us (threads poll for
         BUSY_POLL_US after each event instead of sleeping at once: latency
-        for CPU); "proxy-defaults": the product's defaults (pool of 8 per
-        thread, one info log line per request), without a target."""
+        for CPU); "proxy-defaults": the product's defaults (the same pool
+        size, one info log line per request), without a target."""
         m1, m2, m3 = free_port(), free_port(), free_port()
         proxy, pport, _ = self.start_proxy("proxy-passthrough", attested=False, log_level="warn",
                                            extra=["--metrics-listen", f"127.0.0.1:{m1}"])
