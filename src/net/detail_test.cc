@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -254,6 +255,53 @@ TEST(HeaderLimit, ResponseFieldsTrickledCountTowardsTheLimit) {
             ErrorCode{});
   EXPECT_EQ(small.status, 200u);
   EXPECT_EQ(small.headers.fields().size(), 11u);
+}
+
+// A chunked message whose trailer section carries `trailer` fields of 20
+// bytes each, read in chunks of `chunk` bytes (0: one read).
+std::deque<std::string> chunked_with_trailer(std::string_view start_line, int trailer, std::size_t chunk) {
+  std::string wire = std::string(start_line) + "X-Amz-Target: A\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                     "5\r\nhello\r\n0\r\nX-Amz-Target: B\r\n";
+  for (int i = 0; i < trailer; ++i) {
+    wire += "X-T" + std::to_string(10 + i % 90) + ": vvvvvvvvvvv\r\n";
+  }
+  wire += "\r\n";
+  std::deque<std::string> chunks;
+  for (std::size_t at = 0; at < wire.size(); at += (chunk == 0 ? wire.size() : chunk)) {
+    chunks.push_back(wire.substr(at, chunk == 0 ? std::string::npos : chunk));
+  }
+  return chunks;
+}
+
+TEST(Trailers, AreReadButNotMergedIntoTheHeaderFields) {
+  for (const std::size_t chunk : {std::size_t{0}, std::size_t{7}}) {
+    SCOPED_TRACE(chunk);
+    kp::HttpRequest req;
+    EXPECT_EQ(parse_chunks<RequestSink>(req, chunked_with_trailer("POST / HTTP/1.1\r\n", 3, chunk), 256),
+              ErrorCode{});
+    EXPECT_EQ(req.body, "hello");
+    EXPECT_EQ(req.headers.get_all("X-Amz-Target"), std::vector<std::string_view>{"A"});
+    EXPECT_EQ(req.headers.fields().size(), 2u);  // X-Amz-Target, Transfer-Encoding
+    kp::HttpResponse resp;
+    EXPECT_EQ(parse_chunks<ResponseSink>(resp, chunked_with_trailer("HTTP/1.1 200 OK\r\n", 3, chunk), 256),
+              ErrorCode{});
+    EXPECT_EQ(resp.body, "hello");
+    EXPECT_EQ(resp.headers.fields().size(), 2u);
+  }
+}
+
+TEST(Trailers, TrickledTrailerSectionIsBoundedLikeTheHeader) {
+  // 40 trailer fields of 20 bytes, 7 bytes per read: each put() is small, the
+  // section (~820 bytes) is over the 256-byte limit.
+  kp::HttpRequest req;
+  EXPECT_EQ(parse_chunks<RequestSink>(req, chunked_with_trailer("POST / HTTP/1.1\r\n", 40, 7), 256),
+            bhttp::error::header_limit);
+  kp::HttpResponse resp;
+  EXPECT_EQ(parse_chunks<ResponseSink>(resp, chunked_with_trailer("HTTP/1.1 200 OK\r\n", 40, 7), 256),
+            bhttp::error::header_limit);
+  // Within the limit: fine.
+  kp::HttpRequest ok;
+  EXPECT_EQ(parse_chunks<RequestSink>(ok, chunked_with_trailer("POST / HTTP/1.1\r\n", 5, 7), 256), ErrorCode{});
 }
 
 }  // namespace

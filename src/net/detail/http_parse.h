@@ -61,9 +61,30 @@ class BudgetedParser : public bhttp::basic_parser<IsRequest> {
   /// One put() consumed `n` bytes that were all header bytes.
   void header_consumed(std::size_t n) noexcept { header_used_ += n; }
 
+ protected:
+  /// For on_field_impl: a field that comes after the header block is in the
+  /// trailer section of a chunked body (RFC 9112 7.1.2). The sinks drop it:
+  /// RFC 9110 6.5.1 forbids merging trailer fields into the header fields
+  /// unless their definitions allow it, and a field arriving after the body
+  /// (X-Amz-Target, Authorization, ...) must not change how the message is
+  /// read. Its bytes still count, against a budget as large as the header
+  /// block's, so that a trailer section trickled in over many reads cannot
+  /// run on until the body timeout. Sets `ec` to header_limit when it is spent.
+  bool is_trailer_field(BeastStringView name, BeastStringView value, ErrorCode& ec) noexcept {
+    if (!this->is_header_done()) {
+      return false;
+    }
+    trailer_used_ += name.size() + value.size() + 4;  // ": " and CRLF
+    if (trailer_used_ > header_max_) {
+      ec = bhttp::error::header_limit;
+    }
+    return true;
+  }
+
  private:
   std::uint64_t header_max_ = 8192;  // Beast's default
   std::uint64_t header_used_ = 0;
+  std::uint64_t trailer_used_ = 0;
 };
 
 /// Parses one request into a kp::HttpRequest.
@@ -84,7 +105,10 @@ class RequestSink final : public BudgetedParser<true> {
   void on_response_impl(int, BeastStringView, int, ErrorCode& ec) override {
     ec = bhttp::error::bad_version;  // never called for requests
   }
-  void on_field_impl(bhttp::field f, BeastStringView name, BeastStringView value, ErrorCode&) override {
+  void on_field_impl(bhttp::field f, BeastStringView name, BeastStringView value, ErrorCode& ec) override {
+    if (this->is_trailer_field(name, value, ec)) {
+      return;
+    }
     if (f == bhttp::field::expect && has_token(sv(value), "100-continue")) {
       expect_continue_ = true;
     }
@@ -137,7 +161,10 @@ class ResponseSink final : public BudgetedParser<false> {
   void on_response_impl(int code, BeastStringView, int, ErrorCode&) override {
     resp_.status = static_cast<unsigned>(code);
   }
-  void on_field_impl(bhttp::field, BeastStringView name, BeastStringView value, ErrorCode&) override {
+  void on_field_impl(bhttp::field, BeastStringView name, BeastStringView value, ErrorCode& ec) override {
+    if (this->is_trailer_field(name, value, ec)) {
+      return;
+    }
     resp_.headers.add(sv(name), sv(value));
   }
   void on_header_impl(ErrorCode&) override {}
