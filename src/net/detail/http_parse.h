@@ -62,15 +62,16 @@ class BudgetedParser : public bhttp::basic_parser<IsRequest> {
   void header_consumed(std::size_t n) noexcept { header_used_ += n; }
 
  protected:
-  /// For on_field_impl: a field that comes after the header block is in the
-  /// trailer section of a chunked body (RFC 9112 7.1.2). The sinks drop it:
-  /// RFC 9110 6.5.1 forbids merging trailer fields into the header fields
-  /// unless their definitions allow it, and a field arriving after the body
-  /// (X-Amz-Target, Authorization, ...) must not change how the message is
-  /// read. Its bytes still count, against a budget as large as the header
-  /// block's, so that a trailer section trickled in over many reads cannot
-  /// run on until the body timeout. Sets `ec` to header_limit when it is spent.
-  bool is_trailer_field(BeastStringView name, BeastStringView value, ErrorCode& ec) noexcept {
+  /// For on_field_impl: true when the field comes after the header block,
+  /// in the trailer section of a chunked body (RFC 9112 7.1.2); the caller
+  /// then drops it. RFC 9110 6.5.1 forbids merging trailer fields into the
+  /// header fields unless their definitions allow it, and a field arriving
+  /// after the body (X-Amz-Target, Authorization, ...) must not change how
+  /// the message is read. Its bytes still count, against a budget as large
+  /// as the header block's, so that a trailer section trickled in over many
+  /// reads cannot run on until the body timeout. Sets `ec` to header_limit
+  /// when it is spent.
+  bool drop_trailer_field(BeastStringView name, BeastStringView value, ErrorCode& ec) noexcept {
     if (!this->is_header_done()) {
       return false;
     }
@@ -106,7 +107,7 @@ class RequestSink final : public BudgetedParser<true> {
     ec = bhttp::error::bad_version;  // never called for requests
   }
   void on_field_impl(bhttp::field f, BeastStringView name, BeastStringView value, ErrorCode& ec) override {
-    if (this->is_trailer_field(name, value, ec)) {
+    if (this->drop_trailer_field(name, value, ec)) {
       return;
     }
     if (f == bhttp::field::expect && has_token(sv(value), "100-continue")) {
@@ -162,7 +163,7 @@ class ResponseSink final : public BudgetedParser<false> {
     resp_.status = static_cast<unsigned>(code);
   }
   void on_field_impl(bhttp::field, BeastStringView name, BeastStringView value, ErrorCode& ec) override {
-    if (this->is_trailer_field(name, value, ec)) {
+    if (this->drop_trailer_field(name, value, ec)) {
       return;
     }
     resp_.headers.add(sv(name), sv(value));
