@@ -10,6 +10,8 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <algorithm>
+#include <iterator>
 #include <mutex>
 #include <optional>
 #include <vector>
@@ -89,11 +91,26 @@ struct AttestationSource::Impl : std::enable_shared_from_this<Impl> {
         start_call_locked();
       }
     }
+    // One hand-off per executor rather than per waiter: every post from this
+    // thread takes the target io_context's lock (contended by its I/O thread)
+    // and may wake that thread, and a call serves several waiters per thread.
+    std::vector<std::pair<asio::any_io_executor, std::vector<std::shared_ptr<Waiter>>>> by_executor;
     for (auto& w : batch) {
       auto ex = w->timer.get_executor();
-      asio::post(ex, [w, result = *out]() mutable {
-        w->result = std::move(result);
-        w->timer.cancel();
+      auto it = std::find_if(by_executor.begin(), by_executor.end(),
+                             [&](const auto& entry) { return entry.first == ex; });
+      if (it == by_executor.end()) {
+        by_executor.emplace_back(std::move(ex), std::vector<std::shared_ptr<Waiter>>{});
+        it = std::prev(by_executor.end());
+      }
+      it->second.push_back(std::move(w));
+    }
+    for (auto& [ex, waiters] : by_executor) {
+      asio::post(ex, [waiters = std::move(waiters), result = *out]() mutable {
+        for (auto& w : waiters) {
+          w->result = result;
+          w->timer.cancel();
+        }
       });
     }
   }
