@@ -46,6 +46,7 @@ constexpr Row kTable[] = {
     {Errc::kLimitExceeded, "limit_exceeded", 400, "LimitExceededException", false},
     {Errc::kAttestationInvalid, "attestation_invalid", 400, "ValidationException", false},
     {Errc::kNsmFailed, "nsm_failed", 500, "KMSProxyAttestationException", true},
+    {Errc::kNsmTimeout, "nsm_timeout", 503, "KMSProxyAttestationException", true},
     {Errc::kCmsInvalid, "cms_invalid", 500, "KMSProxyRecipientException", false},
     {Errc::kCmsWrongRecipient, "cms_wrong_recipient", 500, "KMSProxyRecipientException", false},
     {Errc::kCmsDecryptFailed, "cms_decrypt_failed", 500, "KMSProxyRecipientException", false},

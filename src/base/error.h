@@ -46,7 +46,8 @@ enum class Errc {
   kLimitExceeded,          // LimitExceededException
   // --- Attestation / crypto (local component failures) ---
   kAttestationInvalid,     // document does not parse or verify          400 ValidationException (emulator)
-  kNsmFailed,              // NSM device error or timeout                 500 KMSProxyAttestationException
+  kNsmFailed,              // NSM device error                            500 KMSProxyAttestationException
+  kNsmTimeout,             // no document within attestation.timeout      503 KMSProxyAttestationException
   kCmsInvalid,             // CiphertextForRecipient does not parse       500 KMSProxyRecipientException
   kCmsWrongRecipient,      // addressed to another key                    500 KMSProxyRecipientException
   kCmsDecryptFailed,       // RSA/AES failure                             500 KMSProxyRecipientException

@@ -13,6 +13,11 @@ TEST(Error, MapsToKmsStyleHttpErrors) {
   EXPECT_EQ(to_http(Errc::kUpstreamTimeout).status, 504u);
   EXPECT_EQ(to_http(Errc::kUpstreamUnreachable).status, 502u);
   EXPECT_EQ(to_http(Errc::kCmsWrongRecipient).status, 500u);
+  // A broken NSM is a server fault; a slow one is worth a retry.
+  EXPECT_EQ(to_http(Errc::kNsmFailed).status, 500u);
+  EXPECT_EQ(to_http(Errc::kNsmTimeout).status, 503u);
+  EXPECT_EQ(to_http(Errc::kNsmTimeout).type, to_http(Errc::kNsmFailed).type);
+  EXPECT_TRUE(is_retryable(Errc::kNsmTimeout));
   EXPECT_TRUE(is_retryable(Errc::kUpstreamTimeout));
   EXPECT_FALSE(is_retryable(Errc::kValidation));
 }

@@ -55,7 +55,7 @@ void add_common_flags(CLI::App& sub, ServeFlags& f) {
   sub.add_option("--attestation-max-age", f.max_age,
                  "Reuse an attestation document for up to this long (e.g. 5s; default 0 = fresh per request)");
   sub.add_option("--attestation-timeout", f.attest_timeout,
-                 "Longest a request waits for its attestation document before a 500 (default 10s)");
+                 "Longest a request waits for its attestation document before a 503 (default 10s)");
   sub.add_option("--log-format", f.log_format, "text (default) | json (one JSON object per line, key=value pairs as fields)");
   sub.add_option("--log-level", f.log_level, "trace | debug | info | warn | error | off");
   sub.add_option("--metrics-listen", f.metrics_listen, "HOST:PORT for /metrics (Prometheus), /healthz, /readyz; port 0 = any free port (logged)");

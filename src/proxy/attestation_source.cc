@@ -160,7 +160,7 @@ asio::awaitable<DocResult> AttestationSource::get() {
   if (waiter->result) {
     co_return std::move(*waiter->result);
   }
-  co_return fail(Errc::kNsmFailed, "attestation: no document from the NSM within " +
+  co_return fail(Errc::kNsmTimeout, "attestation: no document from the NSM within " +
                                        std::to_string(impl_->opts.timeout.count()) + " ms");
 }
 
