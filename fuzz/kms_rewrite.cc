@@ -133,7 +133,15 @@ void check_add_recipient(std::string_view body) {
     KP_FUZZ_CHECK(spliced == r->body);
   }
   const json::object& before = original->as_object();
-  KP_FUZZ_CHECK(r->already_had_recipient == before.contains("Recipient"));
+  // "Recipient": null counts as absent. The DOM keeps one of duplicate keys,
+  // so it bounds the answer from both sides rather than giving it.
+  const json::value* own = before.if_contains("Recipient");
+  if (own != nullptr && !own->is_null()) {
+    KP_FUZZ_CHECK(r->already_had_recipient);
+  }
+  if (!r->already_had_recipient) {
+    KP_FUZZ_CHECK(own == nullptr || own->is_null());
+  }
   if (r->already_had_recipient) {
     KP_FUZZ_CHECK(r->body == body);
     return;
@@ -149,7 +157,9 @@ void check_add_recipient(std::string_view body) {
   KP_FUZZ_CHECK(ro.contains("KeyEncryptionAlgorithm") &&
                 ro.at("KeyEncryptionAlgorithm") == "RSAES_OAEP_SHA_256");
   rest.erase("Recipient");
-  KP_FUZZ_CHECK(same(rest, before));
+  json::object expected = before;
+  expected.erase("Recipient");
+  KP_FUZZ_CHECK(same(rest, expected));
 }
 
 // Stub decryptor: refuses blobs starting with 0xff (as the crypto module

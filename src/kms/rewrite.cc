@@ -33,17 +33,22 @@ class RecipientScan {
   static constexpr std::size_t max_key_size = static_cast<std::size_t>(-1);
 
   bool root_is_object = false;
-  bool has_recipient = false;
+  bool has_recipient = false;          // a root "Recipient" whose value is not null
+  std::size_t null_recipients = 0;     // root "Recipient": null members
   std::size_t root_members = 0;
 
   bool on_document_begin(json::error_code&) { return true; }
   bool on_document_end(json::error_code&) { return true; }
-  bool on_array_begin(json::error_code&) { return enter(); }
+  bool on_array_begin(json::error_code&) {
+    value(false);
+    return enter();
+  }
   bool on_array_end(std::size_t, json::error_code&) { return leave(); }
   bool on_object_begin(json::error_code&) {
     if (depth_ == 0) {
       root_is_object = true;
     }
+    value(false);
     return enter();
   }
   bool on_object_end(std::size_t n, json::error_code&) {
@@ -52,8 +57,8 @@ class RecipientScan {
     }
     return leave();
   }
-  bool on_string_part(json::string_view, std::size_t, json::error_code&) { return true; }
-  bool on_string(json::string_view, std::size_t, json::error_code&) { return true; }
+  bool on_string_part(json::string_view, std::size_t, json::error_code&) { return value(false); }
+  bool on_string(json::string_view, std::size_t, json::error_code&) { return value(false); }
   // Keys may arrive in parts; `n` is the key's size so far. Only root-level
   // keys of the right length are collected.
   bool on_key_part(json::string_view s, std::size_t n, json::error_code&) {
@@ -65,19 +70,17 @@ class RecipientScan {
   bool on_key(json::string_view s, std::size_t n, json::error_code&) {
     if (depth_ == 1 && n == kRecipient.size()) {
       key_.append(s.data(), s.size());
-      if (key_ == kRecipient) {
-        has_recipient = true;
-      }
+      recipient_value_next_ = key_ == kRecipient;
     }
     key_.clear();
     return true;
   }
-  bool on_number_part(json::string_view, json::error_code&) { return true; }
-  bool on_int64(std::int64_t, json::string_view, json::error_code&) { return true; }
-  bool on_uint64(std::uint64_t, json::string_view, json::error_code&) { return true; }
-  bool on_double(double, json::string_view, json::error_code&) { return true; }
-  bool on_bool(bool, json::error_code&) { return true; }
-  bool on_null(json::error_code&) { return true; }
+  bool on_number_part(json::string_view, json::error_code&) { return value(false); }
+  bool on_int64(std::int64_t, json::string_view, json::error_code&) { return value(false); }
+  bool on_uint64(std::uint64_t, json::string_view, json::error_code&) { return value(false); }
+  bool on_double(double, json::string_view, json::error_code&) { return value(false); }
+  bool on_bool(bool, json::error_code&) { return value(false); }
+  bool on_null(json::error_code&) { return value(true); }
   bool on_comment_part(json::string_view, json::error_code&) { return true; }
   bool on_comment(json::string_view, json::error_code&) { return true; }
 
@@ -90,8 +93,23 @@ class RecipientScan {
     --depth_;
     return true;
   }
+  // Every value (or its first part) passes here; at the root level the one
+  // after a "Recipient" key decides: null is as good as absent (KMS reads it
+  // so), anything else is the app's own Recipient.
+  bool value(bool is_null) {
+    if (depth_ == 1 && recipient_value_next_) {
+      recipient_value_next_ = false;
+      if (is_null) {
+        ++null_recipients;
+      } else {
+        has_recipient = true;
+      }
+    }
+    return true;
+  }
 
   std::size_t depth_ = 0;
+  bool recipient_value_next_ = false;
   std::string key_;  // at most kRecipient.size() chars: stays in SSO, no allocation
 };
 
@@ -110,7 +128,8 @@ kp::Result<ScanResult> scan(std::string_view body) {
   }
   ScanResult r;
   r.has_recipient = h.has_recipient;
-  r.empty_object = h.root_members == 0;
+  r.null_recipients = h.null_recipients;
+  r.empty_object = h.root_members == h.null_recipients;
   // The document is a valid object, so the first non-whitespace byte is '{'.
   r.brace = body.find_first_not_of(" \t\r\n");
   return r;
@@ -163,6 +182,130 @@ kp::Result<ScanResult> checked_scan(std::string_view body, std::string_view doc_
   return scan(body);
 }
 
+// --- Removing root "Recipient": null members --------------------------------
+//
+// Runs only on a body scan() accepted (valid JSON, no comments), so a small
+// walker over the root object's members is enough; it still checks every
+// bound and reports a body that does not look like the scan said.
+
+constexpr std::size_t kNpos = std::string_view::npos;
+
+std::size_t skip_ws(std::string_view s, std::size_t i) noexcept {
+  while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n')) {
+    ++i;
+  }
+  return i;
+}
+
+// `i` at the opening quote; returns the offset after the closing one.
+std::size_t skip_string(std::string_view s, std::size_t i) noexcept {
+  if (i >= s.size() || s[i] != '"') {
+    return kNpos;
+  }
+  for (++i; i < s.size(); ++i) {
+    if (s[i] == '\\') {
+      ++i;
+    } else if (s[i] == '"') {
+      return i + 1;
+    }
+  }
+  return kNpos;
+}
+
+// `i` at the first byte of a value; returns the offset after it.
+std::size_t skip_value(std::string_view s, std::size_t i) noexcept {
+  if (i >= s.size()) {
+    return kNpos;
+  }
+  if (s[i] == '"') {
+    return skip_string(s, i);
+  }
+  if (s[i] != '{' && s[i] != '[') {  // number, true, false, null
+    while (i < s.size() && std::string_view(",}] \t\r\n").find(s[i]) == kNpos) {
+      ++i;
+    }
+    return i;
+  }
+  std::size_t depth = 0;
+  while (i < s.size()) {
+    const char c = s[i];
+    if (c == '"') {
+      i = skip_string(s, i);
+      if (i == kNpos) {
+        return kNpos;
+      }
+      continue;
+    }
+    if (c == '{' || c == '[') {
+      ++depth;
+    } else if ((c == '}' || c == ']') && --depth == 0) {
+      return i + 1;
+    }
+    ++i;
+  }
+  return kNpos;
+}
+
+// A root key (quotes included) that reads "Recipient" once unescaped.
+bool is_recipient_key(std::string_view quoted) {
+  if (quoted.find('\\') == kNpos) {
+    return quoted.substr(1, quoted.size() - 2) == kRecipient;
+  }
+  json::error_code ec;
+  const json::value v = json::parse(quoted, ec);
+  return !ec && v.is_string() && v.get_string() == kRecipient;
+}
+
+// Rewrites `body` without its root "Recipient": null members. The members
+// kept are copied byte for byte; the whitespace between members is not kept.
+kp::Result<void> erase_null_recipients(std::string& body, std::size_t brace) {
+  const std::string_view s = body;
+  const auto stale = [] { return kp::fail(Errc::kInternal, "kms: insert_recipient needs the scan of this body"); };
+  if (brace >= s.size() || s[brace] != '{') {
+    return stale();
+  }
+  std::string out;
+  out.reserve(s.size());
+  out.append(s.substr(0, brace + 1));
+  bool first = true;
+  std::size_t i = skip_ws(s, brace + 1);
+  while (i < s.size() && s[i] != '}') {
+    const std::size_t key = i;
+    const std::size_t key_end = skip_string(s, key);
+    if (key_end == kNpos) {
+      return stale();
+    }
+    std::size_t v = skip_ws(s, key_end);
+    if (v >= s.size() || s[v] != ':') {
+      return stale();
+    }
+    v = skip_ws(s, v + 1);
+    const std::size_t v_end = skip_value(s, v);
+    if (v_end == kNpos) {
+      return stale();
+    }
+    const bool drop = s.substr(v, v_end - v) == "null" && is_recipient_key(s.substr(key, key_end - key));
+    if (!drop) {
+      if (!first) {
+        out.push_back(',');
+      }
+      out.append(s.substr(key, v_end - key));
+      first = false;
+    }
+    i = skip_ws(s, v_end);
+    if (i < s.size() && s[i] == ',') {
+      i = skip_ws(s, i + 1);
+    }
+  }
+  if (i >= s.size()) {
+    return stale();
+  }
+  out.append(s.substr(i));  // '}' and whatever whitespace follows
+  secure_wipe(body.data(), body.size());
+  body.swap(out);
+  return {};
+}
+
 // Streams a serializer's output into `out` through a stack buffer.
 void drain(json::serializer& sr, std::string& out) {
   char buf[1024];
@@ -185,6 +328,13 @@ kp::Result<RecipientRewrite> add_recipient(std::string_view body, std::string_vi
     out.body.assign(body);
     return out;
   }
+  if (s->null_recipients > 0) {
+    out.body.assign(body);
+    if (auto r = insert_recipient(out.body, *s, attestation_doc_base64); !r) {
+      return r.error();
+    }
+    return out;
+  }
   const bool comma = !s->empty_object;
   out.body.reserve(body.size() + member_size(attestation_doc_base64, comma));
   out.body.append(body.substr(0, s->brace + 1));
@@ -202,6 +352,11 @@ kp::Result<void> insert_recipient(std::string& body, const RequestScan& s,
   }
   if (s.has_recipient || s.brace >= body.size() || body[s.brace] != '{') {
     return kp::fail(Errc::kInternal, "kms: insert_recipient needs the scan of this body");
+  }
+  if (s.null_recipients > 0) {
+    if (auto r = erase_null_recipients(body, s.brace); !r) {
+      return r.error();
+    }
   }
   // Grow once, shift the tail once, then write the member into the gap.
   const bool comma = !s.empty_object;

@@ -34,22 +34,25 @@ struct RecipientRewrite {
 
 /// Validates `body` as a JSON object (one Boost.JSON SAX pass, no DOM) and, if
 /// it has no top-level "Recipient" member (escaped spellings count: keys are
-/// compared after JSON unescaping), returns it with
+/// compared after JSON unescaping) other than "Recipient": null, returns it with
 ///   "Recipient":{"KeyEncryptionAlgorithm":"RSAES_OAEP_SHA_256","AttestationDocument":"<b64>"}
 /// inserted right after the opening brace (plus ',' unless the object is
-/// empty). Nothing else is reserialised. Errors: kMalformedRequest ("request
+/// empty). Nothing else is reserialised. A "Recipient": null member (KMS reads
+/// null as absent) is removed first; then the members are rejoined without the
+/// whitespace that separated them. Errors: kMalformedRequest ("request
 /// body is not valid JSON" / "request body is not a JSON object"), kInternal
 /// when `attestation_doc_base64` is empty or not base64 characters.
 kp::Result<RecipientRewrite> add_recipient(std::string_view body, std::string_view attestation_doc_base64);
 
 /// What the proxy needs to know about a request body before attesting it:
 /// validates it as a JSON object (kMalformedRequest otherwise) and tells
-/// whether it already has a top-level "Recipient" (then the proxy forwards it
-/// unchanged and does not call the NSM).
+/// whether it already has a top-level "Recipient" that is not null (then the
+/// proxy forwards it unchanged and does not call the NSM).
 struct RequestScan {
   bool has_recipient = false;
-  bool empty_object = false;
-  std::size_t brace = 0;  // offset of the root '{'
+  std::size_t null_recipients = 0;  // top-level "Recipient": null members (removed on insert)
+  bool empty_object = false;        // no members besides those
+  std::size_t brace = 0;            // offset of the root '{'
 };
 kp::Result<RequestScan> scan_request(std::string_view body);
 

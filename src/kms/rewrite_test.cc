@@ -93,8 +93,9 @@ TEST(AddRecipient, UnicodeEscapesAndNumbersArePreservedByteForByte) {
 TEST(AddRecipient, ExistingTopLevelRecipientIsLeftAlone) {
   for (const std::string& body : {
            std::string(R"({"CiphertextBlob":"AQ==","Recipient":{"KeyEncryptionAlgorithm":"RSAES_OAEP_SHA_256","AttestationDocument":"client"}})"),
-           std::string(R"({"Recipient":null})"),
            std::string(R"( { "Recipient" : {} } )"),
+           std::string(R"({"Recipient":"x"})"),    // wrong, but the app's: KMS answers it
+           std::string(R"({"Recipient":null,"Recipient":{}})"),
            std::string(R"({"Recipi\u0065nt":{}})"),  // the same key after unescaping, as KMS reads it
        }) {
     SCOPED_TRACE(body);
@@ -107,6 +108,39 @@ TEST(AddRecipient, ExistingTopLevelRecipientIsLeftAlone) {
     ASSERT_TRUE(p);
     EXPECT_TRUE(*p);
     EXPECT_EQ(in_place, body);
+  }
+}
+
+// KMS reads a null member as absent, so "Recipient": null asks for no
+// Recipient: the proxy attests as for a body without one, replacing the null.
+TEST(AddRecipient, NullRecipientIsReplaced) {
+  const struct {
+    std::string body, expected;
+  } rows[] = {
+      {R"({"Recipient":null})", "{" + kMember + "}"},
+      {R"({ "Recipient" : null })", "{" + kMember + "}"},
+      {R"({"CiphertextBlob":"AQ==","Recipient":null})", "{" + kMember + R"(,"CiphertextBlob":"AQ=="})"},
+      {R"({"Recipient":null,"KeyId":"k"})", "{" + kMember + R"(,"KeyId":"k"})"},
+      {R"({"A":[1,{"b":"}"}], "Recipient": null ,"B":{"Recipient":null}, "C":"x\"y"} )",
+       "{" + kMember + R"(,"A":[1,{"b":"}"}],"B":{"Recipient":null},"C":"x\"y"} )"},
+      {R"({"Recipi\u0065nt":null,"Recipient":null,"N":-1.5e3})", "{" + kMember + R"(,"N":-1.5e3})"},
+      {R"({"Recipient":nullx})", ""},  // not JSON: below
+  };
+  for (const auto& row : rows) {
+    SCOPED_TRACE(row.body);
+    if (row.expected.empty()) {
+      expect_malformed(row.body, "not valid JSON");
+      continue;
+    }
+    const auto s = scan_request(row.body);
+    ASSERT_TRUE(s);
+    EXPECT_FALSE(s->has_recipient);
+    EXPECT_GE(s->null_recipients, 1u);
+    EXPECT_EQ(added(row.body), row.expected);
+    std::string spliced = row.body;
+    ASSERT_TRUE(insert_recipient(spliced, *s, kDoc));
+    EXPECT_EQ(spliced, row.expected);
+    EXPECT_TRUE(json::parse(spliced).as_object().at("Recipient").is_object());
   }
 }
 
@@ -366,6 +400,14 @@ TEST(ScanRequest, InsertRecipientUsesTheScan) {
             R"({"Recipient":{"KeyEncryptionAlgorithm":"RSAES_OAEP_SHA_256","AttestationDocument":"QUJD"},"KeyId":"k"})");
   std::string other = "[]";
   EXPECT_FALSE(insert_recipient(other, *s, "QUJD")) << "a scan of another body is refused";
+  // A stale scan that promises a null Recipient the body does not have.
+  std::string nulled = R"({"Recipient":null})";
+  auto sn = scan_request(nulled);
+  ASSERT_TRUE(sn);
+  for (std::string stale : {std::string(R"({"Recipient":)"), std::string(R"({"Recipient")"), std::string("{"),
+                            std::string(R"({"a":[)"), std::string(R"({"a":"x)"), std::string(R"({x)")}) {
+    EXPECT_FALSE(insert_recipient(stale, *sn, "QUJD")) << stale;
+  }
   std::string empty = "{}";
   auto se = scan_request(empty);
   ASSERT_TRUE(se);

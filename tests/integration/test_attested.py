@@ -109,6 +109,24 @@ class AttestedTest(h.TempDirTestCase):
         expected = peer.exchange(ec.ECDH(), kms_pub)
         self.assertEqual(resp["SharedSecret"], expected)
 
+    def test_null_recipient_counts_as_absent(self):
+        # botocore leaves unset members out; a client that writes them as
+        # null sends "Recipient": null, which KMS reads as no Recipient. The
+        # proxy attests as usual and the app gets its plaintext.
+        import json
+
+        def add_null_recipient(request, **_):
+            body = json.loads(request.body)
+            request.data = json.dumps({"Recipient": None, **body}).encode()
+
+        self.kms.meta.events.register("before-sign.kms.Decrypt", add_null_recipient)
+        ct = self.admin.encrypt(KeyId=self.key_id, Plaintext=b"null is absent")["CiphertextBlob"]
+        before = self._nsm_calls()
+        resp = self.kms.decrypt(CiphertextBlob=ct)
+        self.assertEqual(resp["Plaintext"], b"null is absent")
+        self.assertNotIn("CiphertextForRecipient", resp)
+        self.assertGreater(self._nsm_calls(), before)
+
     def test_client_supplied_recipient_is_left_alone(self):
         # The app does its own attestation (its own key in the document): the
         # proxy forwards the request unchanged and leaves CiphertextForRecipient
