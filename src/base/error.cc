@@ -28,6 +28,7 @@ constexpr Row kTable[] = {
     {Errc::kRequestExpired, "request_expired", 400, "RequestExpired", false},
     {Errc::kPayloadTooLarge, "payload_too_large", 413, "RequestEntityTooLargeException", false},
     {Errc::kHeaderTooLarge, "header_too_large", 431, "RequestHeaderFieldsTooLargeException", false},
+    {Errc::kRequestTimeout, "request_timeout", 408, "RequestTimeoutException", true},
     {Errc::kUnsupportedMediaType, "unsupported_media_type", 400, "SerializationException", false},
     {Errc::kAccessDenied, "access_denied", 400, "AccessDeniedException", false},
     {Errc::kNotFound, "not_found", 400, "NotFoundException", false},

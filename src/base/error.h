@@ -27,6 +27,7 @@ enum class Errc {
   kRequestExpired,         // X-Amz-Date too far off (emulator)           400 RequestExpired
   kPayloadTooLarge,        // body over the limit                         413 RequestEntityTooLarge
   kHeaderTooLarge,         // header block over the limit                 431 RequestHeaderFieldsTooLarge
+  kRequestTimeout,         // request begun but not complete in time      408 RequestTimeoutException
   kUnsupportedMediaType,   // wrong Content-Type                          400 SerializationException
   // --- KMS semantic errors (the emulator produces these; 400) ---
   kAccessDenied,           // AccessDeniedException

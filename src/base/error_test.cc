@@ -18,6 +18,8 @@ TEST(Error, MapsToKmsStyleHttpErrors) {
   EXPECT_EQ(to_http(Errc::kNsmTimeout).status, 503u);
   EXPECT_EQ(to_http(Errc::kNsmTimeout).type, to_http(Errc::kNsmFailed).type);
   EXPECT_TRUE(is_retryable(Errc::kNsmTimeout));
+  EXPECT_EQ(to_http(Errc::kRequestTimeout).status, 408u);
+  EXPECT_EQ(to_http(Errc::kRequestTimeout).type, "RequestTimeoutException");  // botocore: transient
   EXPECT_TRUE(is_retryable(Errc::kUpstreamTimeout));
   EXPECT_FALSE(is_retryable(Errc::kValidation));
 }

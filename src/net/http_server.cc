@@ -90,14 +90,24 @@ std::optional<Errc> classify_read_error(const ErrorCode& ec) {
   if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message) {
     return std::nullopt;  // the client went away: nobody to answer
   }
+  if (ec == beast::error::timeout) {
+    // Only a request that has begun gets here (a connection that stays idle
+    // is closed without a word): tell the client why before closing.
+    return Errc::kRequestTimeout;
+  }
   if (ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category()) {
     return Errc::kMalformedRequest;
   }
-  return std::nullopt;  // socket errors and timeouts: close
+  return std::nullopt;  // socket errors: close
 }
 
-std::string read_error_message(Errc code, const ErrorCode& ec, const ServerOptions& opt) {
+std::string read_error_message(Errc code, const ErrorCode& ec, const ServerOptions& opt, bool header_done) {
   switch (code) {
+    case Errc::kRequestTimeout:
+      return header_done ? "http: request body not received within " +
+                               std::to_string(opt.body_read_timeout.count()) + " ms"
+                         : "http: request header not received within " +
+                               std::to_string(opt.header_read_timeout.count()) + " ms";
     case Errc::kHeaderTooLarge:
       return "http: request header exceeds " + std::to_string(opt.max_header_bytes) + " bytes";
     case Errc::kPayloadTooLarge:
@@ -458,7 +468,7 @@ asio::awaitable<void> session(std::shared_ptr<Impl> self, tcp::socket sock, Conn
         break;
       }
       bump(cs.local_errors);
-      const auto resp = error_response(*local, read_error_message(*local, ec, opt));
+      const auto resp = error_response(*local, read_error_message(*local, ec, opt, parser.is_header_done()));
       const auto wec = co_await write_response(stream, out, resp, false, 11, false, opt.write_timeout);
       linger = !wec;
       break;

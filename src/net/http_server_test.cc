@@ -359,11 +359,51 @@ TEST_F(HttpServerTest, SlowlorisClosedAfterHeaderTimeout) {
   const auto t0 = std::chrono::steady_clock::now();
   std::this_thread::sleep_for(100ms);
   c.send("a");  // trickling bytes must not extend the header deadline
+  // A request that has begun is told why it ends (408), then closed.
+  auto r = c.read_response(3s);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 408u);
+  EXPECT_NE(r->body.find(R"("__type":"RequestTimeoutException")"), std::string::npos) << r->body;
+  EXPECT_NE(r->body.find("request header not received within 300 ms"), std::string::npos) << r->body;
+  EXPECT_EQ(r->headers.get("Connection").value_or(""), "close");
   EXPECT_TRUE(c.wait_closed(3s));
   const auto elapsed = std::chrono::steady_clock::now() - t0;
   EXPECT_LT(elapsed, 1500ms);
   EXPECT_TRUE(eventually([&] { return server.stats().timeouts == 1; }));
   EXPECT_TRUE(eventually([&] { return server.stats().active_connections == 0; }));
+  EXPECT_EQ(server.stats().requests, 0u);
+}
+
+TEST_F(HttpServerTest, StalledBodyIsAnswered408) {
+  HttpServer server(pool, fast_options(), echo);  // body deadline 1 s
+  auto port = server.start();
+  ASSERT_TRUE(port);
+  RawConn c(*port);
+  c.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"KeyId\":");
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = c.read_response(4s);
+  ASSERT_TRUE(r);
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 900ms);
+  EXPECT_EQ(r->status, 408u);
+  EXPECT_NE(r->body.find("request body not received within 1000 ms"), std::string::npos) << r->body;
+  EXPECT_TRUE(c.wait_closed(3s));
+  EXPECT_EQ(server.stats().requests, 0u) << "the handler never saw the partial request";
+}
+
+TEST_F(HttpServerTest, SilentConnectionsAreClosedWithoutAnAnswer) {
+  // Nothing of a request has arrived: no 408 (a client could take an
+  // unsolicited answer on a pooled connection for the reply to its next request).
+  auto opt = fast_options();
+  opt.idle_keepalive_timeout = 200ms;
+  HttpServer server(pool, opt, echo);
+  auto port = server.start();
+  ASSERT_TRUE(port);
+  RawConn never(*port);  // connects and says nothing: the header deadline applies
+  RawConn kept(*port);   // one request, then idle
+  kept.send(post("/1", ""));
+  ASSERT_TRUE(kept.read_response());
+  EXPECT_FALSE(never.read_response(3s)) << "no bytes, only the close";
+  EXPECT_FALSE(kept.read_response(3s));
 }
 
 TEST_F(HttpServerTest, IdleKeepAliveConnectionClosedAfterIdleTimeout) {

@@ -341,6 +341,22 @@ TEST_F(HttpServerTlsTest, ConnectionCloseAndShutdownEndWithCloseNotify) {
   EXPECT_EQ(idle.read_until_closed(), SSL_ERROR_ZERO_RETURN);
 }
 
+TEST_F(HttpServerTlsTest, StalledRequestIsAnswered408OverTls) {
+  // The timed-out read is cancelled mid-record; the answer still goes out
+  // through the same TLS session, followed by close_notify.
+  HttpServer server(pool, tls_options(), echo);  // header and body deadlines 1 s
+  auto port = server.start();
+  ASSERT_TRUE(port);
+  TlsClient c(*port);
+  ASSERT_TRUE(c.handshake()) << c.error();
+  ASSERT_TRUE(c.write("POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\n\r\nabc"));
+  const auto body = c.read_body();
+  ASSERT_TRUE(body);
+  EXPECT_NE(c.last_head().find("HTTP/1.1 408"), std::string::npos) << c.last_head();
+  EXPECT_NE(body->find("RequestTimeoutException"), std::string::npos) << *body;
+  EXPECT_EQ(c.read_until_closed(), SSL_ERROR_ZERO_RETURN);
+}
+
 TEST_F(HttpServerTlsTest, ErrorAnswerReachesAClientStillSendingItsBody) {
   // 413 is answered after the header; the client keeps writing its body. The
   // answer must survive the close (close_notify, then drain: no RST first).

@@ -299,27 +299,34 @@ class BadInputTest(h.TempDirTestCase):
             c.send(b"POST / HTTP/1.1\r\nHost: x\r\n")
             conns.append(c)
         self.addCleanup(lambda: [c.close() for c in conns])
-        closed_at = {}
+        answered_at = {}
         # Trickle one header byte per connection every 300 ms: each byte
         # arrives well within any per-read timeout, but the whole header block
-        # has a deadline.
-        while time.monotonic() - t0 < HEADER_TIMEOUT + 3 and len(closed_at) < len(conns):
+        # has a deadline. At the deadline each gets a 408, then the close.
+        while time.monotonic() - t0 < HEADER_TIMEOUT + 3 and len(answered_at) < len(conns):
             for i, c in enumerate(conns):
-                if i in closed_at:
+                if i in answered_at:
                     continue
                 try:
                     c.send(b"X")
                     c.s.settimeout(0.001)
-                    if c.s.recv(4096) == b"":
-                        closed_at[i] = time.monotonic() - t0
+                    got = c.s.recv(4096)
+                    c.buf += got
+                    if not got or b"\r\n\r\n" in c.buf:
+                        answered_at[i] = time.monotonic() - t0
                 except socket.timeout:
                     pass
                 except OSError:
-                    closed_at[i] = time.monotonic() - t0
+                    answered_at[i] = time.monotonic() - t0
             time.sleep(0.3)
-        self.assertEqual(len(closed_at), len(conns), "some slow connections were never closed")
-        self.assertGreaterEqual(min(closed_at.values()), HEADER_TIMEOUT - 0.5)
-        self.assertLessEqual(max(closed_at.values()), HEADER_TIMEOUT + 2)
+        self.assertEqual(len(answered_at), len(conns), "some slow connections were never answered")
+        self.assertGreaterEqual(min(answered_at.values()), HEADER_TIMEOUT - 0.5)
+        self.assertLessEqual(max(answered_at.values()), HEADER_TIMEOUT + 2)
+        for c in conns:
+            self.assertTrue(c.at_eof(4), "left open after its 408")
+            self.assertTrue(c.buf.startswith(b"HTTP/1.1 408 "), c.buf[:200])
+            self.assertIn(b'"__type":"RequestTimeoutException"', c.buf)
+            self.assertIn(b"request header not received within 2000 ms", c.buf)
 
     def test_body_that_stops_arriving_is_closed_after_the_body_timeout(self):
         c = Conn(self.port)
@@ -330,6 +337,10 @@ class BadInputTest(h.TempDirTestCase):
         self.assertTrue(c.at_eof(BODY_TIMEOUT + 3))
         took = time.monotonic() - t0
         self.assertGreater(took, BODY_TIMEOUT - 0.5)
+        # The client is told why (a KMS-style 408 it may retry), then closed.
+        self.assertTrue(c.buf.startswith(b"HTTP/1.1 408 "), c.buf[:200])
+        self.assertIn(b'"__type":"RequestTimeoutException"', c.buf)
+        self.assertIn(b"Connection: close", c.buf)
         self.assertEqual(self.upstream_requests(), 0)
 
     def test_idle_keep_alive_connection_is_closed(self):
