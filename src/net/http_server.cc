@@ -79,6 +79,17 @@ kp::HttpResponse error_response(Errc code, std::string_view message) {
   return kp::make_error_response(h.status, h.type, message);
 }
 
+// The CR and LF bytes at the start of the buffer.
+std::size_t leading_empty_lines(const detail::WipingBuffer& buf) noexcept {
+  const auto* p = static_cast<const char*>(buf.data().data());
+  const std::size_t n = buf.size();
+  std::size_t i = 0;
+  while (i < n && (p[i] == '\r' || p[i] == '\n')) {
+    ++i;
+  }
+  return i;
+}
+
 // Which local error (if any) answers a failed request read.
 std::optional<Errc> classify_read_error(const ErrorCode& ec) {
   if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow) {
@@ -427,6 +438,15 @@ asio::awaitable<void> session(std::shared_ptr<Impl> self, tcp::socket sock, Conn
           bump(cs.timeouts);
         }
         break;
+      }
+    }
+    // RFC 9112 2.2: empty lines before a request line are ignored (some
+    // clients end a POST body with an extra CRLF). Only CR/LF: back to the
+    // idle wait, under the deadline that was running.
+    if (const std::size_t blank = leading_empty_lines(buf); blank > 0) {
+      buf.consume(blank);
+      if (buf.size() == 0) {
+        continue;
       }
     }
     if (!first) {

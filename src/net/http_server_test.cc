@@ -390,6 +390,30 @@ TEST_F(HttpServerTest, StalledBodyIsAnswered408) {
   EXPECT_EQ(server.stats().requests, 0u) << "the handler never saw the partial request";
 }
 
+TEST_F(HttpServerTest, EmptyLinesBeforeARequestAreIgnored) {
+  // RFC 9112 2.2; some clients send CRLF after a POST body.
+  auto opt = fast_options();
+  opt.idle_keepalive_timeout = 300ms;
+  HttpServer server(pool, opt, echo);
+  auto port = server.start();
+  ASSERT_TRUE(port);
+  RawConn c(*port);
+  c.send("\r\n" + post("/1", "one") + "\r\n");
+  auto r1 = c.read_response();
+  ASSERT_TRUE(r1);
+  EXPECT_EQ(r1->status, 200u);
+  std::this_thread::sleep_for(50ms);
+  c.send("\n\r\n" + post("/2", "two"));
+  auto r2 = c.read_response();
+  ASSERT_TRUE(r2);
+  EXPECT_EQ(r2->status, 200u);
+  EXPECT_EQ(r2->body, "POST /2 two");
+  // Only blank lines, then silence: an idle connection (closed, no answer).
+  c.send("\r\n");
+  EXPECT_FALSE(c.read_response(3s));
+  EXPECT_EQ(server.stats().local_errors, 0u);
+}
+
 TEST_F(HttpServerTest, SilentConnectionsAreClosedWithoutAnAnswer) {
   // Nothing of a request has arrived: no 408 (a client could take an
   // unsolicited answer on a pooled connection for the reply to its next request).
