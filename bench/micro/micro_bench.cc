@@ -152,6 +152,29 @@ void BM_SigV4_SignRequest_AttestedDecrypt(benchmark::State& state) {
 }
 BENCHMARK(BM_SigV4_SignRequest_AttestedDecrypt);
 
+// The same request as the proxy signs it: the payload hash resumes from the
+// SHA-256 state after "{" + the Recipient member, built once per document.
+void BM_SigV4_SignRequest_AttestedDecryptPrefixHash(benchmark::State& state) {
+  auto& f = Fixture::get();
+  auto creds = bench_credentials();
+  const auto member = must(kp::kms::RecipientMember::make(f.sim_document_b64), "RecipientMember");
+  const kp::sigv4::PrefixedSha256 prefix(member.body_prefix());
+  auto body = must(kp::kms::add_recipient(decrypt_body(), f.sim_document_b64), "add_recipient").body;
+  auto req = kms_request(std::move(body), "TrentService.Decrypt");
+  kp::sigv4::SignOptions opts{.region = "us-east-1", .time = kp::SystemClock::instance().now()};
+  for (auto _ : state) {
+    const auto h = prefix.hash(req.body);
+    if (!h) {
+      state.SkipWithError("body does not start with the prefix");
+      break;
+    }
+    opts.payload_hash = &*h;
+    auto r = kp::sigv4::sign_request(req, creds, opts);
+    benchmark::DoNotOptimize(r);
+  }
+}
+BENCHMARK(BM_SigV4_SignRequest_AttestedDecryptPrefixHash);
+
 // Four HMACs: what a signing-key cache miss costs (once a day per region).
 void BM_SigV4_SigningKeyDerivation(benchmark::State& state) {
   auto creds = bench_credentials();
@@ -188,6 +211,23 @@ void BM_Kms_AddRecipientInPlace(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_Kms_AddRecipientInPlace);
+
+// The proxy's splice: scan, then the member checked once per document.
+void BM_Kms_ScanAndInsertMember(benchmark::State& state) {
+  auto& f = Fixture::get();
+  const std::string body = decrypt_body();
+  const auto member = must(kp::kms::RecipientMember::make(f.sim_document_b64), "RecipientMember");
+  for (auto _ : state) {
+    std::string b = body;
+    auto s = kp::kms::scan_request(b);
+    if (!s || !kp::kms::insert_recipient(b, *s, member)) {
+      state.SkipWithError("scan/insert failed");
+      break;
+    }
+    benchmark::DoNotOptimize(b.data());
+  }
+}
+BENCHMARK(BM_Kms_ScanAndInsertMember);
 
 // The whole response rewrite: JSON parse, base64, CMS open (RSA-OAEP +
 // AES-CBC), re-serialisation with Plaintext.

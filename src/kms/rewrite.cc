@@ -345,11 +345,11 @@ kp::Result<RecipientRewrite> add_recipient(std::string_view body, std::string_vi
 
 kp::Result<RequestScan> scan_request(std::string_view body) { return scan(body); }
 
-kp::Result<void> insert_recipient(std::string& body, const RequestScan& s,
-                                  std::string_view attestation_doc_base64) {
-  if (!is_base64_text(attestation_doc_base64)) {
-    return kp::fail(Errc::kInternal, "kms: attestation document is empty or not base64 text");
-  }
+namespace {
+
+// Writes `member` ("Recipient":{...}) right after the root '{' of `body`,
+// whose scan is `s`, removing any "Recipient": null first.
+kp::Result<void> splice(std::string& body, const RequestScan& s, std::string_view member) {
   if (s.has_recipient || s.brace >= body.size() || body[s.brace] != '{') {
     return kp::fail(Errc::kInternal, "kms: insert_recipient needs the scan of this body");
   }
@@ -361,22 +361,41 @@ kp::Result<void> insert_recipient(std::string& body, const RequestScan& s,
   // Grow once, shift the tail once, then write the member into the gap.
   const bool comma = !s.empty_object;
   const std::size_t at = s.brace + 1;
-  const std::size_t gap = member_size(attestation_doc_base64, comma);
+  const std::size_t gap = member.size() + (comma ? 1 : 0);
   const std::size_t tail = body.size() - at;
   body.resize(body.size() + gap);
   std::memmove(body.data() + at + gap, body.data() + at, tail);
-  char* p = body.data() + at;
-  const auto put = [&p](std::string_view v) {
-    std::memcpy(p, v.data(), v.size());
-    p += v.size();
-  };
-  put(kMemberHead);
-  put(attestation_doc_base64);
-  put(kMemberTail);
+  std::memcpy(body.data() + at, member.data(), member.size());
   if (comma) {
-    *p = ',';
+    body[at + member.size()] = ',';
   }
   return {};
+}
+
+}  // namespace
+
+kp::Result<RecipientMember> RecipientMember::make(std::string_view attestation_doc_base64) {
+  if (!is_base64_text(attestation_doc_base64)) {
+    return kp::fail(Errc::kInternal, "kms: attestation document is empty or not base64 text");
+  }
+  std::string text;
+  text.reserve(1 + member_size(attestation_doc_base64, false));
+  text.push_back('{');
+  append_member(attestation_doc_base64, false, text);
+  return RecipientMember(std::move(text));
+}
+
+kp::Result<void> insert_recipient(std::string& body, const RequestScan& s, const RecipientMember& member) {
+  return splice(body, s, member.member());
+}
+
+kp::Result<void> insert_recipient(std::string& body, const RequestScan& s,
+                                  std::string_view attestation_doc_base64) {
+  auto member = RecipientMember::make(attestation_doc_base64);
+  if (!member) {
+    return member.error();
+  }
+  return splice(body, s, member->member());
 }
 
 kp::Result<bool> add_recipient_in_place(std::string& body, std::string_view attestation_doc_base64) {

@@ -56,8 +56,32 @@ struct RequestScan {
 };
 kp::Result<RequestScan> scan_request(std::string_view body);
 
+/// The Recipient member for one attestation document: its text is checked
+/// (base64 characters) and built once, then spliced into every request the
+/// document serves.
+class RecipientMember {
+ public:
+  /// Errors: kInternal when the document is empty or not base64 text.
+  static kp::Result<RecipientMember> make(std::string_view attestation_doc_base64);
+
+  /// "{" followed by the member: the first bytes of every body that
+  /// insert_recipient() produces from a body whose '{' is its first byte
+  /// (for a SigV4 payload hash that resumes after them: sigv4::PrefixedSha256).
+  std::string_view body_prefix() const noexcept { return text_; }
+  /// The member alone: "Recipient":{...}.
+  std::string_view member() const noexcept { return std::string_view(text_).substr(1); }
+
+ private:
+  explicit RecipientMember(std::string text) : text_(std::move(text)) {}
+  std::string text_;
+};
+
 /// Splices the Recipient member into `body` using its scan (which must say
-/// has_recipient == false). Errors: kInternal (bad document text, stale scan).
+/// has_recipient == false). Errors: kInternal (stale scan).
+kp::Result<void> insert_recipient(std::string& body, const RequestScan& scan, const RecipientMember& member);
+
+/// The same for a document not yet checked. Errors: kInternal (bad document
+/// text, stale scan).
 kp::Result<void> insert_recipient(std::string& body, const RequestScan& scan,
                                   std::string_view attestation_doc_base64);
 

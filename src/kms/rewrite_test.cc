@@ -391,6 +391,29 @@ TEST(ScanRequest, TellsWhetherTheAppBroughtItsOwnRecipient) {
   EXPECT_FALSE(scan_request("{"));
 }
 
+TEST(RecipientMember, IsCheckedOnceAndSplicesLikeTheDocumentText) {
+  EXPECT_FALSE(RecipientMember::make(""));
+  EXPECT_FALSE(RecipientMember::make("QUJ\"D"));
+  const auto m = RecipientMember::make(kDoc);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->member(), kMember);
+  EXPECT_EQ(m->body_prefix(), "{" + kMember);
+  for (const std::string& body : {std::string(R"({"KeyId":"k"})"), std::string("{}"), std::string(" {\"a\":1}"),
+                                  std::string(R"({"Recipient":null,"N":2})")}) {
+    SCOPED_TRACE(body);
+    const auto s = scan_request(body);
+    ASSERT_TRUE(s);
+    std::string with_member = body;
+    std::string with_text = body;
+    ASSERT_TRUE(insert_recipient(with_member, *s, *m));
+    ASSERT_TRUE(insert_recipient(with_text, *s, kDoc));
+    EXPECT_EQ(with_member, with_text);
+    // Bodies whose '{' comes first start with the prefix (what the payload
+    // hash resumes after).
+    EXPECT_EQ(with_member.starts_with(m->body_prefix()), s->brace == 0);
+  }
+}
+
 TEST(ScanRequest, InsertRecipientUsesTheScan) {
   std::string body = R"({"KeyId":"k"})";
   auto s = scan_request(body);

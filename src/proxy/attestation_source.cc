@@ -73,8 +73,14 @@ struct AttestationSource::Impl : std::enable_shared_from_this<Impl> {
     std::optional<DocResult> out;
     if (r) {
       doc->document = std::move(*r);
-      doc->document_b64 = base64_encode(doc->document);
-      out.emplace(std::shared_ptr<const Attestation>(std::move(doc)));
+      auto member = kms::RecipientMember::make(base64_encode(doc->document));
+      if (member) {
+        doc->body_prefix_hash.emplace(member->body_prefix());
+        doc->recipient = std::move(*member);
+        out.emplace(std::shared_ptr<const Attestation>(std::move(doc)));
+      } else {
+        out.emplace(member.error());  // an empty document: base64 of nothing
+      }
     } else {
       out.emplace(r.error());
     }

@@ -31,18 +31,25 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "base/bytes.h"
 #include "base/clock.h"
 #include "base/result.h"
+#include "kms/rewrite.h"
+#include "sigv4/payload_hash.h"
 
 namespace kp::proxy {
 
 /// One attestation document, shared by every request it serves.
 struct Attestation {
   Bytes document;             // COSE_Sign1 bytes from the NSM
-  std::string document_b64;   // computed once, spliced into every request
+  // Built once on the NSM worker, used by every request the document serves:
+  // the Recipient member spliced into each body, and the SHA-256 state after
+  // "{" + that member, from which each body's SigV4 payload hash resumes.
+  std::optional<kms::RecipientMember> recipient;
+  std::optional<sigv4::PrefixedSha256> body_prefix_hash;
   SysTime call_started{};     // when the NSM call began (wall clock)
   std::chrono::steady_clock::time_point started_steady{};
   std::uint64_t sequence = 0; // 1, 2, 3... per NSM call

@@ -156,7 +156,11 @@ asio::awaitable<HttpResponse> ProxyHandler::handle(HttpRequest req) {
         secure_wipe(body.data(), body.size());
         co_return fail_with(got.error());
       }
-      if (auto ins = kms::insert_recipient(body, *scan, (*got)->document_b64); !ins) {
+      if (!(*got)->recipient) {
+        secure_wipe(body.data(), body.size());
+        co_return fail_with(Error{Errc::kInternal, "attestation: document without its Recipient member"});
+      }
+      if (auto ins = kms::insert_recipient(body, *scan, *(*got)->recipient); !ins) {
         secure_wipe(body.data(), body.size());
         co_return fail_with(ins.error());
       }
@@ -197,6 +201,15 @@ asio::awaitable<HttpResponse> ProxyHandler::handle(HttpRequest req) {
   sign_opts.region = *region;
   sign_opts.service = "kms";
   sign_opts.time = deps_.clock->now();
+  // An attested body starts with "{" and the document's Recipient member:
+  // its hash resumes after them (checked byte for byte, else hashed whole).
+  std::optional<sigv4::PayloadHash> payload_hash;
+  if (doc && doc->body_prefix_hash) {
+    payload_hash = doc->body_prefix_hash->hash(up.body);
+    if (payload_hash) {
+      sign_opts.payload_hash = &*payload_hash;
+    }
+  }
   if (auto signed_ok = sigv4::sign_request(up, **creds, sign_opts); !signed_ok) {
     secure_wipe(up.body.data(), up.body.size());
     co_return fail_with(signed_ok.error());

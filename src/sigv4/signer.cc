@@ -207,7 +207,8 @@ kp::Result<void> sign_request(kp::HttpRequest& req, const Credentials& creds,
   } else {
     req.headers.erase("x-amz-security-token");
   }
-  const detail::HexDigest body_hash(detail::sha256(as_bytes(req.body)));
+  const detail::HexDigest body_hash(opts.payload_hash != nullptr ? *opts.payload_hash
+                                                                  : detail::sha256(as_bytes(req.body)));
   if (opts.add_content_sha256 || req.headers.contains("x-amz-content-sha256")) {
     req.headers.set("x-amz-content-sha256", body_hash.view());
   }

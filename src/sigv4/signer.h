@@ -22,6 +22,7 @@
 #include "base/secret.h"
 #include "sigv4/canonical.h"
 #include "sigv4/credentials.h"
+#include "sigv4/payload_hash.h"
 
 namespace kp::sigv4 {
 
@@ -86,6 +87,9 @@ struct SignOptions {
   bool add_content_sha256 = false;    // also send and sign x-amz-content-sha256
   HeaderPolicy headers = HeaderPolicy::kAwsDefault;
   SigningKeyCache* key_cache = nullptr;  // nullptr: SigningKeyCache::process_default()
+  // SHA-256 of req.body when the caller already has it (PrefixedSha256);
+  // nullptr: computed here. A wrong one yields a signature KMS rejects.
+  const PayloadHash* payload_hash = nullptr;
 };
 
 /// Signs `req` in place. Requires a Host header (the caller sets it to the
@@ -94,7 +98,8 @@ struct SignOptions {
 /// X-Amz-Security-Token already present so a client's token never rides along
 /// with our signature; sets x-amz-content-sha256 when asked or when the header
 /// is already present (the value is always recomputed); replaces
-/// Authorization. Payload hash = SHA-256 of the exact body bytes.
+/// Authorization. Payload hash = SHA-256 of the exact body bytes (or
+/// *opts.payload_hash).
 /// Errors: kCredentialsUnavailable (empty key id/secret, control characters
 /// in the token), kInternal (no Host, unset time, bad region/service).
 kp::Result<void> sign_request(kp::HttpRequest& req, const Credentials& creds,
