@@ -3,7 +3,6 @@
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
-#include <boost/json/serializer.hpp>
 #include <boost/json/value.hpp>
 
 #include <algorithm>
@@ -246,73 +245,80 @@ std::size_t skip_value(std::string_view s, std::size_t i) noexcept {
   return kNpos;
 }
 
-// A root key (quotes included) that reads "Recipient" once unescaped.
-bool is_recipient_key(std::string_view quoted) {
+// Whether a root key (quotes included) reads `name` once unescaped.
+bool key_is(std::string_view quoted, std::string_view name) {
   if (quoted.find('\\') == kNpos) {
-    return quoted.substr(1, quoted.size() - 2) == kRecipient;
+    return quoted.substr(1, quoted.size() - 2) == name;
   }
   json::error_code ec;
   const json::value v = json::parse(quoted, ec);
-  return !ec && v.is_string() && v.get_string() == kRecipient;
+  return !ec && v.is_string() && v.get_string() == name;
+}
+
+struct RootMember {
+  std::string_view key;    // quoted, as in the input
+  std::string_view value;  // as in the input
+  std::string_view text;   // key through value
+};
+
+// Calls on_member(RootMember) for each member of the object whose '{' is at
+// `brace`, in order; returns the offset of its closing '}', or kNpos if the
+// text is not the object it should be (bounds are checked throughout).
+template <class F>
+std::size_t for_each_root_member(std::string_view s, std::size_t brace, F&& on_member) {
+  if (brace >= s.size() || s[brace] != '{') {
+    return kNpos;
+  }
+  std::size_t i = skip_ws(s, brace + 1);
+  while (i < s.size() && s[i] != '}') {
+    const std::size_t key = i;
+    const std::size_t key_end = skip_string(s, key);
+    if (key_end == kNpos) {
+      return kNpos;
+    }
+    std::size_t v = skip_ws(s, key_end);
+    if (v >= s.size() || s[v] != ':') {
+      return kNpos;
+    }
+    v = skip_ws(s, v + 1);
+    const std::size_t v_end = skip_value(s, v);
+    if (v_end == kNpos) {
+      return kNpos;
+    }
+    on_member(RootMember{s.substr(key, key_end - key), s.substr(v, v_end - v), s.substr(key, v_end - key)});
+    i = skip_ws(s, v_end);
+    if (i < s.size() && s[i] == ',') {
+      i = skip_ws(s, i + 1);
+    }
+  }
+  return i < s.size() ? i : kNpos;
 }
 
 // Rewrites `body` without its root "Recipient": null members. The members
 // kept are copied byte for byte; the whitespace between members is not kept.
 kp::Result<void> erase_null_recipients(std::string& body, std::size_t brace) {
   const std::string_view s = body;
-  const auto stale = [] { return kp::fail(Errc::kInternal, "kms: insert_recipient needs the scan of this body"); };
-  if (brace >= s.size() || s[brace] != '{') {
-    return stale();
-  }
   std::string out;
   out.reserve(s.size());
   out.append(s.substr(0, brace + 1));
   bool first = true;
-  std::size_t i = skip_ws(s, brace + 1);
-  while (i < s.size() && s[i] != '}') {
-    const std::size_t key = i;
-    const std::size_t key_end = skip_string(s, key);
-    if (key_end == kNpos) {
-      return stale();
+  const std::size_t close = for_each_root_member(s, brace, [&](const RootMember& m) {
+    if (m.value == "null" && key_is(m.key, kRecipient)) {
+      return;
     }
-    std::size_t v = skip_ws(s, key_end);
-    if (v >= s.size() || s[v] != ':') {
-      return stale();
+    if (!first) {
+      out.push_back(',');
     }
-    v = skip_ws(s, v + 1);
-    const std::size_t v_end = skip_value(s, v);
-    if (v_end == kNpos) {
-      return stale();
-    }
-    const bool drop = s.substr(v, v_end - v) == "null" && is_recipient_key(s.substr(key, key_end - key));
-    if (!drop) {
-      if (!first) {
-        out.push_back(',');
-      }
-      out.append(s.substr(key, v_end - key));
-      first = false;
-    }
-    i = skip_ws(s, v_end);
-    if (i < s.size() && s[i] == ',') {
-      i = skip_ws(s, i + 1);
-    }
+    out.append(m.text);
+    first = false;
+  });
+  if (close == kNpos) {
+    return kp::fail(Errc::kInternal, "kms: insert_recipient needs the scan of this body");
   }
-  if (i >= s.size()) {
-    return stale();
-  }
-  out.append(s.substr(i));  // '}' and whatever whitespace follows
+  out.append(s.substr(close));  // '}' and whatever whitespace follows
   secure_wipe(body.data(), body.size());
   body.swap(out);
   return {};
-}
-
-// Streams a serializer's output into `out` through a stack buffer.
-void drain(json::serializer& sr, std::string& out) {
-  char buf[1024];
-  while (!sr.done()) {
-    const json::string_view chunk = sr.read(buf);
-    out.append(chunk.data(), chunk.size());
-  }
 }
 
 }  // namespace
@@ -483,33 +489,32 @@ kp::Result<std::string> open_recipient_response(std::string_view upstream_body, 
     return plaintext.error();
   }
 
-  // 4. Every other member, then the plaintext member last. Capacity for the
-  //    whole output is reserved before any secret byte is written, so the
-  //    string never reallocates while it holds the plaintext.
+  // 4. Every other member copied byte for byte from KMS's text (no number
+  //    goes through a double and back), then the plaintext member last.
+  //    Capacity for the whole output is reserved before any secret byte is
+  //    written, so the string never reallocates while it holds the plaintext.
   const std::string_view field = plaintext_field(op);
   const std::size_t b64_size = kp::base64_encoded_size(plaintext->size());
   std::string out;
+  // '{' + members + ',' + '"' + field + '":"' + base64 + '"}'
   out.reserve(upstream_body.size() + field.size() + b64_size + 8);
   out.push_back('{');
-  json::serializer sr;
-  for (const auto& member : *obj) {
-    const std::string_view key(member.key().data(), member.key().size());
-    if (key == kCiphertextForRecipient || key == field) {
-      continue;
-    }
-    if (out.size() > 1) {
-      out.push_back(',');
-    }
-    sr.reset(member.key());
-    drain(sr, out);
-    out.push_back(':');
-    sr.reset(&member.value());
-    drain(sr, out);
+  const std::size_t close = for_each_root_member(
+      upstream_body, upstream_body.find_first_not_of(" \t\r\n"), [&](const RootMember& m) {
+        if (key_is(m.key, kCiphertextForRecipient) || key_is(m.key, field)) {
+          return;
+        }
+        if (out.size() > 1) {
+          out.push_back(',');
+        }
+        out.append(m.text);
+      });
+  if (close == kNpos) {  // the DOM parse above accepted it: not expected
+    return kp::fail(Errc::kInternal, "kms: cannot walk the upstream response's members");
   }
-  // ',' + '"' + field + '":"' + base64 + '"}'
   const std::size_t needed = out.size() + 1 + 1 + field.size() + 3 + b64_size + 2;
   if (out.capacity() < needed) {
-    out.reserve(needed);  // still no secret in the buffer being released
+    out.reserve(needed);  // cannot happen (members only shrink); still no secret in it
   }
   if (out.size() > 1) {
     out.push_back(',');

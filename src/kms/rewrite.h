@@ -98,9 +98,10 @@ using CmsDecryptFn = std::function<kp::Result<kp::SecretBytes>(kp::ByteView cms_
 ///  2. requires "CiphertextForRecipient": a string of standard padded base64
 ///     decoding to 1..6144 bytes, else Errc::kCmsInvalid saying which;
 ///  3. calls `decrypt` on the decoded bytes; its error is returned unchanged;
-///  4. returns every other member unchanged (Boost.JSON serialisation, original
-///     order) plus plaintext_field(op) = base64(plaintext) as the last member,
-///     replacing any existing (null/empty) member of that name.
+///  4. returns every other member byte for byte as KMS wrote it (original
+///     order; keys compared after unescaping; the whitespace between members
+///     is not kept) plus plaintext_field(op) = base64(plaintext) as the last
+///     member, replacing any existing (null/empty) member of that name.
 /// The base64 plaintext is written only into the returned string, after
 /// reserving its final capacity, so no reallocation leaves a copy behind; the
 /// decrypted bytes are wiped when the SecretBytes dies. The CALLER MUST put

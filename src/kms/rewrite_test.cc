@@ -253,14 +253,21 @@ TEST(OpenRecipientResponse, EachAttestedOperationGetsItsField) {
   }
 }
 
-TEST(OpenRecipientResponse, OtherMembersKeepOrderAndValues) {
-  const std::string upstream = R"({"B":{"x":[1,2.5,"\u00e9\n"]},"CiphertextForRecipient":")" + cfr() +
-                               R"(","A":"caf)" "\xc3\xa9" R"(","N":null,"T":false})";
+TEST(OpenRecipientResponse, OtherMembersAreCopiedByteForByteInOrder) {
+  // Numbers and escapes as KMS wrote them: nothing goes through a double (a
+  // 17-digit number read and written again could come back one ulp off).
+  const std::string upstream = R"( {"B" : {"x":[1,2.5,"\u00e9\n", 922337203685.775809]},"CiphertextForRecipient":")" +
+                               cfr() + R"(", "A":"caf)" "\xc3\xa9" R"(","N":null,"Plaintext":null, "T":false} )";
   FakeDecrypt d{"pt"};
   const auto r = open_recipient_response(upstream, AttestedOp::kDecrypt, d.fn());
   ASSERT_TRUE(r);
-  EXPECT_EQ(*r, "{\"B\":{\"x\":[1,2.5E0,\"\xc3\xa9\\n\"]},\"A\":\"caf\xc3\xa9\",\"N\":null,\"T\":false,"
-                "\"Plaintext\":\"cHQ=\"}");
+  EXPECT_EQ(*r, "{\"B\" : {\"x\":[1,2.5,\"\\u00e9\\n\", 922337203685.775809]},\"A\":\"caf\xc3\xa9\",\"N\":null,"
+                "\"T\":false,\"Plaintext\":\"cHQ=\"}");
+  // Keys are compared after unescaping, as KMS and SDKs read them.
+  const std::string escaped = R"({"Ciphertext\u0046orRecipient":")" + cfr() + R"(","KeyId":"k"})";
+  const auto e = open_recipient_response(escaped, AttestedOp::kDecrypt, d.fn());
+  ASSERT_TRUE(e);
+  EXPECT_EQ(*e, R"({"KeyId":"k","Plaintext":"cHQ="})");
 }
 
 TEST(OpenRecipientResponse, RealKmsCiphertextForRecipientIsDecodedExactly) {
