@@ -181,11 +181,12 @@ kp::Result<ScanResult> checked_scan(std::string_view body, std::string_view doc_
   return scan(body);
 }
 
-// --- Removing root "Recipient": null members --------------------------------
+// --- Walking the root object's members in the text ---------------------------
 //
-// Runs only on a body scan() accepted (valid JSON, no comments), so a small
-// walker over the root object's members is enough; it still checks every
-// bound and reports a body that does not look like the scan said.
+// For removing "Recipient": null from a request and for copying the members of
+// KMS's response byte for byte. Runs only on text Boost.JSON already accepted
+// as an object (valid JSON, no comments), so a small walker is enough; it
+// still checks every bound and reports text that is not what it should be.
 
 constexpr std::size_t kNpos = std::string_view::npos;
 
