@@ -322,8 +322,20 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const config::Config& cfg, Daemon
             };
             r.body += "# HELP kms_proxy_info The proxy's version and attestation mode.\n"
                       "# TYPE kms_proxy_info gauge\nkms_proxy_info{" + info_labels + "} 1\n";
-            sample("gauge", "kms_proxy_active_connections", "Client connections open now.",
-                   server->stats().active_connections);
+            const auto st = server->stats();
+            sample("gauge", "kms_proxy_active_connections", "Client connections open now.", st.active_connections);
+            // What never reaches requests_total: refused connections and requests
+            // the listener answered itself.
+            counter("kms_proxy_connections_accepted_total", "Client connections accepted.",
+                    st.accepted_connections);
+            counter("kms_proxy_connections_rejected_total",
+                    "Client connections refused with 503 (over limits.max_connections).", st.rejected_connections);
+            counter("kms_proxy_client_errors_total",
+                    "Requests the listener answered itself: malformed (400), stalled (408), too large (413, 431).",
+                    st.local_errors);
+            counter("kms_proxy_client_timeouts_total",
+                    "Client connections cut by a deadline: TLS handshake, header, body or write (a stalled request also gets 408; idle keep-alive closes are not counted).",
+                    st.timeouts);
             // Attested requests per NSM call = attested_requests_total / nsm_calls_total
             // (coalescing and attestation.max_age make it exceed 1 under load).
             const auto a = attestation != nullptr ? attestation->stats() : proxy::AttestationStats{};

@@ -75,7 +75,7 @@ struct ServerStats {
   std::uint64_t accepted_connections = 0;  // total sessions started
   std::uint64_t rejected_connections = 0;  // answered 503 (over max_connections)
   std::uint64_t requests = 0;              // requests passed to the handler
-  std::uint64_t local_errors = 0;          // 400/413/431 answered by the server itself
+  std::uint64_t local_errors = 0;          // 400/408/413/431 answered by the server itself
   std::uint64_t handler_exceptions = 0;    // handler threw: answered 500
   std::uint64_t timeouts = 0;              // connections closed by a read/write deadline
   std::uint64_t tls_handshake_failures = 0;  // TLS only: handshake failed or timed out

@@ -10,6 +10,7 @@ connection the whole time never sees a failure.
 import base64
 import json
 import os
+import re
 import socket
 import threading
 import time
@@ -527,8 +528,11 @@ class ConnectionLimitTest(h.TempDirTestCase):
         self.addCleanup(up.close)
         cfg = write_config(self.tmp, limits={"header_timeout": "2s"})
         proxy, port = h.start_proxy(["--config", cfg, "--attestation", "none", "--max-connections", "8",
-                                     "--endpoint", f"us-east-1={up.url()}"], env=proxy_env())
+                                     "--endpoint", f"us-east-1={up.url()}", "--metrics-listen", "127.0.0.1:0"],
+                                    env=proxy_env())
         self.track(proxy)
+        m = proxy.wait_for_line(r"metrics listen=127\.0\.0\.1:(\d+)", timeout=10)
+        metrics_url = f"http://127.0.0.1:{m.group(1)}/metrics"
         hogs = [Conn(port) for _ in range(8)]
         self.addCleanup(lambda: [c.close() for c in hogs])
         for c in hogs:
@@ -551,6 +555,20 @@ class ConnectionLimitTest(h.TempDirTestCase):
         self.assertTrue(all(c.at_eof(5) for c in hogs))
         self.assertTrue(wait_until(lambda: kms_raw(port, timeout=5)[0] == 200, 5))
         self.assertEqual(len(kms.list_keys()["Keys"]), 1)
+        # An operator sees all of it in the listener's counters.
+        import urllib.request
+        with urllib.request.urlopen(metrics_url, timeout=10) as resp:
+            text = resp.read().decode()
+
+        def counter(name):
+            found = re.search(rf"^{name} (\d+)$", text, re.M)
+            self.assertIsNotNone(found, f"{name} missing:\n{text}")
+            return int(found.group(1))
+
+        self.assertGreaterEqual(counter("kms_proxy_connections_rejected_total"), 2)  # raw + boto3
+        self.assertEqual(counter("kms_proxy_client_timeouts_total"), 8)  # the hogs
+        self.assertEqual(counter("kms_proxy_client_errors_total"), 8)    # their 408s
+        self.assertGreaterEqual(counter("kms_proxy_connections_accepted_total"), 9)
 
 
 if __name__ == "__main__":
