@@ -1,5 +1,7 @@
 #include "sigv4/digest.h"
 
+#include "sigv4/payload_hash.h"
+
 // SHA256_Init/Update/Final are deprecated in OpenSSL 3 in favour of EVP, and
 // used here on purpose: EVP_DigestInit allocates a provider context on every
 // call, and EVP HMAC copies two digest contexts (two more allocations) per
@@ -7,7 +9,8 @@
 // allocation/free pairs and a provider dispatch per step. The low-level
 // functions run the same SHA-256 code (SHA-NI where the CPU has it) on a
 // plain struct that can be copied, which also makes HMAC's keyed state a
-// struct copy. They remain part of OpenSSL 3's API.
+// struct copy and PrefixedSha256's resume a copy of the state after its
+// prefix (sigv4/payload_hash.h). They remain part of OpenSSL 3's API.
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
@@ -123,3 +126,32 @@ HexDigest::HexDigest(const Digest& d) noexcept {
 void append_hex(const Digest& d, std::string& out) { out += HexDigest(d).view(); }
 
 }  // namespace kp::sigv4::detail
+
+namespace kp::sigv4 {
+
+struct PrefixedSha256::State {
+  SHA256_CTX ctx{};
+};
+
+PrefixedSha256::PrefixedSha256(std::string_view prefix) : prefix_(prefix), state_(std::make_unique<State>()) {
+  detail::check(SHA256_Init(&state_->ctx), "SHA256_Init");
+  detail::check(SHA256_Update(&state_->ctx, prefix_.data(), prefix_.size()), "SHA256_Update");
+}
+
+PrefixedSha256::~PrefixedSha256() = default;
+PrefixedSha256::PrefixedSha256(PrefixedSha256&&) noexcept = default;
+PrefixedSha256& PrefixedSha256::operator=(PrefixedSha256&&) noexcept = default;
+
+std::optional<PayloadHash> PrefixedSha256::hash(std::string_view body) const {
+  if (!state_ || !body.starts_with(prefix_)) {
+    return std::nullopt;
+  }
+  SHA256_CTX c = state_->ctx;
+  const std::string_view rest = body.substr(prefix_.size());
+  detail::check(SHA256_Update(&c, rest.data(), rest.size()), "SHA256_Update");
+  PayloadHash out{};
+  detail::check(SHA256_Final(out.data(), &c), "SHA256_Final");
+  return out;
+}
+
+}  // namespace kp::sigv4

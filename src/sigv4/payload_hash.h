@@ -7,7 +7,8 @@
 // PrefixedSha256 absorbs the prefix once (off the I/O threads: the NSM worker
 // builds it with the document); hash(body) checks that the body really starts
 // with the prefix and resumes from a copy of that state, so each request
-// hashes only its own bytes. Pure: OpenSSL's SHA-256, no Asio.
+// hashes only its own bytes. Pure: OpenSSL's SHA-256, no Asio (implemented in
+// digest.cc, beside the other SHA-256 code).
 #pragma once
 
 #include <array>
