@@ -161,26 +161,6 @@ constexpr std::string_view kMemberHead =
     R"("Recipient":{"KeyEncryptionAlgorithm":"RSAES_OAEP_SHA_256","AttestationDocument":")";
 constexpr std::string_view kMemberTail = R"("})";
 
-std::size_t member_size(std::string_view doc_b64, bool trailing_comma) noexcept {
-  return kMemberHead.size() + doc_b64.size() + kMemberTail.size() + (trailing_comma ? 1 : 0);
-}
-
-void append_member(std::string_view doc_b64, bool trailing_comma, std::string& out) {
-  out += kMemberHead;
-  out += doc_b64;
-  out += kMemberTail;
-  if (trailing_comma) {
-    out.push_back(',');
-  }
-}
-
-kp::Result<ScanResult> checked_scan(std::string_view body, std::string_view doc_b64) {
-  if (!is_base64_text(doc_b64)) {
-    return kp::fail(Errc::kInternal, "kms: attestation document is empty or not base64 text");
-  }
-  return scan(body);
-}
-
 // --- Walking the root object's members in the text ---------------------------
 //
 // For removing "Recipient": null from a request and for copying the members of
@@ -322,38 +302,6 @@ kp::Result<void> erase_null_recipients(std::string& body, std::size_t brace) {
   return {};
 }
 
-}  // namespace
-
-kp::Result<RecipientRewrite> add_recipient(std::string_view body, std::string_view attestation_doc_base64) {
-  auto s = checked_scan(body, attestation_doc_base64);
-  if (!s) {
-    return s.error();
-  }
-  RecipientRewrite out;
-  if (s->has_recipient) {
-    out.already_had_recipient = true;
-    out.body.assign(body);
-    return out;
-  }
-  if (s->null_recipients > 0) {
-    out.body.assign(body);
-    if (auto r = insert_recipient(out.body, *s, attestation_doc_base64); !r) {
-      return r.error();
-    }
-    return out;
-  }
-  const bool comma = !s->empty_object;
-  out.body.reserve(body.size() + member_size(attestation_doc_base64, comma));
-  out.body.append(body.substr(0, s->brace + 1));
-  append_member(attestation_doc_base64, comma, out.body);
-  out.body.append(body.substr(s->brace + 1));
-  return out;
-}
-
-kp::Result<RequestScan> scan_request(std::string_view body) { return scan(body); }
-
-namespace {
-
 // Writes `member` ("Recipient":{...}) right after the root '{' of `body`,
 // whose scan is `s`, removing any "Recipient": null first.
 kp::Result<void> splice(std::string& body, const RequestScan& s, std::string_view member) {
@@ -386,11 +334,15 @@ kp::Result<RecipientMember> RecipientMember::make(std::string_view attestation_d
     return kp::fail(Errc::kInternal, "kms: attestation document is empty or not base64 text");
   }
   std::string text;
-  text.reserve(1 + member_size(attestation_doc_base64, false));
+  text.reserve(1 + kMemberHead.size() + attestation_doc_base64.size() + kMemberTail.size());
   text.push_back('{');
-  append_member(attestation_doc_base64, false, text);
+  text += kMemberHead;
+  text += attestation_doc_base64;
+  text += kMemberTail;
   return RecipientMember(std::move(text));
 }
+
+kp::Result<RequestScan> scan_request(std::string_view body) { return scan(body); }
 
 kp::Result<void> insert_recipient(std::string& body, const RequestScan& s, const RecipientMember& member) {
   return splice(body, s, member.member());
@@ -406,17 +358,32 @@ kp::Result<void> insert_recipient(std::string& body, const RequestScan& s,
 }
 
 kp::Result<bool> add_recipient_in_place(std::string& body, std::string_view attestation_doc_base64) {
-  auto s = checked_scan(body, attestation_doc_base64);
+  auto member = RecipientMember::make(attestation_doc_base64);
+  if (!member) {
+    return member.error();
+  }
+  auto s = scan(body);
   if (!s) {
     return s.error();
   }
   if (s->has_recipient) {
     return true;
   }
-  if (auto r = insert_recipient(body, *s, attestation_doc_base64); !r) {
+  if (auto r = splice(body, *s, member->member()); !r) {
     return r.error();
   }
   return false;
+}
+
+kp::Result<RecipientRewrite> add_recipient(std::string_view body, std::string_view attestation_doc_base64) {
+  RecipientRewrite out;
+  out.body.assign(body);
+  auto had = add_recipient_in_place(out.body, attestation_doc_base64);
+  if (!had) {
+    return had.error();
+  }
+  out.already_had_recipient = *had;
+  return out;
 }
 
 namespace {
