@@ -65,24 +65,19 @@ struct AttestationSource::Impl : std::enable_shared_from_this<Impl> {
   }
 
   void run_call(std::vector<std::shared_ptr<Waiter>> batch, std::uint64_t seq) {
-    auto doc = std::make_shared<Attestation>();
-    doc->call_started = clock.now();
-    doc->started_steady = std::chrono::steady_clock::now();
-    doc->sequence = seq;
+    const SysTime call_started = clock.now();
+    const auto started_steady = std::chrono::steady_clock::now();
     Result<Bytes> r = fn(public_key);
     std::optional<DocResult> out;
-    if (r) {
-      doc->document = std::move(*r);
-      auto member = kms::RecipientMember::make(base64_encode(doc->document));
-      if (member) {
-        doc->body_prefix_hash.emplace(member->body_prefix());
-        doc->recipient = std::move(*member);
-        out.emplace(std::shared_ptr<const Attestation>(std::move(doc)));
-      } else {
-        out.emplace(member.error());  // an empty document: base64 of nothing
-      }
-    } else {
+    if (!r) {
       out.emplace(r.error());
+    } else if (auto member = kms::RecipientMember::make(base64_encode(*r)); !member) {
+      out.emplace(member.error());  // an empty document: base64 of nothing
+    } else {
+      sigv4::PrefixedSha256 prefix_hash(member->body_prefix());
+      out.emplace(std::make_shared<const Attestation>(Attestation{std::move(*r), std::move(*member),
+                                                                  std::move(prefix_hash), call_started,
+                                                                  started_steady, seq}));
     }
     {
       std::lock_guard lock(mu);

@@ -31,7 +31,6 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <optional>
 #include <string>
 
 #include "base/bytes.h"
@@ -48,8 +47,8 @@ struct Attestation {
   // Built once on the NSM worker, used by every request the document serves:
   // the Recipient member spliced into each body, and the SHA-256 state after
   // "{" + that member, from which each body's SigV4 payload hash resumes.
-  std::optional<kms::RecipientMember> recipient;
-  std::optional<sigv4::PrefixedSha256> body_prefix_hash;
+  kms::RecipientMember recipient;
+  sigv4::PrefixedSha256 body_prefix_hash;
   SysTime call_started{};     // when the NSM call began (wall clock)
   std::chrono::steady_clock::time_point started_steady{};
   std::uint64_t sequence = 0; // 1, 2, 3... per NSM call

@@ -156,11 +156,7 @@ asio::awaitable<HttpResponse> ProxyHandler::handle(HttpRequest req) {
         secure_wipe(body.data(), body.size());
         co_return fail_with(got.error());
       }
-      if (!(*got)->recipient) {
-        secure_wipe(body.data(), body.size());
-        co_return fail_with(Error{Errc::kInternal, "attestation: document without its Recipient member"});
-      }
-      if (auto ins = kms::insert_recipient(body, *scan, *(*got)->recipient); !ins) {
+      if (auto ins = kms::insert_recipient(body, *scan, (*got)->recipient); !ins) {
         secure_wipe(body.data(), body.size());
         co_return fail_with(ins.error());
       }
@@ -204,8 +200,8 @@ asio::awaitable<HttpResponse> ProxyHandler::handle(HttpRequest req) {
   // An attested body starts with "{" and the document's Recipient member:
   // its hash resumes after them (checked byte for byte, else hashed whole).
   std::optional<sigv4::PayloadHash> payload_hash;
-  if (doc && doc->body_prefix_hash) {
-    payload_hash = doc->body_prefix_hash->hash(up.body);
+  if (doc) {
+    payload_hash = doc->body_prefix_hash.hash(up.body);
     if (payload_hash) {
       sign_opts.payload_hash = &*payload_hash;
     }
