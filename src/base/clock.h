@@ -41,6 +41,26 @@ class FixedClock final : public Clock {
   std::atomic<std::int64_t> ms_;
 };
 
+/// Another clock plus an adjustable offset (thread-safe). The proxy signs
+/// with its clock corrected by KMS's Date header (proxy/clock_skew.h);
+/// kms-emulator can run ahead of or behind the machine to test that.
+/// `base` must outlive this clock.
+class OffsetClock final : public Clock {
+ public:
+  explicit OffsetClock(const Clock& base, std::chrono::milliseconds offset = {})
+      : base_(base), offset_ms_(offset.count()) {}
+  SysTime now() const override { return base_.now() + offset(); }
+  const Clock& base() const noexcept { return base_; }
+  std::chrono::milliseconds offset() const noexcept {
+    return std::chrono::milliseconds(offset_ms_.load(std::memory_order_relaxed));
+  }
+  void set_offset(std::chrono::milliseconds d) noexcept { offset_ms_.store(d.count(), std::memory_order_relaxed); }
+
+ private:
+  const Clock& base_;
+  std::atomic<std::int64_t> offset_ms_;
+};
+
 /// Milliseconds since the Unix epoch.
 inline std::int64_t unix_ms(SysTime t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();

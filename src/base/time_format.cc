@@ -49,6 +49,36 @@ bool digits(std::string_view s, std::size_t pos, std::size_t n, unsigned& out) {
   return true;
 }
 
+constexpr std::string_view kDayNames[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+constexpr std::string_view kLongDayNames[] = {"Sunday",   "Monday", "Tuesday", "Wednesday",
+                                              "Thursday", "Friday", "Saturday"};
+constexpr std::string_view kMonthNames[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+
+bool is_leap(std::int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+unsigned days_in_month(std::int64_t y, unsigned m) {
+  static constexpr unsigned kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  return m == 2 && is_leap(y) ? 29 : kDays[m - 1];
+}
+
+// Index of `name` among `names`, or -1.
+template <std::size_t N>
+int index_of(std::string_view name, const std::string_view (&names)[N]) {
+  for (std::size_t i = 0; i < N; ++i) {
+    if (names[i] == name) {
+      return static_cast<int>(i);
+    }
+  }
+  return -1;
+}
+
+// "HH:MM:SS" at pos.
+bool time_of_day(std::string_view s, std::size_t pos, unsigned& h, unsigned& mi, unsigned& se) {
+  return pos + 8 <= s.size() && s[pos + 2] == ':' && s[pos + 5] == ':' && digits(s, pos, 2, h) &&
+         digits(s, pos + 3, 2, mi) && digits(s, pos + 6, 2, se);
+}
+
 }  // namespace
 
 std::string format_rfc3339(SysTime t) {
@@ -65,6 +95,77 @@ std::string format_amz_date(SysTime t) {
   std::snprintf(buf, sizeof buf, "%04lld%02u%02uT%02u%02u%02uZ", static_cast<long long>(c.y), c.m, c.d,
                 c.hh, c.mm, c.ss);
   return buf;
+}
+
+std::string format_http_date(SysTime t) {
+  const Civil c = civil(t);
+  const auto days = std::chrono::floor<std::chrono::days>(t.time_since_epoch()).count();
+  const auto wday = static_cast<std::size_t>(((days % 7) + 11) % 7);  // 1970-01-01 was a Thursday
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%s, %02u %s %04lld %02u:%02u:%02u GMT", kDayNames[wday].data(), c.d,
+                kMonthNames[c.m - 1].data(), static_cast<long long>(c.y), c.hh, c.mm, c.ss);
+  return buf;
+}
+
+std::optional<SysTime> parse_http_date(std::string_view s, SysTime now) {
+  unsigned y = 0, d = 0, h = 0, mi = 0, se = 0;
+  int month = -1;
+  if (s.size() == 29 && s[3] == ',' && s[4] == ' ' && s[7] == ' ' && s[11] == ' ' && s[16] == ' ' &&
+      s.substr(25) == " GMT") {
+    // IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT"
+    if (index_of(s.substr(0, 3), kDayNames) < 0 || !digits(s, 5, 2, d) || !digits(s, 12, 4, y) ||
+        !time_of_day(s, 17, h, mi, se)) {
+      return std::nullopt;
+    }
+    month = index_of(s.substr(8, 3), kMonthNames);
+  } else if (const auto comma = s.find(", "); comma != std::string_view::npos && comma >= 6 &&
+                                                 s.size() == comma + 24 && s.substr(comma + 20) == " GMT") {
+    // rfc850-date: "Sunday, 06-Nov-94 08:49:37 GMT"
+    const std::size_t p = comma + 2;
+    unsigned yy = 0;
+    if (index_of(s.substr(0, comma), kLongDayNames) < 0 || s[p + 2] != '-' || s[p + 6] != '-' ||
+        s[p + 9] != ' ' || !digits(s, p, 2, d) || !digits(s, p + 7, 2, yy) || !time_of_day(s, p + 10, h, mi, se)) {
+      return std::nullopt;
+    }
+    month = index_of(s.substr(p + 3, 3), kMonthNames);
+    // RFC 9110 5.6.7: a year more than 50 years in the future is the most
+    // recent past year with the same last two digits.
+    const std::int64_t this_year = civil(now).y;
+    std::int64_t full = this_year - this_year % 100 + yy;
+    if (full > this_year + 50) {
+      full -= 100;
+    } else if (full <= this_year - 50) {
+      full += 100;
+    }
+    if (full < 0) {
+      return std::nullopt;
+    }
+    y = static_cast<unsigned>(full);
+  } else if (s.size() == 24 && s[3] == ' ' && s[7] == ' ' && s[10] == ' ' && s[19] == ' ') {
+    // asctime-date: "Sun Nov  6 08:49:37 1994" (day padded with a space)
+    if (index_of(s.substr(0, 3), kDayNames) < 0 || !time_of_day(s, 11, h, mi, se) || !digits(s, 20, 4, y)) {
+      return std::nullopt;
+    }
+    if (s[8] == ' ') {
+      if (!digits(s, 9, 1, d)) {
+        return std::nullopt;
+      }
+    } else if (!digits(s, 8, 2, d)) {
+      return std::nullopt;
+    }
+    month = index_of(s.substr(4, 3), kMonthNames);
+  } else {
+    return std::nullopt;
+  }
+  if (month < 0 || y < kMinParsedYear || y > kMaxParsedYear || h > 23 || mi > 59 || se > 60) {
+    return std::nullopt;
+  }
+  const auto m = static_cast<unsigned>(month + 1);
+  if (d < 1 || d > days_in_month(y, m)) {
+    return std::nullopt;
+  }
+  const std::int64_t secs = days_from_civil(y, m, d) * 86400 + h * 3600 + mi * 60 + se;
+  return SysTime(std::chrono::seconds(secs));
 }
 
 std::optional<SysTime> parse_time_utc(std::string_view s) {

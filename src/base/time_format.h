@@ -14,6 +14,9 @@ namespace kp {
 std::string format_rfc3339(SysTime t);
 /// "20150830T123600Z" (SigV4 X-Amz-Date).
 std::string format_amz_date(SysTime t);
+/// "Sun, 30 Aug 2015 12:36:00 GMT" (RFC 9110 5.6.7 IMF-fixdate: the HTTP
+/// Date header; day and month names spelled out, no locale).
+std::string format_http_date(SysTime t);
 /// Years parse_time_utc() accepts: well inside SysTime's range (~1678..2261),
 /// so callers can add skews and margins without overflow.
 inline constexpr unsigned kMinParsedYear = 1900;
@@ -23,5 +26,15 @@ inline constexpr unsigned kMaxParsedYear = 2199;
 /// nullopt for malformed text and for years outside
 /// [kMinParsedYear, kMaxParsedYear].
 std::optional<SysTime> parse_time_utc(std::string_view s);
+
+/// Parses an HTTP-date (RFC 9110 5.6.7) in any of the three forms a
+/// recipient must accept: IMF-fixdate "Sun, 06 Nov 1994 08:49:37 GMT", the
+/// obsolete RFC 850 "Sunday, 06-Nov-94 08:49:37 GMT" (a two-digit year more
+/// than 50 years after `now` is the most recent such year in the past) and
+/// asctime "Sun Nov  6 08:49:37 1994". Case-sensitive, as the grammar is.
+/// The day name must be one, but is not checked against the date. nullopt
+/// for anything else, impossible dates (30 Feb) and years outside
+/// [kMinParsedYear, kMaxParsedYear].
+std::optional<SysTime> parse_http_date(std::string_view s, SysTime now);
 
 }  // namespace kp

@@ -9,6 +9,7 @@
 #include <boost/json.hpp>
 
 #include "attestation/verifier.h"
+#include "base/time_format.h"
 #include "emulator/internal.h"
 #include "emulator/validation.h"
 #include "kms/operations.h"
@@ -113,6 +114,7 @@ HttpResponse KmsEmulator::handle(const HttpRequest& request) {
   const auto respond = [&](HttpResponse r) {
     r.headers.set("Content-Type", kContentType);
     r.headers.set("x-amzn-RequestId", request_id);
+    r.headers.set("Date", format_http_date(e.clock->now()));  // the emulator's time, as KMS sends its own
     return r;
   };
 

@@ -53,6 +53,7 @@ struct ServeFlags {
   std::string account = std::string(kp::emulator::kDefaultAccount);
   unsigned io_threads = 1;
   unsigned workers = 2;
+  long clock_offset_seconds = 0;
   bool allow_non_loopback = false;
   std::string log_level = "info";
 };
@@ -161,6 +162,12 @@ int serve(const ServeFlags& f) {
       }
     }
   }
+  constexpr long kMaxClockOffset = 10L * 365 * 24 * 3600;
+  if (f.clock_offset_seconds < -kMaxClockOffset || f.clock_offset_seconds > kMaxClockOffset) {
+    errors.push_back("--clock-offset-seconds must be within +-10 years");
+  }
+  kp::OffsetClock clock(kp::SystemClock::instance(), std::chrono::seconds(f.clock_offset_seconds));
+  options.clock = &clock;
   kp::net::ServerOptions server_options;
   if (!split_listen(f.listen, server_options.host, server_options.port)) {
     errors.push_back("--listen must be HOST:PORT (e.g. 127.0.0.1:0), got '" + f.listen + "'");
@@ -252,6 +259,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve_cmd->add_option("--io-threads", f.io_threads, "HTTP I/O threads")->capture_default_str();
   serve_cmd->add_option("--workers", f.workers, "Worker threads running requests")->capture_default_str();
+  serve_cmd->add_option("--clock-offset-seconds", f.clock_offset_seconds,
+                        "Run this many seconds ahead of the machine's clock (negative: behind) for SigV4 "
+                        "checks and the Date header, as if the caller's clock were off: tests kms-proxy's "
+                        "clock-skew correction")
+      ->capture_default_str();
   serve_cmd->add_flag("--allow-non-loopback", f.allow_non_loopback, "Allow binding a non-loopback address");
   serve_cmd->add_option("--log-level", f.log_level, "trace|debug|info|warn|error|off")->capture_default_str();
   CLI11_PARSE(app, argc, argv);

@@ -4,10 +4,11 @@
 #include <array>
 #include <charconv>
 #include <cstdint>
-#include <cstdio>
+#include <chrono>
 #include <ctime>
 
 #include "base/secret.h"
+#include "base/time_format.h"
 
 namespace kp::net::detail {
 
@@ -121,24 +122,13 @@ void append_decimal(std::string& out, std::uint64_t v) {
 
 void append_date_field(std::string& out) {
   thread_local std::time_t cached_second = -1;
-  thread_local char cached[40];
-  thread_local std::size_t cached_len = 0;
+  thread_local std::string cached;
   const std::time_t now = std::time(nullptr);
   if (now != cached_second) {
-    std::tm tm{};
-    gmtime_r(&now, &tm);
-    // RFC 9110 5.6.7 IMF-fixdate; strftime's %a/%b are locale-dependent, so
-    // spell the names out.
-    static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-    static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                              "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-    const int n = std::snprintf(cached, sizeof(cached), "Date: %s, %02d %s %04d %02d:%02d:%02d GMT\r\n",
-                                kDays[tm.tm_wday % 7], tm.tm_mday, kMonths[tm.tm_mon % 12],
-                                tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-    cached_len = n > 0 ? static_cast<std::size_t>(n) : 0;
+    cached = "Date: " + kp::format_http_date(std::chrono::system_clock::from_time_t(now)) + "\r\n";
     cached_second = now;
   }
-  out.append(cached, cached_len);
+  out.append(cached);
 }
 
 void reserve_wiping(std::string& s, std::size_t n) {
