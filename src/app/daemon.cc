@@ -23,7 +23,7 @@
 #include "net/transport.h"
 #include "net/upstream_client.h"
 #include "proxy/attestation_source.h"
-#include "credentials/provider.h"
+#include "proxy/clock_skew.h"
 #include "proxy/handler.h"
 #include "proxy/metrics.h"
 
@@ -80,6 +80,9 @@ struct Daemon::Impl {
   config::Config cfg;
   DaemonExtras extras;
   std::string description;
+  // SigV4 dates and credential expiry read this clock, corrected by KMS's
+  // Date header (declared before everything that points at it).
+  proxy::ClockSkew skew{SystemClock::instance()};
 
   std::unique_ptr<net::IoPool> pool;
   std::unique_ptr<crypto::RsaKeyPair> key;
@@ -204,6 +207,7 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const config::Config& cfg, Daemon
                                                  credentials::plain_http_hosts_from_env(env));
     co.imds.timeouts.total = cfg.credentials.imds_timeout;
     co.cache.refresh_window = cfg.credentials.refresh_margin;
+    co.cache.clock = &d->skew.clock();  // expiry times come from the parent's (synchronised) clock
     auto* metrics = &d->metrics;
     co.cache.on_refresh = [metrics](bool ok) { metrics->credential_refresh(ok); };
     auto chain = credentials::make_default_chain(std::move(co));
@@ -269,6 +273,7 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const config::Config& cfg, Daemon
   deps.attestation = d->attestation.get();
   deps.key = d->key.get();
   deps.metrics = &d->metrics;
+  deps.skew = &d->skew;
   d->handler = std::make_unique<proxy::ProxyHandler>(proxy::HandlerOptions{d->cfg.upstream}, deps);
 
   net::ServerOptions so;

@@ -37,6 +37,18 @@ std::string_view sanitize_error_type(std::string_view raw) noexcept {
   return raw;
 }
 
+bool is_clock_skew_error(std::string_view type) noexcept {
+  static constexpr std::string_view kTypes[] = {"AuthFailure",        "InvalidSignatureException",
+                                                "RequestExpired",     "RequestInTheFuture",
+                                                "RequestTimeTooSkewed", "SignatureDoesNotMatch"};
+  for (const auto t : kTypes) {
+    if (type == t) {
+      return true;
+    }
+  }
+  return false;
+}
+
 std::optional<KmsErrorInfo> parse_error_body(std::string_view body, std::string_view error_type_header) {
   unsigned char arena[2048];
   json::monotonic_resource mr(arena, sizeof arena);

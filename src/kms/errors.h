@@ -28,4 +28,12 @@ std::string_view sanitize_error_type(std::string_view raw) noexcept;
 std::optional<KmsErrorInfo> parse_error_body(std::string_view body,
                                              std::string_view error_type_header = {});
 
+/// True for the (sanitised) error types AWS services use when a signature's
+/// time is too far from theirs, the list the AWS SDKs correct their clock on
+/// (AuthFailure, InvalidSignatureException, RequestExpired,
+/// RequestInTheFuture, RequestTimeTooSkewed, SignatureDoesNotMatch). Some of
+/// these also stand for other signature faults: the caller confirms the
+/// skew with the response's Date header.
+bool is_clock_skew_error(std::string_view type) noexcept;
+
 }  // namespace kp::kms

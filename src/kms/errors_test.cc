@@ -56,5 +56,21 @@ TEST(ParseErrorBody, HeaderFallbackAndRejects) {
   EXPECT_FALSE(parse_error_body(""));
 }
 
+TEST(IsClockSkewError, TheSdksListOnly) {
+  for (const char* t : {"AuthFailure", "InvalidSignatureException", "RequestExpired", "RequestInTheFuture",
+                        "RequestTimeTooSkewed", "SignatureDoesNotMatch"}) {
+    EXPECT_TRUE(is_clock_skew_error(t)) << t;
+  }
+  // As parse_error_body hands it over (sanitised).
+  const auto e = parse_error_body(
+      R"({"__type":"com.amazon.coral.service#InvalidSignatureException","message":"Signature expired"})");
+  ASSERT_TRUE(e);
+  EXPECT_TRUE(is_clock_skew_error(e->type));
+  for (const char* t : {"", "AccessDeniedException", "ExpiredTokenException", "UnrecognizedClientException",
+                        "invalidsignatureexception", "InvalidSignatureExceptionX", "ThrottlingException"}) {
+    EXPECT_FALSE(is_clock_skew_error(t)) << t;
+  }
+}
+
 }  // namespace
 }  // namespace kp::kms

@@ -596,6 +596,11 @@ UpstreamStats UpstreamClient::stats() const {
 
 asio::awaitable<kp::Result<kp::HttpResponse>> UpstreamClient::send(Endpoint ep, kp::HttpRequest req) {
   BodyWipe wipe{req.body};
+  co_return co_await send_borrowed(ep, req);
+}
+
+asio::awaitable<kp::Result<kp::HttpResponse>> UpstreamClient::send_borrowed(const Endpoint& ep,
+                                                                             const kp::HttpRequest& req) {
   auto ex = co_await asio::this_coro::executor;
   // From here on only the context state is used: it keeps the shared config
   // alive and belongs to this thread.

@@ -113,6 +113,13 @@ class UpstreamClient {
   /// oversized response), kEgressDenied (from a CONNECT proxy).
   boost::asio::awaitable<kp::Result<kp::HttpResponse>> send(Endpoint ep, kp::HttpRequest req);
 
+  /// send() for a request the caller keeps: `ep` and `req` must outlive the
+  /// returned awaitable (co_await it at once) and the caller wipes the body.
+  /// For a caller that may send the same request again (the proxy re-signs
+  /// and resends once when KMS rejected its clock).
+  boost::asio::awaitable<kp::Result<kp::HttpResponse>> send_borrowed(const Endpoint& ep,
+                                                                     const kp::HttpRequest& req);
+
   UpstreamStats stats() const;
 
   /// Closes every pooled connection (posted to each context; returns at once).

@@ -7,13 +7,16 @@
 #include "attestation/document.h"
 #include "base/encoding.h"
 #include "base/error.h"
+#include "base/time_format.h"
 #include "crypto/cms.h"
 #include "crypto/rsa_key.h"
 #include "kms/errors.h"
 #include "kms/operations.h"
 #include "kms/rewrite.h"
+#include "net/http_server.h"
 #include "net/upstream_client.h"
 #include "proxy/attestation_source.h"
+#include "proxy/clock_skew.h"
 #include "credentials/provider.h"
 #include "proxy/metrics.h"
 #include "proxy/routing.h"
@@ -84,6 +87,45 @@ void warn_access_denied(std::string_view op, const Attestation& doc) {
 
 ProxyHandler::ProxyHandler(HandlerOptions opts, HandlerDeps deps)
     : opts_(std::move(opts)), deps_(deps) {}
+
+const Clock& ProxyHandler::signing_clock() const noexcept {
+  return deps_.skew != nullptr ? deps_.skew->clock() : *deps_.clock;
+}
+
+bool ProxyHandler::check_clock(const HttpResponse& resp, SysTime signed_at) {
+  if (deps_.skew == nullptr) {
+    return false;
+  }
+  const auto date_field = resp.headers.get("Date");
+  if (!date_field) {
+    return false;
+  }
+  const auto date = parse_http_date(*date_field, deps_.skew->machine().now());
+  if (!date) {
+    return false;
+  }
+  if (const auto change = deps_.skew->observe(*date)) {
+    using std::chrono::duration_cast;
+    using std::chrono::seconds;
+    const auto to_s = duration_cast<seconds>(change->to).count();
+    spdlog::warn(
+        "clock: KMS's Date ({}) puts this machine's clock {} s {}; signing with a correction of {:+} s from now on "
+        "(was {:+} s). Synchronise the enclave's clock to remove it",
+        *date_field, to_s < 0 ? -to_s : to_s, to_s < 0 ? "ahead" : "behind", to_s,
+        duration_cast<seconds>(change->from).count());
+    if (deps_.metrics != nullptr) {
+      deps_.metrics->clock_offset(change->to);
+    }
+  }
+  if (resp.status != 400 && resp.status != 401 && resp.status != 403) {
+    return false;
+  }
+  if (!ClockSkew::signed_far_from(signed_at, *date)) {
+    return false;
+  }
+  const auto err = kms::parse_error_body(resp.body, resp.headers.get("x-amzn-ErrorType").value_or(""));
+  return err && kms::is_clock_skew_error(err->type);
+}
 
 asio::awaitable<HttpResponse> ProxyHandler::handle(HttpRequest req) {
   const auto t0 = Steady::now();
@@ -193,10 +235,10 @@ asio::awaitable<HttpResponse> ProxyHandler::handle(HttpRequest req) {
     up.headers.set("User-Agent", *ua);
   }
   up.body = std::move(body);
+  net::ScopedWipe wipe_up(up.body);  // Encrypt & co. carry plaintext
   sigv4::SignOptions sign_opts;
   sign_opts.region = *region;
   sign_opts.service = "kms";
-  sign_opts.time = deps_.clock->now();
   // An attested body starts with "{" and the document's Recipient member:
   // its hash resumes after them (checked byte for byte, else hashed whole).
   std::optional<sigv4::PayloadHash> payload_hash;
@@ -206,15 +248,26 @@ asio::awaitable<HttpResponse> ProxyHandler::handle(HttpRequest req) {
       sign_opts.payload_hash = &*payload_hash;
     }
   }
-  if (auto signed_ok = sigv4::sign_request(up, **creds, sign_opts); !signed_ok) {
-    secure_wipe(up.body.data(), up.body.size());
-    co_return fail_with(signed_ok.error());
-  }
 
-  // --- 4. Upstream --------------------------------------------------------
+  // --- 4. Upstream: signed with the corrected clock; signed again and sent
+  //        once more when KMS refused the signature's time -------------------
   const auto tu = Steady::now();
-  net::Endpoint nep{endpoint.scheme, endpoint.host, endpoint.port};
-  auto upstream = co_await deps_.upstream->send(std::move(nep), std::move(up));
+  const net::Endpoint nep{endpoint.scheme, endpoint.host, endpoint.port};
+  Result<HttpResponse> upstream = Error{Errc::kInternal, "proxy: upstream not called"};
+  for (int attempt = 0;; ++attempt) {
+    sign_opts.time = signing_clock().now();
+    if (auto signed_ok = sigv4::sign_request(up, **creds, sign_opts); !signed_ok) {
+      co_return fail_with(signed_ok.error());
+    }
+    upstream = co_await deps_.upstream->send_borrowed(nep, up);
+    const bool refused_for_time = upstream && check_clock(*upstream, sign_opts.time);
+    if (!refused_for_time || attempt > 0) {
+      break;
+    }
+    if (deps_.metrics != nullptr) {
+      deps_.metrics->clock_skew_retry();
+    }
+  }
   times.upstream = Steady::now() - tu;
   if (!upstream) {
     co_return fail_with(upstream.error());

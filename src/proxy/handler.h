@@ -7,7 +7,9 @@
 //     -> attested op without its own Recipient? add a coalesced attestation
 //        document binding our RSA key (kms::add_recipient)
 //     -> drop the client's signature, re-sign with the proxy's credentials
-//     -> upstream (pooled TLS)
+//        and its clock corrected by KMS's Date header (proxy/clock_skew.h)
+//     -> upstream (pooled TLS); refused for the signature's time? sign again
+//        with the corrected clock and send once more
 //     -> 200 with CiphertextForRecipient? open the CMS envelope and put the
 //        plaintext where the SDK expects it (kms::open_recipient_response)
 //   Every local failure becomes a KMS-style JSON error (base/error.h maps it).
@@ -37,6 +39,7 @@ class CredentialsProvider;
 namespace kp::proxy {
 
 class AttestationSource;
+class ClockSkew;
 class ProxyMetrics;
 
 struct HandlerOptions {
@@ -49,7 +52,8 @@ struct HandlerDeps {
   AttestationSource* attestation = nullptr;        // null: attested ops pass through
   const crypto::RsaKeyPair* key = nullptr;         // required when attestation is set
   ProxyMetrics* metrics = nullptr;                 // optional
-  const Clock* clock = &SystemClock::instance();   // SigV4 dates
+  const Clock* clock = &SystemClock::instance();   // SigV4 dates without `skew`
+  ClockSkew* skew = nullptr;                       // optional: corrected SigV4 dates
 };
 
 class ProxyHandler {
@@ -60,6 +64,11 @@ class ProxyHandler {
   boost::asio::awaitable<HttpResponse> handle(HttpRequest req);
 
  private:
+  const Clock& signing_clock() const noexcept;
+  /// Feeds the response's Date header to `deps_.skew`; true when KMS refused
+  /// the request signed at `signed_at` because of its time (sign again).
+  bool check_clock(const HttpResponse& resp, SysTime signed_at);
+
   HandlerOptions opts_;
   HandlerDeps deps_;
 };

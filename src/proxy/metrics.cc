@@ -77,6 +77,15 @@ std::string ProxyMetrics::render() const {
   out += "# HELP kms_proxy_credential_refresh_failures_total Failed credential refreshes.\n";
   out += "# TYPE kms_proxy_credential_refresh_failures_total counter\n";
   out += fmt::format("kms_proxy_credential_refresh_failures_total {}\n", credential_failures_.load());
+  out += "# HELP kms_proxy_clock_offset_seconds Correction added to this machine's clock for SigV4, "
+         "learnt from KMS's Date header (0: none needed).\n";
+  out += "# TYPE kms_proxy_clock_offset_seconds gauge\n";
+  out += fmt::format("kms_proxy_clock_offset_seconds {:.3f}\n",
+                     static_cast<double>(clock_offset_ms_.load(std::memory_order_relaxed)) / 1000.0);
+  out += "# HELP kms_proxy_clock_skew_retries_total Requests signed again and resent because KMS refused "
+         "the signature's time.\n";
+  out += "# TYPE kms_proxy_clock_skew_retries_total counter\n";
+  out += fmt::format("kms_proxy_clock_skew_retries_total {}\n", clock_skew_retries_.load());
   return out;
 }
 

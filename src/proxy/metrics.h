@@ -44,6 +44,12 @@ class ProxyMetrics {
     (ok ? credential_refreshes_ : credential_failures_).fetch_add(1, std::memory_order_relaxed);
   }
   std::uint64_t requests_total() const noexcept { return requests_.load(); }
+  /// The signing clock's correction changed (proxy/clock_skew.h).
+  void clock_offset(std::chrono::milliseconds offset) noexcept {
+    clock_offset_ms_.store(offset.count(), std::memory_order_relaxed);
+  }
+  /// A request was signed again and resent after KMS refused its time.
+  void clock_skew_retry() noexcept { clock_skew_retries_.fetch_add(1, std::memory_order_relaxed); }
 
   /// Prometheus text exposition of everything recorded here.
   std::string render() const;
@@ -56,6 +62,8 @@ class ProxyMetrics {
   Histogram attestation_, upstream_, decryption_, total_;
   std::atomic<std::uint64_t> credential_refreshes_{0};
   std::atomic<std::uint64_t> credential_failures_{0};
+  std::atomic<std::int64_t> clock_offset_ms_{0};
+  std::atomic<std::uint64_t> clock_skew_retries_{0};
 };
 
 }  // namespace kp::proxy
