@@ -8,7 +8,10 @@
 //  * signed_header_list() equals canonical_headers().signed_headers, and
 //    canonical_headers_for() with that list reproduces the same block;
 //  * sign-then-verify: the random request signed with fixed credentials
-//    verifies (signer and verifier canonicalise identically).
+//    verifies (signer and verifier canonicalise identically);
+//  * the same header value read as an HTTP Date (the proxy corrects its
+//    signing clock by KMS's): a parsed date is within the supported years
+//    and formats to an IMF-fixdate that parses back to the same instant.
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <algorithm>
@@ -20,6 +23,7 @@
 
 #include "base/error.h"
 #include "base/http_message.h"
+#include "base/time_format.h"
 #include "fuzz_util.h"
 #include "sigv4/authorization.h"
 #include "sigv4/canonical.h"
@@ -53,6 +57,18 @@ void check_authorization(std::string_view header) {
     KP_FUZZ_CHECK(!h.empty());
     KP_FUZZ_CHECK(std::none_of(h.begin(), h.end(), [](char c) { return c >= 'A' && c <= 'Z'; }));
   }
+}
+
+void check_http_date(std::string_view value) {
+  const auto t = kp::parse_http_date(value, kNow);
+  if (!t) {
+    return;
+  }
+  KP_FUZZ_CHECK(*t >= *kp::parse_time_utc("1900-01-01T00:00:00Z"));
+  KP_FUZZ_CHECK(*t <= *kp::parse_time_utc("2199-12-31T23:59:59Z"));
+  const std::string imf = kp::format_http_date(*t);
+  KP_FUZZ_CHECK(imf.size() == 29);
+  KP_FUZZ_CHECK(kp::parse_http_date(imf, kNow) == t);
 }
 
 // A field name as an HTTP parser would deliver it: a non-empty token.
@@ -144,6 +160,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   FuzzedDataProvider fdp(data, size);
   const std::string authorization = fdp.ConsumeRandomLengthString(512);
   check_authorization(authorization);
+  check_http_date(authorization);
 
   kp::HttpRequest req;
   req.method = fdp.ConsumeBool() ? "POST" : fdp.ConsumeRandomLengthString(8);

@@ -1,5 +1,6 @@
 #include "base/time_format.h"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace kp {
@@ -164,7 +165,9 @@ std::optional<SysTime> parse_http_date(std::string_view s, SysTime now) {
   if (d < 1 || d > days_in_month(y, m)) {
     return std::nullopt;
   }
-  const std::int64_t secs = days_from_civil(y, m, d) * 86400 + h * 3600 + mi * 60 + se;
+  // A leap second (":60") is read as the last second of its minute, as POSIX
+  // time has no leap seconds (and 31 Dec 2199 23:59:60 stays in range).
+  const std::int64_t secs = days_from_civil(y, m, d) * 86400 + h * 3600 + mi * 60 + std::min(se, 59U);
   return SysTime(std::chrono::seconds(secs));
 }
 

@@ -32,7 +32,8 @@ std::optional<SysTime> parse_time_utc(std::string_view s);
 /// obsolete RFC 850 "Sunday, 06-Nov-94 08:49:37 GMT" (a two-digit year more
 /// than 50 years after `now` is the most recent such year in the past) and
 /// asctime "Sun Nov  6 08:49:37 1994". Case-sensitive, as the grammar is.
-/// The day name must be one, but is not checked against the date. nullopt
+/// The day name must be one, but is not checked against the date; a leap
+/// second (":60") reads as ":59". nullopt
 /// for anything else, impossible dates (30 Feb) and years outside
 /// [kMinParsedYear, kMaxParsedYear].
 std::optional<SysTime> parse_http_date(std::string_view s, SysTime now);

@@ -61,6 +61,12 @@ TEST(HttpDate, FormatRoundTripsAndNamesTheWeekday) {
   }
 }
 
+TEST(HttpDate, LeapSecondIsTheLastSecondOfItsMinute) {
+  const SysTime now = *parse_time_utc("2026-11-26T00:00:00Z");
+  EXPECT_EQ(parse_http_date("Sat, 31 Dec 2016 23:59:60 GMT", now), parse_time_utc("2016-12-31T23:59:59Z"));
+  EXPECT_EQ(parse_http_date("Tue, 31 Dec 2199 23:59:60 GMT", now), parse_time_utc("2199-12-31T23:59:59Z"));
+}
+
 TEST(HttpDate, TwoDigitYearsFollowTheFiftyYearRule) {
   const SysTime now = *parse_time_utc("2026-11-26T00:00:00Z");
   auto year = [&](const char* s) { return format_rfc3339(*parse_http_date(s, now)).substr(0, 4); };
