@@ -79,27 +79,27 @@ class ClockSkewTest(h.TempDirTestCase):
         self.assertEqual(metric(metrics, "kms_proxy_clock_offset_seconds"), 0)
         self.assertEqual(metric(metrics, "kms_proxy_clock_skew_retries_total"), 0)
 
+    def wrong_secret(self, offset_seconds):
+        """ListKeys signed with a secret KMS does not know, KMS `offset_seconds`
+        away: the error the app gets, and (resends, correction) afterwards."""
+        _, app, metrics = self.start(offset_seconds, secret="not-the-proxy-secret")
+        with self.assertRaises(botocore.exceptions.ClientError) as cm:
+            app.list_keys()
+        return (cm.exception.response["Error"]["Code"], metric(metrics, "kms_proxy_clock_skew_retries_total"),
+                metric(metrics, "kms_proxy_clock_offset_seconds"))
+
     def test_a_wrong_secret_is_not_mistaken_for_skew(self):
         # InvalidSignatureException for a signature that does not match: the
         # Date agrees with the clock, so the error reaches the app unchanged
         # and nothing is resent.
-        _, app, metrics = self.start(0, secret="not-the-proxy-secret")
-        with self.assertRaises(botocore.exceptions.ClientError) as cm:
-            app.list_keys()
-        self.assertEqual(cm.exception.response["Error"]["Code"], "InvalidSignatureException")
-        self.assertEqual(metric(metrics, "kms_proxy_clock_skew_retries_total"), 0)
-        self.assertEqual(metric(metrics, "kms_proxy_clock_offset_seconds"), 0)
+        self.assertEqual(self.wrong_secret(0), ("InvalidSignatureException", 0, 0))
 
     def test_skew_and_a_wrong_secret_are_resent_once_only(self):
         # The Date shows a real skew, so the proxy corrects and resends once;
         # the signature still does not match, and that answer goes to the app.
-        _, app, metrics = self.start(900, secret="not-the-proxy-secret")
-        with self.assertRaises(botocore.exceptions.ClientError) as cm:
-            app.list_keys()
-        self.assertEqual(cm.exception.response["Error"]["Code"], "InvalidSignatureException")
-        self.assertEqual(metric(metrics, "kms_proxy_clock_skew_retries_total"), 1)
-        self.assertAlmostEqual(metric(metrics, "kms_proxy_clock_offset_seconds"), 900.5, delta=3)
-
+        code, retries, offset = self.wrong_secret(900)
+        self.assertEqual((code, retries), ("InvalidSignatureException", 1))
+        self.assertAlmostEqual(offset, 900.5, delta=3)
 
 if __name__ == "__main__":
     import unittest
