@@ -253,14 +253,14 @@ asio::awaitable<HttpResponse> ProxyHandler::handle(HttpRequest req) {
   //        once more when KMS refused the signature's time -------------------
   const auto tu = Steady::now();
   const net::Endpoint nep{endpoint.scheme, endpoint.host, endpoint.port};
-  Result<HttpResponse> upstream = Error{Errc::kInternal, "proxy: upstream not called"};
+  std::optional<Result<HttpResponse>> sent;
   for (int attempt = 0;; ++attempt) {
     sign_opts.time = signing_clock().now();
     if (auto signed_ok = sigv4::sign_request(up, **creds, sign_opts); !signed_ok) {
       co_return fail_with(signed_ok.error());
     }
-    upstream = co_await deps_.upstream->send_borrowed(nep, up);
-    const bool refused_for_time = upstream && check_clock(*upstream, sign_opts.time);
+    sent = co_await deps_.upstream->send_borrowed(nep, up);
+    const bool refused_for_time = *sent && check_clock(**sent, sign_opts.time);
     if (!refused_for_time || attempt > 0) {
       break;
     }
@@ -269,6 +269,7 @@ asio::awaitable<HttpResponse> ProxyHandler::handle(HttpRequest req) {
     }
   }
   times.upstream = Steady::now() - tu;
+  Result<HttpResponse>& upstream = *sent;
   if (!upstream) {
     co_return fail_with(upstream.error());
   }
