@@ -1,34 +1,41 @@
 #include "proxy/clock_skew.h"
 
+#include <cstdint>
+
 namespace kp::proxy {
 
 namespace {
 
 using std::chrono::milliseconds;
 
-milliseconds distance(SysTime a, SysTime b) noexcept {
-  const auto d = std::chrono::duration_cast<milliseconds>(a - b);
-  return d < milliseconds::zero() ? -d : d;
-}
+// Times as milliseconds since the epoch: differences of any two SysTimes
+// fit (nanosecond differences overflow past ~292 years, and a parsed Date
+// may be anywhere in 1900..2199 while the clock is corrected the other way).
+std::int64_t ms(SysTime t) noexcept { return unix_ms(t); }
+
+std::int64_t abs64(std::int64_t v) noexcept { return v < 0 ? -v : v; }
+
+constexpr std::int64_t kHalfSecond = 500;  // a Date names a whole second: its middle is the best estimate
 
 }  // namespace
 
 std::optional<ClockSkew::Change> ClockSkew::observe(SysTime server_date) noexcept {
-  const SysTime local = clock_.base().now();
+  const std::int64_t server = ms(server_date) + kHalfSecond;
+  const std::int64_t local = ms(clock_.base().now());
   const milliseconds current = clock_.offset();
-  // A Date names the second the answer was made in: its middle is the best
-  // estimate of the server's time.
-  const SysTime server = server_date + milliseconds(500);
-  if (distance(server, local + current) < kThreshold) {
+  if (abs64(server - (local + current.count())) < milliseconds(kThreshold).count()) {
     return std::nullopt;
   }
-  const auto next = std::chrono::duration_cast<milliseconds>(server - local);
+  const milliseconds next(server - local);
+  if (next > kMaxCorrection || next < -kMaxCorrection) {
+    return std::nullopt;  // not a clock that drifted: a broken Date (or clock)
+  }
   clock_.set_offset(next);
   return Change{current, next};
 }
 
 bool ClockSkew::signed_far_from(SysTime signed_at, SysTime server_date) noexcept {
-  return distance(server_date + milliseconds(500), signed_at) >= kThreshold;
+  return abs64(ms(server_date) + kHalfSecond - ms(signed_at)) >= milliseconds(kThreshold).count();
 }
 
 }  // namespace kp::proxy

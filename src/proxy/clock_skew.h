@@ -30,6 +30,11 @@ class ClockSkew {
   /// before KMS starts rejecting.
   static constexpr std::chrono::seconds kThreshold{60};
 
+  /// A Date implying a larger correction is ignored: no drift gets there,
+  /// and it keeps the corrected clock within years of the machine's (callers
+  /// subtract times parsed from input, 1900..2199, from it).
+  static constexpr std::chrono::hours kMaxCorrection{24 * 366 * 10};
+
   /// `base` (the machine's clock) must outlive this object.
   explicit ClockSkew(const Clock& base) : clock_(base) {}
 
@@ -46,8 +51,8 @@ class ClockSkew {
   /// A response's Date header (already parsed). When the corrected clock is
   /// kThreshold or more away from it, the offset becomes the difference
   /// between the Date (middle of its second) and the machine's clock, and the
-  /// change is returned. Also brings the offset back towards zero when the
-  /// machine's clock was fixed.
+  /// change is returned (unless beyond kMaxCorrection). Also brings the
+  /// offset back towards zero when the machine's clock was fixed.
   std::optional<Change> observe(SysTime server_date) noexcept;
 
   /// Whether a request signed at `signed_at` was far enough from the server's
