@@ -89,7 +89,7 @@ ProxyHandler::ProxyHandler(HandlerOptions opts, HandlerDeps deps)
     : opts_(std::move(opts)), deps_(deps) {}
 
 const Clock& ProxyHandler::signing_clock() const noexcept {
-  return deps_.skew != nullptr ? deps_.skew->clock() : *deps_.clock;
+  return deps_.skew != nullptr ? deps_.skew->clock() : SystemClock::instance();
 }
 
 bool ProxyHandler::check_clock(const HttpResponse& resp, SysTime signed_at) {

@@ -52,8 +52,7 @@ struct HandlerDeps {
   AttestationSource* attestation = nullptr;        // null: attested ops pass through
   const crypto::RsaKeyPair* key = nullptr;         // required when attestation is set
   ProxyMetrics* metrics = nullptr;                 // optional
-  const Clock* clock = &SystemClock::instance();   // SigV4 dates without `skew`
-  ClockSkew* skew = nullptr;                       // optional: corrected SigV4 dates
+  ClockSkew* skew = nullptr;                       // SigV4 dates, corrected; null: the system clock as is
 };
 
 class ProxyHandler {
