@@ -262,6 +262,20 @@ void BM_Crypto_OpenEnveloped(benchmark::State& state) {
 }
 BENCHMARK(BM_Crypto_OpenEnveloped)->Unit(benchmark::kMicrosecond);
 
+// The strict BER parse of a KMS blob alone (no RSA, no AES).
+void BM_Crypto_ParseEnveloped(benchmark::State& state) {
+  auto& f = Fixture::get();
+  for (auto _ : state) {
+    auto r = kp::crypto::parse_enveloped(f.sealed);
+    if (!r) {
+      state.SkipWithError("parse_enveloped failed");
+      break;
+    }
+    benchmark::DoNotOptimize(r);
+  }
+}
+BENCHMARK(BM_Crypto_ParseEnveloped);
+
 // The RSA-OAEP unwrap alone (the floor under open_enveloped).
 void BM_Crypto_RsaOaepDecrypt(benchmark::State& state) {
   auto& f = Fixture::get();

@@ -47,9 +47,36 @@ struct EnvelopeView {
   std::size_t content_size = 0;
 };
 
-Error invalid(std::string_view element, std::string_view problem) {
+// An element's name for messages ("RSAES-OAEP-params" + ".hashAlgorithm" +
+// ".algorithm"), kept as parts and joined only when a message is built: a
+// blob that parses allocates no names.
+class Where {
+ public:
+  Where(std::string_view name) noexcept { parts_[0] = name; }  // NOLINT(google-explicit-constructor)
+  Where(const char* name) noexcept : Where(std::string_view(name)) {}  // NOLINT(google-explicit-constructor)
+  Where operator+(std::string_view part) const noexcept {
+    Where w = *this;
+    if (w.n_ < kMaxParts) {  // the deepest name in this file has three parts
+      w.parts_[w.n_++] = part;
+    }
+    return w;
+  }
+  void append_to(std::string& out) const {
+    for (std::size_t i = 0; i < n_; ++i) {
+      out.append(parts_[i]);
+    }
+  }
+
+ private:
+  static constexpr std::size_t kMaxParts = 4;
+  std::array<std::string_view, kMaxParts> parts_{};
+  std::size_t n_ = 1;
+};
+
+Error invalid(const Where& element, std::string_view problem) {
   std::string m(kPrefix);
-  m.append(element).append(": ").append(problem);
+  element.append_to(m);
+  m.append(": ").append(problem);
   return Error(Errc::kCmsInvalid, std::move(m));
 }
 
@@ -121,7 +148,7 @@ std::string integer_string(ByteView v) {
 }
 
 // Reads the next element of `r`, which must carry `tag`.
-Result<ber::Element> expect(ber::Reader& r, std::uint8_t tag, std::string_view element) {
+Result<ber::Element> expect(ber::Reader& r, std::uint8_t tag, const Where& element) {
   if (r.at_end()) {
     return invalid(element, "missing (expected " + tag_name(tag) + " at offset " +
                                 std::to_string(r.offset()) + ")");
@@ -137,14 +164,14 @@ Result<ber::Element> expect(ber::Reader& r, std::uint8_t tag, std::string_view e
   return e;
 }
 
-Result<void> expect_end(const ber::Reader& r, std::string_view element) {
+Result<void> expect_end(const ber::Reader& r, const Where& element) {
   if (!r.at_end()) {
     return invalid(element, "unexpected extra data at offset " + std::to_string(r.offset()));
   }
   return {};
 }
 
-Result<void> expect_oid(ber::Reader& r, std::string_view element, ByteView want, std::string_view want_name) {
+Result<void> expect_oid(ber::Reader& r, const Where& element, ByteView want, std::string_view want_name) {
   auto oid = expect(r, ber::kOid, element);
   if (!oid) {
     return oid.error();
@@ -155,7 +182,7 @@ Result<void> expect_oid(ber::Reader& r, std::string_view element, ByteView want,
   return {};
 }
 
-Result<void> expect_version_2(ber::Reader& r, std::string_view element) {
+Result<void> expect_version_2(ber::Reader& r, const Where& element) {
   auto v = expect(r, ber::kInteger, element);
   if (!v) {
     return v.error();
@@ -167,7 +194,7 @@ Result<void> expect_version_2(ber::Reader& r, std::string_view element) {
 }
 
 // AlgorithmIdentifier { sha256, NULL | absent } held in a SEQUENCE read from `r`.
-Result<void> parse_sha256_alg(ber::Reader& r, const std::string& element) {
+Result<void> parse_sha256_alg(ber::Reader& r, const Where& element) {
   auto seq = expect(r, ber::kSequence, element);
   if (!seq) {
     return seq.error();
@@ -192,7 +219,7 @@ Result<void> parse_sha256_alg(ber::Reader& r, const std::string& element) {
 // (RFC 8017 A.2.1: absent hashAlgorithm/maskGenAlgorithm mean SHA-1, which
 // KMS never uses and we refuse); pSourceAlgorithm absent or an empty label.
 Result<void> parse_oaep_alg(ber::Reader& r) {
-  const std::string kea = "KeyTransRecipientInfo.keyEncryptionAlgorithm";
+  const Where kea = "KeyTransRecipientInfo.keyEncryptionAlgorithm";
   auto seq = expect(r, ber::kSequence, kea);
   if (!seq) {
     return seq.error();
@@ -204,7 +231,7 @@ Result<void> parse_oaep_alg(ber::Reader& r) {
   if (a.at_end()) {
     return invalid(kea + ".parameters", "absent (defaults select SHA-1; SHA-256 is required)");
   }
-  const std::string params = "RSAES-OAEP-params";
+  const Where params = "RSAES-OAEP-params";
   auto ps = expect(a, ber::kSequence, params);
   if (!ps) {
     return ps.error();
@@ -257,7 +284,7 @@ Result<void> parse_oaep_alg(ber::Reader& r) {
   }
 
   if (!p.at_end()) {
-    const std::string src = params + ".pSourceAlgorithm";
+    const Where src = params + ".pSourceAlgorithm";
     auto pso = expect(p, ber::context_constructed(2), src);
     if (!pso) {
       return pso.error();
@@ -313,7 +340,7 @@ Result<void> collect_chunks(ber::Reader r, EnvelopeView& out) {
 }
 
 Result<void> parse_encrypted_content_info(ber::Reader& r, EnvelopeView& out) {
-  const std::string eci = "EnvelopedData.encryptedContentInfo";
+  const Where eci = "EnvelopedData.encryptedContentInfo";
   auto seq = expect(r, ber::kSequence, eci);
   if (!seq) {
     return seq.error();
@@ -322,7 +349,7 @@ Result<void> parse_encrypted_content_info(ber::Reader& r, EnvelopeView& out) {
   if (auto o = expect_oid(c, eci + ".contentType", kOidData, "id-data (1.2.840.113549.1.7.1)"); !o) {
     return o;
   }
-  const std::string cea = eci + ".contentEncryptionAlgorithm";
+  const Where cea = eci + ".contentEncryptionAlgorithm";
   auto alg = expect(c, ber::kSequence, cea);
   if (!alg) {
     return alg.error();
@@ -374,7 +401,7 @@ Result<void> parse_recipient_infos(ber::Reader& r, EnvelopeView& out) {
     return set.error();
   }
   ber::Reader s = r.enter(*set);
-  const std::string ktri = "KeyTransRecipientInfo";
+  const Where ktri = "KeyTransRecipientInfo";
   if (s.at_end()) {
     return invalid("EnvelopedData.recipientInfos", "empty (exactly one KeyTransRecipientInfo is required)");
   }
