@@ -215,6 +215,9 @@ std::optional<SysTime> parse_time_utc(std::string_view s) {
   if (y < kMinParsedYear || y > kMaxParsedYear) {
     return std::nullopt;
   }
+  if (d > days_in_month(y, mo)) {  // 2026-02-30 is not a date (not 2026-03-02)
+    return std::nullopt;
+  }
   const std::int64_t days = days_from_civil(y, mo, d);
   const std::int64_t secs = days * 86400 + h * 3600 + mi * 60 + se;
   return SysTime(std::chrono::seconds(secs) + std::chrono::milliseconds(ms));

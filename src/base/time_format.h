@@ -23,8 +23,8 @@ inline constexpr unsigned kMinParsedYear = 1900;
 inline constexpr unsigned kMaxParsedYear = 2199;
 
 /// Parses "YYYY-MM-DDTHH:MM:SS[.fff]Z" or with "+00:00"; also "YYYYMMDDTHHMMSSZ".
-/// nullopt for malformed text and for years outside
-/// [kMinParsedYear, kMaxParsedYear].
+/// nullopt for malformed text (a day past its month's end included) and for
+/// years outside [kMinParsedYear, kMaxParsedYear].
 std::optional<SysTime> parse_time_utc(std::string_view s);
 
 /// Parses an HTTP-date (RFC 9110 5.6.7) in any of the three forms a

@@ -20,6 +20,13 @@ TEST(TimeFormat, FormatsAndParses) {
 TEST(TimeFormat, LeapYearsAndEpoch) {
   EXPECT_EQ(format_rfc3339(from_unix_ms(0)), "1970-01-01T00:00:00Z");
   EXPECT_EQ(format_rfc3339(*parse_time_utc("2024-02-29T23:59:59Z")), "2024-02-29T23:59:59Z");
+  EXPECT_EQ(format_rfc3339(*parse_time_utc("2000-02-29T00:00:00Z")), "2000-02-29T00:00:00Z");
+  // Days past the end of their month are refused, not rolled over.
+  EXPECT_FALSE(parse_time_utc("2026-02-29T00:00:00Z"));
+  EXPECT_FALSE(parse_time_utc("1900-02-29T00:00:00Z"));
+  EXPECT_FALSE(parse_time_utc("2026-04-31T00:00:00Z"));
+  EXPECT_FALSE(parse_time_utc("20261131T000000Z"));
+  EXPECT_TRUE(parse_time_utc("2026-12-31T00:00:00Z"));
 }
 
 // X-Amz-Date and credential expiries are external input; a year SysTime
