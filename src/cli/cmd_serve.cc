@@ -11,6 +11,7 @@
 
 #include "app/daemon.h"
 #include "app/logging.h"
+#include "app/preflight.h"
 #include "cli/commands.h"
 #include "config/overrides.h"
 #include "supervisor/supervisor.h"
@@ -30,6 +31,8 @@ struct ServeFlags {
   std::uint64_t busy_poll_us = 0;
   std::uint16_t egress_proxy_port = 0;
   std::vector<std::string> command;  // run only
+  std::vector<std::string> key_ids;  // check only
+  std::string check_timeout;         // check only
 };
 
 void add_common_flags(CLI::App& sub, ServeFlags& f) {
@@ -233,6 +236,51 @@ int run(CLI::App& sub, ServeFlags& f) {
   std::_Exit(code);  // as in serve: never wait for a blocked NSM call
 }
 
+int check(CLI::App& sub, ServeFlags& f) {
+  if (sub.count("--log-level") == 0) {
+    f.log_level = "warn";  // the report is the output; the proxy's own lines only when they matter
+    f.o.log_level = f.log_level;
+  }
+  auto prep = prepare(sub, f);
+  if (!prep) {
+    return 2;
+  }
+  app::PreflightOptions opts;
+  opts.key_ids = f.key_ids;
+  if (!f.check_timeout.empty()) {
+    auto d = config::parse_duration(f.check_timeout);
+    if (!d || d->count() <= 0) {
+      std::cerr << "--timeout: not a positive duration (e.g. 30s)\n";
+      return 2;
+    }
+    opts.timeout = *d;
+  }
+  ::signal(SIGPIPE, SIG_IGN);
+  auto print = [&](const app::CheckLine& l) {
+    std::cout << std::string(app::to_string(l.status)) << std::string(6 - app::to_string(l.status).size(), ' ')
+              << l.subject << ": " << l.detail << "\n";
+    if (!l.hint.empty()) {
+      std::cout << "      hint: " << l.hint << "\n";
+    }
+    std::cout.flush();
+  };
+  auto report = app::preflight(prep->cfg, std::move(prep->extras), opts, print);
+  if (!report) {
+    return report_startup_failure(prep->cfg, report.error(), false);
+  }
+  std::size_t failed = 0;
+  std::size_t warned = 0;
+  for (const auto& l : report->lines) {
+    failed += l.status == app::CheckStatus::kFail ? 1 : 0;
+    warned += l.status == app::CheckStatus::kWarn ? 1 : 0;
+  }
+  std::cout << (failed == 0 ? "result: ok" : "result: FAILED") << " (" << report->lines.size() << " checks, "
+            << failed << " failed, " << warned << " warnings)\n";
+  spdlog::default_logger()->flush();
+  std::cout.flush();
+  std::_Exit(failed == 0 ? 0 : 1);  // as in serve: never wait for a blocked NSM call
+}
+
 }  // namespace
 
 Runner add_serve_commands(CLI::App& app) {
@@ -271,9 +319,35 @@ Runner add_serve_commands(CLI::App& app) {
   run_cmd->add_option("command", run_flags->command, "CMD [ARGS...] (after --)")->required();
   run_cmd->positionals_at_end();
 
-  return [serve_cmd, run_cmd, flags, run_flags]() -> int {
+  auto check_flags = std::make_shared<ServeFlags>();
+  auto* check_cmd = app.add_subcommand(
+      "check", "Preflight: start the proxy from this configuration and ask KMS whether this enclave gets its keys");
+  check_cmd->footer(
+      "Starts the proxy exactly as serve would (on a free loopback port, without the metrics\n"
+      "listener) and sends through it what an app would: GenerateRandom, which exercises the NSM,\n"
+      "the credentials, the route to KMS and KMS's verdict on the attestation document; then, for\n"
+      "each --key-id, Decrypt with DryRun (DryRunModifiers IGNORE_CIPHERTEXT): KMS evaluates the key\n"
+      "policy, PCR conditions included, for this enclave without decrypting anything.\n"
+      "Prints one line per check (ok, warn, FAIL) with a hint for each failure.\n"
+      "Exit status: 0 every check passed (warnings allowed), 1 a check failed or the proxy could\n"
+      "not start, 2 usage or configuration errors.\n"
+      "Examples:\n"
+      "  kms-proxy check --config /etc/enclaver/enclaver.yaml \\\n"
+      "      --key-id arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab\n"
+      "  kms-proxy check --attestation simulated --sim-pki ./pki --pcr 0=$(printf 'ab%.0s' {1..48}) \\\n"
+      "      --region us-east-1 --endpoint us-east-1=http://127.0.0.1:4566 --key-id alias/app");
+  add_common_flags(*check_cmd, *check_flags);
+  check_cmd->add_option("--key-id", check_flags->key_ids,
+                        "Key to ask about (key id, key ARN, alias name or alias ARN); repeatable");
+  check_cmd->add_option("--timeout", check_flags->check_timeout,
+                        "Longest wait for each answer (default 60s)");
+
+  return [serve_cmd, run_cmd, check_cmd, flags, run_flags, check_flags]() -> int {
     if (*serve_cmd) {
       return serve(*serve_cmd, *flags);
+    }
+    if (*check_cmd) {
+      return check(*check_cmd, *check_flags);
     }
     if (*run_cmd) {
       return run(*run_cmd, *run_flags);

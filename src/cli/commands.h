@@ -12,7 +12,7 @@ namespace kp::cli {
 /// subcommand was chosen (it returns the exit status).
 using Runner = std::function<int()>;
 
-Runner add_serve_commands(CLI::App& app);          // serve, run
+Runner add_serve_commands(CLI::App& app);          // serve, run, check
 Runner add_attestation_commands(CLI::App& app);    // attest, inspect-attestation, sim-pki
 Runner add_policy_check_command(CLI::App& app);    // policy-check
 

@@ -1,0 +1,318 @@
+#include "app/preflight.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_future.hpp>
+#include <boost/json.hpp>
+
+#include <array>
+#include <future>
+#include <utility>
+
+#include "base/clock.h"
+#include "base/encoding.h"
+#include "base/secret.h"
+#include "kms/errors.h"
+#include "net/io_pool.h"
+#include "net/upstream_client.h"
+#include "sigv4/credentials.h"
+#include "sigv4/signer.h"
+
+namespace kp::app {
+
+namespace {
+
+namespace json = boost::json;
+
+constexpr std::string_view kJsonType = "application/x-amz-json-1.1";
+constexpr std::size_t kRandomBytes = 32;
+
+std::string quoted(std::string_view s) {
+  std::string out = "'";
+  out.append(s.substr(0, 256));
+  out += '\'';
+  return out;
+}
+
+// "TYPE: message" of an error answer (the proxy's own or KMS's).
+kms::KmsErrorInfo error_of(const HttpResponse& resp) {
+  auto info = kms::parse_error_body(resp.body, resp.headers.get("x-amzn-ErrorType").value_or(""));
+  if (!info) {
+    return {"HTTP " + std::to_string(resp.status), "an answer that is not a KMS error"};
+  }
+  return *info;
+}
+
+std::string describe(const kms::KmsErrorInfo& e) {
+  return e.message.empty() ? e.type : e.type + ": " + e.message;
+}
+
+bool is_credentials_error(std::string_view type) {
+  static constexpr std::array<std::string_view, 7> kTypes = {
+      "UnrecognizedClientException", "InvalidSignatureException", "IncompleteSignature",
+      "ExpiredTokenException",       "InvalidClientTokenId",      "SignatureDoesNotMatch",
+      "MissingAuthenticationToken"};
+  for (auto t : kTypes) {
+    if (t == type) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool mentions_attestation(std::string_view message) {
+  return message.find("ttestation") != std::string_view::npos || message.find("Recipient") != std::string_view::npos;
+}
+
+// A hint for an error that is not specific to the step that met it. The
+// proxy's own failures carry KMSProxy* types (base/error.cc).
+std::string common_hint(const kms::KmsErrorInfo& e, bool attested) {
+  if (is_credentials_error(e.type)) {
+    return "KMS refused the proxy's credentials: check the role or keys the proxy uses "
+           "(credentials= in the line above) and the enclave's clock";
+  }
+  if (e.type == "KMSProxyCredentialsException") {
+    return "the proxy has no credentials: see docs/troubleshooting.md (IMDS hop limit, container "
+           "credentials endpoint, environment)";
+  }
+  if (e.type == "KMSProxyUpstreamException" || e.type == "KMSProxyTimeoutException" ||
+      e.type == "KMSProxyEgressException") {
+    return "the proxy could not complete the call to KMS: check the endpoint, the route (vsock-proxy "
+           "on the parent, egress allow list) and the CA bundle";
+  }
+  if (e.type == "KMSProxyAttestationException") {
+    return "no attestation document: check the NSM device (attestation.device) or the simulator's PKI";
+  }
+  if (attested && e.type == "ValidationException" && mentions_attestation(e.message)) {
+    return "KMS refused the attestation document: outside a Nitro Enclave (simulated attestation) only "
+           "kms-emulator with --trust-root accepts it; inside one, check the NSM and the clock";
+  }
+  return {};
+}
+
+}  // namespace
+
+std::string_view to_string(CheckStatus s) noexcept {
+  switch (s) {
+    case CheckStatus::kOk: return "ok";
+    case CheckStatus::kWarn: return "warn";
+    case CheckStatus::kFail: return "FAIL";
+  }
+  return "FAIL";
+}
+
+bool PreflightReport::ok() const noexcept {
+  for (const auto& l : lines) {
+    if (l.status == CheckStatus::kFail) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::optional<std::string> region_of_key_arn(std::string_view key_id) {
+  // arn:PARTITION:kms:REGION:ACCOUNT:key/ID | alias/NAME
+  if (!key_id.starts_with("arn:")) {
+    return std::nullopt;
+  }
+  std::array<std::string_view, 4> parts{};
+  std::string_view rest = key_id.substr(4);
+  for (auto& p : parts) {
+    const auto colon = rest.find(':');
+    if (colon == std::string_view::npos) {
+      return std::nullopt;
+    }
+    p = rest.substr(0, colon);
+    rest = rest.substr(colon + 1);
+  }
+  if (parts[1] != "kms" || parts[2].empty()) {
+    return std::nullopt;
+  }
+  return std::string(parts[2]);
+}
+
+CheckLine judge_generate_random(const HttpResponse& resp, bool attested) {
+  CheckLine line;
+  line.subject = attested ? "attestation + KMS" : "KMS";
+  if (resp.status == 200) {
+    boost::system::error_code ec;
+    const json::value v = json::parse(resp.body, ec);
+    const json::object* o = ec ? nullptr : v.if_object();
+    const json::value* p = o != nullptr ? o->if_contains("Plaintext") : nullptr;
+    std::optional<SecretBytes> bytes;
+    if (p != nullptr && p->is_string()) {
+      bytes = base64_decode_secret(std::string_view(p->as_string()));
+    }
+    if (!bytes || bytes->size() != kRandomBytes) {
+      line.status = CheckStatus::kFail;
+      line.detail = "GenerateRandom answered 200 without the expected 32-byte Plaintext";
+      return line;
+    }
+    line.status = CheckStatus::kOk;
+    line.detail = attested ? "GenerateRandom with this enclave's attestation document: KMS accepted the "
+                             "document and the proxy decrypted CiphertextForRecipient (32 bytes)"
+                           : "GenerateRandom without attestation (attestation: none): the credentials "
+                             "and the route to KMS work";
+    return line;
+  }
+  const auto e = error_of(resp);
+  line.detail = "GenerateRandom: " + describe(e);
+  if (e.type == "AccessDeniedException") {
+    // GenerateRandom uses no key: only IAM can refuse it.
+    line.status = CheckStatus::kWarn;
+    line.hint = "the proxy's role may not call kms:GenerateRandom (an IAM permission), so this step "
+                "could not show whether KMS accepts the attestation document; the key checks below can";
+    return line;
+  }
+  line.status = CheckStatus::kFail;
+  line.hint = common_hint(e, attested);
+  return line;
+}
+
+CheckLine judge_dry_run_decrypt(std::string_view key_id, std::string_view region, const HttpResponse& resp,
+                                bool attested) {
+  CheckLine line;
+  line.subject = "key " + std::string(key_id.substr(0, 256));
+  const auto e = error_of(resp);
+  if (resp.status == 412 && e.type == "DryRunOperationException") {
+    line.status = CheckStatus::kOk;
+    line.detail = attested ? "Decrypt is allowed for this enclave (KMS answered a DryRun with "
+                             "DryRunOperationException: the request would have succeeded)"
+                           : "Decrypt is allowed for these credentials without attestation (DryRun)";
+    return line;
+  }
+  line.status = CheckStatus::kFail;
+  if (resp.status == 200) {
+    line.detail = "Decrypt with DryRun answered 200: KMS (or the endpoint) ignored DryRun";
+    return line;
+  }
+  line.detail = "Decrypt would fail: " + describe(e);
+  if (e.type == "AccessDeniedException") {
+    line.hint = attested ? "the key policy (or the role's IAM policy) does not allow this enclave: compare "
+                           "them with its measurements, e.g. kms-proxy attest > doc.json; kms-proxy "
+                           "policy-check --policy key-policy.json --attestation doc.json"
+                         : "the key policy (or the role's IAM policy) does not allow these credentials";
+  } else if (e.type == "NotFoundException") {
+    line.hint = "no such key in this account in region " + quoted(region) +
+                ": check the id or alias, the account and the region";
+  } else if (e.type == "DisabledException" || e.type == "KMSInvalidStateException") {
+    line.hint = "the key exists but cannot be used now (disabled or pending deletion)";
+  } else {
+    line.hint = common_hint(e, attested);
+  }
+  return line;
+}
+
+namespace {
+
+// What an SDK would send: JSON 1.1, signed (with throwaway credentials: the
+// proxy drops the signature and signs with its own) so that the proxy reads
+// the region from the credential scope.
+Result<HttpRequest> make_request(std::string_view op, std::string body, const std::string& region,
+                                 std::uint16_t port) {
+  HttpRequest req;
+  req.method = "POST";
+  req.target = "/";
+  req.headers.set("Host", "127.0.0.1:" + std::to_string(port));
+  req.headers.set("Content-Type", kJsonType);
+  req.headers.set("X-Amz-Target", "TrentService." + std::string(op));
+  req.headers.set("User-Agent", "kms-proxy-check");
+  req.body = std::move(body);
+  sigv4::Credentials creds{"AKIDKMSPROXYCHECK", SecretBytes::copy_of(std::string_view("not-a-secret")), {}, {}};
+  sigv4::SignOptions so;
+  so.region = region;
+  so.time = SystemClock().now();
+  if (auto s = sigv4::sign_request(req, creds, so); !s) {
+    return s.error();
+  }
+  return req;
+}
+
+HttpResponse proxy_failure(const Error& e) {
+  return make_error_response(502, "ProxyCheckError", e.message);
+}
+
+}  // namespace
+
+Result<PreflightReport> preflight(config::Config cfg, DaemonExtras extras, const PreflightOptions& opts,
+                                  const std::function<void(const CheckLine&)>& on_line) {
+  // Never collide with a proxy already serving on the configured ports.
+  cfg.listen.port = 0;
+  cfg.metrics.listen.reset();
+  const bool attested = cfg.attestation.mode != config::AttestationMode::kNone;
+  std::optional<std::string> region = cfg.upstream.default_region;
+
+  auto daemon = Daemon::create(cfg, std::move(extras));
+  if (!daemon) {
+    return daemon.error();
+  }
+  auto port = (*daemon)->start();
+  if (!port) {
+    return port.error();
+  }
+  PreflightReport report;
+  auto emit = [&](CheckLine l) {
+    if (on_line) {
+      on_line(l);
+    }
+    report.lines.push_back(std::move(l));
+  };
+  emit(CheckLine{CheckStatus::kOk, "proxy", "started: " + (*daemon)->description(), {}});
+
+  // The client side runs on its own thread, as an app would.
+  net::IoPool client_pool(1);
+  std::optional<net::UpstreamClient> client;
+  net::UpstreamOptions client_opts;
+  client_opts.response_timeout = opts.timeout;
+  client_opts.max_idle_per_endpoint = 1;
+  client.emplace(client_pool, std::move(client_opts));
+  client_pool.run();
+  const net::Endpoint ep("http", "127.0.0.1", *port);
+  auto call = [&](std::string_view op, std::string body, const std::string& r) -> HttpResponse {
+    auto req = make_request(op, std::move(body), r, *port);
+    if (!req) {
+      return proxy_failure(req.error());
+    }
+    auto fut = boost::asio::co_spawn(client_pool.next(), client->send(ep, std::move(*req)), boost::asio::use_future);
+    auto got = fut.get();
+    if (!got) {
+      return proxy_failure(got.error());
+    }
+    return std::move(*got);
+  };
+
+  const std::string gr_region =
+      region ? *region : (opts.key_ids.empty() ? std::string() : region_of_key_arn(opts.key_ids.front()).value_or(""));
+  if (gr_region.empty()) {
+    emit(CheckLine{CheckStatus::kFail, attested ? "attestation + KMS" : "KMS",
+                   "no region to ask: the configuration has none and no key ARN names one",
+                   "give --region (or kms_proxy.region, AWS_REGION) or a key ARN"});
+  } else {
+    HttpResponse r = call("GenerateRandom", R"({"NumberOfBytes":32})", gr_region);
+    emit(judge_generate_random(r, attested));
+    secure_wipe(r.body.data(), r.body.size());
+  }
+
+  for (const auto& key : opts.key_ids) {
+    const std::string r = region_of_key_arn(key).value_or(region.value_or(gr_region));
+    if (r.empty()) {
+      emit(CheckLine{CheckStatus::kFail, "key " + key, "no region for this key id",
+                     "give its ARN, or --region"});
+      continue;
+    }
+    json::object body;
+    body["KeyId"] = key;
+    // Ignored with IGNORE_CIPHERTEXT; sent for endpoints that still require it.
+    body["CiphertextBlob"] = "AA==";
+    body["DryRun"] = true;
+    body["DryRunModifiers"] = json::array{"IGNORE_CIPHERTEXT"};
+    emit(judge_dry_run_decrypt(key, r, call("Decrypt", json::serialize(body), r), attested));
+  }
+
+  client.reset();
+  client_pool.stop();
+  client_pool.join();
+  (*daemon)->stop();
+  return report;
+}
+
+}  // namespace kp::app

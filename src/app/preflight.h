@@ -1,0 +1,79 @@
+// File: app/preflight.h
+//
+// `kms-proxy check`: will this enclave get its secrets? Starts the proxy from
+// the same configuration as `serve` (on a free loopback port, no metrics
+// listener) and sends through it what an app would, so every piece on the
+// real path is exercised: NSM (or simulator), credentials, the route to KMS
+// (direct, CONNECT egress proxy or vsock), TLS, SigV4, KMS's verdict on the
+// attestation document, CMS decryption. Then, for each key asked about, a
+// Decrypt with DryRun (DryRunModifiers IGNORE_CIPHERTEXT): KMS evaluates the
+// key policy, PCR conditions included, against this enclave's document and
+// answers DryRunOperationException (would succeed) or AccessDeniedException.
+//
+//   auto report = kp::app::preflight(cfg, {}, {.key_ids = {"arn:aws:kms:..."}},
+//                                    [](const CheckLine& l) { print(l); });
+//
+// The verdicts (judge_*) are pure functions of the answer, tested without
+// sockets. Startup problems come back as the Error Daemon::create/start
+// returns (all of them at once).
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "app/daemon.h"
+#include "base/http_message.h"
+#include "base/result.h"
+#include "config/config.h"
+
+namespace kp::app {
+
+enum class CheckStatus { kOk, kWarn, kFail };
+
+struct CheckLine {
+  CheckStatus status = CheckStatus::kFail;
+  std::string subject;  // "attestation + KMS", "key <id>"
+  std::string detail;   // one sentence: what happened
+  std::string hint;     // what to do next (may be empty)
+};
+
+struct PreflightOptions {
+  /// Keys to ask KMS about (key id, key ARN, alias name or alias ARN).
+  std::vector<std::string> key_ids;
+  /// Longest wait for each answer through the proxy.
+  std::chrono::milliseconds timeout{60'000};
+};
+
+struct PreflightReport {
+  /// The first line is the proxy's start ("proxy: started: <mode, route,
+  /// credentials, key fingerprint>"), then GenerateRandom, then one per key.
+  std::vector<CheckLine> lines;
+  bool ok() const noexcept;  // no kFail line
+};
+
+/// Runs the checks; `on_line` sees each line as soon as it is known.
+/// Errors: the proxy could not start (every problem, one per line).
+Result<PreflightReport> preflight(config::Config cfg, DaemonExtras extras, const PreflightOptions& opts,
+                                  const std::function<void(const CheckLine&)>& on_line = {});
+
+/// The region of a key or alias ARN ("arn:aws:kms:eu-west-1:111122223333:key/..."),
+/// nullopt for a bare key id or alias name.
+std::optional<std::string> region_of_key_arn(std::string_view key_id);
+
+/// Verdict on the proxy's answer to GenerateRandom(NumberOfBytes=32).
+/// `attested`: the proxy runs with an NSM or the simulator (not `none`).
+CheckLine judge_generate_random(const HttpResponse& resp, bool attested);
+
+/// Verdict on the proxy's answer to Decrypt(KeyId, DryRun, IGNORE_CIPHERTEXT)
+/// sent to `region`.
+CheckLine judge_dry_run_decrypt(std::string_view key_id, std::string_view region, const HttpResponse& resp,
+                                bool attested);
+
+/// "ok", "warn", "FAIL".
+std::string_view to_string(CheckStatus s) noexcept;
+
+}  // namespace kp::app

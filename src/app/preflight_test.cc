@@ -1,0 +1,115 @@
+#include "app/preflight.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace kp::app {
+namespace {
+
+HttpResponse answer(unsigned status, std::string body) {
+  HttpResponse r;
+  r.status = status;
+  r.headers.set("Content-Type", "application/x-amz-json-1.1");
+  r.body = std::move(body);
+  return r;
+}
+
+HttpResponse kms_error(unsigned status, std::string_view type, std::string_view message) {
+  return make_error_response(status, type, message);
+}
+
+bool contains(const std::string& s, std::string_view part) { return s.find(part) != std::string::npos; }
+
+TEST(RegionOfKeyArn, ReadsTheRegionOfKeyAndAliasArns) {
+  EXPECT_EQ(region_of_key_arn("arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"),
+            "eu-west-1");
+  EXPECT_EQ(region_of_key_arn("arn:aws-cn:kms:cn-north-1:111122223333:alias/app"), "cn-north-1");
+  EXPECT_EQ(region_of_key_arn("1234abcd-12ab-34cd-56ef-1234567890ab"), std::nullopt);
+  EXPECT_EQ(region_of_key_arn("alias/app"), std::nullopt);
+  EXPECT_EQ(region_of_key_arn("arn:aws:s3:::bucket"), std::nullopt);  // not KMS
+  EXPECT_EQ(region_of_key_arn("arn:aws:kms::111122223333:key/x"), std::nullopt);
+  EXPECT_EQ(region_of_key_arn("arn:aws:kms"), std::nullopt);
+}
+
+TEST(JudgeGenerateRandom, ThirtyTwoBytesOfPlaintextIsOk) {
+  const auto l = judge_generate_random(
+      answer(200, R"({"Plaintext":"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="})"), true);
+  EXPECT_EQ(l.status, CheckStatus::kOk);
+  EXPECT_TRUE(contains(l.detail, "KMS accepted the document")) << l.detail;
+  const auto plain = judge_generate_random(
+      answer(200, R"({"Plaintext":"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="})"), false);
+  EXPECT_EQ(plain.status, CheckStatus::kOk);
+  EXPECT_TRUE(contains(plain.detail, "without attestation")) << plain.detail;
+}
+
+TEST(JudgeGenerateRandom, A200WithoutTheRightPlaintextFails) {
+  // What a proxy that forgot to decrypt would hand back.
+  EXPECT_EQ(judge_generate_random(answer(200, R"({"CiphertextForRecipient":"MIAGCSqGSIb3DQEHA6CAMIAC"})"), true)
+                .status,
+            CheckStatus::kFail);
+  EXPECT_EQ(judge_generate_random(answer(200, R"({"Plaintext":"AAEC"})"), true).status, CheckStatus::kFail);
+  EXPECT_EQ(judge_generate_random(answer(200, "not json"), true).status, CheckStatus::kFail);
+  EXPECT_EQ(judge_generate_random(answer(200, R"({"Plaintext":7})"), true).status, CheckStatus::kFail);
+}
+
+TEST(JudgeGenerateRandom, AccessDeniedIsOnlyAWarning) {
+  const auto l = judge_generate_random(kms_error(400, "AccessDeniedException", "not authorized"), true);
+  EXPECT_EQ(l.status, CheckStatus::kWarn);
+  EXPECT_TRUE(contains(l.detail, "AccessDeniedException: not authorized")) << l.detail;
+  EXPECT_TRUE(contains(l.hint, "kms:GenerateRandom")) << l.hint;
+}
+
+TEST(JudgeGenerateRandom, ErrorsFailWithAHintForTheirKind) {
+  const auto creds = judge_generate_random(kms_error(400, "UnrecognizedClientException", "bad token"), true);
+  EXPECT_EQ(creds.status, CheckStatus::kFail);
+  EXPECT_TRUE(contains(creds.hint, "credentials")) << creds.hint;
+  const auto route = judge_generate_random(kms_error(502, "KMSProxyUpstreamException", "upstream: refused"), true);
+  EXPECT_EQ(route.status, CheckStatus::kFail);
+  EXPECT_TRUE(contains(route.hint, "route")) << route.hint;
+  const auto doc = judge_generate_random(
+      kms_error(400, "ValidationException", "The attestation document is not signed by a trusted root"), true);
+  EXPECT_EQ(doc.status, CheckStatus::kFail);
+  EXPECT_TRUE(contains(doc.hint, "attestation document")) << doc.hint;
+  HttpResponse garbage;
+  garbage.status = 500;
+  garbage.body = "<html>";
+  const auto g = judge_generate_random(garbage, true);
+  EXPECT_EQ(g.status, CheckStatus::kFail);
+  EXPECT_TRUE(contains(g.detail, "HTTP 500")) << g.detail;
+}
+
+TEST(JudgeDryRunDecrypt, DryRunOperationExceptionMeansAllowed) {
+  const auto l = judge_dry_run_decrypt(
+      "alias/app", "us-east-1", kms_error(412, "DryRunOperationException", "The request would have succeeded"), true);
+  EXPECT_EQ(l.status, CheckStatus::kOk);
+  EXPECT_EQ(l.subject, "key alias/app");
+  // The same type with another status is not KMS's DryRun answer.
+  EXPECT_EQ(judge_dry_run_decrypt("k", "us-east-1", kms_error(400, "DryRunOperationException", ""), true).status,
+            CheckStatus::kFail);
+}
+
+TEST(JudgeDryRunDecrypt, DeniedAndMissingKeysFailWithHints) {
+  const auto denied = judge_dry_run_decrypt("k", "us-east-1", kms_error(400, "AccessDeniedException", "no policy allows"), true);
+  EXPECT_EQ(denied.status, CheckStatus::kFail);
+  EXPECT_TRUE(contains(denied.detail, "AccessDeniedException: no policy allows")) << denied.detail;
+  EXPECT_TRUE(contains(denied.hint, "policy-check")) << denied.hint;
+  const auto missing = judge_dry_run_decrypt("arn:aws:kms:eu-west-1:111122223333:key/x", "eu-west-1",
+                                             kms_error(400, "NotFoundException", "Key not found"), true);
+  EXPECT_EQ(missing.status, CheckStatus::kFail);
+  EXPECT_TRUE(contains(missing.hint, "'eu-west-1'")) << missing.hint;
+  EXPECT_EQ(judge_dry_run_decrypt("k", "us-east-1", answer(200, R"({"Plaintext":"AA=="})"), true).status, CheckStatus::kFail);
+}
+
+TEST(PreflightReport, OkUnlessALineFailed) {
+  PreflightReport r;
+  EXPECT_TRUE(r.ok());
+  r.lines.push_back({CheckStatus::kWarn, "a", "b", ""});
+  EXPECT_TRUE(r.ok());
+  r.lines.push_back({CheckStatus::kFail, "c", "d", ""});
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(to_string(CheckStatus::kFail), "FAIL");
+}
+
+}  // namespace
+}  // namespace kp::app

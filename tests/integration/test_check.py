@@ -1,0 +1,160 @@
+"""`kms-proxy check`, the preflight: the real kms-proxy binary starts its proxy
+from the given configuration and asks kms-emulator (which verifies attestation
+documents against the simulated root and enforces PCR conditions) whether
+this enclave gets its keys. Exit status and the report lines are checked."""
+import os
+import re
+import socket
+import subprocess
+
+import harness as h
+
+ACCOUNT = "111122223333"  # the emulator's caller account without --credentials
+PCR0 = "ab" * 48
+OTHER_PCR0 = "cd" * 48
+
+
+def proxy_env(**extra):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update({"AWS_ACCESS_KEY_ID": "AKIAPROXY", "AWS_SECRET_ACCESS_KEY": "proxy-secret",
+                "AWS_REGION": "us-east-1"})
+    env.update(extra)
+    return env
+
+
+def check(args, env=None, timeout=60):
+    argv = [os.path.join(h.BIN, "kms-proxy"), "check"] + list(args)
+    return subprocess.run(argv, env=env or proxy_env(), capture_output=True, text=True, timeout=timeout)
+
+
+def line(out, subject_prefix):
+    """The report line whose subject starts with `subject_prefix`: (status, text)."""
+    for l in out.splitlines():
+        m = re.match(r"^(ok|warn|FAIL)\s+(.*)$", l)
+        if m and m.group(2).startswith(subject_prefix):
+            return m.group(1), m.group(2)
+    raise AssertionError(f"no report line for {subject_prefix!r} in:\n{out}")
+
+
+class CheckTest(h.TempDirTestCase):
+    @classmethod
+    def setUpClass(cls):
+        import tempfile
+        cls.cls_tmp = tempfile.mkdtemp(prefix="kp-check-")
+        cls.pki = h.sim_pki(cls.cls_tmp)
+        cls.emu, cls.emu_url = h.start_emulator(os.path.join(cls.cls_tmp, "data"),
+                                                trust_roots=[os.path.join(cls.pki, "root.pem")])
+        admin = h.boto3_kms(cls.emu_url)
+        meta = admin.create_key(Policy=h.attested_key_policy(ACCOUNT, PCR0))["KeyMetadata"]
+        cls.key_arn = meta["Arn"]
+        admin.create_alias(AliasName="alias/check-app", TargetKeyId=meta["KeyId"])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.emu.stop()
+        import shutil
+        shutil.rmtree(cls.cls_tmp, True)
+
+    def sim(self, pcr0=PCR0, pki=None):
+        return ["--attestation", "simulated", "--sim-pki", pki or self.pki, "--pcr", f"0={pcr0}",
+                "--endpoint", f"us-east-1={self.emu_url}"]
+
+    def test_allowed_enclave_passes_every_check(self):
+        r = check(self.sim() + ["--key-id", self.key_arn, "--key-id", "alias/check-app"])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        status, text = line(r.stdout, "proxy: started")
+        self.assertEqual(status, "ok")
+        self.assertIn("attestation=SIMULATED", text)
+        self.assertRegex(text, r"public_key_sha256=[0-9a-f]{64}")
+        status, text = line(r.stdout, "attestation + KMS")
+        self.assertEqual(status, "ok", text)
+        self.assertIn("KMS accepted the document", text)
+        for key in (self.key_arn, "alias/check-app"):
+            status, text = line(r.stdout, f"key {key}")
+            self.assertEqual(status, "ok", text)
+            self.assertIn("DryRunOperationException", text)
+        self.assertIn("result: ok (4 checks, 0 failed, 0 warnings)", r.stdout)
+
+    def test_enclave_with_another_pcr0_is_told_its_key_is_denied(self):
+        r = check(self.sim(pcr0=OTHER_PCR0) + ["--key-id", self.key_arn])
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        # The document itself is fine (trusted root): only the key policy says no.
+        self.assertEqual(line(r.stdout, "attestation + KMS")[0], "ok")
+        status, text = line(r.stdout, f"key {self.key_arn}")
+        self.assertEqual(status, "FAIL")
+        self.assertIn("AccessDeniedException", text)
+        self.assertIn("hint: ", r.stdout)
+        self.assertIn("policy-check", r.stdout)
+        # The proxy's own warning names the measurements it attested.
+        self.assertIn(f"PCR0 (ImageSha384)={OTHER_PCR0}", r.stderr)
+        self.assertIn("result: FAILED", r.stdout)
+
+    def test_unknown_key_fails_with_not_found(self):
+        r = check(self.sim() + ["--key-id", "alias/no-such-key"])
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        status, text = line(r.stdout, "key alias/no-such-key")
+        self.assertEqual(status, "FAIL")
+        self.assertIn("NotFoundException", text)
+        self.assertIn("region 'us-east-1'", r.stdout)
+
+    def test_document_from_an_untrusted_root_is_refused(self):
+        other_pki = h.sim_pki(self.tmp)
+        r = check(self.sim(pki=other_pki))
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        status, text = line(r.stdout, "attestation + KMS")
+        self.assertEqual(status, "FAIL")
+        self.assertIn("ValidationException", text)
+        self.assertIn("KMS refused the attestation document", r.stdout)
+
+    def test_unreachable_kms_fails_with_the_route_hint(self):
+        with socket.socket() as s:  # a port nothing listens on
+            s.bind(("127.0.0.1", 0))
+            dead = s.getsockname()[1]
+        r = check(["--attestation", "simulated", "--sim-pki", self.pki, "--endpoint",
+                   f"us-east-1=http://127.0.0.1:{dead}", "--timeout", "10s"])
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        status, text = line(r.stdout, "attestation + KMS")
+        self.assertEqual(status, "FAIL")
+        self.assertIn("KMSProxyUpstreamException", text)
+        self.assertIn("route", r.stdout)
+
+    def test_does_not_need_the_configured_port(self):
+        # A proxy already serves on the manifest's port: check starts its own
+        # on a free one instead of failing to bind.
+        with socket.socket() as busy:
+            busy.bind(("127.0.0.1", 0))
+            busy.listen(1)
+            port = busy.getsockname()[1]
+            cfg = os.path.join(self.tmp, "enclaver.yaml")
+            with open(cfg, "w") as f:
+                f.write(f"version: v1\nname: app\ntarget: app:latest\nkms_proxy:\n  listen_port: {port}\n")
+            r = check(["--config", cfg] + self.sim() + ["--key-id", self.key_arn])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+    def test_attestation_none_checks_credentials_and_route_only(self):
+        r = check(["--attestation", "none", "--endpoint", f"us-east-1={self.emu_url}",
+                   "--key-id", self.key_arn])
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        status, text = line(r.stdout, "KMS")
+        self.assertEqual(status, "ok", text)
+        self.assertIn("without attestation", text)
+        # Without a Recipient the PCR-gated key refuses.
+        self.assertEqual(line(r.stdout, f"key {self.key_arn}")[0], "FAIL")
+
+    def test_configuration_errors_are_usage_errors(self):
+        r = check(["--attestation", "simulated"])  # no sim PKI
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn("sim_pki_dir", r.stderr)
+        self.assertNotIn("result:", r.stdout)
+
+    def test_help_explains_the_checks(self):
+        r = subprocess.run([os.path.join(h.BIN, "kms-proxy"), "check", "--help"], capture_output=True,
+                           text=True, timeout=30)
+        self.assertEqual(r.returncode, 0)
+        for needle in ("--key-id", "DryRun", "IGNORE_CIPHERTEXT", "Exit status", "Examples"):
+            self.assertIn(needle, r.stdout)
+
+
+if __name__ == "__main__":
+    import unittest
+    unittest.main()
