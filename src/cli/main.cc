@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
       "Run 'kms-proxy SUBCOMMAND --help' for its options and examples.\n"
       "Examples:\n"
       "  kms-proxy run --config /etc/enclaver/enclaver.yaml -- python3 /app/main.py\n"
+      "  kms-proxy check --config /etc/enclaver/enclaver.yaml --key-id alias/app\n"
       "  kms-proxy policy-check --policy key-policy.json --measurements measurements.json\n"
       "  kms-proxy inspect-attestation doc.b64 --at document");
   app.require_subcommand(1);

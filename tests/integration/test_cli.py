@@ -737,13 +737,13 @@ class ServeTest(h.TempDirTestCase):
 # --------------------------------------------------------------------------
 
 class HelpTest(unittest.TestCase):
-    SUBCOMMANDS = [["serve"], ["run"], ["attest"], ["inspect-attestation"], ["sim-pki"], ["sim-pki", "init"],
-                   ["policy-check"]]
+    SUBCOMMANDS = [["serve"], ["run"], ["check"], ["attest"], ["inspect-attestation"], ["sim-pki"],
+                   ["sim-pki", "init"], ["policy-check"]]
 
     def test_every_subcommand_has_help_with_examples(self):
         top = kp("--help")
         self.assertEqual(top.returncode, 0)
-        for sub in ("serve", "run", "attest", "inspect-attestation", "sim-pki", "policy-check"):
+        for sub in ("serve", "run", "check", "attest", "inspect-attestation", "sim-pki", "policy-check"):
             self.assertIn(sub, top.stdout)
         self.assertIn("Examples:", top.stdout)
         for sub in self.SUBCOMMANDS:
@@ -757,7 +757,7 @@ class HelpTest(unittest.TestCase):
                                       f"example uses an unknown subcommand: {line}")
 
     def test_help_mentions_exit_status_where_it_matters(self):
-        for sub in (["run"], ["inspect-attestation"], ["policy-check"], ["serve"], ["attest"]):
+        for sub in (["run"], ["check"], ["inspect-attestation"], ["policy-check"], ["serve"], ["attest"]):
             with self.subTest(sub=sub):
                 self.assertIn("Exit status", kp(*sub, "--help").stdout)
 
