@@ -100,6 +100,22 @@ std::string_view to_string(CheckStatus s) noexcept {
   return "FAIL";
 }
 
+std::string report_json(const PreflightReport& report) {
+  json::array checks;
+  for (const auto& l : report.lines) {
+    json::object o;
+    o["status"] = l.status == CheckStatus::kOk ? "ok" : l.status == CheckStatus::kWarn ? "warn" : "fail";
+    o["subject"] = l.subject;
+    o["detail"] = l.detail;
+    o["hint"] = l.hint;
+    checks.push_back(std::move(o));
+  }
+  json::object doc;
+  doc["ok"] = report.ok();
+  doc["checks"] = std::move(checks);
+  return json::serialize(doc);
+}
+
 bool PreflightReport::ok() const noexcept {
   for (const auto& l : lines) {
     if (l.status == CheckStatus::kFail) {
@@ -305,6 +321,13 @@ Result<PreflightReport> preflight(config::Config cfg, DaemonExtras extras, const
     body["CiphertextBlob"] = "AA==";
     body["DryRun"] = true;
     body["DryRunModifiers"] = json::array{"IGNORE_CIPHERTEXT"};
+    if (!opts.encryption_context.empty()) {
+      json::object ec;
+      for (const auto& [k, v] : opts.encryption_context) {
+        ec[k] = v;
+      }
+      body["EncryptionContext"] = std::move(ec);
+    }
     emit(judge_dry_run_decrypt(key, r, call("Decrypt", json::serialize(body), r), attested));
   }
 

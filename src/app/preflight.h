@@ -23,6 +23,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "app/daemon.h"
@@ -44,6 +45,9 @@ struct CheckLine {
 struct PreflightOptions {
   /// Keys to ask KMS about (key id, key ARN, alias name or alias ARN).
   std::vector<std::string> key_ids;
+  /// Sent with every key check (a policy with kms:EncryptionContext:
+  /// conditions decides on it), in order.
+  std::vector<std::pair<std::string, std::string>> encryption_context;
   /// Longest wait for each answer through the proxy.
   std::chrono::milliseconds timeout{60'000};
 };
@@ -72,6 +76,9 @@ CheckLine judge_generate_random(const HttpResponse& resp, bool attested);
 /// sent to `region`.
 CheckLine judge_dry_run_decrypt(std::string_view key_id, std::string_view region, const HttpResponse& resp,
                                 bool attested);
+
+/// {"ok":true|false,"checks":[{"status":"ok|warn|fail","subject":..,"detail":..,"hint":..}]}
+std::string report_json(const PreflightReport& report);
 
 /// "ok", "warn", "FAIL".
 std::string_view to_string(CheckStatus s) noexcept;

@@ -109,6 +109,9 @@ TEST(PreflightReport, OkUnlessALineFailed) {
   r.lines.push_back({CheckStatus::kFail, "c", "d", ""});
   EXPECT_FALSE(r.ok());
   EXPECT_EQ(to_string(CheckStatus::kFail), "FAIL");
+  EXPECT_EQ(report_json(r),
+            R"({"ok":false,"checks":[{"status":"warn","subject":"a","detail":"b","hint":""},)"
+            R"({"status":"fail","subject":"c","detail":"d","hint":""}]})");
 }
 
 }  // namespace

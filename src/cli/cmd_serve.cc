@@ -33,6 +33,8 @@ struct ServeFlags {
   std::vector<std::string> command;  // run only
   std::vector<std::string> key_ids;  // check only
   std::string check_timeout;         // check only
+  std::vector<std::string> check_context;  // check only: K=V
+  bool check_json = false;                 // check only
 };
 
 void add_common_flags(CLI::App& sub, ServeFlags& f) {
@@ -247,6 +249,14 @@ int check(CLI::App& sub, ServeFlags& f) {
   }
   app::PreflightOptions opts;
   opts.key_ids = f.key_ids;
+  for (const auto& kv : f.check_context) {
+    const auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      std::cerr << "--encryption-context takes K=V\n";
+      return 2;
+    }
+    opts.encryption_context.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+  }
   if (!f.check_timeout.empty()) {
     auto d = config::parse_duration(f.check_timeout);
     if (!d || d->count() <= 0) {
@@ -257,6 +267,9 @@ int check(CLI::App& sub, ServeFlags& f) {
   }
   ::signal(SIGPIPE, SIG_IGN);
   auto print = [&](const app::CheckLine& l) {
+    if (f.check_json) {
+      return;  // one JSON document at the end
+    }
     std::cout << std::string(app::to_string(l.status)) << std::string(6 - app::to_string(l.status).size(), ' ')
               << l.subject << ": " << l.detail << "\n";
     if (!l.hint.empty()) {
@@ -274,8 +287,12 @@ int check(CLI::App& sub, ServeFlags& f) {
     failed += l.status == app::CheckStatus::kFail ? 1 : 0;
     warned += l.status == app::CheckStatus::kWarn ? 1 : 0;
   }
-  std::cout << (failed == 0 ? "result: ok" : "result: FAILED") << " (" << report->lines.size() << " checks, "
-            << failed << " failed, " << warned << " warnings)\n";
+  if (f.check_json) {
+    std::cout << app::report_json(*report) << "\n";
+  } else {
+    std::cout << (failed == 0 ? "result: ok" : "result: FAILED") << " (" << report->lines.size() << " checks, "
+              << failed << " failed, " << warned << " warnings)\n";
+  }
   spdlog::default_logger()->flush();
   std::cout.flush();
   std::_Exit(failed == 0 ? 0 : 1);  // as in serve: never wait for a blocked NSM call
@@ -339,6 +356,10 @@ Runner add_serve_commands(CLI::App& app) {
   add_common_flags(*check_cmd, *check_flags);
   check_cmd->add_option("--key-id", check_flags->key_ids,
                         "Key to ask about (key id, key ARN, alias name or alias ARN); repeatable");
+  check_cmd->add_option("--encryption-context", check_flags->check_context,
+                        "K=V sent with each key check (for kms:EncryptionContext: conditions); repeatable");
+  check_cmd->add_flag("--json", check_flags->check_json,
+                      "Print the report as one JSON object ({\"ok\":..,\"checks\":[{status,subject,detail,hint}]})");
   check_cmd->add_option("--timeout", check_flags->check_timeout,
                         "Longest wait for each answer (default 60s)");
 

@@ -48,6 +48,8 @@ class CheckTest(h.TempDirTestCase):
         meta = admin.create_key(Policy=h.attested_key_policy(ACCOUNT, PCR0))["KeyMetadata"]
         cls.key_arn = meta["Arn"]
         admin.create_alias(AliasName="alias/check-app", TargetKeyId=meta["KeyId"])
+        cls.ec_key_arn = admin.create_key(Policy=h.attested_key_policy(
+            ACCOUNT, PCR0, {"StringEquals": {"kms:EncryptionContext:app": "billing"}}))["KeyMetadata"]["Arn"]
 
     @classmethod
     def tearDownClass(cls):
@@ -88,6 +90,26 @@ class CheckTest(h.TempDirTestCase):
         # The proxy's own warning names the measurements it attested.
         self.assertIn(f"PCR0 (ImageSha384)={OTHER_PCR0}", r.stderr)
         self.assertIn("result: FAILED", r.stdout)
+
+    def test_encryption_context_reaches_the_policy(self):
+        r = check(self.sim() + ["--key-id", self.ec_key_arn])
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertEqual(line(r.stdout, f"key {self.ec_key_arn}")[0], "FAIL")
+        r = check(self.sim() + ["--key-id", self.ec_key_arn, "--encryption-context", "app=billing"])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(line(r.stdout, f"key {self.ec_key_arn}")[0], "ok")
+        r = check(self.sim() + ["--key-id", self.ec_key_arn, "--encryption-context", "novalue"])
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+
+    def test_json_report(self):
+        import json
+        r = check(self.sim() + ["--key-id", self.key_arn, "--key-id", "alias/no-such-key", "--json"])
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        doc = json.loads(r.stdout)
+        self.assertFalse(doc["ok"])
+        self.assertEqual([c["status"] for c in doc["checks"]], ["ok", "ok", "ok", "fail"])
+        self.assertEqual(doc["checks"][2]["subject"], f"key {self.key_arn}")
+        self.assertIn("NotFoundException", doc["checks"][3]["detail"])
 
     def test_unknown_key_fails_with_not_found(self):
         r = check(self.sim() + ["--key-id", "alias/no-such-key"])
