@@ -79,6 +79,9 @@ std::string common_hint(const kms::KmsErrorInfo& e, bool attested) {
     return "the proxy could not complete the call to KMS: check the endpoint, the route (vsock-proxy "
            "on the parent, egress allow list) and the CA bundle";
   }
+  if (e.type == "KMSProxyCheckError") {
+    return "the proxy did not answer within --timeout: its log lines above say where it waits";
+  }
   if (e.type == "KMSProxyAttestationException") {
     return "no attestation document: check the NSM device (attestation.device) or the simulator's PKI";
   }
@@ -243,8 +246,12 @@ Result<HttpRequest> make_request(std::string_view op, std::string body, const st
   return req;
 }
 
-HttpResponse proxy_failure(const Error& e) {
-  return make_error_response(502, "ProxyCheckError", e.message);
+// The check could not get an answer from its own proxy (a timeout, most
+// likely: --timeout is shorter than the proxy's own deadlines).
+HttpResponse no_answer(std::uint16_t port, std::string_view why) {
+  return make_error_response(504, "KMSProxyCheckError",
+                             "no answer from the proxy on 127.0.0.1:" + std::to_string(port) + ": " +
+                                 std::string(why));
 }
 
 }  // namespace
@@ -286,14 +293,19 @@ Result<PreflightReport> preflight(config::Config cfg, DaemonExtras extras, const
   auto call = [&](std::string_view op, std::string body, const std::string& r) -> HttpResponse {
     auto req = make_request(op, std::move(body), r, *port);
     if (!req) {
-      return proxy_failure(req.error());
+      return no_answer(*port, req.error().message);
     }
-    auto fut = boost::asio::co_spawn(client_pool.next(), client->send(ep, std::move(*req)), boost::asio::use_future);
-    auto got = fut.get();
-    if (!got) {
-      return proxy_failure(got.error());
+    try {
+      auto fut =
+          boost::asio::co_spawn(client_pool.next(), client->send(ep, std::move(*req)), boost::asio::use_future);
+      auto got = fut.get();
+      if (!got) {
+        return no_answer(*port, got.error().message);
+      }
+      return std::move(*got);
+    } catch (const std::exception& e) {
+      return no_answer(*port, e.what());
     }
-    return std::move(*got);
   };
 
   const std::string gr_region =

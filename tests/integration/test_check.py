@@ -140,6 +140,19 @@ class CheckTest(h.TempDirTestCase):
         self.assertIn("KMSProxyUpstreamException", text)
         self.assertIn("route", r.stdout)
 
+    def test_kms_that_never_answers_is_cut_by_the_timeout(self):
+        with socket.socket() as silent:  # accepts connections (backlog), never answers
+            silent.bind(("127.0.0.1", 0))
+            silent.listen(8)
+            port = silent.getsockname()[1]
+            r = check(["--attestation", "simulated", "--sim-pki", self.pki, "--endpoint",
+                       f"us-east-1=http://127.0.0.1:{port}", "--timeout", "2s"], timeout=30)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        status, text = line(r.stdout, "attestation + KMS")
+        self.assertEqual(status, "FAIL")
+        self.assertIn("KMSProxyCheckError", text)
+        self.assertIn("--timeout", r.stdout)
+
     def test_does_not_need_the_configured_port(self):
         # A proxy already serves on the manifest's port: check starts its own
         # on a free one instead of failing to bind.
