@@ -1,4 +1,4 @@
-// `kms-proxy serve` and `kms-proxy run -- CMD...`.
+// `kms-proxy serve`, `kms-proxy run -- CMD...` and `kms-proxy check` (they share the flags).
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
