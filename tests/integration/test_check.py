@@ -37,6 +37,14 @@ def line(out, subject_prefix):
 
 
 class CheckTest(h.TempDirTestCase):
+    def assert_fails(self, args, subject_prefix):
+        """Runs check, expects exit 1 and a FAIL line for the subject; returns (line, stdout)."""
+        r = check(args, timeout=60)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        status, text = line(r.stdout, subject_prefix)
+        self.assertEqual(status, "FAIL", text)
+        return text, r
+
     @classmethod
     def setUpClass(cls):
         import tempfile
@@ -61,6 +69,11 @@ class CheckTest(h.TempDirTestCase):
         return ["--attestation", "simulated", "--sim-pki", pki or self.pki, "--pcr", f"0={pcr0}",
                 "--endpoint", f"us-east-1={self.emu_url}"]
 
+    def sim_to(self, port, timeout):
+        """Simulated attestation, KMS at 127.0.0.1:port, --timeout."""
+        return ["--attestation", "simulated", "--sim-pki", self.pki, "--endpoint",
+                f"us-east-1=http://127.0.0.1:{port}", "--timeout", timeout]
+
     def test_allowed_enclave_passes_every_check(self):
         r = check(self.sim() + ["--key-id", self.key_arn, "--key-id", "alias/check-app"])
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
@@ -78,13 +91,11 @@ class CheckTest(h.TempDirTestCase):
         self.assertIn("result: ok (4 checks, 0 failed, 0 warnings)", r.stdout)
 
     def test_enclave_with_another_pcr0_is_told_its_key_is_denied(self):
-        r = check(self.sim(pcr0=OTHER_PCR0) + ["--key-id", self.key_arn])
-        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        text, r = self.assert_fails(self.sim(pcr0=OTHER_PCR0) + ["--key-id", self.key_arn],
+                                    f"key {self.key_arn}")
+        self.assertIn("AccessDeniedException", text)
         # The document itself is fine (trusted root): only the key policy says no.
         self.assertEqual(line(r.stdout, "attestation + KMS")[0], "ok")
-        status, text = line(r.stdout, f"key {self.key_arn}")
-        self.assertEqual(status, "FAIL")
-        self.assertIn("AccessDeniedException", text)
         self.assertIn("hint: ", r.stdout)
         self.assertIn("policy-check", r.stdout)
         # The proxy's own warning names the measurements it attested.
@@ -92,9 +103,7 @@ class CheckTest(h.TempDirTestCase):
         self.assertIn("result: FAILED", r.stdout)
 
     def test_encryption_context_reaches_the_policy(self):
-        r = check(self.sim() + ["--key-id", self.ec_key_arn])
-        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
-        self.assertEqual(line(r.stdout, f"key {self.ec_key_arn}")[0], "FAIL")
+        self.assert_fails(self.sim() + ["--key-id", self.ec_key_arn], f"key {self.ec_key_arn}")
         r = check(self.sim() + ["--key-id", self.ec_key_arn, "--encryption-context", "app=billing"])
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertEqual(line(r.stdout, f"key {self.ec_key_arn}")[0], "ok")
@@ -112,19 +121,13 @@ class CheckTest(h.TempDirTestCase):
         self.assertIn("NotFoundException", doc["checks"][3]["detail"])
 
     def test_unknown_key_fails_with_not_found(self):
-        r = check(self.sim() + ["--key-id", "alias/no-such-key"])
-        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
-        status, text = line(r.stdout, "key alias/no-such-key")
-        self.assertEqual(status, "FAIL")
+        text, r = self.assert_fails(self.sim() + ["--key-id", "alias/no-such-key"], "key alias/no-such-key")
         self.assertIn("NotFoundException", text)
         self.assertIn("region 'us-east-1'", r.stdout)
 
     def test_document_from_an_untrusted_root_is_refused(self):
         other_pki = h.sim_pki(self.tmp)
-        r = check(self.sim(pki=other_pki))
-        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
-        status, text = line(r.stdout, "attestation + KMS")
-        self.assertEqual(status, "FAIL")
+        text, r = self.assert_fails(self.sim(pki=other_pki), "attestation + KMS")
         self.assertIn("ValidationException", text)
         self.assertIn("KMS refused the attestation document", r.stdout)
 
@@ -132,11 +135,7 @@ class CheckTest(h.TempDirTestCase):
         with socket.socket() as s:  # a port nothing listens on
             s.bind(("127.0.0.1", 0))
             dead = s.getsockname()[1]
-        r = check(["--attestation", "simulated", "--sim-pki", self.pki, "--endpoint",
-                   f"us-east-1=http://127.0.0.1:{dead}", "--timeout", "10s"])
-        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
-        status, text = line(r.stdout, "attestation + KMS")
-        self.assertEqual(status, "FAIL")
+        text, r = self.assert_fails(self.sim_to(dead, "10s"), "attestation + KMS")
         self.assertIn("KMSProxyUpstreamException", text)
         self.assertIn("route", r.stdout)
 
@@ -145,11 +144,7 @@ class CheckTest(h.TempDirTestCase):
             silent.bind(("127.0.0.1", 0))
             silent.listen(8)
             port = silent.getsockname()[1]
-            r = check(["--attestation", "simulated", "--sim-pki", self.pki, "--endpoint",
-                       f"us-east-1=http://127.0.0.1:{port}", "--timeout", "2s"], timeout=30)
-        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
-        status, text = line(r.stdout, "attestation + KMS")
-        self.assertEqual(status, "FAIL")
+            text, r = self.assert_fails(self.sim_to(port, "2s"), "attestation + KMS")
         self.assertIn("KMSProxyCheckError", text)
         self.assertIn("--timeout", r.stdout)
 
@@ -167,14 +162,12 @@ class CheckTest(h.TempDirTestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
 
     def test_attestation_none_checks_credentials_and_route_only(self):
-        r = check(["--attestation", "none", "--endpoint", f"us-east-1={self.emu_url}",
-                   "--key-id", self.key_arn])
-        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        # Without a Recipient the PCR-gated key refuses.
+        _, r = self.assert_fails(["--attestation", "none", "--endpoint", f"us-east-1={self.emu_url}",
+                                  "--key-id", self.key_arn], f"key {self.key_arn}")
         status, text = line(r.stdout, "KMS")
         self.assertEqual(status, "ok", text)
         self.assertIn("without attestation", text)
-        # Without a Recipient the PCR-gated key refuses.
-        self.assertEqual(line(r.stdout, f"key {self.key_arn}")[0], "FAIL")
 
     def test_configuration_errors_are_usage_errors(self):
         r = check(["--attestation", "simulated"])  # no sim PKI
