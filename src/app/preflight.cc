@@ -262,7 +262,9 @@ Result<PreflightReport> preflight(config::Config cfg, DaemonExtras extras, const
   cfg.listen.port = 0;
   cfg.metrics.listen.reset();
   const bool attested = cfg.attestation.mode != config::AttestationMode::kNone;
-  std::optional<std::string> region = cfg.upstream.default_region;
+  // GenerateRandom goes to the default region, else to the first key ARN's.
+  const std::string region = cfg.upstream.default_region.value_or(
+      opts.key_ids.empty() ? std::string() : region_of_key_arn(opts.key_ids.front()).value_or(""));
 
   auto daemon = Daemon::create(cfg, std::move(extras));
   if (!daemon) {
@@ -308,22 +310,20 @@ Result<PreflightReport> preflight(config::Config cfg, DaemonExtras extras, const
     }
   };
 
-  const std::string gr_region =
-      region ? *region : (opts.key_ids.empty() ? std::string() : region_of_key_arn(opts.key_ids.front()).value_or(""));
-  if (gr_region.empty()) {
+  if (region.empty()) {
     emit(CheckLine{CheckStatus::kFail, attested ? "attestation + KMS" : "KMS",
                    "no region to ask: the configuration has none and no key ARN names one",
                    "give --region (or kms_proxy.region, AWS_REGION) or a key ARN"});
   } else {
-    HttpResponse r = call("GenerateRandom", R"({"NumberOfBytes":32})", gr_region);
+    HttpResponse r = call("GenerateRandom", R"({"NumberOfBytes":32})", region);
     emit(judge_generate_random(r, attested));
     secure_wipe(r.body.data(), r.body.size());
   }
 
   for (const auto& key : opts.key_ids) {
-    const std::string r = region_of_key_arn(key).value_or(region.value_or(gr_region));
+    const std::string r = region_of_key_arn(key).value_or(region);
     if (r.empty()) {
-      emit(CheckLine{CheckStatus::kFail, "key " + key, "no region for this key id",
+      emit(CheckLine{CheckStatus::kFail, "key " + key.substr(0, 256), "no region for this key id",
                      "give its ARN, or --region"});
       continue;
     }

@@ -169,6 +169,17 @@ class CheckTest(h.TempDirTestCase):
         self.assertEqual(status, "ok", text)
         self.assertIn("without attestation", text)
 
+    def test_without_a_region_the_report_says_so(self):
+        env = {k: v for k, v in proxy_env().items() if k not in ("AWS_REGION", "AWS_DEFAULT_REGION")}
+        r = check(self.sim() + ["--key-id", "alias/check-app"], env=env)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertEqual(line(r.stdout, "attestation + KMS")[0], "FAIL")
+        self.assertIn("no region", r.stdout)
+        self.assertEqual(line(r.stdout, "key alias/check-app")[0], "FAIL")
+        # A key ARN names its region: then both checks can run.
+        r = check(self.sim() + ["--key-id", self.key_arn], env=env)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
     def test_configuration_errors_are_usage_errors(self):
         r = check(["--attestation", "simulated"])  # no sim PKI
         self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
