@@ -187,24 +187,32 @@ CheckLine judge_generate_random(const HttpResponse& resp, bool attested) {
   return line;
 }
 
-CheckLine judge_dry_run_decrypt(std::string_view key_id, std::string_view region, const HttpResponse& resp,
-                                bool attested) {
+bool is_checkable_operation(std::string_view op) noexcept {
+  return op == "Decrypt" || op == "GenerateDataKey" || op == "GenerateDataKeyPair";
+}
+
+CheckLine judge_dry_run(std::string_view op, std::string_view key_id, std::string_view region,
+                        const HttpResponse& resp, bool attested) {
   CheckLine line;
   line.subject = "key " + std::string(key_id.substr(0, 256));
+  if (op != "Decrypt") {
+    line.subject += " (" + std::string(op) + ")";
+  }
   const auto e = error_of(resp);
   if (resp.status == 412 && e.type == "DryRunOperationException") {
     line.status = CheckStatus::kOk;
-    line.detail = attested ? "Decrypt is allowed for this enclave (KMS answered a DryRun with "
-                             "DryRunOperationException: the request would have succeeded)"
-                           : "Decrypt is allowed for these credentials without attestation (DryRun)";
+    line.detail = std::string(op) +
+                  (attested ? " is allowed for this enclave (KMS answered a DryRun with "
+                              "DryRunOperationException: the request would have succeeded)"
+                            : " is allowed for these credentials without attestation (DryRun)");
     return line;
   }
   line.status = CheckStatus::kFail;
   if (resp.status == 200) {
-    line.detail = "Decrypt with DryRun answered 200: KMS (or the endpoint) ignored DryRun";
+    line.detail = std::string(op) + " with DryRun answered 200: KMS (or the endpoint) ignored DryRun";
     return line;
   }
-  line.detail = "Decrypt would fail: " + describe(e);
+  line.detail = std::string(op) + " would fail: " + describe(e);
   if (e.type == "AccessDeniedException") {
     line.hint = attested ? "the key policy (or the role's IAM policy) does not allow this enclave: compare "
                            "them with its measurements, e.g. kms-proxy attest > doc.json; kms-proxy "
@@ -327,20 +335,28 @@ Result<PreflightReport> preflight(config::Config cfg, DaemonExtras extras, const
                      "give its ARN, or --region"});
       continue;
     }
-    json::object body;
-    body["KeyId"] = key;
-    // Ignored with IGNORE_CIPHERTEXT; sent for endpoints that still require it.
-    body["CiphertextBlob"] = "AA==";
-    body["DryRun"] = true;
-    body["DryRunModifiers"] = json::array{"IGNORE_CIPHERTEXT"};
-    if (!opts.encryption_context.empty()) {
-      json::object ec;
-      for (const auto& [k, v] : opts.encryption_context) {
-        ec[k] = v;
+    for (const auto& op : opts.operations) {
+      json::object body;
+      body["KeyId"] = key;
+      body["DryRun"] = true;
+      if (op == "Decrypt") {
+        // Ignored with IGNORE_CIPHERTEXT; sent for endpoints that still require it.
+        body["CiphertextBlob"] = "AA==";
+        body["DryRunModifiers"] = json::array{"IGNORE_CIPHERTEXT"};
+      } else if (op == "GenerateDataKey") {
+        body["KeySpec"] = "AES_256";
+      } else if (op == "GenerateDataKeyPair") {
+        body["KeyPairSpec"] = "ECC_NIST_P256";
       }
-      body["EncryptionContext"] = std::move(ec);
+      if (!opts.encryption_context.empty()) {
+        json::object ec;
+        for (const auto& [k, v] : opts.encryption_context) {
+          ec[k] = v;
+        }
+        body["EncryptionContext"] = std::move(ec);
+      }
+      emit(judge_dry_run(op, key, r, call(op, json::serialize(body), r), attested));
     }
-    emit(judge_dry_run_decrypt(key, r, call("Decrypt", json::serialize(body), r), attested));
   }
 
   client.reset();

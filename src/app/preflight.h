@@ -9,6 +9,7 @@
 // Decrypt with DryRun (DryRunModifiers IGNORE_CIPHERTEXT): KMS evaluates the
 // key policy, PCR conditions included, against this enclave's document and
 // answers DryRunOperationException (would succeed) or AccessDeniedException.
+// GenerateDataKey and GenerateDataKeyPair can be checked the same way.
 //
 //   auto report = kp::app::preflight(cfg, {}, {.key_ids = {"arn:aws:kms:..."}},
 //                                    [](const CheckLine& l) { print(l); });
@@ -45,6 +46,8 @@ struct CheckLine {
 struct PreflightOptions {
   /// Keys to ask KMS about (key id, key ARN, alias name or alias ARN).
   std::vector<std::string> key_ids;
+  /// What each key is checked for (is_checkable_operation).
+  std::vector<std::string> operations{"Decrypt"};
   /// Sent with every key check (a policy with kms:EncryptionContext:
   /// conditions decides on it), in order.
   std::vector<std::pair<std::string, std::string>> encryption_context;
@@ -72,10 +75,14 @@ std::optional<std::string> region_of_key_arn(std::string_view key_id);
 /// `attested`: the proxy runs with an NSM or the simulator (not `none`).
 CheckLine judge_generate_random(const HttpResponse& resp, bool attested);
 
-/// Verdict on the proxy's answer to Decrypt(KeyId, DryRun, IGNORE_CIPHERTEXT)
-/// sent to `region`.
-CheckLine judge_dry_run_decrypt(std::string_view key_id, std::string_view region, const HttpResponse& resp,
-                                bool attested);
+/// Verdict on the proxy's answer to a DryRun of `op` on `key_id` sent to
+/// `region` (Decrypt with IGNORE_CIPHERTEXT, GenerateDataKey, ...).
+CheckLine judge_dry_run(std::string_view op, std::string_view key_id, std::string_view region,
+                        const HttpResponse& resp, bool attested);
+
+/// The operations a key can be checked for (attested ones with DryRun):
+/// Decrypt, GenerateDataKey, GenerateDataKeyPair.
+bool is_checkable_operation(std::string_view op) noexcept;
 
 /// {"ok":true|false,"checks":[{"status":"ok|warn|fail","subject":..,"detail":..,"hint":..}]}
 std::string report_json(const PreflightReport& report);

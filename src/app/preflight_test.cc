@@ -80,25 +80,36 @@ TEST(JudgeGenerateRandom, ErrorsFailWithAHintForTheirKind) {
 }
 
 TEST(JudgeDryRunDecrypt, DryRunOperationExceptionMeansAllowed) {
-  const auto l = judge_dry_run_decrypt(
+  const auto l = judge_dry_run("Decrypt", 
       "alias/app", "us-east-1", kms_error(412, "DryRunOperationException", "The request would have succeeded"), true);
   EXPECT_EQ(l.status, CheckStatus::kOk);
   EXPECT_EQ(l.subject, "key alias/app");
   // The same type with another status is not KMS's DryRun answer.
-  EXPECT_EQ(judge_dry_run_decrypt("k", "us-east-1", kms_error(400, "DryRunOperationException", ""), true).status,
+  EXPECT_EQ(judge_dry_run("Decrypt", "k", "us-east-1", kms_error(400, "DryRunOperationException", ""), true).status,
             CheckStatus::kFail);
 }
 
+TEST(JudgeDryRun, OtherOperationsNameThemselves) {
+  const auto l = judge_dry_run("GenerateDataKey", "alias/app", "us-east-1",
+                               kms_error(412, "DryRunOperationException", ""), true);
+  EXPECT_EQ(l.status, CheckStatus::kOk);
+  EXPECT_EQ(l.subject, "key alias/app (GenerateDataKey)");
+  EXPECT_TRUE(contains(l.detail, "GenerateDataKey is allowed")) << l.detail;
+  EXPECT_TRUE(is_checkable_operation("GenerateDataKeyPair"));
+  EXPECT_FALSE(is_checkable_operation("Encrypt"));  // no Recipient: not what check is for
+  EXPECT_FALSE(is_checkable_operation("decrypt"));
+}
+
 TEST(JudgeDryRunDecrypt, DeniedAndMissingKeysFailWithHints) {
-  const auto denied = judge_dry_run_decrypt("k", "us-east-1", kms_error(400, "AccessDeniedException", "no policy allows"), true);
+  const auto denied = judge_dry_run("Decrypt", "k", "us-east-1", kms_error(400, "AccessDeniedException", "no policy allows"), true);
   EXPECT_EQ(denied.status, CheckStatus::kFail);
   EXPECT_TRUE(contains(denied.detail, "AccessDeniedException: no policy allows")) << denied.detail;
   EXPECT_TRUE(contains(denied.hint, "policy-check")) << denied.hint;
-  const auto missing = judge_dry_run_decrypt("arn:aws:kms:eu-west-1:111122223333:key/x", "eu-west-1",
+  const auto missing = judge_dry_run("Decrypt", "arn:aws:kms:eu-west-1:111122223333:key/x", "eu-west-1",
                                              kms_error(400, "NotFoundException", "Key not found"), true);
   EXPECT_EQ(missing.status, CheckStatus::kFail);
   EXPECT_TRUE(contains(missing.hint, "'eu-west-1'")) << missing.hint;
-  EXPECT_EQ(judge_dry_run_decrypt("k", "us-east-1", answer(200, R"({"Plaintext":"AA=="})"), true).status, CheckStatus::kFail);
+  EXPECT_EQ(judge_dry_run("Decrypt", "k", "us-east-1", answer(200, R"({"Plaintext":"AA=="})"), true).status, CheckStatus::kFail);
 }
 
 TEST(PreflightReport, OkUnlessALineFailed) {

@@ -34,6 +34,7 @@ struct ServeFlags {
   std::vector<std::string> key_ids;  // check only
   std::string check_timeout;         // check only
   std::vector<std::string> check_context;  // check only: K=V
+  std::vector<std::string> check_ops;      // check only
   bool check_json = false;                 // check only
 };
 
@@ -249,6 +250,15 @@ int check(CLI::App& sub, ServeFlags& f) {
   }
   app::PreflightOptions opts;
   opts.key_ids = f.key_ids;
+  for (const auto& op : f.check_ops) {
+    if (!app::is_checkable_operation(op)) {
+      std::cerr << "--operation: " << op << " is not one of Decrypt, GenerateDataKey, GenerateDataKeyPair\n";
+      return 2;
+    }
+  }
+  if (!f.check_ops.empty()) {
+    opts.operations = f.check_ops;
+  }
   for (const auto& kv : f.check_context) {
     const auto eq = kv.find('=');
     if (eq == std::string::npos || eq == 0) {
@@ -344,7 +354,8 @@ Runner add_serve_commands(CLI::App& app) {
       "listener) and sends through it what an app would: GenerateRandom, which exercises the NSM,\n"
       "the credentials, the route to KMS and KMS's verdict on the attestation document; then, for\n"
       "each --key-id, Decrypt with DryRun (DryRunModifiers IGNORE_CIPHERTEXT): KMS evaluates the key\n"
-      "policy, PCR conditions included, for this enclave without decrypting anything.\n"
+      "policy, PCR conditions included, for this enclave without decrypting anything (and the\n"
+      "same for each --operation GenerateDataKey / GenerateDataKeyPair).\n"
       "Prints one line per check (ok, warn, FAIL) with a hint for each failure.\n"
       "Exit status: 0 every check passed (warnings allowed), 1 a check failed or the proxy could\n"
       "not start, 2 usage or configuration errors.\n"
@@ -356,6 +367,9 @@ Runner add_serve_commands(CLI::App& app) {
   add_common_flags(*check_cmd, *check_flags);
   check_cmd->add_option("--key-id", check_flags->key_ids,
                         "Key to ask about (key id, key ARN, alias name or alias ARN); repeatable");
+  check_cmd->add_option("--operation", check_flags->check_ops,
+                        "What each key is checked for: Decrypt (default), GenerateDataKey, "
+                        "GenerateDataKeyPair; repeatable");
   check_cmd->add_option("--encryption-context", check_flags->check_context,
                         "K=V sent with each key check (for kms:EncryptionContext: conditions); repeatable");
   check_cmd->add_flag("--json", check_flags->check_json,

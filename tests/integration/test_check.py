@@ -102,6 +102,22 @@ class CheckTest(h.TempDirTestCase):
         self.assertIn(f"PCR0 (ImageSha384)={OTHER_PCR0}", r.stderr)
         self.assertIn("result: FAILED", r.stdout)
 
+    def test_other_attested_operations(self):
+        ops = ["--operation", "Decrypt", "--operation", "GenerateDataKey", "--operation", "GenerateDataKeyPair"]
+        r = check(self.sim() + ["--key-id", self.key_arn] + ops)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        for suffix in ("", " (GenerateDataKey)", " (GenerateDataKeyPair)"):
+            status, text = line(r.stdout, f"key {self.key_arn}{suffix}:")
+            self.assertEqual(status, "ok", text)
+        r = check(self.sim(pcr0=OTHER_PCR0) + ["--key-id", self.key_arn] + ops)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        for suffix in ("", " (GenerateDataKey)", " (GenerateDataKeyPair)"):
+            status, text = line(r.stdout, f"key {self.key_arn}{suffix}:")
+            self.assertEqual(status, "FAIL", text)
+            self.assertIn("AccessDeniedException", text)
+        r = check(self.sim() + ["--key-id", self.key_arn, "--operation", "Encrypt"])
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+
     def test_encryption_context_reaches_the_policy(self):
         self.assert_fails(self.sim() + ["--key-id", self.ec_key_arn], f"key {self.ec_key_arn}")
         r = check(self.sim() + ["--key-id", self.ec_key_arn, "--encryption-context", "app=billing"])
