@@ -42,8 +42,25 @@ kms::KmsErrorInfo error_of(const HttpResponse& resp) {
   return *info;
 }
 
+// An error message from the far end, fit for a terminal: control characters
+// (escape sequences included) become '?', and it is cut at 512 bytes.
+std::string printable(std::string_view s) {
+  constexpr std::size_t kMax = 512;
+  std::string out(s.substr(0, kMax));
+  for (char& c : out) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      c = '?';
+    }
+  }
+  if (s.size() > kMax) {
+    out += "...";
+  }
+  return out;
+}
+
 std::string describe(const kms::KmsErrorInfo& e) {
-  return e.message.empty() ? e.type : e.type + ": " + e.message;
+  return e.message.empty() ? e.type : e.type + ": " + printable(e.message);
 }
 
 bool is_credentials_error(std::string_view type) {

@@ -89,6 +89,17 @@ TEST(JudgeDryRunDecrypt, DryRunOperationExceptionMeansAllowed) {
             CheckStatus::kFail);
 }
 
+TEST(JudgeDryRun, MessagesFromTheFarEndCannotDriveTheTerminal) {
+  const auto l = judge_dry_run("Decrypt", "k", "us-east-1",
+                               kms_error(400, "AccessDeniedException", "no\x1b[2Jway\r\n" + std::string(600, 'x')),
+                               true);
+  EXPECT_EQ(l.detail.find('\x1b'), std::string::npos) << l.detail;
+  EXPECT_EQ(l.detail.find('\n'), std::string::npos);
+  EXPECT_TRUE(contains(l.detail, "no?[2Jway??xx")) << l.detail;
+  EXPECT_LT(l.detail.size(), 600u);
+  EXPECT_TRUE(l.detail.ends_with("...")) << l.detail;
+}
+
 TEST(JudgeDryRun, OtherOperationsNameThemselves) {
   const auto l = judge_dry_run("GenerateDataKey", "alias/app", "us-east-1",
                                kms_error(412, "DryRunOperationException", ""), true);
