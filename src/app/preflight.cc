@@ -252,11 +252,11 @@ namespace {
 // proxy drops the signature and signs with its own) so that the proxy reads
 // the region from the credential scope.
 Result<HttpRequest> make_request(std::string_view op, std::string body, const std::string& region,
-                                 std::uint16_t port) {
+                                 std::string_view authority) {
   HttpRequest req;
   req.method = "POST";
   req.target = "/";
-  req.headers.set("Host", "127.0.0.1:" + std::to_string(port));
+  req.headers.set("Host", authority);
   req.headers.set("Content-Type", kJsonType);
   req.headers.set("X-Amz-Target", "TrentService." + std::string(op));
   req.headers.set("User-Agent", "kms-proxy-check");
@@ -273,10 +273,9 @@ Result<HttpRequest> make_request(std::string_view op, std::string body, const st
 
 // The check could not get an answer from its own proxy (a timeout, most
 // likely: --timeout is shorter than the proxy's own deadlines).
-HttpResponse no_answer(std::uint16_t port, std::string_view why) {
+HttpResponse no_answer(std::string_view authority, std::string_view why) {
   return make_error_response(504, "KMSProxyCheckError",
-                             "no answer from the proxy on 127.0.0.1:" + std::to_string(port) + ": " +
-                                 std::string(why));
+                             "no answer from the proxy on " + std::string(authority) + ": " + std::string(why));
 }
 
 }  // namespace
@@ -316,22 +315,27 @@ Result<PreflightReport> preflight(config::Config cfg, DaemonExtras extras, const
   client_opts.max_idle_per_endpoint = 1;
   client.emplace(client_pool, std::move(client_opts));
   client_pool.run();
-  const net::Endpoint ep("http", "127.0.0.1", *port);
+  // The configured loopback host (127.0.0.1, ::1 or localhost), any free port.
+  const std::string& host = cfg.listen.host;
+  const net::Endpoint ep("http", host, *port);
+  const std::string authority =
+      (host.find(':') != std::string::npos && !host.starts_with('[') ? "[" + host + "]" : host) + ":" +
+      std::to_string(*port);
   auto call = [&](std::string_view op, std::string body, const std::string& r) -> HttpResponse {
-    auto req = make_request(op, std::move(body), r, *port);
+    auto req = make_request(op, std::move(body), r, authority);
     if (!req) {
-      return no_answer(*port, req.error().message);
+      return no_answer(authority, req.error().message);
     }
     try {
       auto fut =
           boost::asio::co_spawn(client_pool.next(), client->send(ep, std::move(*req)), boost::asio::use_future);
       auto got = fut.get();
       if (!got) {
-        return no_answer(*port, got.error().message);
+        return no_answer(authority, got.error().message);
       }
       return std::move(*got);
     } catch (const std::exception& e) {
-      return no_answer(*port, e.what());
+      return no_answer(authority, e.what());
     }
   };
 

@@ -177,6 +177,19 @@ class CheckTest(h.TempDirTestCase):
             r = check(["--config", cfg] + self.sim() + ["--key-id", self.key_arn])
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
 
+    def test_talks_to_the_configured_loopback_address(self):
+        hosts = ["127.0.0.2:0", "localhost:0"]
+        try:
+            with socket.socket(socket.AF_INET6) as s6:
+                s6.bind(("::1", 0))
+            hosts.append("[::1]:0")
+        except OSError:
+            pass  # no IPv6 loopback on this machine
+        for listen in hosts:
+            with self.subTest(listen=listen):
+                r = check(["--listen", listen] + self.sim() + ["--key-id", self.key_arn])
+                self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
     def test_attestation_none_checks_credentials_and_route_only(self):
         # Without a Recipient the PCR-gated key refuses.
         _, r = self.assert_fails(["--attestation", "none", "--endpoint", f"us-east-1={self.emu_url}",
