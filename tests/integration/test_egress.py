@@ -74,6 +74,25 @@ class ConnectProxyTest(h.TempDirTestCase):
         self.roundtrip(port)
         self.assertGreaterEqual(tunnels(tp, self.dest), 1, tp.output()[-2000:])
 
+    def test_check_goes_through_the_egress_proxy(self):
+        # `kms-proxy check` takes the same route as serve: TLS inside a CONNECT tunnel.
+        tp, tp_port = start_tinyproxy(self.tmp, [self.moto_port])
+        self.track(tp)
+        argv = [os.path.join(h.BIN, "kms-proxy"), "check"] + self.proxy_args() + [
+            "--egress-proxy-port", str(tp_port)]
+        r = subprocess.run(argv, env=proxy_env(), capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertRegex(r.stdout, rf"ok +proxy: started: .*upstream_path=proxy 127\.0\.0\.1:{tp_port}")
+        self.assertRegex(r.stdout, r"ok +KMS: GenerateRandom without attestation")
+        self.assertGreaterEqual(tunnels(tp, self.dest), 1, tp.output()[-2000:])
+        # An egress proxy that refuses the KMS port: the check names the egress error.
+        tp2, tp2_port = start_tinyproxy(self.tmp, [443], name="tinyproxy-443-only")
+        self.track(tp2)
+        argv[-1] = str(tp2_port)
+        r = subprocess.run(argv, env=proxy_env(), capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertRegex(r.stdout, r"FAIL +KMS: GenerateRandom: KMSProxyEgressException")
+
     def test_https_proxy_environment_and_no_proxy(self):
         tp, tp_port = start_tinyproxy(self.tmp, [self.moto_port])
         self.track(tp)
