@@ -232,8 +232,8 @@ CheckLine judge_dry_run(std::string_view op, std::string_view key_id, std::strin
   line.detail = std::string(op) + " would fail: " + describe(e);
   if (e.type == "AccessDeniedException") {
     line.hint = attested ? "the key policy (or the role's IAM policy) does not allow this enclave: compare "
-                           "them with its measurements, e.g. kms-proxy attest > doc.json; kms-proxy "
-                           "policy-check --policy key-policy.json --attestation doc.json"
+                           "them with its measurements, e.g. kms-proxy attest --out doc.cbor; "
+                           "kms-proxy policy-check --policy key-policy.json --attestation doc.cbor"
                          : "the key policy (or the role's IAM policy) does not allow these credentials";
   } else if (e.type == "NotFoundException") {
     line.hint = "no such key in this account in region " + quoted(region) +
