@@ -404,13 +404,17 @@ Result<std::uint16_t> Daemon::start() {
   return d.port;
 }
 
-bool Daemon::stop() {
+bool Daemon::stop() { return stop_with(std::nullopt); }
+
+bool Daemon::stop(std::chrono::milliseconds grace) { return stop_with(grace); }
+
+bool Daemon::stop_with(std::optional<std::chrono::milliseconds> grace) {
   auto& d = *impl_;
   if (!d.started) {
     return true;
   }
   d.started = false;
-  bool drained = d.server->shutdown();
+  bool drained = grace ? d.server->shutdown(*grace) : d.server->shutdown();
   if (d.metrics_server) {
     d.metrics_server->shutdown();
   }

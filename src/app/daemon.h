@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,8 @@ class Daemon {
   /// Graceful stop: stop accepting, finish in-flight requests within the
   /// grace period, stop threads. Returns whether everything drained in time.
   bool stop();
+  /// stop() with another grace period (0: cut what is still in flight).
+  bool stop(std::chrono::milliseconds grace);
 
   std::uint16_t port() const noexcept;
   /// One line describing the mode (for the startup log and `run`).
@@ -53,6 +56,7 @@ class Daemon {
 
  private:
   explicit Daemon(std::unique_ptr<Impl> impl);
+  bool stop_with(std::optional<std::chrono::milliseconds> grace);
   std::unique_ptr<Impl> impl_;
 };
 

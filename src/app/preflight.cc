@@ -383,7 +383,9 @@ Result<PreflightReport> preflight(config::Config cfg, DaemonExtras extras, const
   client.reset();
   client_pool.stop();
   client_pool.join();
-  (*daemon)->stop();
+  // Every answer is in (or was given up on after --timeout): nothing left
+  // worth waiting for, so no grace period.
+  (*daemon)->stop(std::chrono::milliseconds(0));
   return report;
 }
 

@@ -742,9 +742,11 @@ bool HttpServer::wait_drained(std::chrono::steady_clock::time_point deadline) {
                                     [&] { return impl_->tasks.load(std::memory_order_acquire) == 0; });
 }
 
-bool HttpServer::shutdown() {
+bool HttpServer::shutdown() { return shutdown(impl_->opt.shutdown_grace); }
+
+bool HttpServer::shutdown(std::chrono::milliseconds grace) {
   begin_shutdown();
-  if (wait_drained(std::chrono::steady_clock::now() + impl_->opt.shutdown_grace)) {
+  if (wait_drained(std::chrono::steady_clock::now() + grace)) {
     return true;
   }
   close_all();

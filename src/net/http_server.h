@@ -131,6 +131,8 @@ class HttpServer {
   /// begin_shutdown(); wait up to shutdown_grace; close_all() if needed and
   /// wait a little more. Returns whether everything finished in the grace.
   bool shutdown();
+  /// The same with another grace period (0: cut whatever is still in flight).
+  bool shutdown(std::chrono::milliseconds grace);
 
   ServerStats stats() const;
   /// The bound port (0 before start()).

@@ -533,6 +533,27 @@ TEST_F(HttpServerTest, CloseAllCutsAHandlerThatNeverFinishes) {
   EXPECT_TRUE(c.wait_closed(2s));
 }
 
+TEST_F(HttpServerTest, ShutdownWithAGraceCutsWhatIsLeftAfterIt) {
+  auto opt = fast_options();
+  opt.shutdown_grace = 60s;  // what shutdown() would wait
+  HttpServer server(pool, opt, [](kp::HttpRequest) -> asio::awaitable<kp::HttpResponse> {
+    asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::hours(1));
+    co_await t.async_wait(asio::use_awaitable);
+    co_return kp::HttpResponse{};
+  });
+  auto port = server.start();
+  ASSERT_TRUE(port);
+  RawConn c(*port);
+  c.send(post("/hang", ""));
+  ASSERT_TRUE(eventually([&] { return server.stats().requests == 1; }));
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_FALSE(server.shutdown(0ms));  // not drained: the handler was cut
+  // Far from the configured 60 s: the cut came at once.
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 20s);
+  EXPECT_EQ(server.stats().active_connections, 0u);
+  EXPECT_TRUE(c.wait_closed(2s));
+}
+
 TEST_F(HttpServerTest, NonLoopbackHostRefused) {
   for (const char* host : {"0.0.0.0", "10.1.2.3", "::"}) {
     auto opt = fast_options();
