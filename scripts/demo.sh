@@ -5,7 +5,8 @@
 #   2. the seed's Python app decrypts a secret through `kms-proxy run` with a
 #      simulated NSM measuring that PCR0;
 #   3. the same Decrypt sent directly (no attestation) is denied, and so is a
-#      proxy simulating a different PCR0.
+#      proxy simulating a different PCR0;
+#   4. `kms-proxy check` says the same before any app runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -44,7 +45,10 @@ done
 echo "   listening on $EMU"
 
 echo "== 3. create a key that only an enclave with PCR0=${PCR0:0:16}... may use; encrypt a secret"
-CT=$(python3 scripts/demo/setup_key.py "$EMU" "$PCR0" "$SECRET")
+KEY_OUT=$(python3 scripts/demo/setup_key.py "$EMU" "$PCR0" "$SECRET")
+CT=$(sed -n 1p <<<"$KEY_OUT")
+KEY_ARN=$(sed -n 2p <<<"$KEY_OUT")
+echo "   key: $KEY_ARN"
 echo "   ciphertext: ${CT:0:40}..."
 
 # The proxy's own credentials (the emulator does not check them by default);
@@ -66,5 +70,14 @@ if DEMO_CIPHERTEXT=$CT "$BIN/kms-proxy" run --listen 127.0.0.1:0 --attestation s
   echo "UNEXPECTED: a different PCR0 could decrypt"; exit 1
 else
   echo "   denied as expected: $(grep -o 'AccessDeniedException[^"]*' "$WORK/other.err" | head -1)"
+fi
+echo "== 7. the preflight, as run inside an enclave before its app: kms-proxy check, both images"
+"$BIN/kms-proxy" check --listen 127.0.0.1:0 --attestation simulated --sim-pki "$WORK/pki" \
+  --pcr "0=$PCR0" --endpoint "us-east-1=$EMU" --key-id "$KEY_ARN" 2>/dev/null | sed 's/^/   /'
+if "$BIN/kms-proxy" check --listen 127.0.0.1:0 --attestation simulated --sim-pki "$WORK/pki" \
+     --pcr "0=$OTHER_PCR0" --endpoint "us-east-1=$EMU" --key-id "$KEY_ARN" >"$WORK/check.out" 2>/dev/null; then
+  echo "UNEXPECTED: check passed for a different PCR0"; exit 1
+else
+  grep -E '^(FAIL|result)' "$WORK/check.out" | sed 's/^/   /'
 fi
 echo "== demo complete"

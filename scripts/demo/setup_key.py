@@ -1,5 +1,6 @@
 """Demo helper: creates an attestation-gated key on the emulator and encrypts
-a secret directly (Encrypt needs no attestation)."""
+a secret directly (Encrypt needs no attestation). Prints the ciphertext
+(base64), then the key's ARN."""
 import base64
 import json
 import sys
@@ -25,3 +26,4 @@ key_id = kms.create_key(Description="demo: decrypt only in the enclave",
                         Policy=json.dumps(policy))["KeyMetadata"]["KeyId"]
 ct = kms.encrypt(KeyId=key_id, Plaintext=secret.encode())["CiphertextBlob"]
 print(base64.b64encode(ct).decode())
+print(kms.describe_key(KeyId=key_id)["KeyMetadata"]["Arn"])
