@@ -38,7 +38,7 @@ def line(out, subject_prefix):
 
 class CheckTest(h.TempDirTestCase):
     def assert_fails(self, args, subject_prefix):
-        """Runs check, expects exit 1 and a FAIL line for the subject; returns (line, stdout)."""
+        """Runs check, expects exit 1 and a FAIL line for the subject; returns (that line, the run)."""
         r = check(args, timeout=60)
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         status, text = line(r.stdout, subject_prefix)
