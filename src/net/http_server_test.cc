@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -515,43 +516,45 @@ TEST_F(HttpServerTest, GracefulShutdownFinishesInFlightAndClosesIdle) {
   EXPECT_FALSE(late.ok() && late.read_response(300ms).has_value());
 }
 
-TEST_F(HttpServerTest, CloseAllCutsAHandlerThatNeverFinishes) {
-  HttpServer server(pool, fast_options(), [](kp::HttpRequest) -> asio::awaitable<kp::HttpResponse> {
-    asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::hours(1));
-    co_await t.async_wait(asio::use_awaitable);
-    co_return kp::HttpResponse{};
-  });
+// A handler that never finishes (for the shutdown tests).
+asio::awaitable<kp::HttpResponse> hang(kp::HttpRequest) {
+  asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::hours(1));
+  co_await t.async_wait(asio::use_awaitable);
+  co_return kp::HttpResponse{};
+}
+
+// Starts `server` and leaves one request hanging in it on `c`.
+void start_with_a_hanging_request(HttpServer& server, std::optional<RawConn>& c) {
   auto port = server.start();
   ASSERT_TRUE(port);
-  RawConn c(*port);
-  c.send(post("/hang", ""));
+  c.emplace(*port);
+  c->send(post("/hang", ""));
   ASSERT_TRUE(eventually([&] { return server.stats().requests == 1; }));
+}
+
+TEST_F(HttpServerTest, CloseAllCutsAHandlerThatNeverFinishes) {
+  HttpServer server(pool, fast_options(), hang);
+  std::optional<RawConn> c;
+  ASSERT_NO_FATAL_FAILURE(start_with_a_hanging_request(server, c));
   server.begin_shutdown();
   EXPECT_FALSE(server.wait_drained(std::chrono::steady_clock::now() + 200ms));
   server.close_all();
   EXPECT_TRUE(server.wait_drained(std::chrono::steady_clock::now() + 3s));
-  EXPECT_TRUE(c.wait_closed(2s));
+  EXPECT_TRUE(c->wait_closed(2s));
 }
 
 TEST_F(HttpServerTest, ShutdownWithAGraceCutsWhatIsLeftAfterIt) {
   auto opt = fast_options();
   opt.shutdown_grace = 60s;  // what shutdown() would wait
-  HttpServer server(pool, opt, [](kp::HttpRequest) -> asio::awaitable<kp::HttpResponse> {
-    asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::hours(1));
-    co_await t.async_wait(asio::use_awaitable);
-    co_return kp::HttpResponse{};
-  });
-  auto port = server.start();
-  ASSERT_TRUE(port);
-  RawConn c(*port);
-  c.send(post("/hang", ""));
-  ASSERT_TRUE(eventually([&] { return server.stats().requests == 1; }));
+  HttpServer server(pool, opt, hang);
+  std::optional<RawConn> c;
+  ASSERT_NO_FATAL_FAILURE(start_with_a_hanging_request(server, c));
   const auto t0 = std::chrono::steady_clock::now();
   EXPECT_FALSE(server.shutdown(0ms));  // not drained: the handler was cut
   // Far from the configured 60 s: the cut came at once.
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 20s);
   EXPECT_EQ(server.stats().active_connections, 0u);
-  EXPECT_TRUE(c.wait_closed(2s));
+  EXPECT_TRUE(c->wait_closed(2s));
 }
 
 TEST_F(HttpServerTest, NonLoopbackHostRefused) {
