@@ -219,6 +219,34 @@ TEST_F(HttpServerTest, TransferEncodingOtherThanChunkedIs400) {
   }
 }
 
+TEST_F(HttpServerTest, ContentLengthListIs400) {
+  // RFC 9112 6.3 allows accepting "2, 2" (Beast 1.81 does) or rejecting it:
+  // requests with anything but one plain decimal length are rejected.
+  for (const char* cl : {"2, 2", "2,2", "02,2"}) {
+    HttpServer server(pool, fast_options(), echo);
+    auto port = server.start();
+    ASSERT_TRUE(port);
+    RawConn c(*port);
+    c.send(std::string("POST /cl HTTP/1.1\r\nHost: x\r\nContent-Length: ") + cl + "\r\n\r\n{}");
+    auto r = c.read_response();
+    ASSERT_TRUE(r) << cl;
+    EXPECT_EQ(r->status, 400u) << cl;
+    EXPECT_NE(r->body.find("Content-Length"), std::string::npos) << r->body;
+    EXPECT_TRUE(c.wait_closed(3s));
+    EXPECT_EQ(server.stats().requests, 0u) << "the handler must not see it";
+  }
+  // One plain value, leading zeros included, is fine.
+  HttpServer server(pool, fast_options(), echo);
+  auto port = server.start();
+  ASSERT_TRUE(port);
+  RawConn c(*port);
+  c.send("POST /cl HTTP/1.1\r\nHost: x\r\nContent-Length: 002\r\n\r\n{}");
+  auto r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200u);
+  EXPECT_EQ(r->body, "POST /cl {}");
+}
+
 TEST_F(HttpServerTest, LowerCaseHeadersAndEmptyAcceptEncoding) {
   HttpServer server(pool, fast_options(), echo);
   auto port = server.start();

@@ -116,7 +116,26 @@ class RequestSink final : public BudgetedParser<true> {
     if (f == bhttp::field::transfer_encoding) {
       saw_transfer_encoding_ = true;
     }
+    // RFC 9112 6.3 lets a recipient accept "Content-Length: 42, 42" (a list
+    // of identical values, as Beast 1.81 does) or reject it. Requests are
+    // rejected: no SDK sends one, and a length only this parser reads the
+    // same way is how request smuggling starts.
+    if (f == bhttp::field::content_length && !is_plain_decimal(sv(value))) {
+      ec = bhttp::error::bad_content_length;
+      return;
+    }
     req_.headers.add(sv(name), sv(value));
+  }
+  static bool is_plain_decimal(std::string_view v) noexcept {
+    if (v.empty()) {
+      return false;
+    }
+    for (char c : v) {
+      if (c < '0' || c > '9') {
+        return false;
+      }
+    }
+    return true;
   }
   void on_header_impl(ErrorCode& ec) override {
     // RFC 9112 6.1/6.3: a request whose Transfer-Encoding does not end in
