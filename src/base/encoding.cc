@@ -165,4 +165,16 @@ std::optional<SecretBytes> base64_decode_secret(std::string_view in) {
   return s;
 }
 
+bool is_decimal_digits(std::string_view s) noexcept {
+  if (s.empty()) {
+    return false;
+  }
+  for (const char c : s) {
+    if (c < '0' || c > '9') {
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace kp

@@ -36,3 +36,17 @@ TEST(Base64, RejectsMalformed) {
 
 }  // namespace
 }  // namespace kp
+
+namespace kp {
+namespace {
+
+TEST(DecimalDigits, OnlyNonEmptyRunsOfAsciiDigits) {
+  EXPECT_TRUE(is_decimal_digits("0"));
+  EXPECT_TRUE(is_decimal_digits("0042"));
+  for (const char* s : {"", "+1", "-1", "1,2", "1, 1", " 1", "1 ", "1.0", "0x1", "\xd9\xa1"}) {
+    EXPECT_FALSE(is_decimal_digits(s)) << s;
+  }
+}
+
+}  // namespace
+}  // namespace kp

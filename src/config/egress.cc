@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "base/encoding.h"
 #include "config/address.h"
 
 namespace kp::config {
@@ -41,10 +42,6 @@ std::vector<std::string_view> split_labels(std::string_view s) {
   }
 }
 
-bool all_digits(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
 // Parses one pattern into `rules`; returns the reason when it is invalid.
 std::optional<std::string> add_pattern(std::string_view pattern, Rules* rules) {
   if (pattern.empty()) {
@@ -61,7 +58,7 @@ std::optional<std::string> add_pattern(std::string_view pattern, Rules* rules) {
       return "CIDR pattern needs an IPv4 or IPv6 address before '/'";
     }
     const unsigned max = ip->v6 ? 128U : 32U;
-    if (!all_digits(len) || len.size() > 3 || static_cast<unsigned>(std::stoul(std::string(len))) > max) {
+    if (!kp::is_decimal_digits(len) || len.size() > 3 || static_cast<unsigned>(std::stoul(std::string(len))) > max) {
       return "CIDR prefix length must be 0.." + std::to_string(max);
     }
     if (rules != nullptr) {
@@ -101,14 +98,14 @@ std::optional<std::string> add_pattern(std::string_view pattern, Rules* rules) {
         })) {
       return "'" + std::string(label) + "' is not a valid DNS label";
     }
-    numeric = numeric || all_digits(label);
-    only_numeric_or_wild = only_numeric_or_wild && all_digits(label);
+    numeric = numeric || kp::is_decimal_digits(label);
+    only_numeric_or_wild = only_numeric_or_wild && kp::is_decimal_digits(label);
     dp.labels.push_back(to_lower_ascii(label));
   }
   if (numeric && only_numeric_or_wild) {
     return "IP wildcards are not supported: write a CIDR such as 10.0.0.0/8";
   }
-  if (!is_wild(labels.back()) && all_digits(labels.back())) {
+  if (!is_wild(labels.back()) && kp::is_decimal_digits(labels.back())) {
     return "the last label is numeric: neither an IP address nor a DNS name";
   }
   if (rules != nullptr) {
@@ -214,7 +211,7 @@ bool looks_like_region(std::string_view s) {
       start = d + 1;
     }
   }();
-  if (parts.size() < 3 || parts.front().size() != 2 || !all_digits(parts.back())) {
+  if (parts.size() < 3 || parts.front().size() != 2 || !kp::is_decimal_digits(parts.back())) {
     return false;
   }
   for (std::size_t i = 0; i + 1 < parts.size(); ++i) {

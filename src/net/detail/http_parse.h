@@ -21,6 +21,7 @@
 #include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/error.hpp>
 
+#include "base/encoding.h"
 #include "base/http_message.h"
 #include "net/detail/http_wire.h"
 #include "net/detail/wiping_buffer.h"
@@ -120,23 +121,13 @@ class RequestSink final : public BudgetedParser<true> {
     // of identical values, as Beast 1.81 does) or reject it. Requests are
     // rejected: no SDK sends one, and a length only this parser reads the
     // same way is how request smuggling starts.
-    if (f == bhttp::field::content_length && !is_plain_decimal(sv(value))) {
+    if (f == bhttp::field::content_length && !kp::is_decimal_digits(sv(value))) {
       ec = bhttp::error::bad_content_length;
       return;
     }
     req_.headers.add(sv(name), sv(value));
   }
-  static bool is_plain_decimal(std::string_view v) noexcept {
-    if (v.empty()) {
-      return false;
-    }
-    for (char c : v) {
-      if (c < '0' || c > '9') {
-        return false;
-      }
-    }
-    return true;
-  }
+
   void on_header_impl(ErrorCode& ec) override {
     // RFC 9112 6.1/6.3: a request whose Transfer-Encoding does not end in
     // chunked has no reliable length (Beast would read it as empty and parse
