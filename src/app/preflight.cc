@@ -264,7 +264,7 @@ Result<HttpRequest> make_request(std::string_view op, std::string body, const st
   sigv4::Credentials creds{"AKIDKMSPROXYCHECK", SecretBytes::copy_of(std::string_view("not-a-secret")), {}, {}};
   sigv4::SignOptions so;
   so.region = region;
-  so.time = SystemClock().now();
+  so.time = SystemClock::instance().now();
   if (auto s = sigv4::sign_request(req, creds, so); !s) {
     return s.error();
   }
