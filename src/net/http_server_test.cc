@@ -54,6 +54,22 @@ class HttpServerTest : public ::testing::Test {
     return o;
   }
 
+  // `request` must be answered 400 with `needle` in the body and the
+  // connection closed, without the handler seeing it.
+  void expect_framing_rejected(const std::string& request, std::string_view needle) {
+    HttpServer server(pool, fast_options(), echo);
+    auto port = server.start();
+    ASSERT_TRUE(port);
+    RawConn c(*port);
+    c.send(request);
+    auto r = c.read_response();
+    ASSERT_TRUE(r) << request;
+    EXPECT_EQ(r->status, 400u) << request;
+    EXPECT_NE(r->body.find(needle), std::string::npos) << r->body;
+    EXPECT_TRUE(c.wait_closed(3s));
+    EXPECT_EQ(server.stats().requests, 0u) << "the handler must not see: " << request;
+  }
+
   IoPool pool{2};
 };
 
@@ -205,17 +221,9 @@ TEST_F(HttpServerTest, TransferEncodingOtherThanChunkedIs400) {
   // RFC 9112 6.1: without chunked as the final coding the length is unknown;
   // Beast alone would read an empty body and parse the body as a request.
   for (const char* te : {"gzip", "chunked, gzip", "identity"}) {
-    HttpServer server(pool, fast_options(), echo);
-    auto port = server.start();
-    ASSERT_TRUE(port);
-    RawConn c(*port);
-    c.send(std::string("POST /t HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: ") + te +
-           "\r\nContent-Length: 2\r\n\r\n{}");
-    auto r = c.read_response();
-    ASSERT_TRUE(r) << te;
-    EXPECT_EQ(r->status, 400u) << te;
-    EXPECT_NE(r->body.find("Transfer-Encoding"), std::string::npos) << r->body;
-    EXPECT_TRUE(c.wait_closed(3s));
+    expect_framing_rejected(std::string("POST /t HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: ") + te +
+                                "\r\nContent-Length: 2\r\n\r\n{}",
+                            "Transfer-Encoding");
   }
 }
 
@@ -223,17 +231,9 @@ TEST_F(HttpServerTest, ContentLengthListIs400) {
   // RFC 9112 6.3 allows accepting "2, 2" (Beast 1.81 does) or rejecting it:
   // requests with anything but one plain decimal length are rejected.
   for (const char* cl : {"2, 2", "2,2", "02,2"}) {
-    HttpServer server(pool, fast_options(), echo);
-    auto port = server.start();
-    ASSERT_TRUE(port);
-    RawConn c(*port);
-    c.send(std::string("POST /cl HTTP/1.1\r\nHost: x\r\nContent-Length: ") + cl + "\r\n\r\n{}");
-    auto r = c.read_response();
-    ASSERT_TRUE(r) << cl;
-    EXPECT_EQ(r->status, 400u) << cl;
-    EXPECT_NE(r->body.find("Content-Length"), std::string::npos) << r->body;
-    EXPECT_TRUE(c.wait_closed(3s));
-    EXPECT_EQ(server.stats().requests, 0u) << "the handler must not see it";
+    expect_framing_rejected(std::string("POST /cl HTTP/1.1\r\nHost: x\r\nContent-Length: ") + cl +
+                                "\r\n\r\n{}",
+                            "Content-Length");
   }
   // One plain value, leading zeros included, is fine.
   HttpServer server(pool, fast_options(), echo);
