@@ -404,11 +404,7 @@ Result<std::uint16_t> Daemon::start() {
   return d.port;
 }
 
-bool Daemon::stop() { return stop_with(std::nullopt); }
-
-bool Daemon::stop(std::chrono::milliseconds grace) { return stop_with(grace); }
-
-bool Daemon::stop_with(std::optional<std::chrono::milliseconds> grace) {
+bool Daemon::stop(std::optional<std::chrono::milliseconds> grace) {
   auto& d = *impl_;
   if (!d.started) {
     return true;

@@ -43,10 +43,10 @@ class Daemon {
   /// Binds the listener(s) and starts the I/O threads. Returns the KMS port.
   Result<std::uint16_t> start();
   /// Graceful stop: stop accepting, finish in-flight requests within the
-  /// grace period, stop threads. Returns whether everything drained in time.
-  bool stop();
-  /// stop() with another grace period (0: cut what is still in flight).
-  bool stop(std::chrono::milliseconds grace);
+  /// grace period (`grace`, else the listener's configured one; 0 cuts what
+  /// is still in flight), stop threads. Returns whether everything drained
+  /// in time.
+  bool stop(std::optional<std::chrono::milliseconds> grace = std::nullopt);
 
   std::uint16_t port() const noexcept;
   /// One line describing the mode (for the startup log and `run`).
@@ -56,7 +56,6 @@ class Daemon {
 
  private:
   explicit Daemon(std::unique_ptr<Impl> impl);
-  bool stop_with(std::optional<std::chrono::milliseconds> grace);
   std::unique_ptr<Impl> impl_;
 };
 
