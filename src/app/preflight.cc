@@ -349,6 +349,10 @@ Result<PreflightReport> preflight(config::Config cfg, DaemonExtras extras, const
     secure_wipe(r.body.data(), r.body.size());
   }
 
+  json::object context;  // the same for every key check
+  for (const auto& [k, v] : opts.encryption_context) {
+    context[k] = v;
+  }
   for (const auto& key : opts.key_ids) {
     const std::string r = region_of_key_arn(key).value_or(region);
     if (r.empty()) {
@@ -369,12 +373,8 @@ Result<PreflightReport> preflight(config::Config cfg, DaemonExtras extras, const
       } else if (op == "GenerateDataKeyPair") {
         body["KeyPairSpec"] = "ECC_NIST_P256";
       }
-      if (!opts.encryption_context.empty()) {
-        json::object ec;
-        for (const auto& [k, v] : opts.encryption_context) {
-          ec[k] = v;
-        }
-        body["EncryptionContext"] = std::move(ec);
+      if (!context.empty()) {
+        body["EncryptionContext"] = context;
       }
       emit(judge_dry_run(op, key, r, call(op, json::serialize(body), r), attested));
     }
