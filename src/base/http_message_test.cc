@@ -104,7 +104,13 @@ TEST(FieldValue, CrLfAndNulAreUnsafeAnywhere) {
   EXPECT_TRUE(is_safe_field_value(std::string(200, 'v') + "\x7f\x80\xff"));
   // Every position within and across 8-byte words, and bytes next to the
   // forbidden ones (0x01, 0x0b, 0x0c, 0x0e, 0x8a, 0x8d) that must pass.
-  for (std::size_t len = 1; len <= 24; ++len) {
+  // Lengths 1..24 (word-at-a-time scan) and 60..72 (around the switch to
+  // libc's search at 64).
+  std::vector<std::size_t> lengths;
+  for (std::size_t len = 1; len <= 72; len = len == 24 ? 60 : len + 1) {
+    lengths.push_back(len);
+  }
+  for (const std::size_t len : lengths) {
     for (std::size_t at = 0; at < len; ++at) {
       for (const char bad : {'\0', '\r', '\n'}) {
         std::string v(len, 'x');
@@ -126,6 +132,16 @@ TEST(Headers, CaseInsensitiveCompareIsAsciiOnly) {
   EXPECT_FALSE(iequals("@", "`"));   // differ only in 0x20, not letters
   EXPECT_FALSE(iequals("[", "{"));
   EXPECT_FALSE(iequals("ab", "abc"));
+  // Longer than a word: equal words, case-only differences, other differences
+  // in the first, second and last (partial) word.
+  EXPECT_TRUE(iequals("X-Amz-Security-Token", "x-amz-security-token"));
+  EXPECT_TRUE(iequals("x-amz-security-token", "x-amz-security-token"));
+  EXPECT_TRUE(iequals("abcdefghIJKLMNOPqrs", "ABCDEFGHijklmnopQRS"));
+  EXPECT_FALSE(iequals("@@@@@@@@x", "````````x"));
+  EXPECT_FALSE(iequals("abcdefgh[[", "abcdefgh{{"));
+  EXPECT_FALSE(iequals("abcdefgh-Amz-Date", "abcdefgh-Amz-Data"));
+  EXPECT_FALSE(iequals("content-lengthX", "content-length_"));
+  EXPECT_FALSE(iequals("Authorization", "Authorizatiom"));
 }
 
 }  // namespace

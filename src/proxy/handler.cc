@@ -220,19 +220,20 @@ asio::awaitable<HttpResponse> ProxyHandler::handle(HttpRequest req) {
         (endpoint.scheme == "http" && endpoint.port == 80))) {
     host += ':' + std::to_string(endpoint.port);
   }
-  up.headers.set("Host", host);
-  up.headers.set("Content-Type", kJsonType);
+  // A fresh message with distinct names: add(), not set() (no search).
+  up.headers.add("Host", host);
+  up.headers.add("Content-Type", kJsonType);
   // The model's spelling: the client's may differ in case (accepted above).
   if (target.size() == kTargetPrefix.size() + op_name.size() && target.starts_with(kTargetPrefix) &&
       target.ends_with(op_name)) {
-    up.headers.set("X-Amz-Target", target);  // already the model's spelling
+    up.headers.add("X-Amz-Target", target);  // already the model's spelling
   } else {
     std::string spelled(kTargetPrefix);
     spelled += op_name;
-    up.headers.set("X-Amz-Target", spelled);
+    up.headers.add("X-Amz-Target", spelled);
   }
   if (auto ua = req.headers.get("User-Agent")) {
-    up.headers.set("User-Agent", *ua);
+    up.headers.add("User-Agent", *ua);
   }
   up.body = std::move(body);
   net::ScopedWipe wipe_up(up.body);  // Encrypt & co. carry plaintext
@@ -278,9 +279,9 @@ asio::awaitable<HttpResponse> ProxyHandler::handle(HttpRequest req) {
 
   HttpResponse out;
   out.status = uresp.status;
-  out.headers.set("Content-Type", uresp.headers.get("Content-Type").value_or(kJsonType));
+  out.headers.add("Content-Type", uresp.headers.get("Content-Type").value_or(kJsonType));
   if (!request_id.empty()) {
-    out.headers.set("x-amzn-RequestId", request_id);
+    out.headers.add("x-amzn-RequestId", request_id);
   }
 
   // --- 5. Open CiphertextForRecipient -------------------------------------

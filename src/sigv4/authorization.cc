@@ -49,12 +49,25 @@ bool valid_scope_name(std::string_view s) noexcept {
   });
 }
 
-// RFC 9110 tchar, lower-case only.
+// RFC 9110 tchar, lower-case only: one table lookup per character.
+constexpr std::array<bool, 256> make_lower_tchar_table() {
+  std::array<bool, 256> t{};
+  for (int c = 'a'; c <= 'z'; ++c) {
+    t[static_cast<std::size_t>(c)] = true;
+  }
+  for (int c = '0'; c <= '9'; ++c) {
+    t[static_cast<std::size_t>(c)] = true;
+  }
+  for (const char c : std::string_view("!#$%&'*+-.^_`|~")) {
+    t[static_cast<unsigned char>(c)] = true;
+  }
+  return t;
+}
+constexpr std::array<bool, 256> kLowerTchar = make_lower_tchar_table();
+
 bool valid_header_name(std::string_view s) noexcept {
-  static constexpr std::string_view kExtra = "!#$%&'*+-.^_`|~";
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || is_digit(c) || kExtra.find(c) != std::string_view::npos;
-  });
+  return !s.empty() &&
+         std::all_of(s.begin(), s.end(), [](char c) { return kLowerTchar[static_cast<unsigned char>(c)]; });
 }
 
 bool valid_signature(std::string_view s) noexcept {

@@ -16,8 +16,10 @@
 #include <openssl/sha.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include "base/secret.h"
 
@@ -115,11 +117,23 @@ Digest hmac_sha256(ByteView key, ByteView data) {
   return out;
 }
 
+namespace {
+// "000102...ff": the two hex digits of every byte value, one lookup per byte.
+constexpr std::array<char, 512> make_hex_pairs() {
+  constexpr char kHex[] = "0123456789abcdef";
+  std::array<char, 512> t{};
+  for (std::size_t v = 0; v < 256; ++v) {
+    t[2 * v] = kHex[v >> 4];
+    t[2 * v + 1] = kHex[v & 0xf];
+  }
+  return t;
+}
+constexpr std::array<char, 512> kHexPairs = make_hex_pairs();
+}  // namespace
+
 HexDigest::HexDigest(const Digest& d) noexcept {
-  static constexpr char kHex[] = "0123456789abcdef";
   for (std::size_t i = 0; i < d.size(); ++i) {
-    chars[2 * i] = kHex[d[i] >> 4];
-    chars[2 * i + 1] = kHex[d[i] & 0xf];
+    std::memcpy(chars + 2 * i, kHexPairs.data() + 2 * static_cast<std::size_t>(d[i]), 2);
   }
 }
 

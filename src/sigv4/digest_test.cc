@@ -23,6 +23,20 @@ constexpr std::string_view kJefeMsg = "what do ya want for nothing?";
 constexpr std::string_view kJefeMac = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
 constexpr std::string_view kHiThereMac = "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7";
 
+TEST(Digest, HexCoversEveryByteValue) {
+  for (unsigned first = 0; first < 256; first += 32) {
+    Digest d{};
+    std::string want;
+    for (unsigned i = 0; i < d.size(); ++i) {
+      d[i] = static_cast<std::uint8_t>(first + i);
+      static constexpr char kHex[] = "0123456789abcdef";
+      want += kHex[(first + i) >> 4];
+      want += kHex[(first + i) & 0xf];
+    }
+    EXPECT_EQ(hex(d), want);
+  }
+}
+
 TEST(Digest, Sha256OfEmptyAndAbc) {
   EXPECT_EQ(hex(sha256({})), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   EXPECT_EQ(hex(sha256(bytes("abc"))), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
