@@ -73,6 +73,12 @@ def merge_rounds(rs: list[dict]) -> dict:
     return out
 
 
+def rsa_cpu_of(rsa: dict) -> float:
+    """CPU time per operation of one kp_rsa_oaep_time run (the faster of its
+    fresh-context and reused-context loops)."""
+    return min(rsa["fresh_ctx"]["cpu_us_per_op"], rsa["reused_ctx"]["cpu_us_per_op"])
+
+
 def describe_threads(pid: int) -> str:
     out = []
     for tid, cpu in thread_cpu(pid).items():
@@ -118,10 +124,12 @@ class Bench:
         self.ncpu = os.cpu_count() or 1
         # Durations (seconds). wrk's -d takes whole seconds.
         if self.smoke:
-            self.d_run, self.d_warm, self.d_att, self.d_rsa, self.n_starts = 1, 0, 1, 0.3, 1
+            self.d_run, self.d_warm, self.d_rsa, self.n_starts = 1, 0, 0.3, 1
+            self.att_rounds, self.d_att_round = 1, 1
             self.rounds, self.d_round = 1, 1
         else:
-            self.d_run, self.d_warm, self.d_att, self.d_rsa, self.n_starts = 5, 1, 8, 2.0, 5
+            self.d_run, self.d_warm, self.d_rsa, self.n_starts = 5, 1, 1.0, 5
+            self.att_rounds, self.d_att_round = 4, 3  # figure c: rounds per variant, seconds each
             self.rounds, self.d_round = 3, 2
         self.c_high = 64
         self.c_attested = args.attested_concurrency
@@ -409,7 +417,14 @@ http {{
                              shares the proxy's core (the figure as asked);
           "nsm offloaded"    that worker thread moved to core 0, as a real
                              NSM signs outside the enclave's vCPUs.
-        Reference: OpenSSL RSA-2048 OAEP decrypt timed on the same core."""
+        Reference: OpenSSL RSA-2048 OAEP decrypt timed on the same core.
+
+        A VM's speed drifts by 20 % and more over minutes, so one reference
+        timed before the load and one after can each belong to a different
+        phase than the load itself. Each variant therefore runs in rounds,
+        every round bracketed by reference timings (R rounds, R + 1 timings);
+        a round's ratio uses the mean of its two brackets and the figure is
+        the median of the rounds' ratios."""
         if self.ncpu < 2:
             self.problem("attested pinned figure needs 2 CPUs")
         proxy_cpu, other_cpu = str(self.ncpu - 1), "0"
@@ -418,9 +433,9 @@ http {{
                                           log_level="warn",
                                           extra=["--threads", "1", "--metrics-listen", f"127.0.0.1:{mport}"])
         self.pin(self.stub, other_cpu)
-        variants = {}
+        variants: dict[str, list[dict]] = {}
+        rsa_runs = []
         try:
-            rsa_runs = [self.rsa_reference(proxy_cpu)]
             self.warm(port, "decrypt", self.c_attested, cpus=other_cpu)
             for variant in ("", "_nsm_offloaded"):
                 if variant:
@@ -436,58 +451,117 @@ http {{
                         break
                     run(["taskset", "-p", "-c", other_cpu, str(nsm_tid)], timeout=10)
                     self.warm(port, "decrypt", self.c_attested, cpus=other_cpu)
-                m0 = self.nsm_calls(mport)
-                t0 = thread_cpu(proxy.pid)
-                res = self.wrk(f"proxy-attested-decrypt-pinned-c{self.c_attested}{variant.replace('_', '-')}",
-                               port, "decrypt", self.c_attested, self.d_att, cpus=other_cpu,
-                               cpu_pids=[proxy.pid])
-                t1 = thread_cpu(proxy.pid)
-                m1 = self.nsm_calls(mport)
-                if m0 is not None and m1 is not None and m1 > m0:
-                    res["nsm_calls"] = m1 - m0
-                    res["requests_per_nsm_call"] = res["requests"] / (m1 - m0)
-                res["thread_cpu_seconds"] = {tid: round(t1[tid] - t0.get(tid, 0.0), 3) for tid in t1}
-                io_tid = self.thread_named(proxy.pid, "kp-io-0")
-                if io_tid is not None and res["requests"]:
-                    res["io_thread_cpu_us_per_request"] = (t1.get(io_tid, 0.0) - t0.get(io_tid, 0.0)) * 1e6 / res["requests"]
-                variants[variant] = res
-            # Timed again after the runs: a VM's speed drifts, and a slow phase
-            # during one measurement would inflate the reference (and flatter
-            # the ratios). The faster of the two is the stricter baseline.
-            rsa_runs.append(self.rsa_reference(proxy_cpu))
+                rounds = []
+                before = self.rsa_reference(proxy_cpu)
+                rsa_runs.append(before)
+                for r in range(self.att_rounds):
+                    res = self.attested_round(proxy.pid, port, mport, other_cpu,
+                                              f"proxy-attested-decrypt-pinned-c{self.c_attested}"
+                                              f"{variant.replace('_', '-')}-r{r}")
+                    after = self.rsa_reference(proxy_cpu)
+                    rsa_runs.append(after)
+                    res["rsa_wall_us_per_op"] = (before["best_wall_us_per_op"] + after["best_wall_us_per_op"]) / 2
+                    res["rsa_cpu_us_per_op"] = (rsa_cpu_of(before) + rsa_cpu_of(after)) / 2
+                    rounds.append(res)
+                    before = after
+                variants[variant] = rounds
         finally:
             self.pin(self.stub, None)
             self.procs.stop(proxy)
         self.results["runs"]["rsa_oaep_openssl"] = rsa_runs
-        us = min(r["best_wall_us_per_op"] for r in rsa_runs)
-        rsa_cpu = min(min(r["fresh_ctx"]["cpu_us_per_op"], r["reused_ctx"]["cpu_us_per_op"]) for r in rsa_runs)
-        for variant, res in variants.items():
-            ok = res["requests"] and not res["error_count"]
-            extra = {k: res[k] for k in ("nsm_calls", "requests_per_nsm_call") if k in res}
-            self.figure(f"c_attested_throughput_ratio_vs_rsa{variant}", res["rps"] * us / 1e6 if ok else None,
-                        unit="x", target=0.85,
-                        rps=res["rps"], rsa_us_per_op=us, rsa_ops_per_sec=1e6 / us,
-                        proxy_cpu_us_per_request=res.get("cpu_us_per_request"),
-                        concurrency=self.c_attested, proxy_cpu=int(proxy_cpu), **extra)
-            io_us = res.get("io_thread_cpu_us_per_request")
-            if variant and io_us:
-                # What the enclave's vCPU spends per attested request (the I/O
-                # thread: HTTP, TLS, JSON, SigV4, CMS and the RSA decrypt).
-                self.figure("c_attested_io_thread_cpu_ratio_vs_rsa", rsa_cpu / io_us if ok else None,
-                            unit="x", target=0.85, rsa_cpu_us_per_op=rsa_cpu, io_thread_cpu_us_per_request=io_us)
-            if not variant:
-                # In CPU time (RSA CPU per op / proxy CPU per request, all threads):
-                # insensitive to other load on the pinned core.
-                per_req = res.get("cpu_us_per_request")
-                self.figure("c_attested_cpu_ratio_vs_rsa", rsa_cpu / per_req if ok and per_req else None,
-                            unit="x", target=0.85, rsa_cpu_us_per_op=rsa_cpu, proxy_cpu_us_per_request=per_req)
+        for variant, rounds in variants.items():
+            self.attested_figures(variant, rounds)
+
+    def attested_round(self, pid: int, port: int, mport: int, load_cpu: str, label: str) -> dict:
+        """One figure-c round: wrk on `load_cpu`, with the proxy's thread CPU
+        and its NSM-call and decryption-phase counters measured around it."""
+        m0 = self.proxy_counters(mport)
+        t0 = thread_cpu(pid)
+        res = self.wrk(label, port, "decrypt", self.c_attested, self.d_att_round, cpus=load_cpu, cpu_pids=[pid])
+        t1 = thread_cpu(pid)
+        m1 = self.proxy_counters(mport)
+        calls = m1.get("nsm_calls", 0.0) - m0.get("nsm_calls", 0.0)
+        if calls > 0:
+            res["nsm_calls"] = calls
+            res["requests_per_nsm_call"] = res["requests"] / calls
+        opened = m1.get("decrypt_count", 0.0) - m0.get("decrypt_count", 0.0)
+        if opened > 0:
+            # Wall time of opening CiphertextForRecipient (the RSA decryption
+            # in place, as the proxy's own histogram has it).
+            res["decrypt_in_place_us"] = (m1["decrypt_sum"] - m0["decrypt_sum"]) * 1e6 / opened
+        res["thread_cpu_seconds"] = {tid: round(t1[tid] - t0.get(tid, 0.0), 3) for tid in t1}
+        io_tid = self.thread_named(pid, "kp-io-0")
+        if io_tid is not None and res["requests"]:
+            res["io_thread_cpu_us_per_request"] = (t1.get(io_tid, 0.0) - t0.get(io_tid, 0.0)) * 1e6 / res["requests"]
+        return res
+
+    def proxy_counters(self, mport: int) -> dict[str, float]:
+        """NSM calls and the decryption phase's histogram sum/count from /metrics."""
+        try:
+            m = scrape_metrics(mport)
+        except OSError as e:
+            self.problem(f"metrics: {e}")
+            return {}
+        out = {}
+        for key, name in (("nsm_calls", "kms_proxy_nsm_calls_total"),
+                          ("decrypt_sum", 'kms_proxy_request_duration_seconds_sum{phase="decryption"}'),
+                          ("decrypt_count", 'kms_proxy_request_duration_seconds_count{phase="decryption"}')):
+            if name in m:
+                out[key] = m[name]
+        return out
+
+    def attested_figures(self, variant: str, rounds: list[dict]) -> None:
+        """Figure c from one variant's rounds: medians of the per-round ratios."""
+        if not rounds:
+            return
+        ok = all(r["requests"] and not r["error_count"] for r in rounds)
+        med = statistics.median
+
+        def ratios(f) -> list[float] | None:
+            vals = [f(r) for r in rounds]
+            return vals if ok and all(v is not None for v in vals) else None
+
+        req = sum(r["requests"] for r in rounds)
+        summary = {"rounds": len(rounds), "concurrency": self.c_attested,
+                   "rps": med(r["rps"] for r in rounds),
+                   "rsa_us_per_op": med(r["rsa_wall_us_per_op"] for r in rounds),
+                   "rsa_cpu_us_per_op": med(r["rsa_cpu_us_per_op"] for r in rounds)}
+        summary["rsa_ops_per_sec"] = 1e6 / summary["rsa_us_per_op"]
+        calls = sum(r.get("nsm_calls", 0) for r in rounds)
+        if calls:
+            summary["nsm_calls"] = calls
+            summary["requests_per_nsm_call"] = req / calls
+        if all("decrypt_in_place_us" in r for r in rounds):
+            summary["decrypt_in_place_us"] = med(r["decrypt_in_place_us"] for r in rounds)
+        thr = ratios(lambda r: r["rps"] * r["rsa_wall_us_per_op"] / 1e6)
+        self.figure(f"c_attested_throughput_ratio_vs_rsa{variant}", med(thr) if thr else None, unit="x",
+                    target=0.85, rounds_ratio=thr, proxy_cpu_us_per_request=med(
+                        r["cpu_us_per_request"] for r in rounds if r.get("cpu_us_per_request")) if ok else None,
+                    **summary)
+        if variant:
+            # What the enclave's vCPU spends per attested request (the I/O
+            # thread: HTTP, TLS, JSON, SigV4, CMS and the RSA decrypt).
+            io = ratios(lambda r: r["rsa_cpu_us_per_op"] / r["io_thread_cpu_us_per_request"]
+                        if r.get("io_thread_cpu_us_per_request") else None)
+            self.figure("c_attested_io_thread_cpu_ratio_vs_rsa", med(io) if io else None, unit="x",
+                        target=0.85, rounds_ratio=io,
+                        io_thread_cpu_us_per_request=med(r["io_thread_cpu_us_per_request"] for r in rounds)
+                        if io else None, **summary)
+        else:
+            # In CPU time (RSA CPU per op / proxy CPU per request, all threads):
+            # insensitive to other load on the pinned core.
+            cpu = ratios(lambda r: r["rsa_cpu_us_per_op"] / r["cpu_us_per_request"]
+                         if r.get("cpu_us_per_request") else None)
+            self.figure("c_attested_cpu_ratio_vs_rsa", med(cpu) if cpu else None, unit="x", target=0.85,
+                        rounds_ratio=cpu, proxy_cpu_us_per_request=med(r["cpu_us_per_request"] for r in rounds)
+                        if cpu else None, **summary)
 
     def rsa_reference(self, cpu: str) -> dict:
         """kp_rsa_oaep_time on `cpu`: OpenSSL's RSA-2048 OAEP decrypt time."""
         rsa = json.loads(run(self.taskset(cpu) + [self.tool("kp_rsa_oaep_time"), "--seconds", str(self.d_rsa)],
                              timeout=60))
         log(f"openssl rsa-2048 oaep decrypt: {rsa['best_wall_us_per_op']:.1f} us/op "
-            f"({min(rsa['fresh_ctx']['cpu_us_per_op'], rsa['reused_ctx']['cpu_us_per_op']):.1f} us cpu) "
+            f"({rsa_cpu_of(rsa):.1f} us cpu) "
             f"on cpu {cpu}")
         return rsa
 
@@ -672,7 +746,8 @@ http {{
         self.results["machine"] = self.machine()
         self.results["config"] = {"duration_s": self.d_run, "warmup_s": self.d_warm,
                                   "passthrough_rounds": self.rounds, "passthrough_round_s": self.d_round,
-                                  "attested_duration_s": self.d_att, "concurrency_high": self.c_high,
+                                  "attested_rounds": self.att_rounds,
+                                  "attested_round_s": self.d_att_round, "rsa_reference_s": self.d_rsa, "concurrency_high": self.c_high,
                                   "attested_concurrency": self.c_attested, "idle_conns": self.idle_conns,
                                   "starts": self.n_starts, "nsm_latency_ms": NSM_LATENCY_MS}
         steps = [("ab", "a+b pass-through", self.fig_passthrough),

@@ -202,7 +202,8 @@ def rss_kb(pid: int) -> dict:
 
 
 def scrape_metrics(port: int) -> dict[str, float]:
-    """Unlabelled samples of a Prometheus text page (GET /metrics)."""
+    """Samples of a Prometheus text page (GET /metrics), keyed by name with
+    its labels as written (`name{phase="decryption"}`)."""
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
         s.sendall(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         data = b""
@@ -213,7 +214,7 @@ def scrape_metrics(port: int) -> dict[str, float]:
             data += chunk
     out: dict[str, float] = {}
     for line in data.partition(b"\r\n\r\n")[2].decode("utf-8", "replace").splitlines():
-        m = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)\s+([-+0-9.eE]+|NaN)$", line)
+        m = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?)\s+([-+0-9.eE]+|NaN)$", line)
         if m:
             out[m.group(1)] = float(m.group(2))
     return out
