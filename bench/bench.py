@@ -465,6 +465,16 @@ http {{
                     rounds.append(res)
                     before = after
                 variants[variant] = rounds
+                # One record per variant in "runs" (the plot's curve is the
+                # median round's), the rounds' own measurements beside it.
+                merged = merge_rounds(rounds)
+                merged["round_details"] = [
+                    {k: r.get(k) for k in ("rps", "cpu_us_per_request", "io_thread_cpu_us_per_request",
+                                           "rsa_wall_us_per_op", "rsa_cpu_us_per_op", "decrypt_in_place_us",
+                                           "nsm_calls", "requests_per_nsm_call", "thread_cpu_seconds")}
+                    for r in rounds]
+                self.results["runs"][f"proxy-attested-decrypt-pinned-c{self.c_attested}"
+                                     f"{variant.replace('_', '-')}"] = merged
         finally:
             self.pin(self.stub, None)
             self.procs.stop(proxy)
@@ -477,7 +487,8 @@ http {{
         and its NSM-call and decryption-phase counters measured around it."""
         m0 = self.proxy_counters(mport)
         t0 = thread_cpu(pid)
-        res = self.wrk(label, port, "decrypt", self.c_attested, self.d_att_round, cpus=load_cpu, cpu_pids=[pid])
+        res = self.wrk(label, port, "decrypt", self.c_attested, self.d_att_round, cpus=load_cpu, cpu_pids=[pid],
+                       record=False)
         t1 = thread_cpu(pid)
         m1 = self.proxy_counters(mport)
         calls = m1.get("nsm_calls", 0.0) - m0.get("nsm_calls", 0.0)
