@@ -7,14 +7,20 @@
 #   3. the same Decrypt sent directly (no attestation) is denied, and so is a
 #      proxy simulating a different PCR0;
 #   4. `kms-proxy check` says the same before any app runs.
+# KP_DEMO_BIN=DIR uses kms-proxy and kms-emulator from DIR instead of installing
+# dependencies and building them (the integration test it_demo does this).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-scripts/install-deps.sh >/dev/null
-cmake --preset ci >/dev/null
-cmake --build --preset ci --target kms-proxy kms-emulator >/dev/null
-BIN=$ROOT/build/bin
+if [ -n "${KP_DEMO_BIN:-}" ]; then
+  BIN=$KP_DEMO_BIN
+else
+  scripts/install-deps.sh >/dev/null
+  cmake --preset ci >/dev/null
+  cmake --build --preset ci --target kms-proxy kms-emulator >/dev/null
+  BIN=$ROOT/build/bin
+fi
 
 WORK=$(mktemp -d /tmp/kms-proxy-demo.XXXXXX)
 PIDS=()
