@@ -130,6 +130,22 @@ std::string host_port(std::string_view host, std::uint16_t port) {
   return out;
 }
 
+std::string host_field(std::string_view host, std::uint16_t port, bool https) {
+  if (port != (https ? 443 : 80)) {
+    return host_port(host, port);
+  }
+  const auto bare = unbracket(host);
+  if (bare.find(':') == std::string_view::npos) {
+    return std::string(bare);
+  }
+  std::string out;
+  out.reserve(bare.size() + 2);
+  out += '[';
+  out += bare;
+  out += ']';
+  return out;
+}
+
 bool is_loopback_host(std::string_view host) {
   const auto bare = unbracket(host);
   if (kp::iequals(bare, "localhost")) {

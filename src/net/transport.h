@@ -111,4 +111,9 @@ std::string_view unbracket(std::string_view host) noexcept;
 /// "host:port", bracketing IPv6 literals ("[::1]:443").
 std::string host_port(std::string_view host, std::uint16_t port);
 
+/// The Host field of a request to `host`:`port` (RFC 9110 7.2): IPv6 literals
+/// bracketed ("[::1]:4566"), the port left out when it is the scheme's default
+/// (443 for https, 80 for http).
+std::string host_field(std::string_view host, std::uint16_t port, bool https);
+
 }  // namespace kp::net

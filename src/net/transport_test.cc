@@ -116,6 +116,18 @@ TEST(TransportHelpers, LoopbackHosts) {
   EXPECT_EQ(host_port("kms.eu-west-1.amazonaws.com", 443), "kms.eu-west-1.amazonaws.com:443");
 }
 
+TEST(TransportHelpers, HostFieldBracketsIpv6AndOmitsTheDefaultPort) {
+  EXPECT_EQ(host_field("kms.eu-west-1.amazonaws.com", 443, true), "kms.eu-west-1.amazonaws.com");
+  EXPECT_EQ(host_field("kms.eu-west-1.amazonaws.com", 8443, true), "kms.eu-west-1.amazonaws.com:8443");
+  EXPECT_EQ(host_field("127.0.0.1", 80, false), "127.0.0.1");
+  EXPECT_EQ(host_field("127.0.0.1", 443, false), "127.0.0.1:443");  // 443 is not http's default
+  EXPECT_EQ(host_field("localhost", 80, true), "localhost:80");      // nor 80 https's
+  EXPECT_EQ(host_field("::1", 4566, false), "[::1]:4566");
+  EXPECT_EQ(host_field("::1", 80, false), "[::1]");
+  EXPECT_EQ(host_field("[::1]", 443, true), "[::1]");
+  EXPECT_EQ(host_field("[fd00::5]", 4566, false), "[fd00::5]:4566");
+}
+
 TEST(TransportHelpers, VsockEndpointLayout) {
   const auto ep = make_vsock_endpoint(3, 8000);
   ASSERT_EQ(ep.size(), sizeof(sockaddr_vm));

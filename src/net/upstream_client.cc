@@ -323,9 +323,8 @@ void serialize_head(std::string& out, const kp::HttpRequest& req, const Endpoint
     out += "\r\n";
   }
   if (!has_host) {
-    const bool default_port = ep.port == (https ? 443 : 80);
     out += "Host: ";
-    out += default_port ? std::string(ep.host) : host_port(ep.host, ep.port);
+    out += host_field(ep.host, ep.port, https);
     out += "\r\n";
   }
   if (!req.body.empty() || req.method == "POST" || req.method == "PUT" || req.method == "PATCH") {

@@ -14,6 +14,7 @@
 #include "kms/operations.h"
 #include "kms/rewrite.h"
 #include "net/http_server.h"
+#include "net/transport.h"
 #include "net/upstream_client.h"
 #include "proxy/attestation_source.h"
 #include "proxy/clock_skew.h"
@@ -215,13 +216,8 @@ asio::awaitable<HttpResponse> ProxyHandler::handle(HttpRequest req) {
   HttpRequest up;
   up.method = "POST";
   up.target = "/";
-  std::string host = endpoint.host;
-  if (!((endpoint.scheme == "https" && endpoint.port == 443) ||
-        (endpoint.scheme == "http" && endpoint.port == 80))) {
-    host += ':' + std::to_string(endpoint.port);
-  }
   // A fresh message with distinct names: add(), not set() (no search).
-  up.headers.add("Host", host);
+  up.headers.add("Host", net::host_field(endpoint.host, endpoint.port, endpoint.scheme == "https"));
   up.headers.add("Content-Type", kJsonType);
   // The model's spelling: the client's may differ in case (accepted above).
   if (target.size() == kTargetPrefix.size() + op_name.size() && target.starts_with(kTargetPrefix) &&
