@@ -115,8 +115,9 @@ std::string_view unbracket(std::string_view host) noexcept {
   return host;
 }
 
-std::string host_port(std::string_view host, std::uint16_t port) {
-  std::string out;
+namespace {
+// Appends `host`, with brackets around an IPv6 literal (given with or without).
+void append_host(std::string& out, std::string_view host) {
   const auto bare = unbracket(host);
   if (bare.find(':') != std::string_view::npos) {
     out += '[';
@@ -125,6 +126,12 @@ std::string host_port(std::string_view host, std::uint16_t port) {
   } else {
     out += bare;
   }
+}
+}  // namespace
+
+std::string host_port(std::string_view host, std::uint16_t port) {
+  std::string out;
+  append_host(out, host);
   out += ':';
   out += std::to_string(port);
   return out;
@@ -134,15 +141,8 @@ std::string host_field(std::string_view host, std::uint16_t port, bool https) {
   if (port != (https ? 443 : 80)) {
     return host_port(host, port);
   }
-  const auto bare = unbracket(host);
-  if (bare.find(':') == std::string_view::npos) {
-    return std::string(bare);
-  }
   std::string out;
-  out.reserve(bare.size() + 2);
-  out += '[';
-  out += bare;
-  out += ']';
+  append_host(out, host);
   return out;
 }
 
