@@ -480,7 +480,7 @@ http {{
             self.procs.stop(proxy)
         self.results["runs"]["rsa_oaep_openssl"] = rsa_runs
         for variant, rounds in variants.items():
-            self.attested_figures(variant, rounds)
+            self.attested_figures(variant, rounds, int(proxy_cpu))
 
     def attested_round(self, pid: int, port: int, mport: int, load_cpu: str, label: str) -> dict:
         """One figure-c round: wrk on `load_cpu`, with the proxy's thread CPU
@@ -521,7 +521,7 @@ http {{
                 out[key] = m[name]
         return out
 
-    def attested_figures(self, variant: str, rounds: list[dict]) -> None:
+    def attested_figures(self, variant: str, rounds: list[dict], proxy_cpu: int) -> None:
         """Figure c from one variant's rounds: medians of the per-round ratios."""
         if not rounds:
             return
@@ -532,11 +532,16 @@ http {{
             vals = [f(r) for r in rounds]
             return vals if ok and all(v is not None for v in vals) else None
 
+        def vs_rsa_cpu(key: str):
+            """Per round: RSA CPU per operation / `key` (CPU per request)."""
+            return ratios(lambda r: r["rsa_cpu_us_per_op"] / r[key] if r.get(key) else None)
+
         req = sum(r["requests"] for r in rounds)
-        summary = {"rounds": len(rounds), "concurrency": self.c_attested,
+        summary = {"rounds": len(rounds), "concurrency": self.c_attested, "proxy_cpu": proxy_cpu,
                    "rps": med(r["rps"] for r in rounds),
                    "rsa_us_per_op": med(r["rsa_wall_us_per_op"] for r in rounds),
-                   "rsa_cpu_us_per_op": med(r["rsa_cpu_us_per_op"] for r in rounds)}
+                   "rsa_cpu_us_per_op": med(r["rsa_cpu_us_per_op"] for r in rounds),
+                   "proxy_cpu_us_per_request": med(r["cpu_us_per_request"] for r in rounds) if ok else None}
         summary["rsa_ops_per_sec"] = 1e6 / summary["rsa_us_per_op"]
         calls = sum(r.get("nsm_calls", 0) for r in rounds)
         if calls:
@@ -544,28 +549,24 @@ http {{
             summary["requests_per_nsm_call"] = req / calls
         if all("decrypt_in_place_us" in r for r in rounds):
             summary["decrypt_in_place_us"] = med(r["decrypt_in_place_us"] for r in rounds)
-        thr = ratios(lambda r: r["rps"] * r["rsa_wall_us_per_op"] / 1e6)
-        self.figure(f"c_attested_throughput_ratio_vs_rsa{variant}", med(thr) if thr else None, unit="x",
-                    target=0.85, rounds_ratio=thr, proxy_cpu_us_per_request=med(
-                        r["cpu_us_per_request"] for r in rounds if r.get("cpu_us_per_request")) if ok else None,
-                    **summary)
+
+        def figure(name: str, vals: list[float] | None, **extra) -> None:
+            self.figure(name, med(vals) if vals else None, unit="x", target=0.85, rounds_ratio=vals,
+                        **summary, **extra)
+
+        figure(f"c_attested_throughput_ratio_vs_rsa{variant}",
+               ratios(lambda r: r["rps"] * r["rsa_wall_us_per_op"] / 1e6))
         if variant:
             # What the enclave's vCPU spends per attested request (the I/O
             # thread: HTTP, TLS, JSON, SigV4, CMS and the RSA decrypt).
-            io = ratios(lambda r: r["rsa_cpu_us_per_op"] / r["io_thread_cpu_us_per_request"]
-                        if r.get("io_thread_cpu_us_per_request") else None)
-            self.figure("c_attested_io_thread_cpu_ratio_vs_rsa", med(io) if io else None, unit="x",
-                        target=0.85, rounds_ratio=io,
-                        io_thread_cpu_us_per_request=med(r["io_thread_cpu_us_per_request"] for r in rounds)
-                        if io else None, **summary)
+            io = vs_rsa_cpu("io_thread_cpu_us_per_request")
+            figure("c_attested_io_thread_cpu_ratio_vs_rsa", io,
+                   io_thread_cpu_us_per_request=med(r["io_thread_cpu_us_per_request"] for r in rounds)
+                   if io else None)
         else:
             # In CPU time (RSA CPU per op / proxy CPU per request, all threads):
             # insensitive to other load on the pinned core.
-            cpu = ratios(lambda r: r["rsa_cpu_us_per_op"] / r["cpu_us_per_request"]
-                         if r.get("cpu_us_per_request") else None)
-            self.figure("c_attested_cpu_ratio_vs_rsa", med(cpu) if cpu else None, unit="x", target=0.85,
-                        rounds_ratio=cpu, proxy_cpu_us_per_request=med(r["cpu_us_per_request"] for r in rounds)
-                        if cpu else None, **summary)
+            figure("c_attested_cpu_ratio_vs_rsa", vs_rsa_cpu("cpu_us_per_request"))
 
     def rsa_reference(self, cpu: str) -> dict:
         """kp_rsa_oaep_time on `cpu`: OpenSSL's RSA-2048 OAEP decrypt time."""
@@ -620,11 +621,7 @@ http {{
                     **calls)
 
     def nsm_calls(self, mport: int) -> float | None:
-        try:
-            return scrape_metrics(mport).get("kms_proxy_nsm_calls_total")
-        except OSError as e:
-            self.problem(f"metrics: {e}")
-            return None
+        return self.proxy_counters(mport).get("nsm_calls")
 
     # --- figure e
 
@@ -757,8 +754,8 @@ http {{
         self.results["machine"] = self.machine()
         self.results["config"] = {"duration_s": self.d_run, "warmup_s": self.d_warm,
                                   "passthrough_rounds": self.rounds, "passthrough_round_s": self.d_round,
-                                  "attested_rounds": self.att_rounds,
-                                  "attested_round_s": self.d_att_round, "rsa_reference_s": self.d_rsa, "concurrency_high": self.c_high,
+                                  "attested_rounds": self.att_rounds, "attested_round_s": self.d_att_round,
+                                  "rsa_reference_s": self.d_rsa, "concurrency_high": self.c_high,
                                   "attested_concurrency": self.c_attested, "idle_conns": self.idle_conns,
                                   "starts": self.n_starts, "nsm_latency_ms": NSM_LATENCY_MS}
         steps = [("ab", "a+b pass-through", self.fig_passthrough),
