@@ -54,6 +54,20 @@ class HttpServerTest : public ::testing::Test {
     return o;
   }
 
+  // Sends `request` to a fresh echo server on one connection; its answer
+  // (nullopt when the server could not start or did not answer).
+  std::optional<RawResponse> echo_once(const std::string& request) {
+    HttpServer server(pool, fast_options(), echo);
+    auto port = server.start();
+    EXPECT_TRUE(port);
+    if (!port) {
+      return std::nullopt;
+    }
+    RawConn c(*port);
+    c.send(request);
+    return c.read_response();
+  }
+
   // `request` must be answered 400 with `needle` in the body and the
   // connection closed, without the handler seeing it.
   void expect_framing_rejected(const std::string& request, std::string_view needle) {
@@ -205,13 +219,8 @@ TEST_F(HttpServerTest, ExpectContinueWithTooLargeBodyGets413WithoutContinue) {
 }
 
 TEST_F(HttpServerTest, ChunkedBodyIsDechunked) {
-  HttpServer server(pool, fast_options(), echo);
-  auto port = server.start();
-  ASSERT_TRUE(port);
-  RawConn c(*port);
-  c.send("POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-         "5\r\nhello\r\n1;ext=1\r\n \r\n5\r\nworld\r\n0\r\n\r\n");
-  auto r = c.read_response();
+  auto r = echo_once("POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     "5\r\nhello\r\n1;ext=1\r\n \r\n5\r\nworld\r\n0\r\n\r\n");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200u);
   EXPECT_EQ(r->body, "POST /c hello world");
@@ -236,25 +245,15 @@ TEST_F(HttpServerTest, ContentLengthListIs400) {
                             "Content-Length");
   }
   // One plain value, leading zeros included, is fine.
-  HttpServer server(pool, fast_options(), echo);
-  auto port = server.start();
-  ASSERT_TRUE(port);
-  RawConn c(*port);
-  c.send("POST /cl HTTP/1.1\r\nHost: x\r\nContent-Length: 002\r\n\r\n{}");
-  auto r = c.read_response();
+  auto r = echo_once("POST /cl HTTP/1.1\r\nHost: x\r\nContent-Length: 002\r\n\r\n{}");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200u);
   EXPECT_EQ(r->body, "POST /cl {}");
 }
 
 TEST_F(HttpServerTest, LowerCaseHeadersAndEmptyAcceptEncoding) {
-  HttpServer server(pool, fast_options(), echo);
-  auto port = server.start();
-  ASSERT_TRUE(port);
-  RawConn c(*port);
-  c.send("POST /l HTTP/1.1\r\nhost: x\r\nx-amz-target: TrentService.Encrypt\r\naccept-encoding:\r\n"
-         "content-length: 2\r\n\r\n{}");
-  auto r = c.read_response();
+  auto r = echo_once("POST /l HTTP/1.1\r\nhost: x\r\nx-amz-target: TrentService.Encrypt\r\naccept-encoding:\r\n"
+                     "content-length: 2\r\n\r\n{}");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200u);
   EXPECT_EQ(r->headers.get("X-Target-Header").value_or(""), "TrentService.Encrypt");
