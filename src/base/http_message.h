@@ -19,8 +19,6 @@
 #include <utility>
 #include <vector>
 
-#include "base/clock.h"
-
 namespace kp {
 
 bool iequals_same_size(const char* a, const char* b, std::size_t n) noexcept;
@@ -138,7 +136,6 @@ struct HttpRequest {
   unsigned version = 11;     // 10 or 11
   Headers headers;
   std::string body;
-  SysTime received_at{};     // when the request's headers were read
 };
 
 struct HttpResponse {

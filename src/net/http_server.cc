@@ -463,7 +463,6 @@ asio::awaitable<void> session(std::shared_ptr<Impl> self, tcp::socket sock, Conn
     std::size_t received = 0;
     ErrorCode ec = co_await detail::read_message(stream, buf, parser, detail::ReadUntil::kHeader, received);
     if (!ec) {
-      req.received_at = std::chrono::system_clock::now();
       if (!parser.is_done()) {
         if (parser.expect_continue() && req.version >= 11 && buf.size() == 0) {
           stream.expires_after(opt.write_timeout);
