@@ -14,7 +14,6 @@
 #include "kms/operations.h"
 #include "kms/rewrite.h"
 #include "net/http_server.h"
-#include "net/transport.h"
 #include "net/upstream_client.h"
 #include "proxy/attestation_source.h"
 #include "proxy/clock_skew.h"
@@ -87,7 +86,7 @@ void warn_access_denied(std::string_view op, const Attestation& doc) {
 }  // namespace
 
 ProxyHandler::ProxyHandler(HandlerOptions opts, HandlerDeps deps)
-    : opts_(std::move(opts)), deps_(deps) {}
+    : opts_(std::move(opts)), deps_(deps), routes_(opts_.upstream) {}
 
 const Clock& ProxyHandler::signing_clock() const noexcept {
   return deps_.skew != nullptr ? deps_.skew->clock() : SystemClock::instance();
@@ -177,7 +176,8 @@ asio::awaitable<HttpResponse> ProxyHandler::handle(HttpRequest req) {
   if (!region) {
     co_return fail_with(region.error());
   }
-  const config::EndpointSpec endpoint = opts_.upstream.endpoint_for(*region);
+  Route scratch_route;  // for a region not resolved at start-up
+  const Route& route = routes_.find(*region, scratch_route);
 
   // --- 2. Attach an attestation document (attested operations) ----------
   const auto attested = kms::attested_op(target);
@@ -217,7 +217,7 @@ asio::awaitable<HttpResponse> ProxyHandler::handle(HttpRequest req) {
   up.method = "POST";
   up.target = "/";
   // A fresh message with distinct names: add(), not set() (no search).
-  up.headers.add("Host", net::host_field(endpoint.host, endpoint.port, endpoint.scheme == "https"));
+  up.headers.add("Host", route.host_field);
   up.headers.add("Content-Type", kJsonType);
   // The model's spelling: the client's may differ in case (accepted above).
   if (target.size() == kTargetPrefix.size() + op_name.size() && target.starts_with(kTargetPrefix) &&
@@ -249,14 +249,13 @@ asio::awaitable<HttpResponse> ProxyHandler::handle(HttpRequest req) {
   // --- 4. Upstream: signed with the corrected clock; signed again and sent
   //        once more when KMS refused the signature's time -------------------
   const auto tu = Steady::now();
-  const net::Endpoint nep{endpoint.scheme, endpoint.host, endpoint.port};
   std::optional<Result<HttpResponse>> sent;
   for (int attempt = 0;; ++attempt) {
     sign_opts.time = signing_clock().now();
     if (auto signed_ok = sigv4::sign_request(up, **creds, sign_opts); !signed_ok) {
       co_return fail_with(signed_ok.error());
     }
-    sent = co_await deps_.upstream->send_borrowed(nep, up);
+    sent = co_await deps_.upstream->send_borrowed(route.endpoint, up);
     const bool refused_for_time = *sent && check_clock(**sent, sign_opts.time);
     if (!refused_for_time || attempt > 0) {
       break;

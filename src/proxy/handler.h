@@ -25,6 +25,7 @@
 #include "base/clock.h"
 #include "base/http_message.h"
 #include "config/config.h"
+#include "proxy/route_table.h"
 
 namespace kp::crypto {
 class RsaKeyPair;
@@ -70,6 +71,7 @@ class ProxyHandler {
 
   HandlerOptions opts_;
   HandlerDeps deps_;
+  RouteTable routes_;  // from opts_.upstream
 };
 
 }  // namespace kp::proxy

@@ -1,6 +1,6 @@
 // File: proxy/routing.h
-// Which region a request is for. Pure logic (no I/O). The endpoint for a
-// region comes from config::UpstreamOptions::endpoint_for().
+// Which region a request is for. Pure logic (no I/O). The route for a
+// region (endpoint and Host field) comes from proxy/route_table.h.
 #pragma once
 
 #include <optional>
