@@ -50,22 +50,6 @@ std::string_view reason_phrase(unsigned status) noexcept {
   }
 }
 
-namespace {
-
-// RFC 9110 5.6.2 tchar, as a table: both checks below run for every field of
-// every message, so they are written without per-character branches.
-constexpr std::array<bool, 256> make_tchar_table() {
-  std::array<bool, 256> t{};
-  for (int c = '0'; c <= '9'; ++c) t[static_cast<std::size_t>(c)] = true;
-  for (int c = 'a'; c <= 'z'; ++c) t[static_cast<std::size_t>(c)] = true;
-  for (int c = 'A'; c <= 'Z'; ++c) t[static_cast<std::size_t>(c)] = true;
-  for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
-  return t;
-}
-constexpr std::array<bool, 256> kTchar = make_tchar_table();
-
-}  // namespace
-
 bool is_token(std::string_view s) noexcept {
   bool ok = !s.empty();
   for (const char ch : s) {
