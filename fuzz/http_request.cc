@@ -1,6 +1,7 @@
 // Fuzz target: the HTTP server's request reading path, byte for byte as
-// net/http_server.cc's session runs it: detail::RequestSink (Beast
-// basic_parser into kp::HttpRequest) with the server's header/body limits,
+// net/http_server.cc's session runs it: the fast path
+// (detail::parse_simple_request) on what is buffered, else detail::RequestSink
+// (Beast basic_parser into kp::HttpRequest) with the server's header/body limits,
 // detail::read_message over a detail::WipingBuffer sized like the server's
 // (8 KiB initial, max_header_bytes + 16 KiB), header first, then eager body,
 // then the next pipelined request from the leftover bytes. The socket is
@@ -15,7 +16,9 @@
 // small inputs; the rest is the wire.
 // Properties checked: every request handed on has a method and a target, a
 // version of 10 or 11, a body within the limit (equal to Content-Length when
-// that was the framing); parsing consumes no more than what was received.
+// that was the framing); parsing consumes no more than what was received;
+// whenever the fast path accepts the buffered bytes, Beast reads the same
+// request from them (same fields, body, length consumed, keep-alive).
 #include <algorithm>
 #include <charconv>
 #include <cstring>
@@ -34,7 +37,9 @@
 #include "base/http_message.h"
 #include "fuzz_util.h"
 #include "net/detail/http_parse.h"
+#include "net/detail/http_simple.h"
 #include "net/detail/http_wire.h"
+#include "net/detail/simple_request_oracle.h"
 #include "net/detail/wiping_buffer.h"
 #include "net/http_server.h"
 
@@ -130,10 +135,29 @@ asio::awaitable<void> session(ChunkStream& stream, kp::net::ServerOptions opt) {
       }
     }
     kp::HttpRequest req;
+    // The session's fast path first; it must agree with Beast on whatever it
+    // accepts (the oracle runs Beast on the same buffered bytes).
+    const kp::net::detail::SimpleRequestLimits limits{
+        .header_limit = std::min<std::size_t>(opt.max_header_bytes, std::numeric_limits<std::uint32_t>::max()),
+        .body_limit = static_cast<std::uint64_t>(opt.max_body_bytes)};
+    const auto in = buf.data();
+    const std::string_view buffered(static_cast<const char*>(in.data()), in.size());
+    const std::string disagreement = kp::net::detail::simple_request_disagreement(buffered, limits);
+    if (!disagreement.empty()) {
+      std::fprintf(stderr, "fast path vs Beast: %s\n", disagreement.c_str());
+    }
+    KP_FUZZ_CHECK(disagreement.empty());
+    if (const auto simple = kp::net::detail::parse_simple_request(buffered, limits, req)) {
+      buf.consume(simple->consumed);
+      check_request(req, opt);
+      if (!simple->keep_alive) {
+        break;
+      }
+      continue;
+    }
     kp::net::detail::RequestSink parser(req);
-    parser.header_limit(static_cast<std::uint32_t>(
-        std::min<std::size_t>(opt.max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
-    parser.body_limit(static_cast<std::uint64_t>(opt.max_body_bytes));
+    parser.header_limit(static_cast<std::uint32_t>(limits.header_limit));
+    parser.body_limit(limits.body_limit);
     std::size_t received = 0;
     ErrorCode ec = co_await kp::net::detail::read_message(stream, buf, parser,
                                                           kp::net::detail::ReadUntil::kHeader, received);
