@@ -18,7 +18,9 @@
 // version of 10 or 11, a body within the limit (equal to Content-Length when
 // that was the framing); parsing consumes no more than what was received;
 // whenever the fast path accepts the buffered bytes, Beast reads the same
-// request from them (same fields, body, length consumed, keep-alive).
+// request from them (same fields, body, length consumed, keep-alive); and
+// the whole wire read as an upstream response: the client's fast path
+// (parse_simple_response) agrees with Beast's ResponseSink.
 #include <algorithm>
 #include <charconv>
 #include <cstring>
@@ -39,9 +41,10 @@
 #include "net/detail/http_parse.h"
 #include "net/detail/http_simple.h"
 #include "net/detail/http_wire.h"
-#include "net/detail/simple_request_oracle.h"
+#include "net/detail/simple_message_oracle.h"
 #include "net/detail/wiping_buffer.h"
 #include "net/http_server.h"
+#include "net/upstream_client.h"
 
 namespace {
 
@@ -137,7 +140,7 @@ asio::awaitable<void> session(ChunkStream& stream, kp::net::ServerOptions opt) {
     kp::HttpRequest req;
     // The session's fast path first; it must agree with Beast on whatever it
     // accepts (the oracle runs Beast on the same buffered bytes).
-    const kp::net::detail::SimpleRequestLimits limits{
+    const kp::net::detail::SimpleLimits limits{
         .header_limit = std::min<std::size_t>(opt.max_header_bytes, std::numeric_limits<std::uint32_t>::max()),
         .body_limit = static_cast<std::uint64_t>(opt.max_body_bytes)};
     const auto in = buf.data();
@@ -196,6 +199,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     opt.max_body_bytes = 64;
   }
   const std::string_view wire(reinterpret_cast<const char*>(data + 2), size - 2);
+
+  // The same bytes read as an upstream response: the client's fast path must
+  // agree with Beast (ResponseSink) too, with the client's default limits.
+  const kp::net::UpstreamOptions upstream;
+  const std::string response_disagreement = kp::net::detail::simple_response_disagreement(
+      wire, {.header_limit = upstream.max_response_header, .body_limit = upstream.max_response_body});
+  if (!response_disagreement.empty()) {
+    std::fprintf(stderr, "response fast path vs Beast: %s\n", response_disagreement.c_str());
+  }
+  KP_FUZZ_CHECK(response_disagreement.empty());
 
   asio::io_context io;
   ChunkStream stream(io.get_executor(), wire, chunk);

@@ -250,6 +250,14 @@ def http_seeds(vec):
         "absolute_form_target": (0, 0, "GET http://kms.us-east-1.amazonaws.com/ HTTP/1.1\r\nHost: x\r\n\r\n"),
         "nul_in_header_value": (0, 0, "GET / HTTP/1.1\r\nX-A: a\x00b\r\n\r\n"),
         "eof_mid_body": (5, 0, "POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc"),
+        # Read as a request these fail; the harness also reads every wire as
+        # an upstream response (the client's fast path against Beast).
+        "kms_response_200": (0, 0, "HTTP/1.1 200 OK\r\nx-amzn-RequestId: 4b5d9a3e-8d2c-4f1a-9b7e\r\n"
+                                   "Content-Type: application/x-amz-json-1.1\r\nContent-Length: %d\r\n"
+                                   "Date: Mon, 01 Jan 2024 00:00:00 GMT\r\n\r\n%s" % (len(cfr_req), cfr_req)),
+        "kms_response_chunked_close": (0, 0, "HTTP/1.1 400 Bad Request\r\nx-amzn-RequestId: 1\r\n"
+                                             "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                                             "2\r\n{}\r\n0\r\n\r\n"),
     }
     for name, (chunk, flags, wire) in hand.items():
         put("http_request", name, bytes([chunk, flags]) + wire.encode("latin-1"))

@@ -418,7 +418,7 @@ asio::awaitable<void> session(std::shared_ptr<Impl> self, tcp::socket sock, Conn
   out.reserve(512);
   bool first = true;
   bool linger = false;
-  const detail::SimpleRequestLimits simple_limits{
+  const detail::SimpleLimits simple_limits{
       .header_limit = std::min<std::size_t>(opt.max_header_bytes, std::numeric_limits<std::uint32_t>::max()),
       .body_limit = static_cast<std::uint64_t>(opt.max_body_bytes)};
   // The first request's header deadline runs from accept.

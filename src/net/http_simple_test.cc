@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "net/detail/simple_request_oracle.h"
+#include "net/detail/simple_message_oracle.h"
 
 namespace kp::net::detail {
 namespace {
@@ -44,7 +44,7 @@ std::string with_field(std::string_view field_line, std::string_view body = "{}"
   return r;
 }
 
-void expect_agrees(std::string_view in, const SimpleRequestLimits& limits = {}) {
+void expect_agrees(std::string_view in, const SimpleLimits& limits = {}) {
   EXPECT_EQ(simple_request_disagreement(in, limits), "") << "input: " << testing::PrintToString(std::string(in));
 }
 
@@ -215,6 +215,101 @@ TEST(SimpleRequest, NeverDisagreesWithBeastOnMutatedRequests) {
     expect_agrees(std::string_view(base).substr(0, i));
   }
   EXPECT_GT(accepted, base.size());  // the check above was not vacuous
+}
+
+// What KMS answers (shape of a real Encrypt response, values shortened).
+std::string kms_response(unsigned status = 200, std::string_view body = R"({"CiphertextBlob":"AQIDAHg=","KeyId":"k"})") {
+  std::string r = "HTTP/1.1 " + std::to_string(status) + (status == 200 ? " OK" : " Bad Request") + "\r\n";
+  r += "x-amzn-RequestId: 4b5d9a3e-8d2c-4f1a-9b7e-6c5d4e3f2a1b\r\n"
+       "Cache-Control: no-cache, no-store, must-revalidate, private\r\n"
+       "Expires: 0\r\n"
+       "Pragma: no-cache\r\n"
+       "Date: Mon, 01 Jan 2024 00:00:00 GMT\r\n"
+       "Content-Type: application/x-amz-json-1.1\r\n"
+       "Content-Length: ";
+  r += std::to_string(body.size());
+  r += "\r\n\r\n";
+  r += body;
+  return r;
+}
+
+void expect_response_agrees(std::string_view in, const SimpleLimits& limits = {}) {
+  EXPECT_EQ(simple_response_disagreement(in, limits), "") << "input: " << testing::PrintToString(std::string(in));
+}
+
+TEST(SimpleResponse, TakesKmsResponsesAsBeastReadsThem) {
+  for (const unsigned status : {200u, 400u}) {
+    const std::string in = kms_response(status) + "HTTP/1.1 200 OK\r\n";  // and the start of another
+    HttpResponse resp;
+    const auto r = parse_simple_response(in, {}, resp);
+    ASSERT_TRUE(r) << status;
+    EXPECT_EQ(r->consumed, kms_response(status).size());
+    EXPECT_TRUE(r->keep_alive);
+    EXPECT_EQ(resp.status, status);
+    EXPECT_EQ(resp.body, R"({"CiphertextBlob":"AQIDAHg=","KeyId":"k"})");
+    EXPECT_EQ(resp.headers.get("x-amzn-requestid").value_or(""), "4b5d9a3e-8d2c-4f1a-9b7e-6c5d4e3f2a1b");
+    expect_response_agrees(in);
+  }
+  const std::string closing = "HTTP/1.1 500 \r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+  HttpResponse resp;
+  const auto r = parse_simple_response(closing, {}, resp);
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(r->keep_alive);
+  EXPECT_EQ(resp.status, 500u);
+  expect_response_agrees(closing);
+  const std::string old = "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\n{}";
+  HttpResponse old_resp;
+  const auto o = parse_simple_response(old, {}, old_resp);
+  ASSERT_TRUE(o);
+  EXPECT_FALSE(o->keep_alive);
+  expect_response_agrees(old);
+}
+
+TEST(SimpleResponse, DeclinesResponsesBeastMustFrame) {
+  const std::vector<std::string> declined = {
+      "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{}",  // body to the end of the connection
+      "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n",
+      "HTTP/1.1 304 Not Modified\r\nContent-Length: 2\r\n\r\n",
+      "HTTP/1.1 100 Continue\r\n\r\n",
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nContent-Length: 0\r\n\r\n",
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+      "HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n",
+      "HTTP/1.1 2x0 OK\r\nContent-Length: 0\r\n\r\n",
+      "HTTP/1.1 600 Odd\r\nContent-Length: 0\r\n\r\n",
+      "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n{}",
+      "HTTP/1.1 200 \xc3\xa9\r\nContent-Length: 0\r\n\r\n",
+      "HTTP/2 200 OK\r\nContent-Length: 0\r\n\r\n",
+  };
+  for (const auto& in : declined) {
+    HttpResponse resp;
+    EXPECT_FALSE(parse_simple_response(in, {}, resp)) << testing::PrintToString(in);
+    EXPECT_EQ(resp.status, 200u);
+    EXPECT_EQ(resp.headers.size(), 0u);
+    EXPECT_TRUE(resp.body.empty());
+    expect_response_agrees(in);
+  }
+}
+
+TEST(SimpleResponse, NeverDisagreesWithBeastOnMutatedResponses) {
+  const std::string base = kms_response();
+  const std::string replacements("\0\t \r\n:,\x7f\x80" "a0", 11);
+  std::size_t accepted = 0;
+  for (std::size_t i = 0; i < base.size(); ++i) {
+    for (const char c : replacements) {
+      std::string in = base;
+      in[i] = c;
+      expect_response_agrees(in);
+      HttpResponse resp;
+      accepted += parse_simple_response(in, {}, resp).has_value() ? 1 : 0;
+    }
+    std::string cut = base;
+    cut.erase(i, 1);
+    expect_response_agrees(cut);
+    expect_response_agrees(std::string_view(base).substr(0, i));
+    const std::size_t head = base.find("\r\n\r\n") + 4;
+    expect_response_agrees(base, {.header_limit = i, .body_limit = base.size() - head});
+  }
+  EXPECT_GT(accepted, base.size());
 }
 
 }  // namespace

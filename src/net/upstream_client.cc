@@ -29,6 +29,7 @@
 #include "base/error.h"
 #include "base/openssl.h"
 #include "net/detail/http_parse.h"
+#include "net/detail/http_simple.h"
 #include "net/detail/http_wire.h"
 #include "net/detail/timed_stream.h"
 #include "net/detail/tls_client_stream.h"
@@ -483,20 +484,42 @@ asio::awaitable<Attempt> exchange(S& stream, Connection& c, const kp::HttpReques
 
   kp::HttpResponse resp;
   std::size_t received = 0;
+  const detail::SimpleLimits limits{
+      .header_limit = std::min<std::size_t>(sh.opt.max_response_header, std::numeric_limits<std::uint32_t>::max()),
+      .body_limit = static_cast<std::uint64_t>(sh.opt.max_response_body)};
+  const bool head = req.method == "HEAD";
   for (;;) {
     detail::ResponseSink parser(resp);
-    parser.header_limit(static_cast<std::uint32_t>(
-        std::min<std::size_t>(sh.opt.max_response_header, std::numeric_limits<std::uint32_t>::max())));
-    parser.body_limit(static_cast<std::uint64_t>(sh.opt.max_response_body));
+    parser.header_limit(static_cast<std::uint32_t>(limits.header_limit));
+    parser.body_limit(limits.body_limit);
     parser.eager(true);
-    if (req.method == "HEAD") {
+    if (head) {
       parser.skip(true);
     }
-    const ErrorCode ec = co_await detail::read_message(stream, c.rbuf, parser, detail::ReadUntil::kMessage, received);
+    // KMS's plain responses take the fast path (http_simple.h), others Beast.
+    std::optional<detail::SimpleMessage> simple;
+    const auto fast = [&](detail::WipingBuffer& b) {
+      if (head) {
+        return false;
+      }
+      const auto in = b.data();
+      simple = detail::parse_simple_response(std::string_view(static_cast<const char*>(in.data()), in.size()),
+                                             limits, resp);
+      if (simple) {
+        b.consume(simple->consumed);
+      }
+      return simple.has_value();
+    };
+    const ErrorCode ec =
+        co_await detail::read_message(stream, c.rbuf, parser, detail::ReadUntil::kMessage, received, fast);
     if (ec) {
       a.result = read_failure(ec, received, ep, sh);
       a.stale = reused && received == 0 && ec != beast::error::timeout;
       co_return a;
+    }
+    if (simple) {
+      a.keep = simple->keep_alive && c.rbuf.size() == 0;
+      break;
     }
     if (resp.status / 100 == 1 && resp.status != 101) {
       resp = kp::HttpResponse{};  // interim response (100 Continue, 103): read on

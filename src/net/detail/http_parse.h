@@ -202,7 +202,10 @@ class ResponseSink final : public BudgetedParser<false> {
 enum class ReadUntil { kHeader, kMessage };
 
 /// Feeds `buf` to `parser`, reading from `stream` as needed, until the header
-/// or the whole message is parsed. The stream's own deadline (TimedStream or
+/// or the whole message is parsed. `fast(buf)`, tried while Beast has not yet
+/// seen a whole header, may instead take a complete message off the front of
+/// the buffer (see http_simple.h) and return true; read_message then returns
+/// success with `parser` untouched. The stream's own deadline (TimedStream or
 /// beast::basic_stream expires_*) bounds the wait. `received` counts the bytes read
 /// from the socket by this call (the client's retry rule needs it).
 ///
@@ -210,18 +213,34 @@ enum class ReadUntil { kHeader, kMessage };
 /// before sending anything; partial_message on EOF mid-message; parser errors
 /// (header_limit, body_limit, bad_*); buffer_overflow when the buffer is full;
 /// socket errors as they come (timeouts as beast::error::timeout).
-template <class Stream, bool IsRequest>
+/// read_message() without a fast path.
+struct NoFastPath {
+  bool operator()(WipingBuffer&) const noexcept { return false; }
+};
+
+template <class Stream, bool IsRequest, class FastPath = NoFastPath>
 boost::asio::awaitable<ErrorCode> read_message(Stream& stream, WipingBuffer& buf,
                                                BudgetedParser<IsRequest>& parser, ReadUntil until,
-                                               std::size_t& received) {
+                                               std::size_t& received, FastPath fast = {}) {
   const auto done = [&] {
     return until == ReadUntil::kHeader ? parser.is_header_done() : parser.is_done();
   };
+  // Beast consumes nothing of a message until its whole header is buffered,
+  // so until then the buffer still starts with the message and the fast path
+  // may take it. A few tries: a message trickling in goes to Beast, which
+  // does not rescan what it has seen.
+  int fast_tries = 3;
   for (;;) {
     if (done()) {
       co_return ErrorCode{};
     }
     if (buf.size() != 0) {
+      if (fast_tries > 0 && !parser.is_header_done()) {
+        --fast_tries;
+        if (fast(buf)) {
+          co_return ErrorCode{};  // the fast path read the whole message
+        }
+      }
       ErrorCode ec;
       auto in = buf.data();
       // While the header is incomplete, Beast sees no more than the header

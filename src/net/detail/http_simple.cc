@@ -110,8 +110,89 @@ std::optional<std::uint64_t> parse_length(std::string_view v) noexcept {
   return n;
 }
 
-std::optional<SimpleRequest> parse_into(std::string_view in, const SimpleRequestLimits& limits,
-                                        kp::HttpRequest& req) {
+// What the header block says about framing, once its fields are read.
+struct Framing {
+  std::optional<std::uint64_t> length;  // Content-Length
+  bool close = false;                   // the connection closes after this message
+};
+
+// field-line = field-name ":" OWS field-value OWS CRLF, up to and including
+// the empty line that ends the header block. `close` starts as the
+// version's default (HTTP/1.0 closes unless asked to keep alive).
+std::optional<Framing> parse_fields(Cursor& c, bool close, kp::Headers& headers) {
+  Framing f;
+  f.close = close;
+  bool connection_seen = false;
+  for (;;) {
+    if (c.at_crlf()) {
+      c.p += 2;
+      return f;  // end of the header block
+    }
+    const char* name = c.p;
+    const std::size_t name_len = c.tchars();
+    if (name_len == 0 || !c.take(':')) {
+      return std::nullopt;  // includes obs-fold (a line starting with OWS) and bare LF
+    }
+    while (c.p < c.end && is_ows(*c.p)) {
+      ++c.p;
+    }
+    const char* value = c.p;
+    c.p = skip_value(c.p, c.end);
+    const char* value_end = c.p;
+    if (!c.at_crlf()) {
+      return std::nullopt;  // a control byte, obs-text, bare CR/LF, or the limit
+    }
+    c.p += 2;
+    while (value_end != value && is_ows(value_end[-1])) {
+      --value_end;
+    }
+    const std::string_view n(name, name_len);
+    const std::string_view v(value, static_cast<std::size_t>(value_end - value));
+    if (declined_field(n)) {
+      return std::nullopt;
+    }
+    if (n.size() == 14 && kp::iequals(n, "content-length")) {
+      if (f.length) {
+        return std::nullopt;  // a second one: Beast compares them
+      }
+      f.length = parse_length(v);
+      if (!f.length) {
+        return std::nullopt;
+      }
+    } else if (n.size() == 10 && kp::iequals(n, "connection")) {
+      // One field with one option; lists and repeats go to Beast.
+      if (connection_seen) {
+        return std::nullopt;
+      }
+      connection_seen = true;
+      if (kp::iequals(v, "close")) {
+        f.close = true;
+      } else if (kp::iequals(v, "keep-alive")) {
+        f.close = false;
+      } else {
+        return std::nullopt;
+      }
+    }
+    headers.add(n, v);
+  }
+}
+
+// The body of `length` bytes after the head, if all of it is in `in`; the
+// bytes consumed (head and body), or nullopt.
+std::optional<std::size_t> take_body(std::string_view in, std::size_t head, std::uint64_t length,
+                                     std::uint64_t limit, std::string& body) {
+  if (length > limit || length > in.size() - head) {
+    return std::nullopt;  // over the limit (Beast answers), or not all here yet
+  }
+  if (length != 0) {
+    reserve_wiping(body, static_cast<std::size_t>(length));
+    append_wiping(body, in.substr(head, static_cast<std::size_t>(length)));
+  }
+  return head + static_cast<std::size_t>(length);
+}
+
+std::optional<SimpleMessage> parse_request(std::string_view in, const SimpleLimits& limits,
+                                           kp::HttpRequest& req) {
   // The whole header block must lie within the header limit.
   Cursor c{in.data(), in.data() + std::min(in.size(), limits.header_limit)};
 
@@ -138,82 +219,75 @@ std::optional<SimpleRequest> parse_into(std::string_view in, const SimpleRequest
   req.target.assign(target, target_len);
   req.version = version;
 
-  std::optional<std::uint64_t> length;
-  bool connection_seen = false;
-  bool close = version == 10;  // HTTP/1.0 closes unless asked to keep alive
-  // field-line = field-name ":" OWS field-value OWS CRLF
-  for (;;) {
-    if (c.at_crlf()) {
-      c.p += 2;
-      break;  // end of the header block
-    }
-    const char* name = c.p;
-    const std::size_t name_len = c.tchars();
-    if (name_len == 0 || !c.take(':')) {
-      return std::nullopt;  // includes obs-fold (a line starting with OWS) and bare LF
-    }
-    while (c.p < c.end && is_ows(*c.p)) {
-      ++c.p;
-    }
-    const char* value = c.p;
-    c.p = skip_value(c.p, c.end);
-    const char* value_end = c.p;
-    if (!c.at_crlf()) {
-      return std::nullopt;  // a control byte, obs-text, bare CR/LF, or the limit
-    }
-    c.p += 2;
-    while (value_end != value && is_ows(value_end[-1])) {
-      --value_end;
-    }
-    const std::string_view n(name, name_len);
-    const std::string_view v(value, static_cast<std::size_t>(value_end - value));
-    if (declined_field(n)) {
+  const auto framing = parse_fields(c, version == 10, req.headers);
+  if (!framing) {
+    return std::nullopt;
+  }
+  // A request without Content-Length (and without Transfer-Encoding) has no body.
+  const auto consumed = take_body(in, static_cast<std::size_t>(c.p - in.data()), framing->length.value_or(0),
+                                  limits.body_limit, req.body);
+  if (!consumed) {
+    return std::nullopt;
+  }
+  return SimpleMessage{*consumed, !framing->close};
+}
+
+std::optional<SimpleMessage> parse_response(std::string_view in, const SimpleLimits& limits,
+                                            kp::HttpResponse& resp) {
+  Cursor c{in.data(), in.data() + std::min(in.size(), limits.header_limit)};
+
+  // status-line = HTTP-version SP status-code SP [ reason-phrase ] CRLF
+  const unsigned version = parse_version(c);
+  if (version == 0 || !c.take(' ') || c.end - c.p < 4) {
+    return std::nullopt;
+  }
+  unsigned status = 0;
+  for (int i = 0; i < 3; ++i) {
+    if (c.p[i] < '0' || c.p[i] > '9') {
       return std::nullopt;
     }
-    if (n.size() == 14 && kp::iequals(n, "content-length")) {
-      if (length) {
-        return std::nullopt;  // a second one: Beast compares them
-      }
-      length = parse_length(v);
-      if (!length) {
-        return std::nullopt;
-      }
-    } else if (n.size() == 10 && kp::iequals(n, "connection")) {
-      // One field with one option; lists and repeats go to Beast.
-      if (connection_seen) {
-        return std::nullopt;
-      }
-      connection_seen = true;
-      if (kp::iequals(v, "close")) {
-        close = true;
-      } else if (kp::iequals(v, "keep-alive")) {
-        close = false;
-      } else {
-        return std::nullopt;
-      }
-    }
-    req.headers.add(n, v);
+    status = status * 10 + static_cast<unsigned>(c.p[i] - '0');
   }
+  c.p += 3;
+  // 1xx, 204 and 304 have no body whatever the fields say: Beast reads them.
+  if (status < 200 || status > 599 || status == 204 || status == 304 || !c.take(' ')) {
+    return std::nullopt;
+  }
+  c.p = skip_value(c.p, c.end);  // the reason phrase: ignored
+  if (!c.at_crlf()) {
+    return std::nullopt;
+  }
+  c.p += 2;
+  resp.status = status;
 
-  const auto head = static_cast<std::size_t>(c.p - in.data());
-  const std::uint64_t body = length.value_or(0);
-  if (body > limits.body_limit || body > in.size() - head) {
-    return std::nullopt;  // over the limit (Beast answers), or not all here yet
+  const auto framing = parse_fields(c, version == 10, resp.headers);
+  if (!framing || !framing->length) {
+    return std::nullopt;  // without Content-Length the body runs to the end of the connection
   }
-  if (body != 0) {
-    reserve_wiping(req.body, static_cast<std::size_t>(body));
-    append_wiping(req.body, in.substr(head, static_cast<std::size_t>(body)));
+  const auto consumed =
+      take_body(in, static_cast<std::size_t>(c.p - in.data()), *framing->length, limits.body_limit, resp.body);
+  if (!consumed) {
+    return std::nullopt;
   }
-  return SimpleRequest{head + static_cast<std::size_t>(body), !close};
+  return SimpleMessage{*consumed, !framing->close};
 }
 
 }  // namespace
 
-std::optional<SimpleRequest> parse_simple_request(std::string_view in, const SimpleRequestLimits& limits,
+std::optional<SimpleMessage> parse_simple_request(std::string_view in, const SimpleLimits& limits,
                                                   kp::HttpRequest& req) {
-  auto r = parse_into(in, limits, req);
+  auto r = parse_request(in, limits, req);
   if (!r) {
     req = kp::HttpRequest{};  // declined: the caller starts over with Beast
+  }
+  return r;
+}
+
+std::optional<SimpleMessage> parse_simple_response(std::string_view in, const SimpleLimits& limits,
+                                                   kp::HttpResponse& resp) {
+  auto r = parse_response(in, limits, resp);
+  if (!r) {
+    resp = kp::HttpResponse{};  // declined: the caller reads it with Beast
   }
   return r;
 }
