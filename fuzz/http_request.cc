@@ -20,7 +20,9 @@
 // whenever the fast path accepts the buffered bytes, Beast reads the same
 // request from them (same fields, body, length consumed, keep-alive); and
 // the whole wire read as an upstream response: the client's fast path
-// (parse_simple_response) agrees with Beast's ResponseSink.
+// (parse_simple_response) agrees with Beast's ResponseSink, and the client's
+// read loop (read_message with the fast path, reads split as for requests)
+// ends exactly as it does with Beast alone.
 #include <algorithm>
 #include <charconv>
 #include <cstring>
@@ -28,6 +30,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string_view>
 
 #include <boost/asio/async_result.hpp>
@@ -186,6 +189,79 @@ asio::awaitable<void> session(ChunkStream& stream, kp::net::ServerOptions opt) {
   }
 }
 
+// What the upstream client's read of one response ends with.
+struct ResponseRead {
+  ErrorCode ec;
+  kp::HttpResponse resp;
+  bool keep = false;
+  std::size_t left = 0;  // bytes left in the buffer
+};
+
+// upstream_client.cc exchange()'s read loop (interim 1xx responses skipped),
+// with or without its fast path.
+asio::awaitable<void> read_response(ChunkStream& stream, kp::net::detail::SimpleLimits limits, bool with_fast,
+                                    ResponseRead& out) {
+  namespace d = kp::net::detail;
+  d::WipingBuffer buf(kInitialReadBuffer, limits.header_limit + kReadSlack);
+  std::size_t received = 0;
+  for (int i = 0; i < kMaxRequests; ++i) {
+    out.resp = kp::HttpResponse{};
+    d::ResponseSink parser(out.resp);
+    parser.header_limit(static_cast<std::uint32_t>(limits.header_limit));
+    parser.body_limit(limits.body_limit);
+    parser.eager(true);
+    std::optional<d::SimpleMessage> simple;
+    const auto fast = [&](d::WipingBuffer& b) {
+      if (!with_fast) {
+        return false;
+      }
+      const auto in = b.data();
+      simple = d::parse_simple_response(std::string_view(static_cast<const char*>(in.data()), in.size()),
+                                        limits, out.resp);
+      if (simple) {
+        b.consume(simple->consumed);
+      }
+      return simple.has_value();
+    };
+    out.ec = co_await d::read_message(stream, buf, parser, d::ReadUntil::kMessage, received, fast);
+    out.left = buf.size();
+    if (out.ec) {
+      co_return;
+    }
+    if (simple) {
+      out.keep = simple->keep_alive;
+      co_return;
+    }
+    out.keep = parser.keep_alive();
+    if (out.resp.status / 100 != 1 || out.resp.status == 101) {
+      co_return;
+    }
+  }
+}
+
+ResponseRead run_read_response(std::string_view wire, std::size_t chunk, const kp::net::detail::SimpleLimits& limits,
+                               bool with_fast) {
+  ResponseRead out;
+  asio::io_context io;
+  ChunkStream stream(io.get_executor(), wire, chunk);
+  bool finished = false;
+  asio::co_spawn(io, read_response(stream, limits, with_fast, out), [&finished](std::exception_ptr e) {
+    KP_FUZZ_CHECK(!e);
+    finished = true;
+  });
+  io.run();
+  KP_FUZZ_CHECK(finished);
+  return out;
+}
+
+std::string render(const kp::HttpResponse& r) {
+  std::string s = std::to_string(r.status) + "\n";
+  for (const auto& [name, value] : r.headers.fields()) {
+    s.append(name).append(": ").append(value).append("\n");
+  }
+  return s + "\n" + r.body;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -209,6 +285,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::fprintf(stderr, "response fast path vs Beast: %s\n", response_disagreement.c_str());
   }
   KP_FUZZ_CHECK(response_disagreement.empty());
+  // And the client's whole read, with reads split as the first byte says:
+  // with the fast path it ends exactly as with Beast alone.
+  const kp::net::detail::SimpleLimits response_limits{.header_limit = (data[1] & 1) != 0 ? std::size_t{256} : std::size_t{8192},
+                                                      .body_limit = (data[1] & 1) != 0 ? std::uint64_t{64} : std::uint64_t{1} << 20};
+  const ResponseRead with_fast = run_read_response(wire, chunk, response_limits, true);
+  const ResponseRead beast_only = run_read_response(wire, chunk, response_limits, false);
+  KP_FUZZ_CHECK(with_fast.ec == beast_only.ec);
+  if (!with_fast.ec) {
+    KP_FUZZ_CHECK(render(with_fast.resp) == render(beast_only.resp));
+    KP_FUZZ_CHECK(with_fast.keep == beast_only.keep);
+    KP_FUZZ_CHECK(with_fast.left == beast_only.left);
+  }
 
   asio::io_context io;
   ChunkStream stream(io.get_executor(), wire, chunk);

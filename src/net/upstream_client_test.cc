@@ -355,6 +355,36 @@ TEST_F(UpstreamClientTest, ResponseHeaderTrickledOneFieldPerWriteIsProtocolError
   EXPECT_NE(r.error().message.find("exceeds 1024"), std::string::npos) << r.error().message;
 }
 
+// A header that arrives in pieces: Beast reads the status line and the first
+// fields from the first piece. The fast path must not take over (or reset
+// the response) afterwards; the response keeps every field.
+TEST_F(UpstreamClientTest, ResponseHeaderSplitAcrossReadsKeepsEveryField) {
+  ScriptedServer peer([&](int, PeerConn& c) {
+    if (!c.read_request()) {
+      return;
+    }
+    const std::vector<std::string> pieces = {
+        "HTTP/1.1 400 Bad Request\r\nx-amzn-RequestId: r-1\r\nX-A: 1\r\nX-B",
+        ": 2\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: 2\r\n",
+        "\r\n{}"};
+    for (const auto& piece : pieces) {
+      if (!c.write(piece)) {
+        return;
+      }
+      std::this_thread::sleep_for(30ms);
+    }
+    c.wait_eof(2s);
+  });
+  UpstreamClient client(pool, fast());
+  auto r = send_on(pool, client, {"http", "127.0.0.1", peer.port()}, kms_request());
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->status, 400u);
+  EXPECT_EQ(r->headers.get("x-amzn-RequestId").value_or(""), "r-1");
+  EXPECT_EQ(r->headers.get("X-A").value_or(""), "1");
+  EXPECT_EQ(r->headers.get("X-B").value_or(""), "2");
+  EXPECT_EQ(r->body, "{}");
+}
+
 TEST_F(UpstreamClientTest, ChunkedResponseAndHopByHopFieldsStripped) {
   ScriptedServer peer([&](int, PeerConn& c) {
     auto req = c.read_request();

@@ -201,11 +201,16 @@ class ResponseSink final : public BudgetedParser<false> {
 /// What read_message() stops at.
 enum class ReadUntil { kHeader, kMessage };
 
+/// read_message() without a fast path.
+struct NoFastPath {
+  bool operator()(WipingBuffer&) const noexcept { return false; }
+};
+
 /// Feeds `buf` to `parser`, reading from `stream` as needed, until the header
 /// or the whole message is parsed. `fast(buf)`, tried while Beast has not yet
-/// seen a whole header, may instead take a complete message off the front of
-/// the buffer (see http_simple.h) and return true; read_message then returns
-/// success with `parser` untouched. The stream's own deadline (TimedStream or
+/// consumed a byte of the message, may instead take a complete message off
+/// the front of the buffer (see http_simple.h) and return true; read_message
+/// then returns success with `parser` unused. The stream's own deadline (TimedStream or
 /// beast::basic_stream expires_*) bounds the wait. `received` counts the bytes read
 /// from the socket by this call (the client's retry rule needs it).
 ///
@@ -213,11 +218,6 @@ enum class ReadUntil { kHeader, kMessage };
 /// before sending anything; partial_message on EOF mid-message; parser errors
 /// (header_limit, body_limit, bad_*); buffer_overflow when the buffer is full;
 /// socket errors as they come (timeouts as beast::error::timeout).
-/// read_message() without a fast path.
-struct NoFastPath {
-  bool operator()(WipingBuffer&) const noexcept { return false; }
-};
-
 template <class Stream, bool IsRequest, class FastPath = NoFastPath>
 boost::asio::awaitable<ErrorCode> read_message(Stream& stream, WipingBuffer& buf,
                                                BudgetedParser<IsRequest>& parser, ReadUntil until,
@@ -225,17 +225,19 @@ boost::asio::awaitable<ErrorCode> read_message(Stream& stream, WipingBuffer& buf
   const auto done = [&] {
     return until == ReadUntil::kHeader ? parser.is_header_done() : parser.is_done();
   };
-  // Beast consumes nothing of a message until its whole header is buffered,
-  // so until then the buffer still starts with the message and the fast path
-  // may take it. A few tries: a message trickling in goes to Beast, which
-  // does not rescan what it has seen.
+  // Until Beast consumes a byte (it takes the start line and each complete
+  // field as they arrive, calling the sink) the buffer still starts with the
+  // message and the sink's message is untouched: only then may the fast path
+  // take it. A few tries: a message trickling in goes to Beast, which does not
+  // rescan what it has seen.
   int fast_tries = 3;
+  bool beast_started = false;
   for (;;) {
     if (done()) {
       co_return ErrorCode{};
     }
     if (buf.size() != 0) {
-      if (fast_tries > 0 && !parser.is_header_done()) {
+      if (fast_tries > 0 && !beast_started) {
         --fast_tries;
         if (fast(buf)) {
           co_return ErrorCode{};  // the fast path read the whole message
@@ -256,6 +258,7 @@ boost::asio::awaitable<ErrorCode> read_message(Stream& stream, WipingBuffer& buf
       }
       const std::size_t used = parser.put(in, ec);
       buf.consume(used);
+      beast_started = beast_started || used != 0;
       if (in_header && !parser.is_header_done()) {
         parser.header_consumed(used);
         if (capped && ec == bhttp::error::need_more) {
