@@ -10,7 +10,7 @@ namespace kp::net::detail {
 namespace {
 
 // Field-value bytes the fast path takes: visible ASCII, SP and HTAB. Beast
-// also takes obs-text (0x80-0xFF); those requests are declined, not refused.
+// also takes obs-text (0x80-0xFF); such messages are declined, not refused.
 constexpr std::array<bool, 256> make_value_table() {
   std::array<bool, 256> t{};
   for (int c = 0x20; c <= 0x7e; ++c) t[static_cast<std::size_t>(c)] = true;
@@ -29,9 +29,10 @@ const char* skip_value(const char* p, const char* end) noexcept {
   while (end - p >= 8) {
     std::uint64_t w = 0;
     std::memcpy(&w, p, sizeof w);
-    // A byte >= 0x80, < 0x20, or == 0x7f sets its high bit in `bad` (the
-    // "has a byte below n" trick is exact when no byte is >= 0x80, and a
-    // word with such a byte already fails the first test).
+    // A byte >= 0x80 (its own high bit in w), < 0x20 (below_space) or ==
+    // 0x7f (del) sets a high bit in the test below. The "has a byte below n"
+    // trick may misplace the bit but never misses or invents one when no byte
+    // is >= 0x80, and a word with such a byte fails on w alone.
     const std::uint64_t below_space = (w - kOnes * 0x20) & ~w;
     const std::uint64_t x = w ^ (kOnes * 0x7f);
     const std::uint64_t del = (x - kOnes) & ~x;
