@@ -199,11 +199,11 @@ class NonDumpableTest(h.TempDirTestCase):
         owner, env_ok, mem_ok = self.probe(ctl.p.pid)
         self.assertEqual((owner, env_ok, mem_ok), (65534, True, True), "the control must be readable")
 
-        port = h.free_port()
+        # Port 0: a port picked here could be taken by a parallel test before the proxy binds it.
         proxy = self.track(h.Proc("kms-proxy-nondumpable", self.NOBODY + [
-            os.path.join(h.BIN, "kms-proxy"), "serve", "--listen", f"127.0.0.1:{port}", "--attestation", "none",
+            os.path.join(h.BIN, "kms-proxy"), "serve", "--listen", "127.0.0.1:0", "--attestation", "none",
             "--endpoint", f"us-east-1={up.url()}"], env=env))
-        proxy.wait_for_line(r"ready .*listen=127\.0\.0\.1:", timeout=30)
+        port = int(proxy.wait_for_line(r"ready .*listen=127\.0\.0\.1:(\d+)", timeout=30).group(1))
         self.assertEqual(kms_raw(port)[0], 200)
         pid = proxy.p.pid
         with open(f"/proc/{pid}/status") as f:
