@@ -9,19 +9,19 @@
 //
 // parse_simple_request() and parse_simple_response() accept only a strict
 // subset of HTTP/1.1 that Beast (with the RequestSink / ResponseSink rules)
-// parses the same way, and only when the whole message is already buffered. Anything else -- Transfer-Encoding,
-// Expect, Upgrade, Connection lists, obs-fold, bare LF, bytes outside
-// visible ASCII, a second Content-Length, a header or body over its limit, a
-// message not yet complete -- is declined, and the caller reads the request
-// with Beast from the first byte, which then decides (accepts or answers with
-// its error). Responses besides: a status outside 200-599, 204 and 304 (no
-// body whatever the fields say) and a missing Content-Length (a body that
-// runs to the end of the connection) go to Beast. So there is one parser for
-// everything unusual and the fast path can only agree with it:
-// simple_message_oracle.h runs Beast on the same bytes, and
-// http_simple_test.cc and fuzz/http_request.cc check that every accepted
-// input yields the message, the length consumed and the keep-alive decision
-// Beast yields.
+// parses the same way, and only when the whole message is already buffered.
+// Anything else -- Transfer-Encoding, Expect, Upgrade, Connection lists,
+// obs-fold, bare LF, bytes outside visible ASCII, a second Content-Length, a
+// header or body over its limit, a message not yet complete -- is declined,
+// and the caller reads the message with Beast from its first byte, which
+// then decides (accepts or answers with its error). Responses besides: a
+// status outside 200-599, 204 and 304 (no body whatever the fields say) and
+// a missing Content-Length (a body that runs to the end of the connection)
+// go to Beast. So there is one parser for everything unusual and the fast
+// path can only agree with it: simple_message_oracle.h runs Beast on the
+// same bytes, and http_simple_test.cc and fuzz/http_request.cc check that
+// every accepted input yields the message, the length consumed and the
+// keep-alive decision Beast yields.
 //
 // Pure: no Asio, no Beast. Internal to net/.
 #pragma once
