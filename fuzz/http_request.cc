@@ -1,7 +1,7 @@
 // Fuzz target: the HTTP server's request reading path, byte for byte as
-// net/http_server.cc's session runs it: the fast path
-// (detail::parse_simple_request) on what is buffered, else detail::RequestSink
-// (Beast basic_parser into kp::HttpRequest) with the server's header/body limits,
+// net/http_server.cc's session runs it: detail::RequestSink (Beast
+// basic_parser into kp::HttpRequest) with the server's header/body limits and
+// the fast path (detail::take_simple) that read_message offers the buffer to,
 // detail::read_message over a detail::WipingBuffer sized like the server's
 // (8 KiB initial, max_header_bytes + 16 KiB), header first, then eager body,
 // then the next pipelined request from the leftover bytes. The socket is
@@ -17,7 +17,7 @@
 // Properties checked: every request handed on has a method and a target, a
 // version of 10 or 11, a body within the limit (equal to Content-Length when
 // that was the framing); parsing consumes no more than what was received;
-// whenever the fast path accepts the buffered bytes, Beast reads the same
+// whatever bytes the fast path is offered and accepts, Beast reads the same
 // request from them (same fields, body, length consumed, keep-alive); and
 // the whole wire read as an upstream response: the client's fast path
 // (parse_simple_response) agrees with Beast's ResponseSink, and the client's
@@ -42,7 +42,6 @@
 #include "base/http_message.h"
 #include "fuzz_util.h"
 #include "net/detail/http_parse.h"
-#include "net/detail/http_simple.h"
 #include "net/detail/http_wire.h"
 #include "net/detail/simple_message_oracle.h"
 #include "net/detail/wiping_buffer.h"
@@ -141,33 +140,30 @@ asio::awaitable<void> session(ChunkStream& stream, kp::net::ServerOptions opt) {
       }
     }
     kp::HttpRequest req;
-    // The session's fast path first; it must agree with Beast on whatever it
-    // accepts (the oracle runs Beast on the same buffered bytes).
     const kp::net::detail::SimpleLimits limits{
         .header_limit = std::min<std::size_t>(opt.max_header_bytes, std::numeric_limits<std::uint32_t>::max()),
         .body_limit = static_cast<std::uint64_t>(opt.max_body_bytes)};
-    const auto in = buf.data();
-    const std::string_view buffered(static_cast<const char*>(in.data()), in.size());
-    const std::string disagreement = kp::net::detail::simple_request_disagreement(buffered, limits);
-    if (!disagreement.empty()) {
-      std::fprintf(stderr, "fast path vs Beast: %s\n", disagreement.c_str());
-    }
-    KP_FUZZ_CHECK(disagreement.empty());
-    if (const auto simple = kp::net::detail::parse_simple_request(buffered, limits, req)) {
-      buf.consume(simple->consumed);
-      check_request(req, opt);
-      if (!simple->keep_alive) {
-        break;
-      }
-      continue;
-    }
     kp::net::detail::RequestSink parser(req);
     parser.header_limit(static_cast<std::uint32_t>(limits.header_limit));
     parser.body_limit(limits.body_limit);
+    // The session's fast path; whatever bytes it is offered, it must agree
+    // with Beast on them (the oracle runs Beast on the same bytes).
+    std::optional<kp::net::detail::SimpleMessage> simple;
+    const auto fast = [&](kp::net::detail::WipingBuffer& b) {
+      const auto in = b.data();
+      const std::string disagreement = kp::net::detail::simple_request_disagreement(
+          std::string_view(static_cast<const char*>(in.data()), in.size()), limits);
+      if (!disagreement.empty()) {
+        std::fprintf(stderr, "fast path vs Beast: %s\n", disagreement.c_str());
+      }
+      KP_FUZZ_CHECK(disagreement.empty());
+      simple = kp::net::detail::take_simple(b, limits, req);
+      return simple.has_value();
+    };
     std::size_t received = 0;
     ErrorCode ec = co_await kp::net::detail::read_message(stream, buf, parser,
-                                                          kp::net::detail::ReadUntil::kHeader, received);
-    if (!ec && !parser.is_done()) {
+                                                          kp::net::detail::ReadUntil::kHeader, received, fast);
+    if (!ec && !simple && !parser.is_done()) {
       parser.eager(true);
       ec = co_await kp::net::detail::read_message(stream, buf, parser, kp::net::detail::ReadUntil::kMessage,
                                                   received);
@@ -180,10 +176,10 @@ asio::awaitable<void> session(ChunkStream& stream, kp::net::ServerOptions opt) {
       KP_FUZZ_CHECK(req.body.empty());
       break;
     }
-    KP_FUZZ_CHECK(parser.is_done());
+    KP_FUZZ_CHECK(simple || parser.is_done());
     check_request(req, opt);
     (void)parser.expect_continue();
-    if (!parser.keep_alive()) {
+    if (!(simple ? simple->keep_alive : parser.keep_alive())) {
       break;
     }
   }
@@ -212,15 +208,7 @@ asio::awaitable<void> read_response(ChunkStream& stream, kp::net::detail::Simple
     parser.eager(true);
     std::optional<d::SimpleMessage> simple;
     const auto fast = [&](d::WipingBuffer& b) {
-      if (!with_fast) {
-        return false;
-      }
-      const auto in = b.data();
-      simple = d::parse_simple_response(std::string_view(static_cast<const char*>(in.data()), in.size()),
-                                        limits, out.resp);
-      if (simple) {
-        b.consume(simple->consumed);
-      }
+      simple = with_fast ? d::take_simple(b, limits, out.resp) : std::nullopt;
       return simple.has_value();
     };
     out.ec = co_await d::read_message(stream, buf, parser, d::ReadUntil::kMessage, received, fast);

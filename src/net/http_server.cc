@@ -26,7 +26,6 @@
 #include "base/error.h"
 #include "base/secret.h"
 #include "net/detail/http_parse.h"
-#include "net/detail/http_simple.h"
 #include "net/detail/http_wire.h"
 #include "net/detail/server_tls_impl.h"
 #include "net/detail/timed_stream.h"
@@ -458,57 +457,54 @@ asio::awaitable<void> session(std::shared_ptr<Impl> self, tcp::socket sock, Conn
     }
     first = false;
 
-    // --- Read the request. An SDK's plain request, already here whole, takes
-    // the fast path; anything else (or not yet complete) is read by Beast:
-    // the header, then (after 100 Continue if asked) the body. ---
+    // --- Read the header, then (after 100 Continue if asked) the body. An
+    // SDK's plain request, here whole before Beast has read any of it, takes
+    // the fast path instead (http_simple.h). ---
     kp::HttpRequest req;
-    bool client_keep_alive = false;
-    const auto in = buf.data();
-    if (const auto simple = detail::parse_simple_request(
-            std::string_view(static_cast<const char*>(in.data()), in.size()), simple_limits, req)) {
-      buf.consume(simple->consumed);
-      client_keep_alive = simple->keep_alive;
-    } else {
-      detail::RequestSink parser(req);
-      parser.header_limit(static_cast<std::uint32_t>(simple_limits.header_limit));
-      parser.body_limit(simple_limits.body_limit);
-      std::size_t received = 0;
-      ErrorCode ec = co_await detail::read_message(stream, buf, parser, detail::ReadUntil::kHeader, received);
-      if (!ec) {
-        if (!parser.is_done()) {
-          if (parser.expect_continue() && req.version >= 11 && buf.size() == 0) {
-            stream.expires_after(opt.write_timeout);
-            auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(k100Continue), kUseTuple);
-            (void)wn;
-            if (wec) {
-              break;
-            }
+    detail::RequestSink parser(req);
+    parser.header_limit(static_cast<std::uint32_t>(simple_limits.header_limit));
+    parser.body_limit(simple_limits.body_limit);
+    std::optional<detail::SimpleMessage> simple;
+    const auto fast = [&](detail::WipingBuffer& b) {
+      simple = detail::take_simple(b, simple_limits, req);
+      return simple.has_value();
+    };
+    std::size_t received = 0;
+    ErrorCode ec = co_await detail::read_message(stream, buf, parser, detail::ReadUntil::kHeader, received, fast);
+    if (!ec && !simple) {
+      if (!parser.is_done()) {
+        if (parser.expect_continue() && req.version >= 11 && buf.size() == 0) {
+          stream.expires_after(opt.write_timeout);
+          auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(k100Continue), kUseTuple);
+          (void)wn;
+          if (wec) {
+            break;
           }
-          parser.eager(true);
-          stream.expires_after(opt.body_read_timeout);
-          ec = co_await detail::read_message(stream, buf, parser, detail::ReadUntil::kMessage, received);
         }
+        parser.eager(true);
+        stream.expires_after(opt.body_read_timeout);
+        ec = co_await detail::read_message(stream, buf, parser, detail::ReadUntil::kMessage, received);
       }
-      if (ec) {
-        detail::wipe_string(req.body);
-        if (ec == beast::error::timeout) {
-          bump(cs.timeouts);
-        }
-        const auto local = classify_read_error(ec);
-        if (!local) {
-          break;
-        }
-        bump(cs.local_errors);
-        const auto resp = error_response(*local, read_error_message(*local, ec, opt, parser.is_header_done()));
-        const auto wec = co_await write_response(stream, out, resp, false, 11, false, opt.write_timeout);
-        linger = !wec;
+    }
+    if (ec) {
+      detail::wipe_string(req.body);
+      if (ec == beast::error::timeout) {
+        bump(cs.timeouts);
+      }
+      const auto local = classify_read_error(ec);
+      if (!local) {
         break;
       }
-      client_keep_alive = parser.keep_alive();
+      bump(cs.local_errors);
+      const auto resp = error_response(*local, read_error_message(*local, ec, opt, parser.is_header_done()));
+      const auto wec = co_await write_response(stream, out, resp, false, 11, false, opt.write_timeout);
+      linger = !wec;
+      break;
     }
 
     // --- Handle. ---
     const bool head_request = req.method == "HEAD";
+    const bool client_keep_alive = simple ? simple->keep_alive : parser.keep_alive();
     const unsigned version = req.version;
     bump(cs.requests);
     kp::HttpResponse resp;

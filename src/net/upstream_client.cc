@@ -29,7 +29,6 @@
 #include "base/error.h"
 #include "base/openssl.h"
 #include "net/detail/http_parse.h"
-#include "net/detail/http_simple.h"
 #include "net/detail/http_wire.h"
 #include "net/detail/timed_stream.h"
 #include "net/detail/tls_client_stream.h"
@@ -499,15 +498,7 @@ asio::awaitable<Attempt> exchange(S& stream, Connection& c, const kp::HttpReques
     // KMS's plain responses take the fast path (http_simple.h), others Beast.
     std::optional<detail::SimpleMessage> simple;
     const auto fast = [&](detail::WipingBuffer& b) {
-      if (head) {
-        return false;
-      }
-      const auto in = b.data();
-      simple = detail::parse_simple_response(std::string_view(static_cast<const char*>(in.data()), in.size()),
-                                             limits, resp);
-      if (simple) {
-        b.consume(simple->consumed);
-      }
+      simple = head ? std::nullopt : detail::take_simple(b, limits, resp);
       return simple.has_value();
     };
     const ErrorCode ec =

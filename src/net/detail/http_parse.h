@@ -10,7 +10,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
+#include <type_traits>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -23,6 +25,7 @@
 
 #include "base/encoding.h"
 #include "base/http_message.h"
+#include "net/detail/http_simple.h"
 #include "net/detail/http_wire.h"
 #include "net/detail/wiping_buffer.h"
 
@@ -197,6 +200,25 @@ class ResponseSink final : public BudgetedParser<false> {
 
   kp::HttpResponse& resp_;
 };
+
+/// The fast path of read_message() (http_simple.h): a whole plain message at
+/// the front of `buf`, read into `msg` (a kp::HttpRequest or kp::HttpResponse)
+/// and consumed from `buf`; otherwise nullopt, `buf` untouched and `msg` reset.
+template <class Message>
+std::optional<SimpleMessage> take_simple(WipingBuffer& buf, const SimpleLimits& limits, Message& msg) {
+  const auto in = buf.data();
+  const std::string_view bytes(static_cast<const char*>(in.data()), in.size());
+  std::optional<SimpleMessage> taken;
+  if constexpr (std::is_same_v<Message, kp::HttpRequest>) {
+    taken = parse_simple_request(bytes, limits, msg);
+  } else {
+    taken = parse_simple_response(bytes, limits, msg);
+  }
+  if (taken) {
+    buf.consume(taken->consumed);
+  }
+  return taken;
+}
 
 /// What read_message() stops at.
 enum class ReadUntil { kHeader, kMessage };
