@@ -243,11 +243,7 @@ ResponseRead run_read_response(std::string_view wire, std::size_t chunk, const k
 }
 
 std::string render(const kp::HttpResponse& r) {
-  std::string s = std::to_string(r.status) + "\n";
-  for (const auto& [name, value] : r.headers.fields()) {
-    s.append(name).append(": ").append(value).append("\n");
-  }
-  return s + "\n" + r.body;
+  return std::to_string(r.status) + "\n" + kp::net::detail::render_fields(r.headers) + "\n" + r.body;
 }
 
 }  // namespace

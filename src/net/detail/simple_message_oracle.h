@@ -21,6 +21,15 @@
 
 namespace kp::net::detail {
 
+/// The fields one per line ("name: value"), in order: for comparisons.
+inline std::string render_fields(const kp::Headers& h) {
+  std::string out;
+  for (const auto& [name, value] : h.fields()) {
+    out.append(name).append(": ").append(value).append("\n");
+  }
+  return out;
+}
+
 template <class Message>
 struct OracleParse {
   bool ok = false;  // Beast parsed one complete message without error
@@ -96,15 +105,8 @@ std::string simple_disagreement(std::string_view in, const SimpleLimits& limits)
   if (fast_msg.body != beast.msg.body) {
     return "body differs";
   }
-  const auto render = [](const kp::Headers& h) {
-    std::string out;
-    for (const auto& [name, value] : h.fields()) {
-      out.append(name).append(": ").append(value).append("\n");
-    }
-    return out;
-  };
-  const std::string mine = render(fast_msg.headers);
-  const std::string theirs = render(beast.msg.headers);
+  const std::string mine = render_fields(fast_msg.headers);
+  const std::string theirs = render_fields(beast.msg.headers);
   if (mine != theirs) {
     return "fields differ:\n" + mine + "-- Beast:\n" + theirs;
   }
