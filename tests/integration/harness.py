@@ -5,6 +5,7 @@ timeout, and every process is stopped at the end of the test. Logs are kept
 so tests (and the secret-hygiene check) can read them.
 """
 import os
+import random
 import re
 import shutil
 import signal
@@ -33,10 +34,43 @@ APP_ENV = {
 }
 
 
+_handed_out = set()
+
+
+def _ephemeral_floor():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback TCP port that is free now, for a program that must be told
+    its port before it starts (nginx, moto, tinyproxy, a "down" upstream).
+
+    The port is released before that program binds it. bind(0) would pick it
+    from the kernel's ephemeral range, the range every outgoing connection of
+    every test running in parallel also draws from, so one of them could take
+    it in between. Ports are drawn at random from the 16k below that range
+    instead, checked, and never handed out twice by this process.
+    """
+    floor = _ephemeral_floor()
+    low = max(1024, floor - 16384)
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(low, floor) if floor > low else 0
+        if port in _handed_out:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            port = s.getsockname()[1]
+        _handed_out.add(port)
+        return port
+    raise RuntimeError("no free loopback port below the ephemeral range")
 
 
 def wait_port(port, timeout=20.0, proc=None):
@@ -127,17 +161,26 @@ class Proc:
 
 
 def start_moto(auth=False, cert=None, key=None):
-    port = free_port()
     env = {"MOTO_ALLOW_NONEXISTENT_REGION": "true"}
     if auth:
         env["INITIAL_NO_AUTH_ACTION_COUNT"] = "4"
-    argv = ["moto_server", "-H", "127.0.0.1", "-p", str(port)]
-    if cert:
-        argv += ["-c", cert, "-k", key]
-    p = Proc("moto", argv, env=env)
-    wait_port(port, timeout=30, proc=p.p)
     scheme = "https" if cert else "http"
-    return p, port, f"{scheme}://127.0.0.1:{port}"
+    for attempt in range(3):
+        port = free_port()
+        argv = ["moto_server", "-H", "127.0.0.1", "-p", str(port)]
+        if cert:
+            argv += ["-c", cert, "-k", key]
+        p = Proc("moto", argv, env=env)
+        try:
+            wait_port(port, timeout=30, proc=p.p)
+        except RuntimeError:
+            # Exited before listening: most likely the port was taken between
+            # free_port() and moto's bind. Another port, twice at most.
+            p.stop()
+            if attempt == 2 or "Address already in use" not in p.output():
+                raise
+            continue
+        return p, port, f"{scheme}://127.0.0.1:{port}"
 
 
 def start_proxy(args, env=None, name="kms-proxy"):
