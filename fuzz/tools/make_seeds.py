@@ -5,6 +5,9 @@ Copied seeds come from the public vectors (../shared/vectors, see
 fuzz/corpus/README.md for their origin and licences) and from this repo's own
 src/config/testdata; hand-made seeds are named by what they test.
 Usage: fuzz/tools/make_seeds.py [--vectors DIR]   (writes under fuzz/corpus/)
+       fuzz/tools/make_seeds.py --check [--vectors DIR]
+           (writes into a temporary directory and exits 1 if the committed
+           corpus differs from it: a ctest, so hand-added seeds live here)
 Deterministic: running it twice produces identical files.
 """
 import argparse
@@ -12,9 +15,15 @@ import base64
 import os
 import pathlib
 import shutil
+import sys
+import tempfile
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "fuzz" / "corpus"
+
+
+TARGETS = ["cbor_decode", "attestation_document", "cms_parse", "kms_rewrite", "sigv4_authorization",
+           "config_yaml", "http_request"]
 
 
 def put(target, name, data):
@@ -130,6 +139,9 @@ def kms_seeds(vec):
         "target_decrypt": "TrentService.Decrypt",
         "target_lowercase_gdkp": "trentservice.generatedatakeypair",
         "target_no_dot": "TrentServiceDecrypt",
+        # "Recipient": null counts as absent (KMS reads it so); escaped and duplicate names
+        "null_recipient": '{"Recipient": null ,"KeyId":"k","Recipi\\u0065nt":null}',
+        "null_then_own_recipient": '{"Recipient":null,"Recipient":{"AttestationDocument":"AA=="}}',
     }
     for name, body in hand.items():
         put("kms_rewrite", name, body)
@@ -194,6 +206,11 @@ def sigv4_seeds(vec):
     }
     for name, authz in auth_only.items():
         put("sigv4_authorization", name, sigv4_seed(authz, b"POST", b"/", [(b"Host", b"kms.us-east-1.amazonaws.com"), (b"X-Amz-Date", b"20150830T123600Z")], b"{}"))
+    # The harness also reads its first string as an HTTP date: RFC 9110 5.6.7's three forms.
+    for name, date in (("http_date_imf_fixdate", b"Sun, 06 Nov 1994 08:49:37 GMT"),
+                       ("http_date_rfc850", b"Sunday, 06-Nov-94 08:49:37 GMT"),
+                       ("http_date_asctime", b"Sun Nov  6 08:49:37 1994")):
+        put("sigv4_authorization", name, date + b"\\ ")
     put("sigv4_authorization", "dot_segments_and_query",
         sigv4_seed(b"", b"GET", b"/a/./b/../../c//d/%2e%2E/?b=2&a=%41&a=&c", [(b"Host", b"h"), (b"host", b"H2"), (b"X-Amz-Date", b"bad")], b""))
 
@@ -263,13 +280,8 @@ def http_seeds(vec):
         put("http_request", name, bytes([chunk, flags]) + wire.encode("latin-1"))
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--vectors", default=str(ROOT.parent / "shared" / "vectors"))
-    args = ap.parse_args()
-    vec = pathlib.Path(args.vectors)
-    for t in ["cbor_decode", "attestation_document", "cms_parse", "kms_rewrite", "sigv4_authorization",
-              "config_yaml", "http_request"]:
+def generate(vec):
+    for t in TARGETS:
         shutil.rmtree(CORPUS / t, ignore_errors=True)
     cbor_seeds(vec)
     attestation_seeds(vec)
@@ -280,5 +292,39 @@ def main():
     http_seeds(vec)
 
 
+def files(root):
+    return {str(p.relative_to(root)): p.read_bytes()
+            for t in TARGETS for p in sorted((root / t).rglob("*")) if p.is_file()}
+
+
+def main():
+    global CORPUS
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--vectors", default=str(ROOT.parent / "shared" / "vectors"))
+    ap.add_argument("--check", action="store_true",
+                    help="compare the committed corpus with a fresh generation; change nothing")
+    args = ap.parse_args()
+    vec = pathlib.Path(args.vectors)
+    if not args.check:
+        generate(vec)
+        return 0
+    committed = CORPUS
+    with tempfile.TemporaryDirectory() as tmp:
+        CORPUS = pathlib.Path(tmp)
+        generate(vec)
+        want, have = files(CORPUS), files(committed)
+    bad = [f"missing from fuzz/corpus: {n}" for n in sorted(want.keys() - have.keys())]
+    bad += [f"not produced by make_seeds.py: fuzz/corpus/{n}" for n in sorted(have.keys() - want.keys())]
+    bad += [f"differs from make_seeds.py's output: fuzz/corpus/{n}"
+            for n in sorted(want.keys() & have.keys()) if want[n] != have[n]]
+    for line in bad:
+        print(line)
+    if bad:
+        print("fuzz/tools/make_seeds.py regenerates the corpus; add hand-made seeds to it")
+        return 1
+    print(f"fuzz/corpus matches make_seeds.py ({len(want)} files)")
+    return 0
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
