@@ -5,6 +5,7 @@
 #include "base/encoding.h"
 #include "policy/match.h"
 #include "policy/policy.h"
+#include "policy/typed_values.h"
 
 namespace kp::policy {
 
@@ -151,9 +152,47 @@ bool negated(ConditionOp op) {
     case ConditionOp::kStringNotLike:
     case ConditionOp::kArnNotEquals:
     case ConditionOp::kArnNotLike:
+    case ConditionOp::kNumericNotEquals:
+    case ConditionOp::kDateNotEquals:
+    case ConditionOp::kNotIpAddress:
       return true;
     default:
       return false;
+  }
+}
+
+// -1, 0, 1 as request <, ==, > policy; nullopt when either is not a value of
+// the type (a policy's are checked at parse time, a request's may be anything).
+template <class Parse>
+std::optional<int> compare_typed(Parse parse, std::string_view policy_value, std::string_view request_value) {
+  const auto p = parse(policy_value);
+  const auto r = parse(request_value);
+  if (!p || !r) {
+    return std::nullopt;
+  }
+  return *r < *p ? -1 : (*p < *r ? 1 : 0);
+}
+
+// The relation an ordered operator asks for, given the comparison's sign.
+bool order_holds(ConditionOp op, std::optional<int> cmp) {
+  if (!cmp) {
+    return false;
+  }
+  switch (op) {
+    case ConditionOp::kNumericLessThan:
+    case ConditionOp::kDateLessThan:
+      return *cmp < 0;
+    case ConditionOp::kNumericLessThanEquals:
+    case ConditionOp::kDateLessThanEquals:
+      return *cmp <= 0;
+    case ConditionOp::kNumericGreaterThan:
+    case ConditionOp::kDateGreaterThan:
+      return *cmp > 0;
+    case ConditionOp::kNumericGreaterThanEquals:
+    case ConditionOp::kDateGreaterThanEquals:
+      return *cmp >= 0;
+    default:  // the Equals / NotEquals pairs: their positive relation
+      return *cmp == 0;
   }
 }
 
@@ -175,6 +214,30 @@ bool value_matches(ConditionOp op, std::string_view policy_value, std::string_vi
     case ConditionOp::kArnLike:
     case ConditionOp::kArnNotLike:
       return arn_match(policy_value, request_value);
+    case ConditionOp::kNumericEquals:
+    case ConditionOp::kNumericNotEquals:
+    case ConditionOp::kNumericLessThan:
+    case ConditionOp::kNumericLessThanEquals:
+    case ConditionOp::kNumericGreaterThan:
+    case ConditionOp::kNumericGreaterThanEquals:
+      return order_holds(op, compare_typed(parse_number, policy_value, request_value));
+    case ConditionOp::kDateEquals:
+    case ConditionOp::kDateNotEquals:
+    case ConditionOp::kDateLessThan:
+    case ConditionOp::kDateLessThanEquals:
+    case ConditionOp::kDateGreaterThan:
+    case ConditionOp::kDateGreaterThanEquals:
+      return order_holds(op, compare_typed(parse_date_ms, policy_value, request_value));
+    case ConditionOp::kIpAddress:
+    case ConditionOp::kNotIpAddress: {
+      const auto range = parse_ip_range(policy_value);
+      return range && ip_in_range(*range, request_value);
+    }
+    case ConditionOp::kBinaryEquals: {
+      const auto p = parse_binary(policy_value);
+      const auto r = parse_binary(request_value);
+      return p && r && *p == *r;
+    }
     case ConditionOp::kNull:
       return false;
   }
@@ -265,14 +328,8 @@ Decision evaluate(const Policy& policy, const RequestContext& ctx) {
     for (const Condition& c : st.conditions) {
       std::vector<std::string> actual = lookup(ctx, c.key);
       if (!condition_holds(c, actual)) {
-        ConditionFailure f;
-        f.op = c.op;
-        f.operator_name = c.operator_name;
-        f.key = c.key;
-        f.expected = c.values;
-        f.key_present = !actual.empty();
-        f.actual = std::move(actual);
-        failures.push_back(std::move(f));
+        const bool present = !actual.empty();
+        failures.push_back(ConditionFailure{c.op, c.operator_name, c.key, c.values, std::move(actual), present});
       }
     }
     if (!failures.empty()) {
@@ -307,13 +364,36 @@ std::string Decision::decided_by() const {
   return "statement #" + std::to_string(*statement_index);
 }
 
+namespace {
+
+// How describe() introduces the policy's values.
+std::string_view expectation(ConditionOp op) {
+  switch (op) {
+    case ConditionOp::kNumericLessThan: return "expected less than ";
+    case ConditionOp::kNumericLessThanEquals: return "expected at most ";
+    case ConditionOp::kNumericGreaterThan: return "expected more than ";
+    case ConditionOp::kNumericGreaterThanEquals: return "expected at least ";
+    case ConditionOp::kDateLessThan: return "expected before ";
+    case ConditionOp::kDateLessThanEquals: return "expected at or before ";
+    case ConditionOp::kDateGreaterThan: return "expected after ";
+    case ConditionOp::kDateGreaterThanEquals: return "expected at or after ";
+    case ConditionOp::kIpAddress: return "expected an address in ";
+    case ConditionOp::kNotIpAddress: return "expected an address in none of ";
+    default: return negated(op) ? "expected none of " : "expected ";
+  }
+}
+
+}  // namespace
+
+bool is_negated(ConditionOp op) noexcept { return negated(op); }
+
 std::string describe(const ConditionFailure& f) {
   std::string out = f.operator_name + " " + f.key + ": ";
   if (f.op == ConditionOp::kNull) {
     const bool want_absent = !f.expected.empty() && ascii_iequals(f.expected.front(), "true");
     out += want_absent ? "expected the key to be absent" : "expected the key to be present";
   } else {
-    out += negated(f.op) ? "expected none of " : "expected ";
+    out += expectation(f.op);
     out += join(f.expected, negated(f.op) ? ", " : " or ");
   }
   out += f.key_present ? ", request has " + join(f.actual, ", ") : ", request has no value";

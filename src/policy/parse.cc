@@ -9,6 +9,7 @@
 
 #include "policy/match.h"
 #include "policy/policy.h"
+#include "policy/typed_values.h"
 
 namespace kp::policy {
 
@@ -132,7 +133,7 @@ struct OperatorRow {
   std::string_view name;
   ConditionOp op;
 };
-constexpr std::array<OperatorRow, 12> kOperators{{
+constexpr std::array<OperatorRow, 28> kOperators{{
     {"StringEquals", ConditionOp::kStringEquals},
     {"StringNotEquals", ConditionOp::kStringNotEquals},
     {"StringEqualsIgnoreCase", ConditionOp::kStringEqualsIgnoreCase},
@@ -143,16 +144,54 @@ constexpr std::array<OperatorRow, 12> kOperators{{
     {"ArnNotEquals", ConditionOp::kArnNotEquals},
     {"ArnLike", ConditionOp::kArnLike},
     {"ArnNotLike", ConditionOp::kArnNotLike},
+    {"NumericEquals", ConditionOp::kNumericEquals},
+    {"NumericNotEquals", ConditionOp::kNumericNotEquals},
+    {"NumericLessThan", ConditionOp::kNumericLessThan},
+    {"NumericLessThanEquals", ConditionOp::kNumericLessThanEquals},
+    {"NumericGreaterThan", ConditionOp::kNumericGreaterThan},
+    {"NumericGreaterThanEquals", ConditionOp::kNumericGreaterThanEquals},
+    {"DateEquals", ConditionOp::kDateEquals},
+    {"DateNotEquals", ConditionOp::kDateNotEquals},
+    {"DateLessThan", ConditionOp::kDateLessThan},
+    {"DateLessThanEquals", ConditionOp::kDateLessThanEquals},
+    {"DateGreaterThan", ConditionOp::kDateGreaterThan},
+    {"DateGreaterThanEquals", ConditionOp::kDateGreaterThanEquals},
     {"Bool", ConditionOp::kBool},
+    {"BinaryEquals", ConditionOp::kBinaryEquals},
+    {"IpAddress", ConditionOp::kIpAddress},
+    {"NotIpAddress", ConditionOp::kNotIpAddress},
     {"Null", ConditionOp::kNull},
 }};
 
-// IAM operators this evaluator does not implement: a clear error beats a
-// silently wrong decision.
-constexpr std::array<std::string_view, 14> kUnsupportedOperators{
-    "NumericEquals",  "NumericNotEquals", "NumericLessThan", "NumericLessThanEquals", "NumericGreaterThan",
-    "NumericGreaterThanEquals", "DateEquals", "DateNotEquals", "DateLessThan", "DateLessThanEquals",
-    "DateGreaterThan", "DateGreaterThanEquals", "IpAddress", "NotIpAddress"};
+// What a typed operator's policy values must be ("" = any string).
+std::string_view value_kind_error(ConditionOp op, const std::string& value) {
+  switch (op) {
+    case ConditionOp::kNumericEquals:
+    case ConditionOp::kNumericNotEquals:
+    case ConditionOp::kNumericLessThan:
+    case ConditionOp::kNumericLessThanEquals:
+    case ConditionOp::kNumericGreaterThan:
+    case ConditionOp::kNumericGreaterThanEquals:
+      return parse_number(value) ? "" : "is not a number";
+    case ConditionOp::kDateEquals:
+    case ConditionOp::kDateNotEquals:
+    case ConditionOp::kDateLessThan:
+    case ConditionOp::kDateLessThanEquals:
+    case ConditionOp::kDateGreaterThan:
+    case ConditionOp::kDateGreaterThanEquals:
+      return parse_date_ms(value) ? "" : "is not an ISO 8601 date (e.g. 2026-01-31T12:00:00Z) or epoch seconds";
+    case ConditionOp::kIpAddress:
+    case ConditionOp::kNotIpAddress:
+      return parse_ip_range(value) ? "" : "is not an IPv4 or IPv6 address or CIDR range";
+    case ConditionOp::kBinaryEquals:
+      return parse_binary(value) ? "" : "is not base64";
+    case ConditionOp::kBool:
+    case ConditionOp::kNull:
+      return ascii_iequals(value, "true") || ascii_iequals(value, "false") ? "" : "must be \"true\" or \"false\"";
+    default:
+      return "";
+  }
+}
 
 Result<Condition> parse_operator(std::string_view name, const std::string& where) {
   Condition c;
@@ -179,11 +218,6 @@ Result<Condition> parse_operator(std::string_view name, const std::string& where
         return malformed(where + ": \"" + c.operator_name + "\": Null cannot take a set qualifier");
       }
       return c;
-    }
-  }
-  for (auto u : kUnsupportedOperators) {
-    if (ascii_iequals(rest, u) || ascii_iequals(rest, "BinaryEquals")) {
-      return malformed(where + ": condition operator \"" + c.operator_name + "\" is not supported by this evaluator");
     }
   }
   return malformed(where + ": unknown condition operator \"" + c.operator_name + "\"");
@@ -214,11 +248,9 @@ Result<std::vector<Condition>> parse_conditions(const json::value& v, const std:
         return list.error();
       }
       c.values = std::move(*list);
-      if (c.op == ConditionOp::kBool || c.op == ConditionOp::kNull) {
-        for (const auto& value : c.values) {
-          if (!ascii_iequals(value, "true") && !ascii_iequals(value, "false")) {
-            return malformed(op_where + "." + c.key + ": value \"" + value + "\" must be \"true\" or \"false\"");
-          }
+      for (const auto& value : c.values) {
+        if (const auto why = value_kind_error(c.op, value); !why.empty()) {
+          return malformed(op_where + "." + c.key + ": value \"" + value.substr(0, 128) + "\" " + std::string(why));
         }
       }
       // KMS rejects this combination outright (KMS Developer Guide,

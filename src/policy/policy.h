@@ -3,8 +3,9 @@
 // request) and `kms-proxy policy-check`. Implements the IAM policy language
 // subset key policies use: Allow/Deny statements with Principal/NotPrincipal,
 // Action/NotAction, Resource/NotResource and Condition blocks with the String*,
-// Arn*, Bool and Null operators, the ...IfExists suffix and the ForAnyValue: /
-// ForAllValues: set qualifiers. Pure: Boost.JSON only, no Asio, no I/O.
+// Arn*, Numeric*, Date*, Bool, BinaryEquals, IpAddress / NotIpAddress and Null
+// operators, the ...IfExists suffix and the ForAnyValue: / ForAllValues: set
+// qualifiers. Pure: Boost.JSON only, no Asio, no I/O.
 //
 // Evaluation rules implemented (IAM User Guide, "Policy evaluation logic",
 // "Condition operators", "Condition with multiple context keys or values"):
@@ -16,7 +17,8 @@
 //    (StringNotEquals, StringNotLike, ArnNot*, ...) are TRUE on a missing key
 //    ("If the policy condition requires that the key is not matched ... and the
 //    right key is not present, the condition is true", reference_policies_
-//    elements_condition_operators); ...IfExists is true on a missing key; Null
+//    elements_condition_operators; also NumericNotEquals, DateNotEquals and
+//    NotIpAddress); ...IfExists is true on a missing key; Null
 //    tests presence. A key present with no values counts as missing.
 //  * Set qualifiers: ForAnyValue is false on a missing/empty key, ForAllValues
 //    is true on it (reference_policies_condition-single-vs-multi-valued-context-keys).
@@ -35,8 +37,12 @@
 //    account (the emulator has no IAM policies, so "delegate to IAM" is taken
 //    as allowed); a role ARN also matches that role's STS assumed-role
 //    sessions; other ARNs and Service/Federated/CanonicalUser names match exactly.
-//  * Not supported (parse error): Numeric*, Date*, IpAddress, Binary operators
-//    and policy variables (${...} are taken literally).
+//  * Typed operators (policy/typed_values.h): a policy value that is not a
+//    number / date / address / base64 is a parse error (a clear error beats a
+//    silently wrong decision); a request value that is not one matches no
+//    policy value. Numeric and Date order: NumericLessThan holds when the
+//    request's value is less than a policy value.
+//  * Not supported: policy variables (${...} are taken literally).
 #pragma once
 
 #include <cstddef>
@@ -67,7 +73,22 @@ enum class ConditionOp {
   kArnNotEquals,
   kArnLike,
   kArnNotLike,
+  kNumericEquals,
+  kNumericNotEquals,
+  kNumericLessThan,
+  kNumericLessThanEquals,
+  kNumericGreaterThan,
+  kNumericGreaterThanEquals,
+  kDateEquals,
+  kDateNotEquals,
+  kDateLessThan,
+  kDateLessThanEquals,
+  kDateGreaterThan,
+  kDateGreaterThanEquals,
   kBool,
+  kBinaryEquals,
+  kIpAddress,
+  kNotIpAddress,
   kNull,
 };
 
@@ -165,6 +186,10 @@ struct Decision {
 };
 
 Decision evaluate(const Policy& policy, const RequestContext& ctx);
+
+/// StringNotEquals, NumericNotEquals, NotIpAddress, ...: the operators that
+/// hold when no policy value matches (and on a missing key).
+bool is_negated(ConditionOp op) noexcept;
 
 /// e.g. "StringEqualsIgnoreCase kms:RecipientAttestation:PCR0: expected 3aa0..., request has 0000..."
 /// (or "... request has no value").

@@ -121,6 +121,96 @@ TEST(Conditions, BoolNullAndArn) {
             });
 }
 
+TEST(Conditions, NumericOperators) {
+  // A key policy's usual guard on key deletion.
+  run_table("kms:ScheduleKeyDeletionPendingWindowInDays",
+            {
+                {"NumericGreaterThanEquals", R"("30")", vals({"30"}), true},
+                {"NumericGreaterThanEquals", R"(30)", vals({"7"}), false},  // JSON number in the policy
+                {"NumericGreaterThanEquals", R"("30")", kAbsent, false},
+                {"NumericGreaterThan", R"("30")", vals({"30"}), false},
+                {"NumericGreaterThan", R"("30")", vals({"30.5"}), true},
+                {"NumericLessThan", R"("1e2")", vals({"99"}), true},
+                {"NumericLessThan", R"("-1")", vals({"-1.5"}), true},
+                {"NumericLessThanEquals", R"("7")", vals({"7.0"}), true},
+                {"NumericLessThanEquals", R"("7")", vals({"8"}), false},
+                {"NumericEquals", R"(["7","30"])", vals({"30"}), true},  // values OR'ed
+                {"NumericEquals", R"("30")", vals({"thirty"}), false},   // not a number: no match
+                {"NumericNotEquals", R"(["7","30"])", vals({"30"}), false},
+                {"NumericNotEquals", R"(["7","30"])", vals({"14"}), true},
+                {"NumericNotEquals", R"("7")", kAbsent, true},  // negated on a missing key
+                {"NumericNotEquals", R"("7")", vals({"seven"}), true},  // matches none of the values
+                {"NumericLessThanIfExists", R"("7")", kAbsent, true},
+            });
+}
+
+TEST(Conditions, DateOperators) {
+  run_table("aws:CurrentTime",
+            {
+                {"DateLessThan", R"("2026-12-31T00:00:00Z")", vals({"2026-11-26T18:00:00Z"}), true},
+                {"DateLessThan", R"("2026-12-31T00:00:00Z")", vals({"2027-01-01T00:00:00Z"}), false},
+                {"DateLessThan", R"("2026-12-31T00:00:00Z")", vals({"2026-12-31T00:00:00Z"}), false},
+                {"DateLessThanEquals", R"("2026-12-31T00:00:00Z")", vals({"2026-12-31T00:00:00Z"}), true},
+                {"DateLessThan", R"("2026-12-31")", vals({"2026-12-30T23:59:59.999Z"}), true},  // date alone: midnight
+                {"DateGreaterThan", R"("2026-11-26T20:00:00+02:00")", vals({"2026-11-26T18:00:01Z"}), true},
+                {"DateGreaterThan", R"("2026-11-26T20:00:00+02:00")", vals({"2026-11-26T18:00:00Z"}), false},
+                {"DateGreaterThanEquals", R"("2026-11-26T18:00:00Z")", vals({"2026-11-26T18:00:00Z"}), true},
+                {"DateEquals", R"("2026-11-26T18:00:00Z")", vals({"1795716000"}), true},  // epoch seconds
+                {"DateEquals", R"("2026-11-26T18:00:00Z")", vals({"yesterday"}), false},
+                {"DateNotEquals", R"("2026-11-26T18:00:00Z")", vals({"2026-11-26T18:00:00Z"}), false},
+                {"DateNotEquals", R"("2026-11-26T18:00:00Z")", kAbsent, true},
+                {"DateLessThan", R"("2026-12-31T00:00:00Z")", kAbsent, false},
+            });
+  run_table("aws:EpochTime", {
+                                 {"DateLessThan", R"("2026-01-01T00:00:00Z")", vals({"1767225599"}), true},
+                                 {"DateLessThan", R"("2026-01-01T00:00:00Z")", vals({"1767225600"}), false},
+                             });
+}
+
+TEST(Conditions, IpAddressAndBinary) {
+  run_table("aws:SourceIp",
+            {
+                {"IpAddress", R"("203.0.113.0/24")", vals({"203.0.113.7"}), true},
+                {"IpAddress", R"("203.0.113.0/24")", vals({"203.0.114.7"}), false},
+                {"IpAddress", R"("203.0.113.5")", vals({"203.0.113.5"}), true},  // a single host
+                {"IpAddress", R"("203.0.113.5")", vals({"203.0.113.6"}), false},
+                {"IpAddress", R"("10.1.0.0/15")", vals({"10.0.255.255"}), true},  // host bits ignored
+                {"IpAddress", R"(["192.0.2.0/24","203.0.113.0/24"])", vals({"192.0.2.1"}), true},
+                {"IpAddress", R"("203.0.113.0/24")", vals({"::ffff:203.0.113.9"}), true},  // IPv4-mapped
+                {"IpAddress", R"("2001:db8::/32")", vals({"2001:DB8:1234::1"}), true},
+                {"IpAddress", R"("2001:db8::/32")", vals({"2001:db9::1"}), false},
+                {"IpAddress", R"("2001:db8::/32")", vals({"203.0.113.7"}), false},
+                {"IpAddress", R"("0.0.0.0/0")", vals({"not-an-ip"}), false},
+                {"IpAddress", R"("0.0.0.0/0")", vals({"198.51.100.1"}), true},
+                {"NotIpAddress", R"("203.0.113.0/24")", vals({"203.0.113.7"}), false},
+                {"NotIpAddress", R"("203.0.113.0/24")", vals({"198.51.100.7"}), true},
+                {"NotIpAddress", R"("203.0.113.0/24")", kAbsent, true},
+            });
+  run_table("k", {
+                     {"BinaryEquals", R"("QmluYXJ5")", vals({"QmluYXJ5"}), true},
+                     {"BinaryEquals", R"("QmluYXJ5")", vals({"QmluYXJz"}), false},
+                     {"BinaryEquals", R"("QmluYXJ5")", vals({"Binary"}), false},
+                 });
+}
+
+TEST(Conditions, TypedFailuresAreDescribedWithTheirRelation) {
+  const Policy p = parse_ok(allow_with(R"({"NumericGreaterThanEquals":{"kms:ScheduleKeyDeletionPendingWindowInDays":"30"},)"
+                                       R"("NotIpAddress":{"aws:SourceIp":["10.0.0.0/8","192.168.0.0/16"]}})"));
+  RequestContext r = ctx();
+  r.keys["kms:ScheduleKeyDeletionPendingWindowInDays"] = {"7"};
+  r.keys["aws:SourceIp"] = {"10.1.2.3"};
+  const Decision d = evaluate(p, r);
+  ASSERT_FALSE(d.allowed);
+  ASSERT_EQ(d.condition_misses.size(), 1u);
+  ASSERT_EQ(d.condition_misses[0].failures.size(), 2u);
+  EXPECT_EQ(describe(d.condition_misses[0].failures[0]),
+            "NumericGreaterThanEquals kms:ScheduleKeyDeletionPendingWindowInDays: expected at least 30, request has 7");
+  EXPECT_EQ(describe(d.condition_misses[0].failures[1]),
+            "NotIpAddress aws:SourceIp: expected an address in none of 10.0.0.0/8, 192.168.0.0/16, request has 10.1.2.3");
+  EXPECT_TRUE(is_negated(ConditionOp::kNotIpAddress));
+  EXPECT_FALSE(is_negated(ConditionOp::kNumericLessThan));
+}
+
 TEST(Conditions, IfExists) {
   run_table("kms:RecipientAttestation:ImageSha384",
             {
@@ -472,7 +562,10 @@ TEST(Parse, RejectsMalformedPolicies) {
       {R"({"Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*","Extra":1}]})",
        "unknown element \"Extra\""},
       {allow_with(R"({"StringEqualz":{"k":"v"}})"), "unknown condition operator \"StringEqualz\""},
-      {allow_with(R"({"NumericLessThan":{"k":"1"}})"), "\"NumericLessThan\" is not supported"},
+      {allow_with(R"({"NumericLessThan":{"k":"1 day"}})"), "value \"1 day\" is not a number"},
+      {allow_with(R"({"DateLessThan":{"aws:CurrentTime":"2026-02-30T00:00:00Z"}})"), "is not an ISO 8601 date"},
+      {allow_with(R"({"IpAddress":{"aws:SourceIp":"10.0.0.0/33"}})"), "is not an IPv4 or IPv6 address"},
+      {allow_with(R"({"BinaryEquals":{"k":"not base64!"}})"), "is not base64"},
       {allow_with(R"({"NullIfExists":{"k":"true"}})"), "Null cannot take the IfExists suffix"},
       {allow_with(R"({"ForAnyValue:Null":{"k":"true"}})"), "Null cannot take a set qualifier"},
       {allow_with(R"({"Bool":{"k":"yes"}})"), "must be \"true\" or \"false\""},
