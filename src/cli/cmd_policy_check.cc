@@ -1,6 +1,7 @@
 // `kms-proxy policy-check`: evaluates a KMS key policy against an enclave's
 // measurements before deployment, with the same evaluator as kms-emulator.
 #include <cctype>
+#include <chrono>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -12,7 +13,9 @@
 
 #include "attestation/document.h"
 #include "attestation/inspect.h"
+#include "base/clock.h"
 #include "base/encoding.h"
+#include "base/time_format.h"
 #include "cli/commands.h"
 #include "config/measurements.h"
 #include "policy/policy.h"
@@ -29,6 +32,7 @@ struct PolicyCheckFlags {
   std::string action = "kms:Decrypt";
   std::string principal;
   std::vector<std::string> encryption_context;
+  std::vector<std::string> conditions;  // KEY=VALUE, repeatable per key
 };
 
 std::optional<std::string> read_file(const std::string& path) {
@@ -117,9 +121,7 @@ std::string explain(const policy::ConditionFailure& f, const std::map<unsigned, 
     return policy::describe(f);
   }
   const auto it = pcrs.find(*idx);
-  const bool negated = f.op == policy::ConditionOp::kStringNotEquals ||
-                       f.op == policy::ConditionOp::kStringNotEqualsIgnoreCase ||
-                       f.op == policy::ConditionOp::kStringNotLike;
+  const bool negated = policy::is_negated(f.op);
   std::string line = "PCR" + std::to_string(*idx) + (negated ? " expected none of " : " expected ") +
                      (f.expected.empty() ? std::string("(nothing)") : join(f.expected, " or ")) +
                      ", enclave has " +
@@ -224,6 +226,21 @@ int policy_check(const PolicyCheckFlags& f) {
   }
   policy::add_recipient_attestation(ctx, pcrs);
   policy::add_encryption_context(ctx, ec);
+  for (const auto& kv : f.conditions) {
+    const auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      std::cerr << "policy-check: --condition takes KEY=VALUE, e.g. aws:SourceIp=203.0.113.7\n";
+      return 2;
+    }
+    ctx.keys[kv.substr(0, eq)].push_back(kv.substr(eq + 1));
+  }
+  // The global keys every request carries, unless --condition set them.
+  const SysTime now = SystemClock::instance().now();
+  ctx.keys.try_emplace("aws:CurrentTime", std::vector<std::string>{format_rfc3339(now)});
+  ctx.keys.try_emplace("aws:EpochTime",
+                       std::vector<std::string>{std::to_string(
+                           std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count())});
+  ctx.keys.try_emplace("aws:SecureTransport", std::vector<std::string>{"true"});
 
   const auto d = policy::evaluate(*pol, ctx);
   std::cout << (d.allowed ? "ALLOWED" : "DENIED") << ": " << ctx.action << " by " << ctx.principal_arn
@@ -295,6 +312,10 @@ Runner add_policy_check_command(CLI::App& app) {
                   "taken from the policy)");
   sub->add_option("--encryption-context", f->encryption_context,
                   "Encryption context pair K=V of the request; repeatable");
+  sub->add_option("--condition", f->conditions,
+                  "Any other condition key of the request, KEY=VALUE (e.g. aws:SourceIp=203.0.113.7,\n"
+                  "kms:ViaService=..., aws:CurrentTime=2026-12-01T00:00:00Z); repeat a key for several\n"
+                  "values. aws:CurrentTime and aws:EpochTime default to now, aws:SecureTransport to true");
   sub->footer(
       "Evaluates the policy as KMS does (explicit Deny wins, then any Allow whose conditions hold),\n"
       "with kms:RecipientAttestation:ImageSha384 and :PCR<n> taken from the enclave's measurements,\n"

@@ -3,6 +3,11 @@
 // key's policy with the request's condition keys.
 #include "policy/policy.h"
 
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "base/time_format.h"
 #include "emulator/internal.h"
 
 namespace kp::emulator {
@@ -21,6 +26,16 @@ Result<policy::Decision> decide(std::string_view policy_text, std::string_view a
   ctx.caller_account = caller.account;
   ctx.resource = std::string(key_arn);
   ctx.keys = conditions;
+  // Global condition keys every AWS request carries (IAM User Guide,
+  // "AWS global condition context keys"). aws:SourceIp is not among them:
+  // the emulator listens on loopback, where it would only ever be 127.0.0.1.
+  ctx.keys.try_emplace("aws:CurrentTime", std::vector<std::string>{format_rfc3339(caller.request_time)});
+  ctx.keys.try_emplace(
+      "aws:EpochTime",
+      std::vector<std::string>{std::to_string(
+          std::chrono::duration_cast<std::chrono::seconds>(caller.request_time.time_since_epoch()).count())});
+  ctx.keys.try_emplace("aws:SecureTransport",
+                       std::vector<std::string>{caller.secure_transport ? "true" : "false"});
   return policy::evaluate(*p, ctx);
 }
 

@@ -159,6 +159,8 @@ HttpResponse KmsEmulator::handle(const HttpRequest& request) {
                                  [&](const Credential& c) { return c.access_key_id == who->access_key_id; });
     caller = Caller{it->account, it->principal_arn};
   }
+  caller.request_time = e.clock->now();
+  caller.secure_transport = e.options.secure_transport;
 
   const Model& model = Model::embedded();
   if (!model.has_operation(op)) {  // kp::kms and our table derive from the same model

@@ -58,6 +58,8 @@ struct EmulatorOptions {
   /// Time source for key dates, deletion windows, SigV4 and certificate
   /// validity (tests pin it). Must outlive the emulator. Null = system clock.
   const Clock* clock = nullptr;
+  /// Requests arrive over TLS: the aws:SecureTransport condition key.
+  bool secure_transport = false;
 };
 
 class KmsEmulator {

@@ -467,6 +467,28 @@ TEST_F(EmulatorTest, CallerAccountAndEncryptionContextKeysConditions) {
   EXPECT_EQ(op("Encrypt", {{"KeyId", id}, {"Plaintext", b64("x")}}).type, "AccessDeniedException");
 }
 
+TEST_F(EmulatorTest, TypedConditionsSeeDeletionWindowTimeAndTransport) {
+  // Two guards production key policies carry: a minimum deletion window
+  // (NumericGreaterThanEquals) and an expiry for a grant of use
+  // (DateLessThan on aws:CurrentTime, here against the pinned clock).
+  const std::string policy = R"({"Version":"2012-10-17","Statement":[
+      {"Sid":"Admin","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},
+       "Action":["kms:Create*","kms:Describe*","kms:Put*","kms:Encrypt"],"Resource":"*",
+       "Condition":{"DateLessThan":{"aws:CurrentTime":"2023-11-15T00:00:00Z"},
+                    "Bool":{"aws:SecureTransport":"false"}}},
+      {"Sid":"Deletion","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},
+       "Action":"kms:ScheduleKeyDeletion","Resource":"*",
+       "Condition":{"NumericGreaterThanEquals":{"kms:ScheduleKeyDeletionPendingWindowInDays":"21"}}}]})";
+  const std::string id = create_key_id({{"Policy", policy}});
+  EXPECT_EQ(op("Encrypt", {{"KeyId", id}, {"Plaintext", b64("x")}}).status, 200u);
+  auto short_window = op("ScheduleKeyDeletion", {{"KeyId", id}, {"PendingWindowInDays", 7}});
+  EXPECT_EQ(short_window.type, "AccessDeniedException") << short_window.raw.body;
+  // Past the date in the policy (kStartMs is 2023-11-14T22:13:20Z) the Allow no longer applies.
+  clock_.advance(std::chrono::hours(2));
+  EXPECT_EQ(op("Encrypt", {{"KeyId", id}, {"Plaintext", b64("x")}}).type, "AccessDeniedException");
+  EXPECT_EQ(op("ScheduleKeyDeletion", {{"KeyId", id}, {"PendingWindowInDays", 21}}).status, 200u);
+}
+
 TEST_F(EmulatorTest, StateSurvivesReopen) {
   const std::string id = create_key_id({{"Description", "durable"}});
   ASSERT_EQ(op("CreateAlias", {{"AliasName", "alias/durable"}, {"TargetKeyId", id}}).status, 200u);

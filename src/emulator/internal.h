@@ -30,6 +30,10 @@ namespace kp::emulator {
 struct Caller {
   std::string account;
   std::string principal_arn;
+  // The request's global condition keys (aws:CurrentTime, aws:EpochTime,
+  // aws:SecureTransport), set once per request.
+  SysTime request_time{};
+  bool secure_transport = false;
 };
 
 /// Condition keys of one request (multi-valued, e.g. kms:EncryptionContextKeys).

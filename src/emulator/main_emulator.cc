@@ -174,6 +174,7 @@ int serve(const ServeFlags& f) {
   }
   server_options.allow_non_loopback = f.allow_non_loopback;
   server_options.tls = tls;
+  options.secure_transport = tls != nullptr;
   if (f.workers == 0 || f.io_threads == 0) {
     errors.push_back("--workers and --io-threads must be at least 1");
   }

@@ -239,7 +239,9 @@ Result<Reply> op_schedule_key_deletion(KmsEmulator::Impl& e, const Caller& calle
     return key.error();
   }
   const auto& k = **key;
-  if (auto a = authorize(k, "kms:ScheduleKeyDeletion", caller, base_conditions(k, caller)); !a) {
+  auto conditions = base_conditions(k, caller);
+  conditions["kms:ScheduleKeyDeletionPendingWindowInDays"] = {std::to_string(days)};
+  if (auto a = authorize(k, "kms:ScheduleKeyDeletion", caller, conditions); !a) {
     return a.error();
   }
   if (k.state == KeyState::kPendingDeletion) {

@@ -179,6 +179,36 @@ class PolicyCheckTest(h.TempDirTestCase):
         self.assertEqual(r.returncode, 1, r.stdout)
         self.assertIn("kms:EncryptionContext:app: expected billing, request has no value", r.stdout)
 
+    def test_typed_conditions_and_condition_flag(self):
+        # A production-style policy: the enclave may decrypt only from the
+        # VPC's addresses and until a date; the clock defaults to now.
+        pol = self.enclave_policy(extra={"IpAddress": {"aws:SourceIp": "10.0.0.0/16"},
+                                         "DateLessThan": {"aws:CurrentTime": "2099-01-01T00:00:00Z"}})
+        base = ["--policy", pol, "--pcr", f"0={PCR0_REAL}"]
+        r = self.check(*base, "--condition", "aws:SourceIp=10.0.3.4")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        r = self.check(*base, "--condition", "aws:SourceIp=192.168.1.1")
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("IpAddress aws:SourceIp: expected an address in 10.0.0.0/16, request has 192.168.1.1",
+                      r.stdout)
+        r = self.check(*base)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("aws:SourceIp: expected an address in 10.0.0.0/16, request has no value", r.stdout)
+        # --condition overrides the default time.
+        r = self.check(*base, "--condition", "aws:SourceIp=10.0.3.4",
+                       "--condition", "aws:CurrentTime=2099-06-01T00:00:00Z")
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("DateLessThan aws:CurrentTime: expected before 2099-01-01T00:00:00Z, "
+                      "request has 2099-06-01T00:00:00Z", r.stdout)
+        r = self.check(*base, "--condition", "no-equals-sign")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--condition takes KEY=VALUE", r.stderr)
+        # A value the operator cannot read is a policy error, named.
+        bad = self.policy(allow("E", "kms:Decrypt", {"NumericLessThan": {"kms:X": "ten"}}))
+        r = self.check("--policy", bad, "--pcr", f"0={PCR0_REAL}")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn('value "ten" is not a number', r.stderr)
+
     def test_explicit_deny_wins_and_is_named(self):
         pol = self.policy(
             allow("EnclaveDecrypt", "kms:Decrypt", pcr0_condition(PCR0_REAL)),

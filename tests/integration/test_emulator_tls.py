@@ -60,6 +60,18 @@ class EmulatorTlsTest(h.TempDirTestCase):
         for _ in range(3):
             self.assertEqual(len(kms.generate_random(NumberOfBytes=32)["Plaintext"]), 32)
 
+    def test_key_policy_sees_secure_transport(self):
+        # Encrypt only over TLS: the emulator's aws:SecureTransport is true here
+        # (emulator/test_boto3_api.py shows the same policy denying over HTTP).
+        kms = h.boto3_kms(self.url, verify=self.ca)
+        policy = json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Sid": "Admin", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+             "Action": ["kms:PutKeyPolicy", "kms:DescribeKey"], "Resource": "*"},
+            {"Sid": "TlsOnly", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+             "Action": "kms:Encrypt", "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "true"}}}]})
+        key_id = kms.create_key(Policy=policy)["KeyMetadata"]["KeyId"]
+        self.assertIn("CiphertextBlob", kms.encrypt(KeyId=key_id, Plaintext=b"x"))
+
     def test_boto3_without_the_ca_refuses_the_server(self):
         kms = h.boto3_kms(self.url)  # the default bundle does not know the test CA
         with self.assertRaises(botocore.exceptions.SSLError) as cm:

@@ -1,4 +1,5 @@
 """The KMS API through the real boto3 client against the kms-emulator binary."""
+import json
 import os
 import sys
 import unittest
@@ -107,6 +108,26 @@ class Boto3ApiTest(unittest.TestCase):
         shared = self.kms.derive_shared_secret(KeyId=ecdh_id, KeyAgreementAlgorithm="ECDH",
                                                PublicKey=peer_der)["SharedSecret"]
         self.assertEqual(shared, peer.exchange(ec.ECDH(), kms_pub))
+
+    def test_typed_policy_conditions(self):
+        # A minimum deletion window (NumericGreaterThanEquals) and TLS-only use
+        # (Bool aws:SecureTransport): this emulator speaks plain HTTP, so
+        # Encrypt is denied (test_emulator_tls.py shows it allowed over HTTPS).
+        root = f"arn:aws:iam::{DEFAULT_ACCOUNT}:root"
+        policy = json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Sid": "Admin", "Effect": "Allow", "Principal": {"AWS": root},
+             "Action": ["kms:PutKeyPolicy", "kms:DescribeKey"], "Resource": "*"},
+            {"Sid": "TlsOnly", "Effect": "Allow", "Principal": {"AWS": root}, "Action": "kms:Encrypt",
+             "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "true"}}},
+            {"Sid": "SlowDeletion", "Effect": "Allow", "Principal": {"AWS": root},
+             "Action": "kms:ScheduleKeyDeletion", "Resource": "*",
+             "Condition": {"NumericGreaterThanEquals": {"kms:ScheduleKeyDeletionPendingWindowInDays": 28}}}]})
+        key_id = self.kms.create_key(Policy=policy)["KeyMetadata"]["KeyId"]
+        self.assertClientError("AccessDeniedException", self.kms.encrypt, KeyId=key_id, Plaintext=b"x")
+        self.assertClientError("AccessDeniedException", self.kms.schedule_key_deletion, KeyId=key_id,
+                               PendingWindowInDays=7)
+        out = self.kms.schedule_key_deletion(KeyId=key_id, PendingWindowInDays=28)
+        self.assertEqual(out["KeyState"], "PendingDeletion")
 
     def test_errors_have_kms_shapes(self):
         err = self.assertClientError("ValidationException", self.kms.create_key, KeySpec="RSA_2048")
