@@ -12,6 +12,7 @@ Deterministic: running it twice produces identical files.
 """
 import argparse
 import base64
+import json
 import os
 import pathlib
 import shutil
@@ -23,7 +24,7 @@ CORPUS = ROOT / "fuzz" / "corpus"
 
 
 TARGETS = ["cbor_decode", "attestation_document", "cms_parse", "kms_rewrite", "sigv4_authorization",
-           "config_yaml", "http_request"]
+           "config_yaml", "http_request", "policy_document"]
 
 
 def put(target, name, data):
@@ -215,6 +216,48 @@ def sigv4_seeds(vec):
         sigv4_seed(b"", b"GET", b"/a/./b/../../c//d/%2e%2E/?b=2&a=%41&a=&c", [(b"Host", b"h"), (b"host", b"H2"), (b"X-Amz-Date", b"bad")], b""))
 
 
+# --- policy_document ---------------------------------------------------------------
+def policy_seeds():
+    """A key policy, then NUL-separated request values for its condition keys."""
+    root = {"AWS": "arn:aws:iam::111122223333:root"}
+
+    def doc(*statements):
+        return json.dumps({"Version": "2012-10-17", "Statement": list(statements)}, separators=(",", ":"))
+
+    def allow(sid, action, cond=None):
+        st = {"Sid": sid, "Effect": "Allow", "Principal": root, "Action": action, "Resource": "*"}
+        if cond:
+            st["Condition"] = cond
+        return st
+
+    admin = allow("Admin", "kms:*")
+    pcr0 = "3aa0e6e6ed7d7ed3e3bd1e7ba7a5be4e7bbdd6a1e1f6f13f8eb54b3b0fbd3f0a08c36ba9c4ba4cfc6d7e4c5e3d8f1a634c"
+    seeds = {
+        "default_key_policy": (doc(admin), []),
+        "attested_decrypt": (doc(admin, allow("Enclave", "kms:Decrypt", {
+            "StringEqualsIgnoreCase": {"kms:RecipientAttestation:ImageSha384": pcr0}})), [pcr0.upper()]),
+        "explicit_deny_debug": (doc(allow("Enclave", "kms:Decrypt"), {
+            "Effect": "Deny", "Principal": "*", "Action": "kms:*", "Resource": "*",
+            "Condition": {"StringEquals": {"kms:RecipientAttestation:PCR0": "00" * 48}}}), ["00" * 48]),
+        "numeric_deletion_window": (doc(allow("Del", "kms:ScheduleKeyDeletion", {
+            "NumericGreaterThanEquals": {"kms:ScheduleKeyDeletionPendingWindowInDays": 21},
+            "NumericNotEquals": {"k": ["-1.5e3", "+7"]}})), ["30", "1e1"]),
+        "dates_and_epoch": (doc(allow("Until", "kms:Decrypt", {
+            "DateLessThan": {"aws:CurrentTime": "2026-12-31T23:59:59.5+01:00"},
+            "DateGreaterThanEquals": {"aws:EpochTime": "2026-01"}})), ["2026-11-26T18:00:00Z", "1795716000"]),
+        "ip_ranges": (doc(allow("Vpc", "kms:Decrypt", {
+            "IpAddress": {"aws:SourceIp": ["10.0.0.0/9", "2001:db8::/33"]},
+            "NotIpAddressIfExists": {"aws:VpcSourceIp": "192.168.0.1"}})), ["10.127.0.1", "::ffff:10.1.2.3"]),
+        "binary_and_sets": (doc(allow("Bin", "kms:Decrypt", {
+            "BinaryEquals": {"k": "QmluYXJ5"},
+            "ForAllValues:StringLike": {"kms:EncryptionContextKeys": ["app*", "t?nant"]},
+            "ForAnyValue:DateNotEquals": {"d": "1970-01-01"},
+            "Null": {"kms:ViaService": "true"}})), ["QmluYXJ5", "apps", "0"]),
+    }
+    for name, (policy, values) in seeds.items():
+        put("policy_document", name, policy + "".join("\0" + v for v in values))
+
+
 # --- config_yaml -----------------------------------------------------------------
 def config_seeds():
     td = ROOT / "src" / "config" / "testdata"
@@ -290,6 +333,7 @@ def generate(vec):
     sigv4_seeds(vec)
     config_seeds()
     http_seeds(vec)
+    policy_seeds()
 
 
 def files(root):
