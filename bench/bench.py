@@ -567,6 +567,15 @@ http {{
             # In CPU time (RSA CPU per op / proxy CPU per request, all threads):
             # insensitive to other load on the pinned core.
             figure("c_attested_cpu_ratio_vs_rsa", vs_rsa_cpu("cpu_us_per_request"))
+            # The I/O thread alone on that core: the proxy's own work per
+            # request without the simulated NSM's signing, which a real NSM
+            # does outside the enclave. Shown without a target: the target is
+            # the throughput above.
+            io = vs_rsa_cpu("io_thread_cpu_us_per_request")
+            self.figure("c_attested_io_thread_cpu_ratio_vs_rsa_one_core", med(io) if io else None, unit="x",
+                        rounds_ratio=io, **summary,
+                        io_thread_cpu_us_per_request=med(r["io_thread_cpu_us_per_request"] for r in rounds)
+                        if io else None)
 
     def rsa_reference(self, cpu: str) -> dict:
         """kp_rsa_oaep_time on `cpu`: OpenSSL's RSA-2048 OAEP decrypt time."""

@@ -50,9 +50,10 @@ def detail(name: str, f: dict) -> str:
         return f"proxy {n('proxy_us')} us, direct {n('direct_us')} us (nginx adds {n('nginx_added_us')} us)"
     if name == "c_attested_cpu_ratio_vs_rsa":
         return f"RSA {n('rsa_cpu_us_per_op', '.0f')} us cpu/op; proxy {n('proxy_cpu_us_per_request')} us cpu/req"
-    if name == "c_attested_io_thread_cpu_ratio_vs_rsa":
+    if name.startswith("c_attested_io_thread_cpu_ratio_vs_rsa"):
+        where = "all on one core" if name.endswith("_one_core") else "NSM offloaded"
         return (f"RSA {n('rsa_cpu_us_per_op', '.0f')} us cpu/op; I/O thread "
-                f"{n('io_thread_cpu_us_per_request', '.0f')} us cpu/req (NSM offloaded)")
+                f"{n('io_thread_cpu_us_per_request', '.0f')} us cpu/req ({where})")
     if name.startswith("c_"):
         return (f"{n('rps')} req/s; RSA {n('rsa_us_per_op')} us/op ({n('rsa_ops_per_sec')}/s); "
                 f"{n('requests_per_nsm_call', '.1f')} req/NSM call")
