@@ -198,6 +198,23 @@ bool order_holds(ConditionOp op, std::optional<int> cmp) {
 
 // The positive relation behind `op` for one policy value and one request value.
 bool value_matches(ConditionOp op, std::string_view policy_value, std::string_view request_value) {
+  switch (typed_kind(op)) {
+    case TypedKind::kNumber:
+      return order_holds(op, compare_typed(parse_number, policy_value, request_value));
+    case TypedKind::kDate:
+      return order_holds(op, compare_typed(parse_date_ms, policy_value, request_value));
+    case TypedKind::kIpAddress: {
+      const auto range = parse_ip_range(policy_value);
+      return range && ip_in_range(*range, request_value);
+    }
+    case TypedKind::kBinary: {
+      const auto p = parse_binary(policy_value);
+      const auto r = parse_binary(request_value);
+      return p && r && *p == *r;
+    }
+    case TypedKind::kNone:
+      break;
+  }
   switch (op) {
     case ConditionOp::kStringEquals:
     case ConditionOp::kStringNotEquals:
@@ -214,34 +231,9 @@ bool value_matches(ConditionOp op, std::string_view policy_value, std::string_vi
     case ConditionOp::kArnLike:
     case ConditionOp::kArnNotLike:
       return arn_match(policy_value, request_value);
-    case ConditionOp::kNumericEquals:
-    case ConditionOp::kNumericNotEquals:
-    case ConditionOp::kNumericLessThan:
-    case ConditionOp::kNumericLessThanEquals:
-    case ConditionOp::kNumericGreaterThan:
-    case ConditionOp::kNumericGreaterThanEquals:
-      return order_holds(op, compare_typed(parse_number, policy_value, request_value));
-    case ConditionOp::kDateEquals:
-    case ConditionOp::kDateNotEquals:
-    case ConditionOp::kDateLessThan:
-    case ConditionOp::kDateLessThanEquals:
-    case ConditionOp::kDateGreaterThan:
-    case ConditionOp::kDateGreaterThanEquals:
-      return order_holds(op, compare_typed(parse_date_ms, policy_value, request_value));
-    case ConditionOp::kIpAddress:
-    case ConditionOp::kNotIpAddress: {
-      const auto range = parse_ip_range(policy_value);
-      return range && ip_in_range(*range, request_value);
-    }
-    case ConditionOp::kBinaryEquals: {
-      const auto p = parse_binary(policy_value);
-      const auto r = parse_binary(request_value);
-      return p && r && *p == *r;
-    }
-    case ConditionOp::kNull:
+    default:  // kNull (handled by condition_holds) and the typed operators above
       return false;
   }
-  return false;
 }
 
 bool condition_holds(const Condition& c, const std::vector<std::string>& actual) {

@@ -165,32 +165,22 @@ constexpr std::array<OperatorRow, 28> kOperators{{
 
 // What a typed operator's policy values must be ("" = any string).
 std::string_view value_kind_error(ConditionOp op, const std::string& value) {
-  switch (op) {
-    case ConditionOp::kNumericEquals:
-    case ConditionOp::kNumericNotEquals:
-    case ConditionOp::kNumericLessThan:
-    case ConditionOp::kNumericLessThanEquals:
-    case ConditionOp::kNumericGreaterThan:
-    case ConditionOp::kNumericGreaterThanEquals:
+  switch (typed_kind(op)) {
+    case TypedKind::kNumber:
       return parse_number(value) ? "" : "is not a number";
-    case ConditionOp::kDateEquals:
-    case ConditionOp::kDateNotEquals:
-    case ConditionOp::kDateLessThan:
-    case ConditionOp::kDateLessThanEquals:
-    case ConditionOp::kDateGreaterThan:
-    case ConditionOp::kDateGreaterThanEquals:
+    case TypedKind::kDate:
       return parse_date_ms(value) ? "" : "is not an ISO 8601 date (e.g. 2026-01-31T12:00:00Z) or epoch seconds";
-    case ConditionOp::kIpAddress:
-    case ConditionOp::kNotIpAddress:
+    case TypedKind::kIpAddress:
       return parse_ip_range(value) ? "" : "is not an IPv4 or IPv6 address or CIDR range";
-    case ConditionOp::kBinaryEquals:
+    case TypedKind::kBinary:
       return parse_binary(value) ? "" : "is not base64";
-    case ConditionOp::kBool:
-    case ConditionOp::kNull:
-      return ascii_iequals(value, "true") || ascii_iequals(value, "false") ? "" : "must be \"true\" or \"false\"";
-    default:
-      return "";
+    case TypedKind::kNone:
+      break;
   }
+  if (op == ConditionOp::kBool || op == ConditionOp::kNull) {
+    return ascii_iequals(value, "true") || ascii_iequals(value, "false") ? "" : "must be \"true\" or \"false\"";
+  }
+  return "";
 }
 
 Result<Condition> parse_operator(std::string_view name, const std::string& where) {

@@ -11,6 +11,44 @@
 
 namespace kp::policy {
 
+TypedKind typed_kind(ConditionOp op) noexcept {
+  switch (op) {
+    case ConditionOp::kNumericEquals:
+    case ConditionOp::kNumericNotEquals:
+    case ConditionOp::kNumericLessThan:
+    case ConditionOp::kNumericLessThanEquals:
+    case ConditionOp::kNumericGreaterThan:
+    case ConditionOp::kNumericGreaterThanEquals:
+      return TypedKind::kNumber;
+    case ConditionOp::kDateEquals:
+    case ConditionOp::kDateNotEquals:
+    case ConditionOp::kDateLessThan:
+    case ConditionOp::kDateLessThanEquals:
+    case ConditionOp::kDateGreaterThan:
+    case ConditionOp::kDateGreaterThanEquals:
+      return TypedKind::kDate;
+    case ConditionOp::kIpAddress:
+    case ConditionOp::kNotIpAddress:
+      return TypedKind::kIpAddress;
+    case ConditionOp::kBinaryEquals:
+      return TypedKind::kBinary;
+    case ConditionOp::kStringEquals:
+    case ConditionOp::kStringNotEquals:
+    case ConditionOp::kStringEqualsIgnoreCase:
+    case ConditionOp::kStringNotEqualsIgnoreCase:
+    case ConditionOp::kStringLike:
+    case ConditionOp::kStringNotLike:
+    case ConditionOp::kArnEquals:
+    case ConditionOp::kArnNotEquals:
+    case ConditionOp::kArnLike:
+    case ConditionOp::kArnNotLike:
+    case ConditionOp::kBool:
+    case ConditionOp::kNull:
+      return TypedKind::kNone;
+  }
+  return TypedKind::kNone;
+}
+
 namespace {
 
 bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }

@@ -21,8 +21,15 @@
 #include <string_view>
 
 #include "base/bytes.h"
+#include "policy/policy.h"
 
 namespace kp::policy {
+
+/// The typed comparison an operator makes: how the parser checks its policy
+/// values and how the evaluator compares. kNone: the string, ARN, Bool and
+/// Null operators.
+enum class TypedKind { kNone, kNumber, kDate, kIpAddress, kBinary };
+TypedKind typed_kind(ConditionOp op) noexcept;
 
 std::optional<double> parse_number(std::string_view s) noexcept;
 
