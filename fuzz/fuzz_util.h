@@ -12,6 +12,7 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace kp::fuzz {
 
@@ -35,6 +36,19 @@ inline bool tolerated(std::string_view id) {
     return std::string(",") + (env != nullptr ? env : "") + ",";
   }();
   return list.find(std::string(",") + std::string(id) + ",") != std::string::npos;
+}
+
+/// Every `sep`-separated part of `s`, empty ones included ("a;;b" -> a, "", b).
+inline std::vector<std::string> split(std::string_view s, char sep) {
+  std::vector<std::string> parts;
+  while (true) {
+    const auto next = s.find(sep);
+    parts.emplace_back(s.substr(0, next));
+    if (next == std::string_view::npos) {
+      return parts;
+    }
+    s.remove_prefix(next + 1);
+  }
 }
 
 /// <vectors>/<rel>, where <vectors> is $KP_FUZZ_VECTORS_DIR or the

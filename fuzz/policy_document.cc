@@ -47,15 +47,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view text = in.substr(0, nul);
   std::vector<std::string> values;
   if (nul != std::string_view::npos) {
-    std::string_view rest = in.substr(nul + 1);
-    while (true) {
-      const auto next = rest.find('\0');
-      values.emplace_back(rest.substr(0, next));
-      if (next == std::string_view::npos) {
-        break;
-      }
-      rest.remove_prefix(next + 1);
-    }
+    values = kp::fuzz::split(in.substr(nul + 1), '\0');
   }
   for (const auto& v : values) {
     check_value(v);
