@@ -5,6 +5,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_future.hpp>
+#include <algorithm>
 #include <cstdlib>
 #include <future>
 #include <optional>
@@ -203,8 +204,25 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const config::Config& cfg, Daemon
     credentials::ChainOptions co;
     const auto env = credentials::process_env();
     co.env = env;
-    co.http = credentials::make_upstream_fetcher(*d->pool, uo.transport, {},
-                                                 credentials::plain_http_hosts_from_env(env));
+    // credentials.sources, in its order: a source not listed is never used.
+    co.sources.clear();
+    for (const auto s : cfg.credentials.chain) {
+      co.sources.push_back(s == config::CredentialSource::kEnv         ? credentials::SourceKind::kEnvironment
+                           : s == config::CredentialSource::kContainer ? credentials::SourceKind::kContainer
+                                                                       : credentials::SourceKind::kImds);
+    }
+    // credentials.imds_endpoint (validated as http://HOST[:PORT]);
+    // AWS_EC2_METADATA_SERVICE_ENDPOINT still wins, as in the AWS SDKs.
+    auto plain_hosts = credentials::plain_http_hosts_from_env(env);
+    if (auto imds = config::parse_endpoint(cfg.credentials.imds_endpoint)) {
+      co.imds.endpoint = credentials::HttpEndpoint{imds->scheme, imds->host, imds->port};
+      plain_hosts.push_back(imds->host);
+    }
+    // credentials.imds_timeout bounds each IMDS call; the shared client's own
+    // response deadline must not cut it shorter.
+    credentials::FetchTimeouts fetch_timeouts;
+    fetch_timeouts.total = std::max(fetch_timeouts.total, cfg.credentials.imds_timeout);
+    co.http = credentials::make_upstream_fetcher(*d->pool, uo.transport, fetch_timeouts, plain_hosts);
     co.imds.timeouts.total = cfg.credentials.imds_timeout;
     co.cache.refresh_window = cfg.credentials.refresh_margin;
     co.cache.clock = &d->skew.clock();  // expiry times come from the parent's (synchronised) clock

@@ -86,7 +86,7 @@ TEST_F(ChainTest, ContainerWhenItsVariablesAreSet) {
 TEST_F(ChainTest, ImdsOtherwiseAndItsRegion) {
   FakeHttpServer server(ioc_, testing::fake_credential_endpoints("/v2/creds"));
   auto o = options({{"AWS_ACCESS_KEY_ID", "AKIDAPPDUMMY"}, {"AWS_SECRET_ACCESS_KEY", "dummy"}});
-  o.use_environment = false;  // the application's dummy keys must not win
+  o.sources = {SourceKind::kContainer, SourceKind::kImds};  // the application's dummy keys must not win
   o.imds.endpoint = server.endpoint();
   auto chain = make_default_chain(std::move(o));
   ASSERT_TRUE(chain) << chain.error().message;
@@ -101,6 +101,38 @@ TEST_F(ChainTest, ImdsOtherwiseAndItsRegion) {
   ASSERT_TRUE(region) << region.error().message;
   EXPECT_EQ(*region, "ap-southeast-2");
   EXPECT_EQ(server.count("PUT", "/latest/api/token"), 1U);  // token shared with the region call
+}
+
+TEST_F(ChainTest, OnlyTheListedSourcesInTheirOrder) {
+  FakeHttpServer server(ioc_, testing::fake_credential_endpoints("/v2/creds"));
+  const std::map<std::string, std::string> env = {{"AWS_ACCESS_KEY_ID", "AKIDAPPDUMMY"},
+                                                  {"AWS_SECRET_ACCESS_KEY", "dummy"},
+                                                  {"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/creds"}};
+  // IMDS first although the environment has keys and a container endpoint.
+  auto o = options(env);
+  o.sources = {SourceKind::kImds, SourceKind::kEnvironment};
+  o.imds.endpoint = server.endpoint();
+  auto chain = make_default_chain(std::move(o));
+  ASSERT_TRUE(chain) << chain.error().message;
+  EXPECT_EQ(chain->kind, SourceKind::kImds);
+
+  // Container before environment.
+  o = options(env);
+  o.sources = {SourceKind::kContainer, SourceKind::kEnvironment};
+  o.container.relative_base = server.endpoint();
+  chain = make_default_chain(std::move(o));
+  ASSERT_TRUE(chain) << chain.error().message;
+  EXPECT_EQ(chain->kind, SourceKind::kContainer);
+
+  // A listed source that does not apply is skipped; an unlisted one is never used.
+  o = options({{"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/creds"}});
+  o.sources = {SourceKind::kEnvironment};
+  auto none = make_default_chain(std::move(o));
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().code, Errc::kCredentialsUnavailable);
+  EXPECT_NE(none.error().message.find("tried environment"), std::string::npos) << none.error().message;
+  EXPECT_NE(none.error().message.find("no AWS_ACCESS_KEY_ID"), std::string::npos) << none.error().message;
+  EXPECT_EQ(http_->calls(), 0U);
 }
 
 TEST_F(ChainTest, ImdsEndpointFromEnvironment) {

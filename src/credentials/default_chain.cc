@@ -1,5 +1,9 @@
 #include "credentials/default_chain.h"
 
+#include <algorithm>
+#include <optional>
+#include <vector>
+
 #include "credentials/parse.h"
 #include "credentials/provider.h"
 
@@ -17,59 +21,64 @@ std::string_view source_kind_name(SourceKind k) noexcept {
   return "unknown";
 }
 
-Result<Chain> make_default_chain(ChainOptions opts) {
-  Chain chain;
+namespace {
 
-  // 1. Environment.
-  if (opts.use_environment) {
-    auto env_creds = credentials_from_env(opts.env);
-    if (!env_creds) {
-      return env_creds.error();
-    }
-    if (*env_creds) {
-      sigv4::Credentials& c = **env_creds;
-      chain.kind = SourceKind::kEnvironment;
-      chain.description =
-          "environment (AWS_ACCESS_KEY_ID=" + mask_access_key_id(c.access_key_id) +
-          (c.session_token.empty() ? ", no session token)" : ", with session token)");
-      chain.provider = std::make_shared<credentials::StaticCredentialsProvider>(std::move(c));
-      return chain;
-    }
+// One source's attempt: a chain when it applies, nullopt (with the reason in
+// `skipped`) when it does not, an error when it is misconfigured.
+using Attempt = Result<std::optional<Chain>>;
+
+Attempt try_environment(ChainOptions& opts, std::vector<std::string>& skipped) {
+  auto env_creds = credentials_from_env(opts.env);
+  if (!env_creds) {
+    return env_creds.error();
   }
+  if (!*env_creds) {
+    skipped.emplace_back("environment: no AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY");
+    return std::optional<Chain>();
+  }
+  sigv4::Credentials& c = **env_creds;
+  Chain chain;
+  chain.kind = SourceKind::kEnvironment;
+  chain.description = "environment (AWS_ACCESS_KEY_ID=" + mask_access_key_id(c.access_key_id) +
+                      (c.session_token.empty() ? ", no session token)" : ", with session token)");
+  chain.provider = std::make_shared<credentials::StaticCredentialsProvider>(std::move(c));
+  return std::optional<Chain>(std::move(chain));
+}
 
-  // 2. Container endpoint.
+Attempt try_container(ChainOptions& opts, std::vector<std::string>& skipped) {
   auto container = container_settings_from_env(opts.env, opts.container);
   if (!container) {
     return container.error();
   }
-  if (*container || !imds_disabled_by_env(opts.env)) {
-    if (!opts.http) {
-      return fail(Errc::kInternal, "credentials: no HTTP fetcher for the container/IMDS source");
-    }
+  if (!*container) {
+    skipped.emplace_back("container: no AWS_CONTAINER_CREDENTIALS_RELATIVE_URI/FULL_URI");
+    return std::optional<Chain>();
   }
-  if (*container) {
-    ContainerSettings& s = **container;
-    std::string auth =
-        !s.token_file.empty()
-            ? ", Authorization from AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE " +
-                  printable_excerpt(s.token_file, 256)
-            : (!s.token.empty() ? ", Authorization from AWS_CONTAINER_AUTHORIZATION_TOKEN" : "");
-    auto source = std::make_shared<ContainerCredentialsSource>(opts.http, std::move(s));
-    chain.kind = SourceKind::kContainer;
-    chain.description = source->name() + auth + ", refreshed " +
-                        std::to_string(opts.cache.refresh_window.count()) + " s before expiry";
-    chain.cache = std::make_shared<CachingProvider>(std::move(source), std::move(opts.cache));
-    chain.provider = chain.cache;
-    return chain;
+  if (!opts.http) {
+    return fail(Errc::kInternal, "credentials: no HTTP fetcher for the container/IMDS source");
   }
+  ContainerSettings& s = **container;
+  std::string auth =
+      !s.token_file.empty()
+          ? ", Authorization from AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE " + printable_excerpt(s.token_file, 256)
+          : (!s.token.empty() ? ", Authorization from AWS_CONTAINER_AUTHORIZATION_TOKEN" : "");
+  auto source = std::make_shared<ContainerCredentialsSource>(opts.http, std::move(s));
+  Chain chain;
+  chain.kind = SourceKind::kContainer;
+  chain.description = source->name() + auth + ", refreshed " +
+                      std::to_string(opts.cache.refresh_window.count()) + " s before expiry";
+  chain.cache = std::make_shared<CachingProvider>(std::move(source), opts.cache);
+  chain.provider = chain.cache;
+  return std::optional<Chain>(std::move(chain));
+}
 
-  // 3. IMDSv2.
+Attempt try_imds(ChainOptions& opts, std::vector<std::string>& skipped) {
   if (imds_disabled_by_env(opts.env)) {
-    return fail(Errc::kCredentialsUnavailable,
-                "credentials: no source: no AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY" +
-                    std::string(opts.use_environment ? "" : " (environment source disabled)") +
-                    ", no AWS_CONTAINER_CREDENTIALS_RELATIVE_URI/FULL_URI, and IMDS is disabled "
-                    "by AWS_EC2_METADATA_DISABLED");
+    skipped.emplace_back("imds: disabled by AWS_EC2_METADATA_DISABLED");
+    return std::optional<Chain>();
+  }
+  if (!opts.http) {
+    return fail(Errc::kInternal, "credentials: no HTTP fetcher for the container/IMDS source");
   }
   auto endpoint = imds_endpoint_from_env(opts.env);
   if (!endpoint) {
@@ -81,14 +90,48 @@ Result<Chain> make_default_chain(ChainOptions opts) {
   if (opts.imds.clock == nullptr) {
     opts.imds.clock = opts.cache.clock;
   }
-  chain.imds = std::make_shared<ImdsClient>(opts.http, std::move(opts.imds));
+  Chain chain;
+  chain.imds = std::make_shared<ImdsClient>(opts.http, opts.imds);
   auto source = std::make_shared<ImdsCredentialsSource>(chain.imds);
   chain.kind = SourceKind::kImds;
   chain.description = source->name() + " (instance role), refreshed " +
                       std::to_string(opts.cache.refresh_window.count()) + " s before expiry";
-  chain.cache = std::make_shared<CachingProvider>(std::move(source), std::move(opts.cache));
+  chain.cache = std::make_shared<CachingProvider>(std::move(source), opts.cache);
   chain.provider = chain.cache;
-  return chain;
+  return std::optional<Chain>(std::move(chain));
+}
+
+}  // namespace
+
+Result<Chain> make_default_chain(ChainOptions opts) {
+  std::vector<std::string> skipped;
+  std::vector<SourceKind> tried;
+  for (const SourceKind kind : opts.sources) {
+    if (std::find(tried.begin(), tried.end(), kind) != tried.end()) {
+      continue;
+    }
+    tried.push_back(kind);
+    Attempt a = kind == SourceKind::kEnvironment ? try_environment(opts, skipped)
+                : kind == SourceKind::kContainer ? try_container(opts, skipped)
+                                                 : try_imds(opts, skipped);
+    if (!a) {
+      return a.error();
+    }
+    if (*a) {
+      return std::move(**a);
+    }
+  }
+  std::string why;
+  for (const auto& s : skipped) {
+    why += (why.empty() ? "" : "; ") + s;
+  }
+  std::string listed;
+  for (const SourceKind kind : tried) {
+    listed += (listed.empty() ? "" : ", ") + std::string(source_kind_name(kind));
+  }
+  return fail(Errc::kCredentialsUnavailable,
+              "credentials: no source applies (tried " + (listed.empty() ? std::string("none") : listed) +
+                  (why.empty() ? std::string() : "; " + why) + ")");
 }
 
 }  // namespace kp::credentials

@@ -1,11 +1,14 @@
 // File: credentials/default_chain.h
 //
-// Picks the proxy's credentials source once at startup, in the AWS SDKs'
-// order, and wraps it for the request path:
-//   1. environment (AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY)  -> static
-//   2. container endpoint (AWS_CONTAINER_CREDENTIALS_*_URI)     -> cached, refreshed
-//   3. IMDSv2 instance role (unless AWS_EC2_METADATA_DISABLED)  -> cached, refreshed
-// The choice depends only on the environment; nothing is fetched here (call
+// Picks the proxy's credentials source once at startup and wraps it for the
+// request path. The sources are tried in ChainOptions::sources order
+// (credentials.sources; by default the AWS SDKs' order), the first that
+// applies wins:
+//   environment (AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY)  -> static
+//   container endpoint (AWS_CONTAINER_CREDENTIALS_*_URI)     -> cached, refreshed
+//   IMDSv2 instance role (unless AWS_EC2_METADATA_DISABLED)  -> cached, refreshed
+// A source left out of the list is never used, whatever the environment says.
+// The choice depends only on the options and the environment; nothing is fetched here (call
 // Chain::cache->refresh() for a warm-up). The description is for the startup
 // log and never contains a secret.
 //
@@ -14,6 +17,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "credentials/caching_provider.h"
 #include "credentials/container.h"
@@ -32,10 +36,12 @@ struct ChainOptions {
   /// The egress path for the container endpoint and IMDS. May be null only
   /// when environment credentials are used.
   std::shared_ptr<HttpFetcher> http;
-  /// Off when the proxy's environment may carry the application's dummy keys.
-  bool use_environment = true;
+  /// The sources to try, in order; each at most once. Leave out kEnvironment
+  /// when the proxy's environment may carry the application's dummy keys.
+  std::vector<SourceKind> sources{SourceKind::kEnvironment, SourceKind::kContainer, SourceKind::kImds};
   ContainerOptions container;
-  /// imds.endpoint is replaced by AWS_EC2_METADATA_SERVICE_ENDPOINT when set.
+  /// imds.endpoint is replaced by AWS_EC2_METADATA_SERVICE_ENDPOINT when set
+  /// (as in the AWS SDKs, the environment wins over configuration).
   ImdsOptions imds;
   CacheOptions cache;
 };
@@ -49,8 +55,8 @@ struct Chain {
 };
 
 /// Errors (Errc::kCredentialsUnavailable): half-set environment credentials,
-/// malformed container URIs, a missing fetcher, or IMDS disabled with nothing
-/// else configured.
+/// malformed container URIs, a missing fetcher, or no listed source that
+/// applies (the message says why each did not).
 Result<Chain> make_default_chain(ChainOptions opts);
 
 }  // namespace kp::credentials

@@ -1,0 +1,144 @@
+"""The proxy's own credentials as enclaver.yaml configures them: only the
+sources listed in `credentials.sources`, in their order, IMDS at
+`credentials.imds_endpoint`, each IMDS call bounded by
+`credentials.imds_timeout`. A fake IMDSv2 and a recording upstream on
+loopback stand in for the instance and KMS; boto3 is the client."""
+import datetime
+import http.server
+import json
+import os
+import re
+import threading
+import time
+
+import harness as h
+
+IMDS_KEY = "ASIAFROMIMDS00000001"
+ENV_KEY = "AKIAFROMENVIRONMENT1"
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+
+def _serve(test, handler):
+    server = _Server(("127.0.0.1", 0), handler)
+    test.addCleanup(server.server_close)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    test.addCleanup(server.shutdown)
+    return server.server_address[1]
+
+
+def fake_imds(test, delay_s=0.0):
+    """IMDSv2: a token, one role, and that role's credentials (after `delay_s`)."""
+    calls = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def _send(self, status, body):
+            data = body.encode()
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_PUT(self):
+            calls.append(("PUT", self.path))
+            if self.path == "/latest/api/token":
+                self._send(200, "fake-imds-token")
+            else:
+                self._send(404, "")
+
+        def do_GET(self):
+            calls.append(("GET", self.path))
+            if self.headers.get("X-aws-ec2-metadata-token") != "fake-imds-token":
+                self._send(401, "")
+            elif self.path == "/latest/meta-data/iam/security-credentials/":
+                self._send(200, "enclave-role")
+            elif self.path == "/latest/meta-data/iam/security-credentials/enclave-role":
+                time.sleep(delay_s)
+                expires = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=6)
+                self._send(200, json.dumps({
+                    "Code": "Success", "Type": "AWS-HMAC", "AccessKeyId": IMDS_KEY,
+                    "SecretAccessKey": "imds-secret-key", "Token": "imds-session-token",
+                    "Expiration": expires.strftime("%Y-%m-%dT%H:%M:%SZ")}))
+            elif self.path == "/latest/meta-data/placement/region":
+                self._send(200, "us-east-1")
+            else:
+                self._send(404, "")
+
+        def log_message(self, *args):
+            pass
+
+    return _serve(test, Handler), calls
+
+
+def recording_kms(test):
+    """Answers ListKeys; records the access key id of every request's signature."""
+    keys = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            m = re.search(r"Credential=([^/]+)/", self.headers.get("Authorization", ""))
+            keys.append(m.group(1) if m else None)
+            body = b'{"Keys": [], "Truncated": false}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-amz-json-1.1")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    return _serve(test, Handler), keys
+
+
+class CredentialSourcesTest(h.TempDirTestCase):
+    def proxy(self, credentials_yaml, env_extra=None):
+        cfg = os.path.join(self.tmp, "enclaver.yaml")
+        with open(cfg, "w") as f:
+            f.write("version: v1\nname: creds-test\nkms_proxy:\n  listen_port: 9999\n"
+                    "  credentials:\n" + credentials_yaml)
+        kms_port, self.signed_with = recording_kms(self)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update({"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": ENV_KEY,
+                    "AWS_SECRET_ACCESS_KEY": "environment-secret"})
+        env.update(env_extra or {})
+        proxy, port = h.start_proxy(["--config", cfg, "--attestation", "none",
+                                     "--endpoint", f"us-east-1=http://127.0.0.1:{kms_port}"], env=env)
+        self.track(proxy)
+        return proxy, port
+
+    def test_listed_sources_in_order_and_the_configured_imds_endpoint(self):
+        imds_port, imds_calls = fake_imds(self)
+        # The environment has keys, but only IMDS is listed (then env): IMDS wins.
+        proxy, port = self.proxy(f"    sources: [imds, env]\n"
+                                 f"    imds_endpoint: http://127.0.0.1:{imds_port}\n")
+        self.assertRegex(proxy.output(), rf"credentials=IMDSv2 http://127\.0\.0\.1:{imds_port}")
+        h.boto3_kms(f"http://127.0.0.1:{port}").list_keys()
+        self.assertEqual(self.signed_with, [IMDS_KEY])
+        self.assertIn(("PUT", "/latest/api/token"), imds_calls)
+
+    def test_env_alone_never_falls_back_to_imds(self):
+        imds_port, imds_calls = fake_imds(self)
+        proxy, port = self.proxy(f"    sources: [env]\n"
+                                 f"    imds_endpoint: http://127.0.0.1:{imds_port}\n")
+        h.boto3_kms(f"http://127.0.0.1:{port}").list_keys()
+        self.assertEqual(self.signed_with, [ENV_KEY])
+        self.assertEqual(imds_calls, [])
+
+    def test_imds_timeout_is_the_limit_of_each_call(self):
+        # The credentials answer after 6 s: beyond the HTTP client's default
+        # 5 s response deadline, within the configured 15 s.
+        imds_port, _ = fake_imds(self, delay_s=6.0)
+        proxy, port = self.proxy(f"    sources: [imds]\n"
+                                 f"    imds_endpoint: http://127.0.0.1:{imds_port}\n"
+                                 f"    imds_timeout: 15s\n")
+        h.boto3_kms(f"http://127.0.0.1:{port}").list_keys()
+        self.assertEqual(self.signed_with, [IMDS_KEY])
+
+
+if __name__ == "__main__":
+    import unittest
+    unittest.main()
