@@ -452,6 +452,20 @@ TEST(Validate, AttestationTimeout) {
   EXPECT_THAT(errors(huge), ElementsAre("test.yaml:4: attestation.timeout must be between 10ms and 5m"));
 }
 
+TEST(Validate, RefreshMarginIsWholeSecondsAndConnectionsAreBounded) {
+  auto sub = parse_enclaver_yaml("kms_proxy:\n  listen_port: 1\n  credentials:\n    refresh_margin: 1500ms\n",
+                                 "test.yaml");
+  ASSERT_FALSE(sub.has_value());
+  EXPECT_THAT(lines(sub.error()),
+              ElementsAre("test.yaml:4: kms_proxy.credentials.refresh_margin: must be a whole number of seconds"));
+  // The range holds whichever layer set the value (a flag bypasses the YAML reader's check).
+  Config c;
+  c.listen.max_connections = 5'000'000;
+  EXPECT_THAT(errors(validate(c)), ::testing::Contains(HasSubstr("limits.max_connections must be 1..1000000")));
+  c.listen.max_connections = 1'000'000;
+  EXPECT_THAT(errors(validate(c)), ::testing::Not(::testing::Contains(HasSubstr("max_connections"))));
+}
+
 TEST(Validate, ErrorsFromSeveralRulesComeTogether) {
   Config c;
   c.listen.host = "0.0.0.0";
@@ -462,7 +476,7 @@ TEST(Validate, ErrorsFromSeveralRulesComeTogether) {
   const auto e = errors(validate(c));
   EXPECT_EQ(e.size(), 5U) << format_diagnostics(validate(c));
   EXPECT_THAT(e, ::testing::Contains(HasSubstr("is not a loopback address")));
-  EXPECT_THAT(e, ::testing::Contains(HasSubstr("limits.max_connections must be at least 1")));
+  EXPECT_THAT(e, ::testing::Contains(HasSubstr("limits.max_connections must be 1..1000000")));
   EXPECT_THAT(e, ::testing::Contains(HasSubstr("needs attestation.sim_pki_dir")));
   EXPECT_THAT(e, ::testing::Contains(HasSubstr("at least one source is required")));
   EXPECT_THAT(e, ::testing::Contains(HasSubstr("a wildcard must be a whole label")));

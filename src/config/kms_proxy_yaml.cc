@@ -199,6 +199,9 @@ void read_credentials(Reader& r, const Field& f) {
         cr.imds_timeout = *d;
       } else {
         cr.refresh_margin = std::chrono::duration_cast<std::chrono::seconds>(*d);
+        if (std::chrono::duration_cast<Millis>(cr.refresh_margin) != *d) {
+          r.error(c, "must be a whole number of seconds");
+        }
       }
     }
   });

@@ -63,8 +63,8 @@ void check_listen(const Config& cfg, Collector& c) {
               "metrics_listen uses port " + std::to_string(l.port) + ", the KMS proxy's own port");
     }
   }
-  if (l.max_connections == 0) {
-    c.error("kms_proxy.limits.max_connections", "limits.max_connections must be at least 1");
+  if (l.max_connections == 0 || l.max_connections > 1'000'000) {
+    c.error("kms_proxy.limits.max_connections", "limits.max_connections must be 1..1000000");
   }
   if (l.max_header_bytes < 1024) {
     c.error("kms_proxy.limits.max_header_bytes", "limits.max_header_bytes must be at least 1024");
