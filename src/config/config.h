@@ -33,8 +33,7 @@ using PcrMap = std::map<unsigned, Bytes>;
 
 inline constexpr std::uint16_t kDefaultKmsPort = 9999;          // Enclaver's documented port
 inline constexpr std::uint16_t kDefaultEgressProxyPort = 10000;  // Enclaver odyn egress proxy
-inline constexpr std::uint32_t kVsockHostCid = 2;                // the parent instance
-inline constexpr std::uint32_t kDefaultVsockEgressPort = 17002;  // Enclaver host egress proxy
+inline constexpr std::uint32_t kDefaultVsockPort = 8000;        // AWS vsock-proxy's usual port
 inline constexpr std::string_view kImdsAddress = "169.254.169.254";
 
 // --- Listener (the loopback HTTP server the application talks to) ---------
@@ -82,7 +81,7 @@ EndpointSpec default_kms_endpoint(std::string_view region);
 bool is_valid_region(std::string_view region);
 
 struct UpstreamTimeouts {
-  Millis connect{5'000};         // upstream.timeouts.connect: TCP (+ CONNECT / vsock handshake)
+  Millis connect{5'000};         // upstream.timeouts.connect: TCP or vsock connect (+ CONNECT)
   Millis tls_handshake{10'000};  // upstream.timeouts.tls_handshake
   Millis request{30'000};        // upstream.timeouts.request: send request, read full response
 };
@@ -131,11 +130,16 @@ std::optional<EndpointSpec> upstream_proxy(const EgressOptions& egress);
 /// itself and its subdomains (leading '.' optional); IP entries match exactly.
 bool no_proxy_matches(const std::vector<std::string>& no_proxy, std::string_view host);
 
-// --- Direct vsock transport (Enclaver's host egress protocol) --------------
+// --- Direct vsock transport ------------------------------------------------
+// A raw byte forwarder on the parent instance (AWS's vsock-proxy), reached at
+// CID:PORT (the parent is CID 3 inside an enclave). Each connection carries
+// the TLS session to the one host:port the forwarder was started for; no
+// handshake of its own (Enclaver's host-side egress protocol is not spoken:
+// with Enclaver, use its CONNECT proxy).
 
 struct VsockOptions {
   std::optional<std::uint32_t> cid;         // upstream.vsock "CID:PORT"; unset = vsock off
-  std::uint32_t port = kDefaultVsockEgressPort;
+  std::uint32_t port = kDefaultVsockPort;
 
   bool enabled() const noexcept { return cid.has_value(); }
 };

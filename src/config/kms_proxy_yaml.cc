@@ -135,7 +135,7 @@ void read_upstream(Reader& r, const Field& f) {
         if (auto v = parse_vsock(*s)) {
           r.cfg().vsock = *v;
         } else {
-          r.error(c, "expected \"CID:PORT\" (two unsigned 32-bit numbers, e.g. \"2:17002\"), got '" + *s + "'");
+          r.error(c, "expected \"CID:PORT\" (two unsigned 32-bit numbers, e.g. \"3:8000\"), got '" + *s + "'");
         }
       }
     } else if (name == "timeouts") {

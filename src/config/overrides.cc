@@ -183,7 +183,7 @@ Diagnostics apply_overrides(Config& cfg, const FlagOverrides& f) {
       cfg.vsock = *v;
       cfg.origins["kms_proxy.upstream.vsock"] = flag("--vsock");
     } else {
-      err("--vsock", "expected CID:PORT (e.g. 2:17002), got '" + *f.vsock + "'");
+      err("--vsock", "expected CID:PORT (e.g. 3:8000), got '" + *f.vsock + "'");
     }
   }
   if (f.egress_proxy_port) {

@@ -182,7 +182,7 @@ TEST(Flags, BadValuesAllReportedWithFlagNames) {
                           "--endpoint: expected REGION=[https://]HOST[:PORT], got 'no-equals-sign'",
                           "--endpoint: 'us-east-1=ftp://x': endpoint: scheme must be https:// or http://, got "
                           "'ftp://'",
-                          "--vsock: expected CID:PORT (e.g. 2:17002), got 'host:17002'",
+                          "--vsock: expected CID:PORT (e.g. 3:8000), got 'host:17002'",
                           "--attestation: expected nsm, simulated or none, got 'tpm'",
                           "--pcr: PCR40: index out of range 0..31",
                           "--pcr: PCR1: value is not hex (expected 96 hex digits)",
