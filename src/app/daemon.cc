@@ -144,6 +144,15 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const config::Config& cfg, Daemon
                            "for development, or --attestation none)");
       } else {
         d->nsm_device = std::move(*dev);
+        // attestation.pcrs / measurements: the image this configuration was
+        // written for. A different enclave image is a startup error, not a
+        // stream of AccessDenied from KMS later.
+        if (!cfg.attestation.pcrs.empty()) {
+          attestation::NsmClient nsm(d->nsm_device);
+          for (auto& line : attestation::compare_pcrs(nsm, cfg.attestation.pcrs)) {
+            problems.push_back("attestation.pcrs: " + line);
+          }
+        }
       }
       mode_line = "attestation=nsm device=" + cfg.attestation.nsm_device;
       break;

@@ -3,6 +3,7 @@
 #include <array>
 #include <limits>
 
+#include "base/encoding.h"
 #include "cbor/decoder.h"
 #include "cbor/writer.h"
 
@@ -383,6 +384,24 @@ Result<Bytes> NsmClient::get_random() {
     return resp.error();
   }
   return decode_get_random_response(*resp);
+}
+
+std::vector<std::string> compare_pcrs(NsmClient& nsm, const std::map<unsigned, Bytes>& expected) {
+  std::vector<std::string> out;
+  for (const auto& [index, want] : expected) {
+    const std::string name = "PCR" + std::to_string(index);
+    if (index > 0xffff) {
+      out.push_back(name + ": no such PCR");
+      continue;
+    }
+    auto have = nsm.describe_pcr(static_cast<std::uint16_t>(index));
+    if (!have) {
+      out.push_back(name + ": cannot be read from the NSM: " + have.error().message);
+    } else if (have->data != want) {
+      out.push_back(name + " is " + hex_encode(have->data) + ", expected " + hex_encode(want));
+    }
+  }
+  return out;
 }
 
 }  // namespace kp::attestation

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -146,5 +147,10 @@ class NsmClient {
   Result<Bytes> call(std::string_view op, ByteView request);
   std::shared_ptr<NsmDevice> device_;
 };
+
+/// The enclave's PCRs against `expected` (index -> value, e.g. the
+/// configuration's attestation.pcrs): one line per PCR that differs or cannot
+/// be read, naming both values; empty when every one matches. Blocking.
+std::vector<std::string> compare_pcrs(NsmClient& nsm, const std::map<unsigned, Bytes>& expected);
 
 }  // namespace kp::attestation

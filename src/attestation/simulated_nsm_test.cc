@@ -240,6 +240,16 @@ TEST(SimulatedNsm, OtherOperationsAndErrors) {
   EXPECT_GE(sim.nsm->calls(), 8u);
 }
 
+TEST(SimulatedNsm, ComparePcrsNamesEveryMismatch) {
+  Sim sim({.pcrs = {{0, Bytes(48, 0xaa)}, {8, Bytes(48, 0x08)}}});
+  NsmClient client(sim.nsm);
+  EXPECT_TRUE(compare_pcrs(client, {{0, Bytes(48, 0xaa)}, {8, Bytes(48, 0x08)}}).empty());
+  const auto lines = compare_pcrs(client, {{0, Bytes(48, 0xab)}, {8, Bytes(48, 0x08)}, {40, Bytes(48, 1)}});
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0], "PCR0 is " + std::string(96, 'a') + ", expected " + hex_encode(Bytes(48, 0xab)));
+  EXPECT_EQ(lines[1].rfind("PCR40: cannot be read from the NSM", 0), 0u) << lines[1];
+}
+
 TEST(SimulatedNsm, CreateValidatesOptions) {
   FixedClock clock(kT0);
   auto bad_id = SimulatedNsm::create({.pki = pki_at_t0(), .clock = &clock, .module_id = "enclave-1"});
