@@ -1,5 +1,6 @@
 #include "attestation/nsm.h"
 
+#include <algorithm>
 #include <array>
 #include <limits>
 
@@ -398,7 +399,9 @@ std::vector<std::string> compare_pcrs(NsmClient& nsm, const std::map<unsigned, B
     if (!have) {
       out.push_back(name + ": cannot be read from the NSM: " + have.error().message);
     } else if (have->data != want) {
-      out.push_back(name + " is " + hex_encode(have->data) + ", expected " + hex_encode(want));
+      const bool zero = std::all_of(have->data.begin(), have->data.end(), [](std::uint8_t b) { return b == 0; });
+      out.push_back(name + " is " + hex_encode(have->data) + ", expected " + hex_encode(want) +
+                    (zero && index <= 2 ? " (all zeros: an enclave started with --debug-mode)" : ""));
     }
   }
   return out;

@@ -248,6 +248,10 @@ TEST(SimulatedNsm, ComparePcrsNamesEveryMismatch) {
   ASSERT_EQ(lines.size(), 2u);
   EXPECT_EQ(lines[0], "PCR0 is " + std::string(96, 'a') + ", expected " + hex_encode(Bytes(48, 0xab)));
   EXPECT_EQ(lines[1].rfind("PCR40: cannot be read from the NSM", 0), 0u) << lines[1];
+  // PCR1 is zero in the simulator, as in a debug-mode enclave.
+  const auto debug = compare_pcrs(client, {{1, Bytes(48, 0x01)}});
+  ASSERT_EQ(debug.size(), 1u);
+  EXPECT_NE(debug[0].find("--debug-mode"), std::string::npos) << debug[0];
 }
 
 TEST(SimulatedNsm, CreateValidatesOptions) {
