@@ -25,11 +25,11 @@ struct ServeFlags {
   config::FlagOverrides o;
   std::string listen, region, vsock, attestation, nsm_device, sim_pki, measurements, max_age, attest_timeout;
   std::string log_format, log_level, metrics_listen, sim_latency;
-  std::uint16_t port = 0;
-  std::size_t max_connections = 0;
-  std::size_t threads = 0;
-  std::uint64_t busy_poll_us = 0;
-  std::uint16_t egress_proxy_port = 0;
+  std::string port;
+  std::string max_connections;
+  std::string threads;
+  std::string busy_poll_us;
+  std::string egress_proxy_port;
   std::vector<std::string> command;  // run only
   std::vector<std::string> key_ids;  // check only
   std::string check_timeout;         // check only
@@ -55,9 +55,9 @@ void add_common_flags(CLI::App& sub, ServeFlags& f) {
   sub.add_option("--nsm-device", f.nsm_device, "NSM device path (default /dev/nsm)");
   sub.add_option("--sim-pki-dir,--sim-pki", f.sim_pki,
                  "Development PKI for --attestation simulated (create with: kms-proxy sim-pki init DIR)");
-  sub.add_option("--pcr", f.o.pcrs, "PCR N=HEX (96 hex digits) the simulated NSM reports; repeatable");
+  sub.add_option("--pcr", f.o.pcrs, "PCR N=HEX (96 hex digits): the simulated NSM reports it; with nsm, checked at startup; repeatable");
   sub.add_option("--measurements", f.measurements,
-                 "nitro-cli measurements JSON (build-enclave/describe-eif output): the simulated PCRs");
+                 "nitro-cli measurements JSON (build-enclave/describe-eif output): the PCRs, as --pcr");
   sub.add_option("--attestation-max-age", f.max_age,
                  "Reuse an attestation document for up to this long (e.g. 5s; default 0 = fresh per request)");
   sub.add_option("--attestation-timeout", f.attest_timeout,

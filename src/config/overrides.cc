@@ -134,6 +134,18 @@ Diagnostics apply_overrides(Config& cfg, const FlagOverrides& f) {
   const auto err = [&](std::string_view name, std::string msg) {
     d.push_back({flag(name), std::move(msg), Severity::kError});
   };
+  // A decimal flag value in lo..hi; nullopt (and the error recorded) otherwise.
+  const auto number = [&](std::string_view name, const std::string& text, std::uint64_t lo,
+                          std::uint64_t hi) -> std::optional<std::uint64_t> {
+    std::uint64_t v = 0;
+    const auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (text.empty() || ec != std::errc{} || p != text.data() + text.size() || v < lo || v > hi) {
+      err(name, "expected a whole number " + std::to_string(lo) + ".." + std::to_string(hi) + ", got '" +
+                    text + "'");
+      return std::nullopt;
+    }
+    return v;
+  };
   if (f.listen) {
     const auto a = parse_authority(*f.listen);
     if (!a) {
@@ -148,8 +160,10 @@ Diagnostics apply_overrides(Config& cfg, const FlagOverrides& f) {
     }
   }
   if (f.port) {
-    cfg.listen.port = *f.port;
-    cfg.origins["kms_proxy.listen_port"] = flag("--port");
+    if (const auto v = number("--port", *f.port, 0, 65535)) {
+      cfg.listen.port = static_cast<std::uint16_t>(*v);
+      cfg.origins["kms_proxy.listen_port"] = flag("--port");
+    }
   }
   if (f.region) {
     cfg.upstream.default_region = *f.region;
@@ -187,8 +201,10 @@ Diagnostics apply_overrides(Config& cfg, const FlagOverrides& f) {
     }
   }
   if (f.egress_proxy_port) {
-    cfg.egress.proxy_port = *f.egress_proxy_port;
-    cfg.origins["egress.proxy_port"] = flag("--egress-proxy-port");
+    if (const auto v = number("--egress-proxy-port", *f.egress_proxy_port, 1, 65535)) {
+      cfg.egress.proxy_port = static_cast<std::uint16_t>(*v);
+      cfg.origins["egress.proxy_port"] = flag("--egress-proxy-port");
+    }
   }
   if (f.attestation_mode) {
     if (auto m = parse_attestation_mode(*f.attestation_mode)) {
@@ -262,24 +278,20 @@ Diagnostics apply_overrides(Config& cfg, const FlagOverrides& f) {
     }
   }
   if (f.max_connections) {
-    cfg.listen.max_connections = *f.max_connections;
-    cfg.origins["kms_proxy.limits.max_connections"] = flag("--max-connections");
+    if (const auto v = number("--max-connections", *f.max_connections, 1, 1'000'000)) {
+      cfg.listen.max_connections = static_cast<std::size_t>(*v);
+      cfg.origins["kms_proxy.limits.max_connections"] = flag("--max-connections");
+    }
   }
-  if (f.threads) {
-    if (*f.threads > kMaxIoThreads) {
-      err("--threads", "expected 0 (one per core) to " + std::to_string(kMaxIoThreads) + ", got " +
-                           std::to_string(*f.threads));
-    } else {
-      cfg.io.threads = *f.threads;
+  if (f.threads) {  // 0 = one per core
+    if (const auto v = number("--threads", *f.threads, 0, kMaxIoThreads)) {
+      cfg.io.threads = static_cast<std::size_t>(*v);
       cfg.origins["kms_proxy.io.threads"] = flag("--threads");
     }
   }
-  if (f.busy_poll_us) {
-    if (*f.busy_poll_us > static_cast<std::uint64_t>(kMaxBusyPoll.count())) {
-      err("--busy-poll-us", "expected 0 (off) to " + std::to_string(kMaxBusyPoll.count()) +
-                                " microseconds, got " + std::to_string(*f.busy_poll_us));
-    } else {
-      cfg.io.busy_poll = std::chrono::microseconds(*f.busy_poll_us);
+  if (f.busy_poll_us) {  // microseconds; 0 = off
+    if (const auto v = number("--busy-poll-us", *f.busy_poll_us, 0, static_cast<std::uint64_t>(kMaxBusyPoll.count()))) {
+      cfg.io.busy_poll = std::chrono::microseconds(*v);
       cfg.origins["kms_proxy.io.busy_poll_us"] = flag("--busy-poll-us");
     }
   }

@@ -47,12 +47,12 @@ Diagnostics apply_environment(Config& cfg, const EnvLookup& env);
 /// parsed here so every problem is reported with the flag's name.
 struct FlagOverrides {
   std::optional<std::string> listen;               // --listen HOST[:PORT]
-  std::optional<std::uint16_t> port;               // --port N (wins over --listen's port)
+  std::optional<std::string> port;                 // --port N (wins over --listen's port)
   std::optional<std::string> region;               // --region R
   std::vector<std::string> endpoints;              // --endpoint R=[SCHEME://]HOST[:PORT] (adds/replaces)
   std::vector<std::string> ca_files;               // --ca-file PATH (replaces the file's list)
   std::optional<std::string> vsock;                // --vsock CID:PORT
-  std::optional<std::uint16_t> egress_proxy_port;  // --egress-proxy-port N
+  std::optional<std::string> egress_proxy_port;    // --egress-proxy-port N
   std::optional<std::string> attestation_mode;     // --attestation nsm|simulated|none
   std::optional<std::string> nsm_device;           // --nsm-device PATH
   std::optional<std::string> sim_pki_dir;          // --sim-pki-dir DIR
@@ -63,9 +63,9 @@ struct FlagOverrides {
   std::optional<std::string> log_format;           // --log-format text|json
   std::optional<std::string> log_level;            // --log-level trace|debug|info|warn|error|off
   std::optional<std::string> metrics_listen;       // --metrics-listen HOST:PORT
-  std::optional<std::size_t> max_connections;      // --max-connections N
-  std::optional<std::size_t> threads;              // --threads N
-  std::optional<std::uint64_t> busy_poll_us;       // --busy-poll-us N
+  std::optional<std::string> max_connections;      // --max-connections N
+  std::optional<std::string> threads;              // --threads N
+  std::optional<std::string> busy_poll_us;         // --busy-poll-us N
 };
 
 /// Applies flag values over `cfg` (recording each flag as the origin).

@@ -102,7 +102,7 @@ TEST(Flags, OverrideFileValues) {
   ASSERT_TRUE(file.has_value());
   Config c = std::move(*file);
   FlagOverrides f;
-  f.port = 8888;
+  f.port = "8888";
   f.region = "eu-north-1";
   f.endpoints = {"eu-north-1=https://127.0.0.1:4443", "us-east-1=kms.example.net:8443"};
   f.attestation_mode = "simulated";
@@ -114,11 +114,11 @@ TEST(Flags, OverrideFileValues) {
   f.log_format = "json";
   f.vsock = "3:5000";
   f.metrics_listen = "[::1]:9100";
-  f.max_connections = 10;
+  f.max_connections = "10";
   f.ca_files = {"/ca.pem"};
-  f.egress_proxy_port = 11000;
-  f.threads = 2;
-  f.busy_poll_us = 10'000;
+  f.egress_proxy_port = "11000";
+  f.threads = "2";
+  f.busy_poll_us = "10000";
   EXPECT_THAT(apply_overrides(c, f), IsEmpty());
   EXPECT_EQ(c.listen.port, 8888);
   EXPECT_EQ(c.origin_of("kms_proxy.listen_port").source, "--port");
@@ -155,7 +155,7 @@ TEST(Flags, ListenFlagSetsHostAndPortAndIsValidated) {
                           "only be reachable from inside the enclave (use 127.0.0.1 or ::1)"));
   Config v6;
   f.listen = "[::1]:7001";
-  f.port = 7002;  // --port wins over the port in --listen
+  f.port = "7002";  // --port wins over the port in --listen
   EXPECT_THAT(apply_overrides(v6, f), IsEmpty());
   EXPECT_EQ(v6.listen.host, "::1");
   EXPECT_EQ(v6.listen.port, 7002);
@@ -175,14 +175,19 @@ TEST(Flags, BadValuesAllReportedWithFlagNames) {
   f.vsock = "host:17002";
   f.log_level = "loud";
   f.metrics_listen = "127.0.0.1";
-  f.threads = 257;
-  f.busy_poll_us = 10'001;
+  f.threads = "257";
+  f.busy_poll_us = "10001";
+  f.port = "abc";
+  f.max_connections = "5000000";
+  f.egress_proxy_port = "-1";
   EXPECT_THAT(lines(apply_overrides(c, f)),
               ElementsAre("--listen: expected HOST[:PORT] (IPv6 in brackets), got '127.0.0.1:http'",
+                          "--port: expected a whole number 0..65535, got 'abc'",
                           "--endpoint: expected REGION=[https://]HOST[:PORT], got 'no-equals-sign'",
                           "--endpoint: 'us-east-1=ftp://x': endpoint: scheme must be https:// or http://, got "
                           "'ftp://'",
                           "--vsock: expected CID:PORT (e.g. 3:8000), got 'host:17002'",
+                          "--egress-proxy-port: expected a whole number 1..65535, got '-1'",
                           "--attestation: expected nsm, simulated or none, got 'tpm'",
                           "--pcr: PCR40: index out of range 0..31",
                           "--pcr: PCR1: value is not hex (expected 96 hex digits)",
@@ -191,8 +196,9 @@ TEST(Flags, BadValuesAllReportedWithFlagNames) {
                           "--attestation-timeout: expected a duration such as 500ms, 10s or 1m, got 'soon'",
                           "--log-level: expected trace, debug, info, warn, error or off, got 'loud'",
                           "--metrics-listen: expected HOST:PORT, got '127.0.0.1'",
-                          "--threads: expected 0 (one per core) to 256, got 257",
-                          "--busy-poll-us: expected 0 (off) to 10000 microseconds, got 10001"));
+                          "--max-connections: expected a whole number 1..1000000, got '5000000'",
+                          "--threads: expected a whole number 0..256, got '257'",
+                          "--busy-poll-us: expected a whole number 0..10000, got '10001'"));
   // Nothing was half-applied.
   EXPECT_EQ(c.listen.port, kDefaultKmsPort);
   EXPECT_EQ(c.attestation.mode, AttestationMode::kNsm);
@@ -240,14 +246,14 @@ TEST(BuildConfig, FileFlagAndEnvironmentProblemsTogether) {
 
 TEST(BuildConfig, ValidationUsesFlagOrigins) {
   FlagOverrides flags;
-  flags.port = 9999;
+  flags.port = "9999";
   auto loaded = build_config(kData / "err_ingress_kms_port.yaml", flags, fixed_env({}));
   EXPECT_FALSE(loaded.ok());
   EXPECT_THAT(errors(loaded.diagnostics),
               ElementsAre((kData / "err_ingress_kms_port.yaml").string() +
                           ":8: kms_proxy.listen_port 9999 is also listed under ingress: that would expose "
                           "decryption outside the enclave"));
-  flags.port = 9998;  // moving the port away fixes it
+  flags.port = "9998";  // moving the port away fixes it
   EXPECT_TRUE(build_config(kData / "err_ingress_kms_port.yaml", flags, fixed_env({})).ok());
 }
 

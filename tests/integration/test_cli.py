@@ -633,6 +633,14 @@ class RunTest(h.TempDirTestCase):
         self.assertIn(f"{cfg}:3:", r.stderr)
         self.assertIn("nothing was started", r.stderr)
         self.assertFalse(os.path.exists(self.marker))
+        # Malformed numeric flags are reported with the file's errors, all at once.
+        r = kp("run", "--config", cfg, "--attestation", "none", "--port", "abc", "--threads", "x", "--",
+               *cmd, env=clean_env())
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn(f"{cfg}:3:", r.stderr)
+        self.assertIn("--port: expected a whole number 0..65535, got 'abc'", r.stderr)
+        self.assertIn("--threads: expected a whole number 0..256, got 'x'", r.stderr)
+        self.assertFalse(os.path.exists(self.marker))
         # The listen port is taken.
         import socket
         with socket.socket() as s:
