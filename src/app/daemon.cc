@@ -406,18 +406,32 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const config::Config& cfg, Daemon
 
 Result<std::uint16_t> Daemon::start() {
   auto& d = *impl_;
+  // Both listeners are tried so that both failures are reported at once.
   auto port = d.server->start();
-  if (!port) {
-    return port.error();
+  std::optional<Result<std::uint16_t>> mport;
+  if (d.metrics_server) {
+    mport = d.metrics_server->start();
+  }
+  if (!port || (mport && !*mport)) {
+    std::vector<Error> failed;
+    if (port) {
+      d.server->shutdown();
+    } else {
+      failed.push_back(port.error());
+    }
+    if (mport && *mport) {
+      d.metrics_server->shutdown();
+    } else if (mport) {
+      failed.push_back(mport->error());
+    }
+    if (failed.size() == 1) {
+      return failed.front();
+    }
+    return Error{failed.front().code, failed.front().message + "\n" + failed.back().message};
   }
   d.port = *port;
-  if (d.metrics_server) {
-    auto mport = d.metrics_server->start();
-    if (!mport) {
-      d.server->shutdown();
-      return mport.error();
-    }
-    spdlog::info("metrics listen={}:{}", d.cfg.metrics.listen->host, *mport);
+  if (mport) {
+    spdlog::info("metrics listen={}:{}", d.cfg.metrics.listen->host, **mport);
   }
   // The process holds the enclave's decryption key: no core dumps, no ptrace
   // by same-uid processes while serving.

@@ -643,14 +643,20 @@ class RunTest(h.TempDirTestCase):
         self.assertFalse(os.path.exists(self.marker))
         # The listen port is taken.
         import socket
-        with socket.socket() as s:
+        with socket.socket() as s, socket.socket() as m:
             s.bind(("127.0.0.1", 0))
             s.listen(1)
             busy = s.getsockname()[1]
-            r = kp("run", "--attestation", "none", "--port", str(busy), "--", *cmd, env=clean_env())
+            m.bind(("127.0.0.1", 0))
+            m.listen(1)
+            busy_metrics = m.getsockname()[1]
+            r = kp("run", "--attestation", "none", "--port", str(busy),
+                   "--metrics-listen", f"127.0.0.1:{busy_metrics}", "--", *cmd, env=clean_env())
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertIn("command was not started", r.stderr)
-        self.assertIn(str(busy), r.stderr)
+        # Both taken ports are reported, not the first alone.
+        self.assertIn(f"cannot bind 127.0.0.1:{busy}", r.stderr)
+        self.assertIn(f"cannot bind 127.0.0.1:{busy_metrics}", r.stderr)
         self.assertFalse(os.path.exists(self.marker))
 
     def test_usage_errors(self):
