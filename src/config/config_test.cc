@@ -466,6 +466,14 @@ TEST(Validate, RefreshMarginIsWholeSecondsAndConnectionsAreBounded) {
   EXPECT_THAT(errors(validate(c)), ::testing::Not(::testing::Contains(HasSubstr("max_connections"))));
 }
 
+TEST(Validate, MetricsListenIsLoopbackOnly) {
+  Config c;
+  c.metrics.listen = MetricsListen{"0.0.0.0", 9100};
+  EXPECT_THAT(errors(validate(c)), ::testing::Contains(HasSubstr("metrics_listen '0.0.0.0' is not a loopback")));
+  c.metrics.listen = MetricsListen{"::1", 9100};
+  EXPECT_THAT(errors(validate(c)), ::testing::Not(::testing::Contains(HasSubstr("metrics_listen"))));
+}
+
 TEST(Validate, ErrorsFromSeveralRulesComeTogether) {
   Config c;
   c.listen.host = "0.0.0.0";

@@ -244,6 +244,10 @@ Diagnostics validate(const Config& cfg) {
   if (cfg.metrics.listen && !parse_ip(cfg.metrics.listen->host) &&
       !is_valid_hostname(cfg.metrics.listen->host)) {
     c.error("kms_proxy.metrics_listen", "metrics_listen: invalid host");
+  } else if (cfg.metrics.listen && !is_loopback_host(cfg.metrics.listen->host)) {
+    // The server refuses it too; said here, it comes with every other problem.
+    c.error("kms_proxy.metrics_listen", "metrics_listen '" + cfg.metrics.listen->host +
+                                            "' is not a loopback address (use 127.0.0.1 or ::1)");
   }
   return c.take();
 }

@@ -236,7 +236,7 @@ class LoopbackOnlyTest(h.TempDirTestCase):
         for args, config, part in (
                 (["--listen", "0.0.0.0:0"], None, "not a loopback address"),
                 (["--listen", "[::]:0"], None, "not a loopback address"),
-                (["--listen", "127.0.0.1:0", "--metrics-listen", "0.0.0.0:0"], None, "non-loopback"),
+                (["--listen", "127.0.0.1:0", "--metrics-listen", "0.0.0.0:0"], None, "not a loopback address"),
                 ([], "kms_proxy:\n  listen_port: 9999\ningress:\n  - listen_port: 9999\n",
                  "also listed under ingress")):
             with self.subTest(args=args, config=config):
