@@ -288,7 +288,11 @@ asio::awaitable<HttpResponse> ProxyHandler::handle(HttpRequest req) {
     if (!opened) {
       spdlog::warn("proxy error op={} type={} reason={}", op_name, to_http(opened.error().code).type,
                    opened.error().message);
-      co_return finish(error_response(opened.error()), request_id);
+      HttpResponse failed = error_response(opened.error());
+      if (!request_id.empty()) {  // KMS did answer: its id lets AWS support find the call
+        failed.headers.set("x-amzn-RequestId", request_id);
+      }
+      co_return finish(std::move(failed), request_id);
     }
     out.body = std::move(*opened);
     out.sensitive_body = true;

@@ -378,6 +378,8 @@ class BadInputTest(h.TempDirTestCase):
         # The fake upstream ignores Recipient and answers in plaintext: the
         # proxy must refuse that rather than hand out a response it cannot trust.
         self.assert_kms_error(r, 500, "KMSProxyRecipientException", "CiphertextForRecipient")
+        # KMS did answer: its request id comes with the proxy's error.
+        self.assertRegex(r.headers.get("x-amzn-requestid", ""), r"^fake-\d{6}$", r)
         sent = json.loads(self.up.requests[-1][2])
         self.assertIn("AttestationDocument", sent["Recipient"])
         self.assertEqual(sent["EncryptionContext"], {"Recipient": "not the real one"})
