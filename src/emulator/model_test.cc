@@ -150,5 +150,28 @@ TEST(Validation, WrongJsonTypesAreSerializationErrors) {
   EXPECT_TRUE(ok);
 }
 
+// A null list element is a wrong JSON type (as for any other member), so no
+// operation sees one: lists of structures, of strings and of enums alike.
+TEST(Validation, NullListElementsAreSerializationErrors) {
+  auto tags = validate_request(Model::embedded(), "CreateKey", obj(R"({"Tags":[null]})"));
+  ASSERT_FALSE(tags);
+  EXPECT_EQ(tags.error().code, Errc::kMalformedRequest);
+  EXPECT_EQ(tags.error().message, "Unexpected value type for 'tags.1.member': expected a structure");
+  auto second = validate_request(Model::embedded(), "CreateKey",
+                                 obj(R"({"Tags":[{"TagKey":"a","TagValue":"b"},null]})"));
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().message, "Unexpected value type for 'tags.2.member': expected a structure");
+  auto grants = validate_request(Model::embedded(), "Encrypt",
+                                 obj(R"({"KeyId":"k","Plaintext":"AA==","GrantTokens":["t",null]})"));
+  ASSERT_FALSE(grants);
+  EXPECT_EQ(grants.error().code, Errc::kMalformedRequest);
+  EXPECT_EQ(grants.error().message, "Unexpected value type for 'grantTokens.2.member': expected a string");
+  auto modifiers = validate_request(Model::embedded(), "Decrypt",
+                                    obj(R"({"DryRun":true,"DryRunModifiers":[null]})"));
+  ASSERT_FALSE(modifiers);
+  EXPECT_EQ(modifiers.error().code, Errc::kMalformedRequest);
+  EXPECT_TRUE(validate_request(Model::embedded(), "CreateKey", obj(R"({"Tags":[]})")));
+}
+
 }  // namespace
 }  // namespace kp::emulator

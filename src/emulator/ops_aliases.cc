@@ -16,10 +16,25 @@ Result<void> check_alias_name(KmsEmulator::Impl& e, const Caller& caller, std::s
     return fail(Errc::kValidation, "Alias must start with the prefix \"alias/\". Please see "
                                    "https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html");
   }
+  // The model's pattern admits ':', but the documented alias characters are
+  // alphanumerics, '/', '_' and '-' (the pattern check already ran).
+  if (name.find(':') != std::string_view::npos) {
+    return fail(Errc::kValidation, std::string(name) + " contains invalid characters for an alias");
+  }
   if (name.starts_with("alias/aws/")) {
     return fail(Errc::kInvalidAliasName, "Alias " + e.alias_arn(caller.account, name) +
                                              " is reserved: names beginning with alias/aws/ are for AWS managed "
                                              "keys");
+  }
+  return {};
+}
+
+// CreateAlias/UpdateAlias take a key id or key ARN only, never an alias name
+// or alias ARN.
+Result<void> check_alias_target(std::string_view target) {
+  const bool alias_arn = target.starts_with("arn:") && target.find(":alias/") != std::string_view::npos;
+  if (target.starts_with("alias/") || alias_arn) {
+    return fail(Errc::kValidation, "Aliases must refer to keys. Not aliases");
   }
   return {};
 }
@@ -31,8 +46,12 @@ Result<Reply> op_create_alias(KmsEmulator::Impl& e, const Caller& caller, json::
   if (auto c = check_alias_name(e, caller, name); !c) {
     return c.error();
   }
+  const std::string target = *get_str(in, "TargetKeyId");
+  if (auto t = check_alias_target(target); !t) {
+    return t.error();
+  }
   std::lock_guard<std::mutex> lock(e.mu);
-  auto key = e.resolve_locked(*get_str(in, "TargetKeyId"), caller);
+  auto key = e.resolve_locked(target, caller);
   if (!key) {
     return key.error();
   }
@@ -62,12 +81,16 @@ Result<Reply> op_update_alias(KmsEmulator::Impl& e, const Caller& caller, json::
   if (auto c = check_alias_name(e, caller, name); !c) {
     return c.error();
   }
+  const std::string target = *get_str(in, "TargetKeyId");
+  if (auto t = check_alias_target(target); !t) {
+    return t.error();
+  }
   std::lock_guard<std::mutex> lock(e.mu);
   auto alias = e.store->find_alias(caller.account, name);
   if (!alias) {
     return fail(Errc::kNotFound, "Alias " + e.alias_arn(caller.account, name) + " is not found.");
   }
-  auto key = e.resolve_locked(*get_str(in, "TargetKeyId"), caller);
+  auto key = e.resolve_locked(target, caller);
   if (!key) {
     return key.error();
   }

@@ -4,6 +4,7 @@
 
 #include "emulator/internal.h"
 #include "emulator/key_crypto.h"
+#include "emulator/validation.h"
 
 namespace kp::emulator {
 
@@ -48,8 +49,10 @@ Result<void> require_no_context_for_rsa(const KeyRecord& key, const EncryptionCo
   return {};
 }
 
-// DryRun (and DryRunModifiers IGNORE_CIPHERTEXT: authorization only, the
-// ciphertext is not looked at, so KeyId is required).
+// DryRun: every check the real request makes (ciphertext, encryption
+// context, key), then DryRunOperationException instead of the result.
+// DryRunModifiers IGNORE_CIPHERTEXT: authorization only; the ciphertext is
+// not looked at (it may be absent), so KeyId is required.
 enum class DryRun { kNo, kYes, kIgnoreCiphertext };
 
 DryRun dry_run_mode(const json::object& in) {
@@ -64,6 +67,19 @@ DryRun dry_run_mode(const json::object& in) {
     }
   }
   return DryRun::kYes;
+}
+
+// The model marks CiphertextBlob optional only for DryRun with
+// IGNORE_CIPHERTEXT; KMS requires it otherwise.
+Result<ByteView> require_ciphertext(const std::optional<Bytes>& blob, DryRun dry_run) {
+  if (blob) {
+    return ByteView(*blob);
+  }
+  if (dry_run == DryRun::kIgnoreCiphertext) {
+    return ByteView();
+  }
+  return fail(Errc::kValidation, single_validation_message("Value null at 'ciphertextBlob' failed to satisfy "
+                                                           "constraint: Member must not be null"));
 }
 
 struct Decrypted {
@@ -147,10 +163,12 @@ Result<Decrypted> decrypt_core(KmsEmulator::Impl& e, const Caller& caller, ByteV
   Decrypted out;
   out.key = key;
   out.algorithm = std::string(alg);
-  if (dry_run != DryRun::kNo) {
-    out.dry_run = true;
+  out.dry_run = dry_run != DryRun::kNo;
+  if (dry_run == DryRun::kIgnoreCiphertext) {
     return out;
   }
+  // A plain DryRun goes on: the ciphertext, its encryption context and key
+  // are checked as for the real request.
   if (k.symmetric()) {
     auto pt = open_blob(blob, k.material.view(), ec);
     if (!pt) {
@@ -201,11 +219,11 @@ Result<Encrypted> encrypt_core(KmsEmulator::Impl& e, const Caller& caller, std::
   }
   Encrypted out;
   out.key = *key;
-  if (dry_run) {
-    out.dry_run = true;
-    return out;
-  }
+  out.dry_run = dry_run;
   if (k.symmetric()) {
+    if (dry_run) {
+      return out;
+    }
     auto ct = seal_symmetric(k, ec, plaintext);
     if (!ct) {
       return ct.error();
@@ -219,6 +237,9 @@ Result<Encrypted> encrypt_core(KmsEmulator::Impl& e, const Caller& caller, std::
     return fail(Errc::kValidation, "Plaintext of " + std::to_string(plaintext.size()) + " bytes is too long for " +
                                        k.key_spec + " with " + std::string(alg) + " (at most " +
                                        std::to_string(max) + " bytes)");
+  }
+  if (dry_run) {
+    return out;
   }
   auto ct = rsa_oaep_encrypt(k.public_key, hash, plaintext);
   if (!ct) {
@@ -273,13 +294,18 @@ Result<Reply> op_decrypt(KmsEmulator::Impl& e, const Caller& caller, json::objec
   if (!blob) {
     return blob.error();
   }
+  const DryRun mode = dry_run_mode(in);
+  const auto ciphertext = require_ciphertext(*blob, mode);
+  if (!ciphertext) {
+    return ciphertext.error();
+  }
   auto recipient = verify_recipient(e, in);
   if (!recipient) {
     return recipient.error();
   }
   const std::string alg = get_str(in, "EncryptionAlgorithm").value_or(std::string(kSymmetricDefault));
-  auto dec = decrypt_core(e, caller, **blob, get_str(in, "KeyId"), get_context(in, "EncryptionContext"), alg,
-                          "kms:Decrypt", *recipient ? &**recipient : nullptr, dry_run_mode(in));
+  auto dec = decrypt_core(e, caller, *ciphertext, get_str(in, "KeyId"), get_context(in, "EncryptionContext"), alg,
+                          "kms:Decrypt", *recipient ? &**recipient : nullptr, mode);
   if (!dec) {
     return dec.error();
   }
@@ -308,11 +334,15 @@ Result<Reply> op_re_encrypt(KmsEmulator::Impl& e, const Caller& caller, json::ob
   }
   const DryRun mode = dry_run_mode(in);
   const bool dry_run = mode != DryRun::kNo;
+  const auto ciphertext = require_ciphertext(*blob, mode);
+  if (!ciphertext) {
+    return ciphertext.error();
+  }
   const std::string src_alg = get_str(in, "SourceEncryptionAlgorithm").value_or(std::string(kSymmetricDefault));
   const std::string dst_alg =
       get_str(in, "DestinationEncryptionAlgorithm").value_or(std::string(kSymmetricDefault));
-  auto dec = decrypt_core(e, caller, **blob, get_str(in, "SourceKeyId"), get_context(in, "SourceEncryptionContext"),
-                          src_alg, "kms:ReEncryptFrom", nullptr, mode);
+  auto dec = decrypt_core(e, caller, *ciphertext, get_str(in, "SourceKeyId"),
+                          get_context(in, "SourceEncryptionContext"), src_alg, "kms:ReEncryptFrom", nullptr, mode);
   if (!dec) {
     return dec.error();
   }

@@ -163,9 +163,8 @@ class Validator {
     for (std::size_t i = 0; i < a.size(); ++i) {
       // AWS numbers list elements from 1: 'tags.1.member.tagKey'.
       const std::string p = join_path(path, std::to_string(i + 1) + ".member");
-      if (a[i].is_null()) {
-        continue;
-      }
+      // A null element is a wrong type like any other: check() reports it
+      // (operations may then assume every element has the member's type).
       if (!check(model_.shape(*s.member), a[i], p)) {
         return false;
       }

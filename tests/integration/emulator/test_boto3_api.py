@@ -3,6 +3,8 @@ import json
 import os
 import sys
 import unittest
+import urllib.error
+import urllib.request
 
 from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives import hashes, serialization
@@ -142,6 +144,50 @@ class Boto3ApiTest(unittest.TestCase):
         self.assertEqual(err.response["ResponseMetadata"]["HTTPStatusCode"], 400)
         self.assertTrue(err.response["ResponseMetadata"]["RequestId"])
         self.assertClientError("AlreadyExistsException", self._dup_alias)
+
+    def test_missing_ciphertext_and_dry_run_validation(self):
+        key_id = self.kms.create_key()["KeyMetadata"]["KeyId"]
+        other = self.kms.create_key()["KeyMetadata"]["KeyId"]
+        err = self.assertClientError("ValidationException", self.kms.decrypt, KeyId=key_id)
+        self.assertIn("'ciphertextBlob'", error_message(err))
+        self.assertClientError("ValidationException", self.kms.re_encrypt, DestinationKeyId=other)
+        ignore = {"DryRun": True, "DryRunModifiers": ["IGNORE_CIPHERTEXT"]}
+        err = self.assertClientError("DryRunOperationException", self.kms.decrypt, KeyId=key_id, **ignore)
+        self.assertEqual(err.response["ResponseMetadata"]["HTTPStatusCode"], 412)
+        self.assertClientError("DryRunOperationException", self.kms.re_encrypt, SourceKeyId=key_id,
+                               DestinationKeyId=other, **ignore)
+
+        ct = bytearray(self.kms.encrypt(KeyId=key_id, Plaintext=b"p", EncryptionContext={"a": "1"})["CiphertextBlob"])
+        self.assertClientError("DryRunOperationException", self.kms.decrypt, CiphertextBlob=bytes(ct),
+                               EncryptionContext={"a": "1"}, DryRun=True)
+        self.assertClientError("InvalidCiphertextException", self.kms.decrypt, CiphertextBlob=bytes(ct),
+                               EncryptionContext={"a": "2"}, DryRun=True)
+        ct[-1] ^= 1
+        self.assertClientError("InvalidCiphertextException", self.kms.decrypt, CiphertextBlob=bytes(ct),
+                               EncryptionContext={"a": "1"}, DryRun=True)
+        self.assertClientError("DryRunOperationException", self.kms.decrypt, CiphertextBlob=bytes(ct),
+                               KeyId=key_id, **ignore)
+
+    def test_alias_names_and_targets(self):
+        key_id = self.kms.create_key()["KeyMetadata"]["KeyId"]
+        err = self.assertClientError("ValidationException", self.kms.create_alias, AliasName="alias/a:b",
+                                     TargetKeyId=key_id)
+        self.assertEqual(error_message(err), "alias/a:b contains invalid characters for an alias")
+        self.kms.create_alias(AliasName="alias/x", TargetKeyId=key_id)
+        for call in (self.kms.create_alias, self.kms.update_alias):
+            name = "alias/y" if call == self.kms.create_alias else "alias/x"
+            err = self.assertClientError("ValidationException", call, AliasName=name, TargetKeyId="alias/x")
+            self.assertEqual(error_message(err), "Aliases must refer to keys. Not aliases")
+
+    def test_null_list_element_is_a_client_error(self):
+        body = json.dumps({"Tags": [None]}).encode()
+        req = urllib.request.Request(self.emu.endpoint + "/", data=body, method="POST", headers={
+            "Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "TrentService.CreateKey"})
+        with self.assertRaises(urllib.error.HTTPError) as cm:
+            urllib.request.urlopen(req, timeout=10)
+        self.assertEqual(cm.exception.code, 400)
+        self.assertEqual(json.loads(cm.exception.read())["__type"], "SerializationException")
+        self.assertEqual(self.kms.list_keys()["Keys"], [])
 
     def _dup_alias(self):
         key_id = self.kms.create_key()["KeyMetadata"]["KeyId"]
