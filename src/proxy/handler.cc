@@ -278,6 +278,13 @@ asio::awaitable<HttpResponse> ProxyHandler::handle(HttpRequest req) {
   if (!request_id.empty()) {
     out.headers.add("x-amzn-RequestId", request_id);
   }
+  if (uresp.status != 200) {
+    // Some SDKs (JavaScript v3, Go v2) read an error's code from this header
+    // before the body's "__type".
+    if (const auto error_type = uresp.headers.get("x-amzn-ErrorType")) {
+      out.headers.add("x-amzn-ErrorType", *error_type);
+    }
+  }
 
   // --- 5. Open CiphertextForRecipient -------------------------------------
   if (doc && uresp.status == 200) {
@@ -299,7 +306,8 @@ asio::awaitable<HttpResponse> ProxyHandler::handle(HttpRequest req) {
     co_return finish(std::move(out), request_id);
   }
   if (doc && uresp.status != 200) {
-    if (auto err = kms::parse_error_body(uresp.body); err && err->type == "AccessDeniedException") {
+    if (auto err = kms::parse_error_body(uresp.body, uresp.headers.get("x-amzn-ErrorType").value_or(""));
+        err && err->type == "AccessDeniedException") {
       warn_access_denied(op_name, *doc);
     }
   }

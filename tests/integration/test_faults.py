@@ -256,6 +256,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._send(503, {"__type": "ServiceUnavailableException", "message": "fake upstream unavailable"})
         elif fault == "throttle":
             self._send(400, {"__type": "ThrottlingException", "message": "Rate exceeded"})
+        elif fault == "typed_by_header":  # the error type in x-amzn-ErrorType only
+            self._send(400, {"message": "Rate exceeded"},
+                       extra_headers=[("x-amzn-ErrorType", "ThrottlingException:http://internal.amazon.com/")])
         else:
             raise AssertionError(f"unknown fault {fault}")
 
@@ -496,6 +499,19 @@ class UpstreamFaultTest(FaultCase):
                                   ("throttle", 400, "ThrottlingException")):
             with self.subTest(mode=mode):
                 self.run_fault(mode, status, typ, None)
+
+    def test_error_type_header_is_passed_through(self):
+        self.up.set_fault("typed_by_header", targets=["TrentService.Encrypt"])
+        st, hdrs, body, _ = kms_raw(self.port, "TrentService.Encrypt", ENCRYPT_BODY)
+        self.assertEqual(st, 400, body)
+        self.assertEqual(hdrs.get("x-amzn-errortype"), "ThrottlingException:http://internal.amazon.com/", hdrs)
+        self.assertTrue(hdrs.get("x-amzn-requestid", "").startswith("fake-"), hdrs)
+        self.assertEqual(body, {"message": "Rate exceeded"})
+        # A success carries no such header.
+        self.up.set_fault("ok")
+        st, hdrs, body, _ = kms_raw(self.port, "TrentService.Encrypt", ENCRYPT_BODY)
+        self.assertEqual(st, 200, body)
+        self.assertNotIn("x-amzn-errortype", hdrs)
 
     def test_boto3_sees_the_error_code_and_status(self):
         kms = h.boto3_kms(f"http://127.0.0.1:{self.port}")
