@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import threading
@@ -281,3 +282,27 @@ def socket_open(s: socket.socket) -> bool:
         return False
     finally:
         s.setblocking(True)
+
+
+def merge_rounds(rs: list[dict]) -> dict:
+    """One record from interleaved rounds of the same target: totals for
+    requests/CPU, median of each latency percentile, the median round's curve."""
+    req = sum(r["requests"] for r in rs)
+    dur = sum(r["duration_us"] for r in rs)
+    out = {"op": rs[0]["op"], "concurrency": rs[0]["concurrency"], "rounds": len(rs), "requests": req,
+           "duration_us": dur, "rps": req / (dur / 1e6) if dur else 0.0,
+           "error_count": sum(r["error_count"] for r in rs),
+           "latency_us": {q: statistics.median(r["latency_us"][q] for r in rs)
+                          for q in ("min", "max", "mean", "p50", "p90", "p99", "p999")},
+           "rounds_p50_us": [r["latency_us"]["p50"] for r in rs],
+           "rounds_p99_us": [r["latency_us"]["p99"] for r in rs]}
+    mid = sorted(rs, key=lambda r: r["latency_us"]["p50"])[len(rs) // 2]
+    out["percentiles"] = mid["percentiles"]
+    if all("cpu_seconds" in r for r in rs):
+        cpu = sum(r["cpu_seconds"] for r in rs)
+        out["cpu_seconds"] = cpu
+        out["cpu_us_per_request"] = cpu * 1e6 / req if req else None
+        sys_cpu = sum(r["system_cpu_seconds"] for r in rs)
+        out["system_cpu_us_per_request"] = sys_cpu * 1e6 / req if req else None
+        out["rounds_cpu_us_per_request"] = [r.get("cpu_us_per_request") for r in rs]
+    return out
