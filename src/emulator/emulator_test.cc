@@ -276,6 +276,69 @@ TEST_F(EmulatorTest, GenerateDataKeyVariants) {
   EXPECT_EQ(unb64(op("Decrypt", {{"CiphertextBlob", np.body["CiphertextBlob"]}}).body, "Plaintext").size(), 32u);
 }
 
+// KeyMaterialId (symmetric keys only): DescribeKey's CurrentKeyMaterialId is
+// what Decrypt, GenerateDataKey*, GenerateDataKeyPair* and ReEncrypt report.
+TEST_F(EmulatorTest, SymmetricKeysReportTheirKeyMaterialId) {
+  const std::string a = create_key_id();
+  const std::string b = create_key_id();
+  auto describe = [&](const std::string& id) {
+    auto d = op("DescribeKey", {{"KeyId", id}});
+    EXPECT_EQ(d.status, 200u) << d.raw.body;
+    const auto& md = d.body["KeyMetadata"].as_object();
+    return md.contains("CurrentKeyMaterialId") ? std::string(md.at("CurrentKeyMaterialId").as_string())
+                                               : std::string();
+  };
+  const std::string id_a = describe(a);
+  const std::string id_b = describe(b);
+  ASSERT_EQ(id_a.size(), 64u);
+  EXPECT_EQ(id_a.find_first_not_of("0123456789abcdef"), std::string::npos) << id_a;
+  EXPECT_NE(id_a, id_b);
+
+  auto enc = op("Encrypt", {{"KeyId", a}, {"Plaintext", b64("material")}});
+  ASSERT_EQ(enc.status, 200u) << enc.raw.body;
+  EXPECT_FALSE(enc.body.contains("KeyMaterialId"));  // not in EncryptResponse
+  auto dec = op("Decrypt", {{"CiphertextBlob", enc.body["CiphertextBlob"]}});
+  ASSERT_EQ(dec.status, 200u) << dec.raw.body;
+  EXPECT_EQ(dec.body["KeyMaterialId"].as_string(), id_a);
+
+  for (const char* name : {"GenerateDataKey", "GenerateDataKeyWithoutPlaintext"}) {
+    auto dk = op(name, {{"KeyId", a}, {"KeySpec", "AES_256"}});
+    ASSERT_EQ(dk.status, 200u) << dk.raw.body;
+    EXPECT_EQ(dk.body["KeyMaterialId"].as_string(), id_a) << name;
+  }
+  for (const char* name : {"GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext"}) {
+    auto kp = op(name, {{"KeyId", b}, {"KeyPairSpec", "ECC_NIST_P256"}});
+    ASSERT_EQ(kp.status, 200u) << kp.raw.body;
+    EXPECT_EQ(kp.body["KeyMaterialId"].as_string(), id_b) << name;
+  }
+  auto re = op("ReEncrypt", {{"CiphertextBlob", enc.body["CiphertextBlob"]}, {"DestinationKeyId", b}});
+  ASSERT_EQ(re.status, 200u) << re.raw.body;
+  EXPECT_EQ(re.body["SourceKeyMaterialId"].as_string(), id_a);
+  EXPECT_EQ(re.body["DestinationKeyMaterialId"].as_string(), id_b);
+
+  // Asymmetric keys have none, in their metadata or their Decrypt.
+  const std::string rsa = create_key_id({{"KeySpec", "RSA_2048"}, {"KeyUsage", "ENCRYPT_DECRYPT"}});
+  EXPECT_EQ(describe(rsa), "");
+  auto rsa_enc =
+      op("Encrypt", {{"KeyId", rsa}, {"Plaintext", b64("x")}, {"EncryptionAlgorithm", "RSAES_OAEP_SHA_256"}});
+  ASSERT_EQ(rsa_enc.status, 200u) << rsa_enc.raw.body;
+  auto rsa_dec = op("Decrypt", {{"KeyId", rsa},
+                                {"CiphertextBlob", rsa_enc.body["CiphertextBlob"]},
+                                {"EncryptionAlgorithm", "RSAES_OAEP_SHA_256"}});
+  ASSERT_EQ(rsa_dec.status, 200u) << rsa_dec.raw.body;
+  EXPECT_FALSE(rsa_dec.body.contains("KeyMaterialId"));
+  auto to_rsa = op("ReEncrypt", {{"CiphertextBlob", enc.body["CiphertextBlob"]},
+                                 {"DestinationKeyId", rsa},
+                                 {"DestinationEncryptionAlgorithm", "RSAES_OAEP_SHA_256"}});
+  ASSERT_EQ(to_rsa.status, 200u) << to_rsa.raw.body;
+  EXPECT_EQ(to_rsa.body["SourceKeyMaterialId"].as_string(), id_a);
+  EXPECT_FALSE(to_rsa.body.contains("DestinationKeyMaterialId"));
+
+  // Stable across a restart (derived from the stored material).
+  reopen();
+  EXPECT_EQ(describe(a), id_a);
+}
+
 TEST_F(EmulatorTest, GenerateDataKeyPairReturnsMatchingKeys) {
   const std::string id = create_key_id();
   for (const char* spec : {"ECC_NIST_P256", "RSA_2048"}) {

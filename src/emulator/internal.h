@@ -122,6 +122,11 @@ EncryptionContext get_context(const boost::json::object& in, std::string_view ke
 Result<void> require_enabled(const KeyRecord& key);
 /// The KeyMetadata JSON object of DescribeKey/CreateKey.
 std::string key_metadata_json(const KeyRecord& key);
+/// KMS's KeyMaterialId (64 lower-case hex digits) of a symmetric key's
+/// material: a domain-separated SHA-256 of it, so it is stable across
+/// restarts and differs between keys. Empty for asymmetric keys (KMS returns
+/// the field only for symmetric encryption keys).
+std::string key_material_id(const KeyRecord& key);
 
 /// Condition keys every request on `key` carries (kms:CallerAccount, ...).
 ConditionKeys base_conditions(const KeyRecord& key, const Caller& caller);

@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 
 #include "base/encoding.h"
+#include "crypto/digest.h"
 #include "crypto/random.h"
 #include "emulator/internal.h"
 #include "policy/policy.h"
@@ -260,6 +261,20 @@ Result<void> require_enabled(const KeyRecord& key) {
   return {};
 }
 
+std::string key_material_id(const KeyRecord& key) {
+  if (!key.symmetric()) {
+    return {};
+  }
+  static constexpr std::string_view kDomain = "kms-emulator key material id";
+  Bytes input(kDomain.begin(), kDomain.end());
+  input.push_back(0);
+  const ByteView material = key.material.view();
+  input.insert(input.end(), material.begin(), material.end());
+  const auto digest = crypto::sha256(input);
+  std::fill(input.begin(), input.end(), std::uint8_t{0});
+  return hex_encode(ByteView(digest.data(), digest.size()));
+}
+
 std::string key_metadata_json(const KeyRecord& key) {
   Reply r;
   r.str("AWSAccountId", key.account)
@@ -283,6 +298,9 @@ std::string key_metadata_json(const KeyRecord& key) {
     r.str_list("KeyAgreementAlgorithms", {"ECDH"});
   }
   r.boolean("MultiRegion", false);
+  if (const std::string id = key_material_id(key); !id.empty()) {
+    r.str("CurrentKeyMaterialId", id);
+  }
   return r.take_body();
 }
 

@@ -322,6 +322,10 @@ Result<Reply> op_decrypt(KmsEmulator::Impl& e, const Caller& caller, json::objec
     }
   } else {
     r.secret("Plaintext", dec->plaintext.view());
+    // KMS omits KeyMaterialId when the request has a Recipient.
+    if (const std::string id = key_material_id(*dec->key); !id.empty()) {
+      r.str("KeyMaterialId", id);
+    }
   }
   r.str("EncryptionAlgorithm", dec->algorithm);
   return r;
@@ -361,6 +365,12 @@ Result<Reply> op_re_encrypt(KmsEmulator::Impl& e, const Caller& caller, json::ob
       .str("KeyId", enc->key->arn())
       .str("SourceEncryptionAlgorithm", src_alg)
       .str("DestinationEncryptionAlgorithm", dst_alg);
+  if (const std::string id = key_material_id(*dec->key); !id.empty()) {
+    r.str("SourceKeyMaterialId", id);
+  }
+  if (const std::string id = key_material_id(*enc->key); !id.empty()) {
+    r.str("DestinationKeyMaterialId", id);
+  }
   return r;
 }
 

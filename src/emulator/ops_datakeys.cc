@@ -93,6 +93,9 @@ Result<Reply> generate_data_key(KmsEmulator::Impl& e, const Caller& caller, json
     r.secret("Plaintext", data_key.view());
   }
   r.str("KeyId", (*key)->arn());
+  if (!recipient) {  // KMS omits KeyMaterialId when the request has a Recipient
+    r.str("KeyMaterialId", key_material_id(**key));
+  }
   return r;
 }
 
@@ -142,6 +145,7 @@ Result<Reply> generate_data_key_pair(KmsEmulator::Impl& e, const Caller& caller,
     r.secret("PrivateKeyPlaintext", pair->private_key_pkcs8.view());
   }
   r.blob("PublicKey", pair->public_key_spki).str("KeyId", (*key)->arn()).str("KeyPairSpec", spec_name);
+  r.str("KeyMaterialId", key_material_id(**key));
   return r;
 }
 

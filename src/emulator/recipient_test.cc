@@ -136,6 +136,8 @@ TEST_F(RecipientTest, DecryptReturnsCiphertextForRecipientInsteadOfPlaintext) {
   EXPECT_EQ(dec.body["KeyId"].as_string(), "arn:aws:kms:us-east-1:111122223333:key/" + id);
   EXPECT_EQ(dec.body["EncryptionAlgorithm"].as_string(), "SYMMETRIC_DEFAULT");
   EXPECT_EQ(as_chars(open_cfr(dec.body)), "enclave secret");
+  // KMS omits KeyMaterialId when the request has a Recipient.
+  EXPECT_FALSE(dec.body.contains("KeyMaterialId")) << dec.raw.body;
 }
 
 TEST_F(RecipientTest, AllFiveOperationsHonourRecipient) {
@@ -145,6 +147,7 @@ TEST_F(RecipientTest, AllFiveOperationsHonourRecipient) {
   auto dk = op("GenerateDataKey", {{"KeyId", id}, {"KeySpec", "AES_256"}, {"Recipient", rec}});
   ASSERT_EQ(dk.status, 200u) << dk.raw.body;
   EXPECT_FALSE(dk.body.contains("Plaintext"));
+  EXPECT_FALSE(dk.body.contains("KeyMaterialId")) << dk.raw.body;
   const Bytes data_key = open_cfr(dk.body);
   EXPECT_EQ(data_key.size(), 32u);
   // The KMS-wrapped copy is still returned and holds the same key.

@@ -70,10 +70,14 @@ class Boto3ApiTest(unittest.TestCase):
 
     def test_data_keys_and_random(self):
         key_id = self.kms.create_key()["KeyMetadata"]["KeyId"]
+        material = self.kms.describe_key(KeyId=key_id)["KeyMetadata"]["CurrentKeyMaterialId"]
+        self.assertRegex(material, r"^[0-9a-f]{64}$")
         dk = self.kms.generate_data_key(KeyId=key_id, KeySpec="AES_256", EncryptionContext={"a": "b"})
         self.assertEqual(len(dk["Plaintext"]), 32)
-        self.assertEqual(self.kms.decrypt(CiphertextBlob=dk["CiphertextBlob"],
-                                          EncryptionContext={"a": "b"})["Plaintext"], dk["Plaintext"])
+        self.assertEqual(dk["KeyMaterialId"], material)
+        dec = self.kms.decrypt(CiphertextBlob=dk["CiphertextBlob"], EncryptionContext={"a": "b"})
+        self.assertEqual(dec["Plaintext"], dk["Plaintext"])
+        self.assertEqual(dec["KeyMaterialId"], material)
         np = self.kms.generate_data_key_without_plaintext(KeyId=key_id, NumberOfBytes=64)
         self.assertNotIn("Plaintext", np)
         self.assertEqual(len(self.kms.decrypt(CiphertextBlob=np["CiphertextBlob"])["Plaintext"]), 64)
