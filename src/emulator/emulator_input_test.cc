@@ -15,34 +15,17 @@ using testing::Answer;
 using testing::b64;
 using testing::call;
 
-constexpr std::int64_t kStartMs = 1700000000000;
 constexpr std::string_view kArnPrefix = "arn:aws:kms:us-east-1:111122223333:key/";
 constexpr std::string_view kMissingBlob =
     "1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy constraint: Member must not be "
     "null";
 
-class EmulatorInputTest : public ::testing::Test {
+class EmulatorInputTest : public testing::EmulatorFixture {
  protected:
-  void SetUp() override {
-    EmulatorOptions o;
-    o.data_dir = dir_.path() / "state";
-    o.clock = &clock_;
-    auto e = KmsEmulator::open(std::move(o));
-    ASSERT_TRUE(e) << e.error().message;
-    emu_ = std::move(*e);
-  }
-
-  Answer op(std::string_view name, const json::object& body) { return call(*emu_, name, body); }
   Answer raw(std::string_view name, std::string body) {
     HttpRequest r = testing::kms_request(name, {});
     r.body = std::move(body);
     return testing::parse_answer(emu_->handle(r));
-  }
-
-  std::string create_key_id(json::object body = {}) {
-    auto a = op("CreateKey", body);
-    EXPECT_EQ(a.status, 200u) << a.raw.body;
-    return std::string(a.body["KeyMetadata"].as_object()["KeyId"].as_string());
   }
 
   // A key whose policy allows everything except `denied` (lockout check bypassed).
@@ -53,10 +36,6 @@ class EmulatorInputTest : public ::testing::Test {
                                std::string(denied) + R"(","Resource":"*"}]})";
     return create_key_id({{"Policy", policy}, {"BypassPolicyLockoutSafetyCheck", true}});
   }
-
-  testing::TempDir dir_;
-  FixedClock clock_{from_unix_ms(kStartMs)};
-  std::unique_ptr<KmsEmulator> emu_;
 };
 
 const json::array kIgnore{"IGNORE_CIPHERTEXT"};

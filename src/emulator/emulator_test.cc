@@ -17,38 +17,7 @@ using testing::b64;
 using testing::call;
 using testing::unb64;
 
-constexpr std::int64_t kStartMs = 1700000000000;  // 2023-11-14T22:13:20Z
-
-class EmulatorTest : public ::testing::Test {
- protected:
-  void SetUp() override { reopen(); }
-
-  void reopen() {
-    emu_.reset();
-    EmulatorOptions o;
-    o.data_dir = dir_.path() / "state";
-    o.clock = &clock_;
-    auto e = KmsEmulator::open(std::move(o));
-    ASSERT_TRUE(e) << e.error().message;
-    emu_ = std::move(*e);
-  }
-
-  Answer op(std::string_view name, const json::object& body) { return call(*emu_, name, body); }
-
-  // CreateKey and return the KeyMetadata.
-  json::object create_key(json::object body = {}) {
-    auto a = op("CreateKey", body);
-    EXPECT_EQ(a.status, 200u) << a.raw.body;
-    return a.body["KeyMetadata"].as_object();
-  }
-  std::string create_key_id(json::object body = {}) {
-    return std::string(create_key(std::move(body))["KeyId"].as_string());
-  }
-
-  testing::TempDir dir_;
-  FixedClock clock_{from_unix_ms(kStartMs)};
-  std::unique_ptr<KmsEmulator> emu_;
-};
+using EmulatorTest = testing::EmulatorFixture;
 
 TEST_F(EmulatorTest, ResponsesCarryKmsHeaders) {
   auto ok = op("ListKeys", {});

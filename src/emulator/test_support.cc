@@ -65,4 +65,29 @@ Bytes unb64(const json::object& o, std::string_view key) {
   return b ? *b : Bytes{};
 }
 
+void EmulatorFixture::reopen() {
+  emu_.reset();
+  EmulatorOptions o;
+  o.data_dir = dir_.path() / "state";
+  o.clock = &clock_;
+  auto e = KmsEmulator::open(std::move(o));
+  ASSERT_TRUE(e) << e.error().message;
+  emu_ = std::move(*e);
+}
+
+json::object EmulatorFixture::create_key(json::object body) {
+  auto a = op("CreateKey", body);
+  EXPECT_EQ(a.status, 200u) << a.raw.body;
+  if (a.status != 200) {
+    return {};
+  }
+  return a.body["KeyMetadata"].as_object();
+}
+
+std::string EmulatorFixture::create_key_id(json::object body) {
+  const auto md = create_key(std::move(body));
+  const auto* id = md.if_contains("KeyId");
+  return id != nullptr && id->is_string() ? std::string(id->as_string()) : std::string();
+}
+
 }  // namespace kp::emulator::testing
