@@ -24,7 +24,7 @@ CORPUS = ROOT / "fuzz" / "corpus"
 
 
 TARGETS = ["cbor_decode", "attestation_document", "cms_parse", "kms_rewrite", "sigv4_authorization",
-           "config_yaml", "http_request", "policy_document"]
+           "config_yaml", "http_request", "policy_document", "emulator_request"]
 
 
 def put(target, name, data):
@@ -258,6 +258,54 @@ def policy_seeds():
         put("policy_document", name, policy + "".join("\0" + v for v in values))
 
 
+# --- emulator_request ------------------------------------------------------------
+def emulator_seeds():
+    """"<operation>\n<JSON body>"; "@sym", "@pcr", "@rsa", "@symid", "@doc" and "@peer"
+    are replaced by the harness (ciphertexts under alias/fuzz-sym, -pcr and -rsa, the
+    key id of fuzz-sym, an attestation document, a P-256 public key); see
+    fuzz/emulator_request.cc."""
+    recipient = {"KeyEncryptionAlgorithm": "RSAES_OAEP_SHA_256", "AttestationDocument": "@doc"}
+    seeds = {
+        "decrypt_with_context": ("Decrypt", {"CiphertextBlob": "@sym", "EncryptionContext": {"k": "v"}}),
+        "decrypt_recipient_pcr_key": ("Decrypt", {"CiphertextBlob": "@pcr", "KeyId": "alias/fuzz-pcr",
+                                                  "Recipient": recipient}),
+        "err_decrypt_pcr_key_without_recipient": ("Decrypt", {"CiphertextBlob": "@pcr"}),
+        "decrypt_rsa": ("Decrypt", {"CiphertextBlob": "@rsa", "KeyId": "alias/fuzz-rsa",
+                                    "EncryptionAlgorithm": "RSAES_OAEP_SHA_256"}),
+        "decrypt_dry_run_ignore_ciphertext": ("Decrypt", {"KeyId": "alias/fuzz-sym", "DryRun": True,
+                                                          "DryRunModifiers": ["IGNORE_CIPHERTEXT"]}),
+        "encrypt": ("Encrypt", {"KeyId": "alias/fuzz-sym", "Plaintext": "aGk=", "EncryptionContext": {"a": "b"},
+                                "GrantTokens": ["t"]}),
+        "re_encrypt_to_rsa": ("ReEncrypt", {"CiphertextBlob": "@sym", "SourceEncryptionContext": {"k": "v"},
+                                            "DestinationKeyId": "alias/fuzz-rsa",
+                                            "DestinationEncryptionAlgorithm": "RSAES_OAEP_SHA_1"}),
+        "generate_data_key_recipient": ("GenerateDataKey", {"KeyId": "alias/fuzz-sym", "KeySpec": "AES_256",
+                                                            "Recipient": recipient}),
+        "generate_data_key_pair_ecc": ("GenerateDataKeyPair", {"KeyId": "alias/fuzz-sym",
+                                                               "KeyPairSpec": "ECC_NIST_P256"}),
+        "generate_random_recipient": ("GenerateRandom", {"NumberOfBytes": 32, "Recipient": recipient}),
+        "derive_shared_secret": ("DeriveSharedSecret", {"KeyId": "alias/fuzz-ecc", "KeyAgreementAlgorithm": "ECDH",
+                                                        "PublicKey": "@peer", "Recipient": recipient}),
+        "describe_key_arn": ("DescribeKey", {"KeyId": "arn:aws:kms:us-east-1:111122223333:alias/fuzz-rsa"}),
+        "list_keys_paged": ("ListKeys", {"Limit": 1, "Marker": "x"}),
+        "get_public_key": ("GetPublicKey", {"KeyId": "alias/fuzz-ecc"}),
+        "create_key_tags": ("CreateKey", {"Description": "d", "KeySpec": "ECC_NIST_P384", "KeyUsage": "KEY_AGREEMENT",
+                                          "Tags": [{"TagKey": "t", "TagValue": "v"}]}),
+        "put_key_policy_lockout": ("PutKeyPolicy", {"KeyId": "alias/fuzz-sym", "PolicyName": "default",
+                                                    "Policy": "{\"Version\":\"2012-10-17\",\"Statement\":[]}"}),
+        "schedule_key_deletion": ("ScheduleKeyDeletion", {"KeyId": "alias/fuzz-sym", "PendingWindowInDays": 7}),
+        "update_alias": ("UpdateAlias", {"AliasName": "alias/fuzz-pcr", "TargetKeyId": "@symid"}),
+        "create_alias": ("CreateAlias", {"AliasName": "alias/new", "TargetKeyId": "@symid"}),
+        "disable_key": ("DisableKey", {"KeyId": "@symid"}),
+        "err_update_alias_to_alias": ("UpdateAlias", {"AliasName": "alias/fuzz-sym", "TargetKeyId": "alias/fuzz-rsa"}),
+        "err_null_list_element": ("CreateKey", {"Tags": [None]}),
+        "err_unknown_operation": ("Frobnicate", {}),
+    }
+    for name, (op, body) in seeds.items():
+        put("emulator_request", name, op + "\n" + json.dumps(body, separators=(",", ":")))
+    put("emulator_request", "err_body_not_json", "Decrypt\n{\"CiphertextBlob\":")
+
+
 # --- config_yaml -----------------------------------------------------------------
 def config_seeds():
     td = ROOT / "src" / "config" / "testdata"
@@ -334,6 +382,7 @@ def generate(vec):
     config_seeds()
     http_seeds(vec)
     policy_seeds()
+    emulator_seeds()
 
 
 def files(root):
