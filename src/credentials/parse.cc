@@ -1,6 +1,9 @@
 #include "credentials/parse.h"
 
+#include <new>
+
 #include <boost/json/monotonic_resource.hpp>
+#include <boost/json/null_resource.hpp>
 #include <boost/json/parser.hpp>
 #include <boost/json/value.hpp>
 
@@ -112,12 +115,14 @@ Result<sigv4::Credentials> parse_credentials_document(std::string_view body,
   }
   // Every byte the parser allocates (its temporaries and the resulting DOM,
   // which holds the secret key and token) comes from this arena, which is
-  // wiped when it goes out of scope. The size covers the worst case for a
-  // body this small, so the monotonic resource never falls back to the heap.
+  // wiped when it goes out of scope. The arena has no upstream: a document
+  // whose DOM would outgrow it (many small values: a real one is a flat
+  // object of a few strings, far below the bound) is refused rather than
+  // spilling secrets into heap memory that is freed unwiped.
   SecretBytes arena(body.size() * 3 + 8192);
   Result<sigv4::Credentials> out = bad(source, "credentials response is not valid JSON");
-  {
-    boost::json::monotonic_resource mr(arena.data(), arena.size());
+  try {
+    boost::json::monotonic_resource mr(arena.data(), arena.size(), boost::json::get_null_resource());
     boost::json::storage_ptr sp(&mr);
     boost::json::parser parser(sp);
     parser.reset(sp);
@@ -127,6 +132,8 @@ Result<sigv4::Credentials> parse_credentials_document(std::string_view body,
       const boost::json::value doc = parser.release();
       out = extract(doc, source, rules);
     }
+  } catch (const std::bad_alloc&) {  // the arena is exhausted (null_resource throws)
+    out = bad(source, "credentials response has too many values to be a credentials document");
   }
   return out;
 }

@@ -75,6 +75,31 @@ TEST(ParseCredentials, MalformedJsonIsAClearError) {
   EXPECT_NE(arr.error().message.find("not a JSON object"), std::string::npos);
 }
 
+// The parse arena has no heap fallback: a DOM that would outgrow it is an
+// error, while whitespace and long strings (which do not multiply) still fit.
+TEST(ParseCredentials, DocumentsOfManySmallValuesAreRefusedNotSpilled) {
+  const std::string head = std::string(R"({"AccessKeyId":"AKIDEXAMPLE","SecretAccessKey":")") + std::string(kSecret) + "\"";
+  std::string many = head + R"(,"x":[)";
+  while (many.size() < 60 * 1024) {
+    many += "0,";
+  }
+  many += "0]}";
+  auto r = parse_credentials_document(many, "s", {});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::kCredentialsUnavailable);
+  EXPECT_EQ(r.error().message, "s: credentials response has too many values to be a credentials document");
+
+  const std::string padded = std::string(30 * 1024, ' ') + head + "}" + std::string(30 * 1024, '\n');
+  auto ok = parse_credentials_document(padded, "s", {});
+  ASSERT_TRUE(ok) << ok.error().message;
+  EXPECT_EQ(ok->access_key_id, "AKIDEXAMPLE");
+
+  const std::string long_token = head + R"(,"Token":")" + std::string(16 * 1024, 'T') + "\"}";
+  auto token = parse_credentials_document(long_token, "s", {});
+  ASSERT_TRUE(token) << token.error().message;
+  EXPECT_EQ(token->session_token.size(), 16u * 1024);
+}
+
 TEST(ParseCredentials, MissingOrWrongFields) {
   struct Case {
     std::string body;
