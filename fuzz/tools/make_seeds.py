@@ -24,7 +24,8 @@ CORPUS = ROOT / "fuzz" / "corpus"
 
 
 TARGETS = ["cbor_decode", "attestation_document", "cms_parse", "kms_rewrite", "sigv4_authorization",
-           "config_yaml", "http_request", "policy_document", "emulator_request"]
+           "config_yaml", "http_request", "policy_document", "emulator_request",
+           "credentials_document"]
 
 
 def put(target, name, data):
@@ -306,6 +307,31 @@ def emulator_seeds():
     put("emulator_request", "err_body_not_json", "Decrypt\n{\"CiphertextBlob\":")
 
 
+# --- credentials_document --------------------------------------------------------
+def credentials_seeds():
+    """Byte 0: rules (1 = Code "Success", 2 = Token, 4 = Expiration required); then the
+    body. The keys are AWS's documentation examples."""
+    imds = {"Code": "Success", "LastUpdated": "2026-11-27T03:00:00Z", "Type": "AWS-HMAC",
+            "AccessKeyId": "ASIAIOSFODNN7EXAMPLE", "SecretAccessKey": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            "Token": "IQoJb3JpZ2luX2VjEXAMPLETOKEN", "Expiration": "2026-11-27T09:00:00Z"}
+    container = {k: v for k, v in imds.items() if k not in ("Code", "LastUpdated", "Type")}
+    container["RoleArn"] = "arn:aws:iam::111122223333:role/app"
+    seeds = {
+        "imds_role_document": (7, imds),
+        "container_document": (0, container),
+        "long_term_keys": (0, {"AccessKeyId": "AKIAIOSFODNN7EXAMPLE",
+                               "SecretAccessKey": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}),
+        "err_code_not_success": (1, dict(imds, Code="AssumeRoleUnauthorizedAccess")),
+        "err_expiration_not_rfc3339": (4, dict(imds, Expiration="27/11/2026 09:00")),
+        "err_token_with_newline": (2, dict(imds, Token="IQoJ\r\nX-Injected: 1")),
+        "expiration_with_fraction_and_offset": (4, dict(imds, Expiration="2026-11-27T09:00:00.123+00:00")),
+    }
+    for name, (rules, body) in seeds.items():
+        put("credentials_document", name, bytes([rules]) + json.dumps(body).encode())
+    put("credentials_document", "err_many_small_values",
+        bytes([0]) + b'{"AccessKeyId":"A","SecretAccessKey":"B","x":[' + b"0," * 2000 + b'0]}')
+
+
 # --- config_yaml -----------------------------------------------------------------
 def config_seeds():
     td = ROOT / "src" / "config" / "testdata"
@@ -383,6 +409,7 @@ def generate(vec):
     http_seeds(vec)
     policy_seeds()
     emulator_seeds()
+    credentials_seeds()
 
 
 def files(root):
