@@ -1,6 +1,6 @@
 // Request-input edge cases on the pure core: missing CiphertextBlob, DryRun
 // (with and without IGNORE_CIPHERTEXT) validating what KMS validates, null
-// list elements, and alias name / target rules.
+// list elements and map values, and alias name / target rules.
 #include "emulator/emulator.h"
 
 #include <gtest/gtest.h>
@@ -210,6 +210,21 @@ TEST_F(EmulatorInputTest, NullListElementsAreRejectedNotCrashed) {
   EXPECT_EQ(m.type, "SerializationException") << m.raw.body;
   // No key was created by the rejected requests.
   EXPECT_EQ(op("ListKeys", {}).body["Keys"].as_array().size(), 1u);
+}
+
+// A null map value is malformed too (Smithy's RestJsonBodyMalformedMapNullValue):
+// it was read as an absent pair, so {"a":null} and {} bound the same context.
+TEST_F(EmulatorInputTest, NullMapValuesAreRejected) {
+  const std::string id = create_key_id();
+  auto e = raw("Encrypt", R"({"KeyId":")" + id + R"(","Plaintext":"AA==","EncryptionContext":{"a":null}})");
+  EXPECT_EQ(e.status, 400u) << e.raw.body;
+  EXPECT_EQ(e.type, "SerializationException");
+  EXPECT_NE(e.message.find("encryptionContext"), std::string::npos) << e.message;
+  auto ok = op("Encrypt", {{"KeyId", id}, {"Plaintext", "AA=="}, {"EncryptionContext", {{"a", "b"}}}});
+  ASSERT_EQ(ok.status, 200u) << ok.raw.body;
+  auto d = raw("Decrypt", R"({"CiphertextBlob":")" + std::string(ok.body["CiphertextBlob"].as_string()) +
+                              R"(","EncryptionContext":{"a":"b","c":null}})");
+  EXPECT_EQ(d.type, "SerializationException") << d.raw.body;
 }
 
 TEST_F(EmulatorInputTest, AliasNamesMayNotContainColons) {

@@ -184,7 +184,10 @@ class Validator {
           return false;
         }
       }
-      if (s.value && !kv.value().is_null()) {
+      // A null value in a (dense) map is malformed, as a null list element
+      // is (Smithy's RestJsonBodyMalformedMapNullValue: 400
+      // SerializationException).
+      if (s.value) {
         if (!check(model_.shape(*s.value), kv.value(), join_path(path, "value"))) {
           return false;
         }

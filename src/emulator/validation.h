@@ -3,7 +3,7 @@
 // Model-driven request validation with AWS's wording. Checks the parsed JSON
 // body of an operation against its input shape (emulator/model.h): JSON types
 // (a wrong type is a SerializationException, as the AWS JSON protocol
-// reports it; a null list element is one too), then the constraints,
+// reports it; a null list element or map value is one too), then the constraints,
 // collected in member order into one ValidationException message:
 //
 //   1 validation error detected: Value 'x' at 'keySpec' failed to satisfy
