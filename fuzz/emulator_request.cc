@@ -70,7 +70,7 @@ constexpr std::int64_t kStartMs = 1750000000000;  // 2025-06-15, inside the simu
 const std::set<std::string, std::less<>> kMutating = {
     "CreateKey",           "EnableKey",   "DisableKey",  "ScheduleKeyDeletion", "CancelKeyDeletion",
     "PutKeyPolicy",        "UpdateKeyDescription",       "CreateAlias",         "UpdateAlias",
-    "DeleteAlias"};
+    "DeleteAlias",         "TagResource", "UntagResource"};
 
 [[noreturn]] void die(const std::string& what) {
   std::fprintf(stderr, "fuzz emulator_request: set-up failed: %s\n", what.c_str());

@@ -298,6 +298,8 @@ def emulator_seeds():
         "update_alias": ("UpdateAlias", {"AliasName": "alias/fuzz-pcr", "TargetKeyId": "@symid"}),
         "create_alias": ("CreateAlias", {"AliasName": "alias/new", "TargetKeyId": "@symid"}),
         "disable_key": ("DisableKey", {"KeyId": "@symid"}),
+        "tag_resource": ("TagResource", {"KeyId": "alias/fuzz-sym", "Tags": [{"TagKey": "env", "TagValue": "prod"}]}),
+        "untag_resource": ("UntagResource", {"KeyId": "alias/fuzz-sym", "TagKeys": ["env", "absent"]}),
         "err_update_alias_to_alias": ("UpdateAlias", {"AliasName": "alias/fuzz-sym", "TargetKeyId": "alias/fuzz-rsa"}),
         "err_null_list_element": ("CreateKey", {"Tags": [None]}),
         "err_unknown_operation": ("Frobnicate", {}),

@@ -120,6 +120,10 @@ EncryptionContext get_context(const boost::json::object& in, std::string_view ke
 /// Errors for key states: pending deletion -> KMSInvalidStateException,
 /// disabled -> DisabledException.
 Result<void> require_enabled(const KeyRecord& key);
+/// The request's "Tags" (CreateKey, TagResource), validated as KMS does
+/// (no "aws:" prefix, no duplicate key), appended to `out`.
+Result<void> parse_tags(const boost::json::object& in, std::vector<std::pair<std::string, std::string>>& out);
+
 /// The KeyMetadata JSON object of DescribeKey/CreateKey.
 std::string key_metadata_json(const KeyRecord& key);
 /// KMS's KeyMaterialId (64 lower-case hex digits) of a symmetric key's
@@ -183,8 +187,11 @@ Result<Reply> op_put_key_policy(KmsEmulator::Impl&, const Caller&, boost::json::
 Result<Reply> op_get_key_policy(KmsEmulator::Impl&, const Caller&, boost::json::object&);
 Result<Reply> op_list_key_policies(KmsEmulator::Impl&, const Caller&, boost::json::object&);
 Result<Reply> op_get_public_key(KmsEmulator::Impl&, const Caller&, boost::json::object&);
-Result<Reply> op_list_resource_tags(KmsEmulator::Impl&, const Caller&, boost::json::object&);
 Result<Reply> op_update_key_description(KmsEmulator::Impl&, const Caller&, boost::json::object&);
+// ops_tags.cc
+Result<Reply> op_tag_resource(KmsEmulator::Impl&, const Caller&, boost::json::object&);
+Result<Reply> op_untag_resource(KmsEmulator::Impl&, const Caller&, boost::json::object&);
+Result<Reply> op_list_resource_tags(KmsEmulator::Impl&, const Caller&, boost::json::object&);
 // ops_aliases.cc
 Result<Reply> op_create_alias(KmsEmulator::Impl&, const Caller&, boost::json::object&);
 Result<Reply> op_update_alias(KmsEmulator::Impl&, const Caller&, boost::json::object&);

@@ -316,6 +316,9 @@ ConditionKeys base_conditions(const KeyRecord& key, const Caller& caller) {
   c["kms:KeyOrigin"] = {"AWS_KMS"};
   c["kms:KeyManager"] = {"CUSTOMER"};
   c["kms:MultiRegion"] = {"false"};
+  for (const auto& [tag_key, tag_value] : key.tags) {  // attribute-based access control
+    c["aws:ResourceTag/" + tag_key] = {tag_value};
+  }
   return c;
 }
 

@@ -1,8 +1,7 @@
 // Key management operations: CreateKey, DescribeKey, ListKeys, Enable/Disable,
 // Schedule/CancelKeyDeletion, Put/Get/ListKeyPolicies, GetPublicKey,
-// ListResourceTags, UpdateKeyDescription.
+// UpdateKeyDescription (tags: ops_tags.cc).
 #include <algorithm>
-#include <set>
 
 #include <boost/json.hpp>
 
@@ -48,27 +47,6 @@ bool usage_supported(std::string_view spec, std::string_view usage) {
     return usage == "KEY_AGREEMENT";
   }
   return false;
-}
-
-Result<void> check_tags(const json::object& in, std::vector<std::pair<std::string, std::string>>& out) {
-  const auto* tags = in.if_contains("Tags");
-  if (tags == nullptr || !tags->is_array()) {
-    return {};
-  }
-  std::set<std::string> seen;
-  for (const auto& t : tags->as_array()) {
-    const auto& o = t.as_object();
-    std::string k(o.at("TagKey").as_string());
-    std::string v(o.at("TagValue").as_string());
-    if (k.starts_with("aws:")) {
-      return fail(Errc::kTagException, "Tag keys beginning with aws: are reserved");
-    }
-    if (!seen.insert(k).second) {
-      return fail(Errc::kTagException, "Duplicate tag key " + k);
-    }
-    out.emplace_back(std::move(k), std::move(v));
-  }
-  return {};
 }
 
 Result<Reply> empty_reply() { return Reply(); }
@@ -130,7 +108,7 @@ Result<Reply> op_create_key(KmsEmulator::Impl& e, const Caller& caller, json::ob
     return fail(Errc::kUnsupportedOperation, "kms-emulator does not support multi-Region keys");
   }
   KeyRecord k;
-  if (auto t = check_tags(in, k.tags); !t) {
+  if (auto t = parse_tags(in, k.tags); !t) {
     return t.error();
   }
   k.key_id = random_uuid();
@@ -376,23 +354,6 @@ Result<Reply> op_get_public_key(KmsEmulator::Impl& e, const Caller& caller, json
   } else {
     r.str_list("KeyAgreementAlgorithms", {"ECDH"});
   }
-  return r;
-}
-
-Result<Reply> op_list_resource_tags(KmsEmulator::Impl& e, const Caller& caller, json::object& in) {
-  auto key = e.resolve(*get_str(in, "KeyId"), caller);
-  if (!key) {
-    return key.error();
-  }
-  if (auto a = authorize(**key, "kms:ListResourceTags", caller, base_conditions(**key, caller)); !a) {
-    return a.error();
-  }
-  json::array tags;
-  for (const auto& [k, v] : (*key)->tags) {
-    tags.push_back(json::object{{"TagKey", k}, {"TagValue", v}});
-  }
-  Reply r;
-  r.raw("Tags", json::serialize(tags)).boolean("Truncated", false);
   return r;
 }
 

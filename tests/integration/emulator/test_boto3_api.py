@@ -115,6 +115,28 @@ class Boto3ApiTest(unittest.TestCase):
                                                PublicKey=peer_der)["SharedSecret"]
         self.assertEqual(shared, peer.exchange(ec.ECDH(), kms_pub))
 
+    def test_tags_and_tag_based_policy(self):
+        # ABAC: Decrypt only while the key carries env=prod (aws:ResourceTag).
+        root = f"arn:aws:iam::{DEFAULT_ACCOUNT}:root"
+        policy = json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Sid": "Admin", "Effect": "Allow", "Principal": {"AWS": root}, "NotAction": "kms:Decrypt",
+             "Resource": "*"},
+            {"Sid": "ProdDecrypt", "Effect": "Allow", "Principal": {"AWS": root}, "Action": "kms:Decrypt",
+             "Resource": "*", "Condition": {"StringEquals": {"aws:ResourceTag/env": "prod"}}}]})
+        key_id = self.kms.create_key(Policy=policy, Tags=[{"TagKey": "env", "TagValue": "dev"}])["KeyMetadata"]["KeyId"]
+        ct = self.kms.encrypt(KeyId=key_id, Plaintext=b"abac")["CiphertextBlob"]
+        self.assertClientError("AccessDeniedException", self.kms.decrypt, CiphertextBlob=ct)
+        self.kms.tag_resource(KeyId=key_id, Tags=[{"TagKey": "env", "TagValue": "prod"},
+                                                  {"TagKey": "team", "TagValue": "a"}])
+        self.assertEqual(self.kms.list_resource_tags(KeyId=key_id)["Tags"],
+                         [{"TagKey": "env", "TagValue": "prod"}, {"TagKey": "team", "TagValue": "a"}])
+        self.assertEqual(self.kms.decrypt(CiphertextBlob=ct)["Plaintext"], b"abac")
+        self.kms.untag_resource(KeyId=key_id, TagKeys=["env"])
+        self.assertEqual(self.kms.list_resource_tags(KeyId=key_id)["Tags"], [{"TagKey": "team", "TagValue": "a"}])
+        self.assertClientError("AccessDeniedException", self.kms.decrypt, CiphertextBlob=ct)
+        self.assertClientError("TagException", self.kms.tag_resource, KeyId=key_id,
+                               Tags=[{"TagKey": "aws:reserved", "TagValue": "x"}])
+
     def test_typed_policy_conditions(self):
         # A minimum deletion window (NumericGreaterThanEquals) and TLS-only use
         # (Bool aws:SecureTransport): this emulator speaks plain HTTP, so

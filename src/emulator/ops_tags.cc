@@ -1,0 +1,142 @@
+// Tags: TagResource, UntagResource, ListResourceTags, and the Tags of
+// CreateKey. A key's tags are also its aws:ResourceTag/<key> condition keys
+// (ops_common.cc, base_conditions); TagResource adds aws:RequestTag/<key> and
+// aws:TagKeys, UntagResource aws:TagKeys, so tag-based policies evaluate as in
+// KMS.
+#include <algorithm>
+#include <set>
+
+#include <boost/json.hpp>
+
+#include "emulator/internal.h"
+
+namespace kp::emulator {
+
+namespace json = boost::json;
+
+namespace {
+
+constexpr std::size_t kMaxTagsPerKey = 50;  // KMS quota "Tags per KMS key"
+
+// The key to change tags on (call with e.mu held): KeyId resolved, `action`
+// authorized with the key's condition keys plus `request` (the request's own
+// tag keys), and not pending deletion.
+Result<std::shared_ptr<const KeyRecord>> key_to_retag(KmsEmulator::Impl& e, const Caller& caller,
+                                                      const json::object& in, std::string_view action,
+                                                      const ConditionKeys& request) {
+  auto key = e.resolve_locked(*get_str(in, "KeyId"), caller);
+  if (!key) {
+    return key.error();
+  }
+  const KeyRecord& k = **key;
+  ConditionKeys conditions = base_conditions(k, caller);
+  conditions.insert(request.begin(), request.end());
+  if (auto a = authorize(k, action, caller, conditions); !a) {
+    return a.error();
+  }
+  if (k.state == KeyState::kPendingDeletion) {
+    return fail(Errc::kInvalidState, k.arn() + " is pending deletion.");
+  }
+  return key;
+}
+
+}  // namespace
+
+Result<void> parse_tags(const json::object& in, std::vector<std::pair<std::string, std::string>>& out) {
+  const auto* tags = in.if_contains("Tags");
+  if (tags == nullptr || !tags->is_array()) {
+    return {};
+  }
+  std::set<std::string> seen;
+  for (const auto& t : tags->as_array()) {
+    // Shapes were validated against the model: objects with both strings.
+    const auto& o = t.as_object();
+    std::string k(o.at("TagKey").as_string());
+    std::string v(o.at("TagValue").as_string());
+    if (k.starts_with("aws:")) {
+      return fail(Errc::kTagException, "Tag keys beginning with aws: are reserved");
+    }
+    if (!seen.insert(k).second) {
+      return fail(Errc::kTagException, "Duplicate tag key " + k);
+    }
+    out.emplace_back(std::move(k), std::move(v));
+  }
+  return {};
+}
+
+Result<Reply> op_tag_resource(KmsEmulator::Impl& e, const Caller& caller, json::object& in) {
+  std::vector<std::pair<std::string, std::string>> added;
+  if (auto t = parse_tags(in, added); !t) {
+    return t.error();
+  }
+  ConditionKeys request;
+  auto& tag_keys = request["aws:TagKeys"];
+  for (const auto& [tag_key, tag_value] : added) {
+    request["aws:RequestTag/" + tag_key] = {tag_value};
+    tag_keys.push_back(tag_key);
+  }
+  std::lock_guard<std::mutex> lock(e.mu);
+  auto key = key_to_retag(e, caller, in, "kms:TagResource", request);
+  if (!key) {
+    return key.error();
+  }
+  const KeyRecord& k = **key;
+  KeyRecord next = k.copy();
+  for (auto& [tag_key, tag_value] : added) {  // an existing key gets the new value
+    auto it = std::find_if(next.tags.begin(), next.tags.end(), [&](const auto& t) { return t.first == tag_key; });
+    if (it != next.tags.end()) {
+      it->second = std::move(tag_value);
+    } else {
+      next.tags.emplace_back(tag_key, std::move(tag_value));
+    }
+  }
+  if (next.tags.size() > kMaxTagsPerKey) {
+    return fail(Errc::kLimitExceeded, "The request would exceed the limit of " + std::to_string(kMaxTagsPerKey) +
+                                          " tags for " + k.arn());
+  }
+  if (auto w = e.store->put_key(std::move(next)); !w) {
+    return w.error();
+  }
+  return Reply();
+}
+
+Result<Reply> op_untag_resource(KmsEmulator::Impl& e, const Caller& caller, json::object& in) {
+  std::vector<std::string> removed;
+  if (const auto* keys = in.if_contains("TagKeys"); keys != nullptr && keys->is_array()) {
+    for (const auto& v : keys->as_array()) {
+      removed.emplace_back(v.as_string());  // validated: a list of strings
+    }
+  }
+  std::lock_guard<std::mutex> lock(e.mu);
+  auto key = key_to_retag(e, caller, in, "kms:UntagResource", {{"aws:TagKeys", removed}});
+  if (!key) {
+    return key.error();
+  }
+  KeyRecord next = (*key)->copy();
+  std::erase_if(next.tags, [&](const auto& t) {  // keys the key does not have are ignored, as in KMS
+    return std::find(removed.begin(), removed.end(), t.first) != removed.end();
+  });
+  if (auto w = e.store->put_key(std::move(next)); !w) {
+    return w.error();
+  }
+  return Reply();
+}
+
+Result<Reply> op_list_resource_tags(KmsEmulator::Impl& e, const Caller& caller, json::object& in) {
+  auto key = e.resolve(*get_str(in, "KeyId"), caller);
+  if (!key) {
+    return key.error();
+  }
+  if (auto a = authorize(**key, "kms:ListResourceTags", caller, base_conditions(**key, caller)); !a) {
+    return a.error();
+  }
+  json::array tags;
+  for (const auto& [k, v] : (*key)->tags) {
+    tags.push_back(json::object{{"TagKey", k}, {"TagValue", v}});
+  }
+  Reply r;
+  r.raw("Tags", json::serialize(tags)).boolean("Truncated", false);
+  return r;
+}
+
+}  // namespace kp::emulator
