@@ -236,7 +236,9 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const config::Config& cfg, Daemon
     co.cache.refresh_window = cfg.credentials.refresh_margin;
     co.cache.clock = &d->skew.clock();  // expiry times come from the parent's (synchronised) clock
     auto* metrics = &d->metrics;
-    co.cache.on_refresh = [metrics](bool ok) { metrics->credential_refresh(ok); };
+    co.cache.on_refresh = [metrics](bool ok, std::optional<SysTime> expiration) {
+      metrics->credential_refresh(ok, expiration);
+    };
     auto chain = credentials::make_default_chain(std::move(co));
     if (!chain) {
       add_problem(problems, chain.error());

@@ -125,6 +125,7 @@ boost::asio::awaitable<void> run_refresh(std::shared_ptr<CachingProvider::State>
   }
 
   const bool ok = static_cast<bool>(fetched);
+  const std::optional<SysTime> new_expiration = ok ? fetched->expiration : std::nullopt;
   CredsResult out = CredsPtr{};
   {
     std::lock_guard lk(st->mu);
@@ -155,7 +156,7 @@ boost::asio::awaitable<void> run_refresh(std::shared_ptr<CachingProvider::State>
     st->flight.reset();
   }
   if (st->opts.on_refresh) {
-    st->opts.on_refresh(ok);
+    st->opts.on_refresh(ok, new_expiration);
   }
   complete(*flight, out);
 }

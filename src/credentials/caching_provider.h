@@ -44,9 +44,11 @@ struct CacheOptions {
   std::chrono::seconds retry_after_failure{10};       // no new fetch sooner after a failure
   std::chrono::seconds refresh_without_expiry{3600};  // credentials without Expiration
   const Clock* clock = &SystemClock::instance();
-  /// Called after every fetch with its outcome (outside any lock); the proxy
-  /// wires ProxyMetrics::credential_refresh here. Must be cheap and not throw.
-  std::function<void(bool ok)> on_refresh;
+  /// Called after every fetch with its outcome and, after a success, the new
+  /// credentials' expiration (nullopt: they do not expire), outside any lock;
+  /// the proxy wires ProxyMetrics::credential_refresh here. Must be cheap and
+  /// not throw.
+  std::function<void(bool ok, std::optional<SysTime> expiration)> on_refresh;
 };
 
 struct RefreshStats {

@@ -93,13 +93,19 @@ class CachingTest : public ::testing::Test {
   std::shared_ptr<FakeSource> source_ = std::make_shared<FakeSource>(clock_);
   std::atomic<int> ok_callbacks_{0};
   std::atomic<int> failed_callbacks_{0};
+  std::optional<SysTime> last_callback_expiration_;  // set by on_refresh (this test's one thread)
 
   std::shared_ptr<CachingProvider> make() {
     CacheOptions o;
     o.clock = &clock_;
     o.refresh_window = std::chrono::minutes(5);
     o.retry_after_failure = std::chrono::seconds(10);
-    o.on_refresh = [this](bool ok) { (ok ? ok_callbacks_ : failed_callbacks_).fetch_add(1); };
+    o.on_refresh = [this](bool ok, std::optional<SysTime> expiration) {
+      (ok ? ok_callbacks_ : failed_callbacks_).fetch_add(1);
+      if (ok) {
+        last_callback_expiration_ = expiration;
+      }
+    };
     return std::make_shared<CachingProvider>(source_, std::move(o));
   }
 
@@ -157,6 +163,7 @@ TEST_F(CachingTest, CachedUntilTheRefreshWindow) {
   ASSERT_TRUE(s.expiration.has_value());
   EXPECT_EQ(*s.expiration, kT0 + std::chrono::hours(1));
   EXPECT_EQ(ok_callbacks_.load(), 1);
+  EXPECT_EQ(last_callback_expiration_, std::optional<SysTime>(kT0 + std::chrono::hours(1)));
 }
 
 TEST_F(CachingTest, InsideTheWindowOneBackgroundRefreshServesEveryone) {

@@ -77,6 +77,12 @@ std::string ProxyMetrics::render() const {
   out += "# HELP kms_proxy_credential_refresh_failures_total Failed credential refreshes.\n";
   out += "# TYPE kms_proxy_credential_refresh_failures_total counter\n";
   out += fmt::format("kms_proxy_credential_refresh_failures_total {}\n", credential_failures_.load());
+  if (const auto expiry = credential_expiry_s_.load(); expiry != 0) {
+    out += "# HELP kms_proxy_credentials_expiry_timestamp_seconds When the credentials in use expire "
+           "(Unix time; absent for credentials that do not expire). Alert when it comes near while refreshes fail.\n";
+    out += "# TYPE kms_proxy_credentials_expiry_timestamp_seconds gauge\n";
+    out += fmt::format("kms_proxy_credentials_expiry_timestamp_seconds {}\n", expiry);
+  }
   out += "# HELP kms_proxy_clock_offset_seconds Correction added to this machine's clock for SigV4, "
          "learnt from KMS's Date header (0: none needed).\n";
   out += "# TYPE kms_proxy_clock_offset_seconds gauge\n";

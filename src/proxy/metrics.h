@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -40,8 +41,15 @@ class ProxyMetrics {
   /// Records one finished request. `operation` is the KMS operation name
   /// (unknown ones are counted as "Other").
   void record(std::string_view operation, unsigned status, const PhaseTimes& t) noexcept;
-  void credential_refresh(bool ok) noexcept {
-    (ok ? credential_refreshes_ : credential_failures_).fetch_add(1, std::memory_order_relaxed);
+  /// A credentials fetch finished; after a success, `expiration` is the new
+  /// credentials' (nullopt: they do not expire).
+  void credential_refresh(bool ok, std::optional<std::chrono::system_clock::time_point> expiration) noexcept {
+    if (ok) {  // before the count, so a scrape that sees the count sees this expiry
+      credential_expiry_s_.store(
+          expiration ? std::chrono::duration_cast<std::chrono::seconds>(expiration->time_since_epoch()).count() : 0,
+          std::memory_order_relaxed);
+    }
+    (ok ? credential_refreshes_ : credential_failures_).fetch_add(1, std::memory_order_release);
   }
   std::uint64_t requests_total() const noexcept { return requests_.load(); }
   /// The signing clock's correction changed (proxy/clock_skew.h).
@@ -62,6 +70,7 @@ class ProxyMetrics {
   Histogram attestation_, upstream_, decryption_, total_;
   std::atomic<std::uint64_t> credential_refreshes_{0};
   std::atomic<std::uint64_t> credential_failures_{0};
+  std::atomic<std::int64_t> credential_expiry_s_{0};  // Unix seconds; 0: none or not expiring
   std::atomic<std::int64_t> clock_offset_ms_{0};
   std::atomic<std::uint64_t> clock_skew_retries_{0};
 };

@@ -302,6 +302,7 @@ class CredentialRefreshTest(h.TempDirTestCase):
 
     def start_creds_server(self, fail=False, lifetime_s=4):
         hits = []
+        sent_expirations = self.sent_expirations = []  # Unix seconds, one per document served
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
@@ -311,8 +312,10 @@ class CredentialRefreshTest(h.TempDirTestCase):
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
-                exp = (datetime.datetime.now(datetime.timezone.utc)
-                       + datetime.timedelta(seconds=lifetime_s)).strftime("%Y-%m-%dT%H:%M:%SZ")
+                exp_at = (datetime.datetime.now(datetime.timezone.utc)
+                          + datetime.timedelta(seconds=lifetime_s)).replace(microsecond=0)
+                sent_expirations.append(int(exp_at.timestamp()))
+                exp = exp_at.strftime("%Y-%m-%dT%H:%M:%SZ")
                 body = json.dumps({"AccessKeyId": f"ASIACONTAINER{len(hits):04d}", "SecretAccessKey": "s",
                                    "Token": "t", "Expiration": exp}).encode()
                 self.send_response(200)
@@ -352,6 +355,9 @@ class CredentialRefreshTest(h.TempDirTestCase):
         kms.list_keys()
         self.assertEqual(len(hits), 1)
         self.assertEqual(self.metric(metrics, "kms_proxy_credential_refreshes_total"), 1)
+        # The expiry gauge is the served document's Expiration.
+        self.assertEqual(self.metric(metrics, "kms_proxy_credentials_expiry_timestamp_seconds"),
+                         self.sent_expirations[0])
         time.sleep(2.5)  # past half the credentials' life
         kms.list_keys()
         deadline = time.monotonic() + 10
@@ -360,6 +366,8 @@ class CredentialRefreshTest(h.TempDirTestCase):
         self.assertEqual(self.metric(metrics, "kms_proxy_credential_refreshes_total"), 2)
         self.assertEqual(len(hits), 2)
         self.assertEqual(self.metric(metrics, "kms_proxy_credential_refresh_failures_total"), 0)
+        self.assertEqual(self.metric(metrics, "kms_proxy_credentials_expiry_timestamp_seconds"),
+                         self.sent_expirations[1])
 
     def test_refresh_failures_are_counted(self):
         creds_url, hits = self.start_creds_server(fail=True)
@@ -370,6 +378,8 @@ class CredentialRefreshTest(h.TempDirTestCase):
         self.assertGreaterEqual(len(hits), 1)
         self.assertGreaterEqual(self.metric(metrics, "kms_proxy_credential_refresh_failures_total"), 1)
         self.assertEqual(self.metric(metrics, "kms_proxy_credential_refreshes_total"), 0)
+        # No credentials in use: no expiry to report.
+        self.assertIsNone(self.metric(metrics, "kms_proxy_credentials_expiry_timestamp_seconds"))
 
 
 class RealNsmModeTest(h.TempDirTestCase):
