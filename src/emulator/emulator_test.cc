@@ -308,6 +308,27 @@ TEST_F(EmulatorTest, SymmetricKeysReportTheirKeyMaterialId) {
   EXPECT_EQ(describe(a), id_a);
 }
 
+// Read-only views of features the emulator does not have: no key rotates and
+// no grant exists, so tools that read them (Terraform's aws_kms_key does) work.
+TEST_F(EmulatorTest, RotationStatusAndGrantsAreReadable) {
+  const std::string sym = create_key_id();
+  auto st = op("GetKeyRotationStatus", {{"KeyId", sym}});
+  ASSERT_EQ(st.status, 200u) << st.raw.body;
+  EXPECT_FALSE(st.body["KeyRotationEnabled"].as_bool());
+  EXPECT_EQ(st.body["KeyId"].as_string(), "arn:aws:kms:us-east-1:111122223333:key/" + sym);
+  const std::string ecc = create_key_id({{"KeySpec", "ECC_NIST_P256"}, {"KeyUsage", "KEY_AGREEMENT"}});
+  EXPECT_EQ(op("GetKeyRotationStatus", {{"KeyId", ecc}}).type, "UnsupportedOperationException");
+  EXPECT_EQ(op("GetKeyRotationStatus", {{"KeyId", "alias/none"}}).type, "NotFoundException");
+  EXPECT_EQ(op("EnableKeyRotation", {{"KeyId", sym}}).type, "UnsupportedOperationException");
+
+  auto grants = op("ListGrants", {{"KeyId", sym}});
+  ASSERT_EQ(grants.status, 200u) << grants.raw.body;
+  EXPECT_TRUE(grants.body["Grants"].as_array().empty());
+  EXPECT_FALSE(grants.body["Truncated"].as_bool());
+  EXPECT_EQ(op("ListGrants", {{"KeyId", sym}, {"Marker", "m"}}).type, "InvalidMarkerException");
+  EXPECT_EQ(op("ListGrants", {}).type, "ValidationException");
+}
+
 TEST_F(EmulatorTest, GenerateDataKeyPairReturnsMatchingKeys) {
   const std::string id = create_key_id();
   for (const char* spec : {"ECC_NIST_P256", "RSA_2048"}) {

@@ -188,6 +188,8 @@ Result<Reply> op_get_key_policy(KmsEmulator::Impl&, const Caller&, boost::json::
 Result<Reply> op_list_key_policies(KmsEmulator::Impl&, const Caller&, boost::json::object&);
 Result<Reply> op_get_public_key(KmsEmulator::Impl&, const Caller&, boost::json::object&);
 Result<Reply> op_update_key_description(KmsEmulator::Impl&, const Caller&, boost::json::object&);
+Result<Reply> op_get_key_rotation_status(KmsEmulator::Impl&, const Caller&, boost::json::object&);
+Result<Reply> op_list_grants(KmsEmulator::Impl&, const Caller&, boost::json::object&);
 // ops_tags.cc
 Result<Reply> op_tag_resource(KmsEmulator::Impl&, const Caller&, boost::json::object&);
 Result<Reply> op_untag_resource(KmsEmulator::Impl&, const Caller&, boost::json::object&);

@@ -1,6 +1,6 @@
 // Key management operations: CreateKey, DescribeKey, ListKeys, Enable/Disable,
 // Schedule/CancelKeyDeletion, Put/Get/ListKeyPolicies, GetPublicKey,
-// UpdateKeyDescription (tags: ops_tags.cc).
+// UpdateKeyDescription, GetKeyRotationStatus, ListGrants (tags: ops_tags.cc).
 #include <algorithm>
 
 #include <boost/json.hpp>
@@ -324,6 +324,45 @@ Result<Reply> op_list_key_policies(KmsEmulator::Impl& e, const Caller& caller, j
   }
   Reply r;
   r.str_list("PolicyNames", {"default"}).boolean("Truncated", false);
+  return r;
+}
+
+// No key has automatic rotation here (EnableKeyRotation is unsupported): the
+// status of a symmetric key is "disabled"; other keys cannot rotate, and KMS
+// answers UnsupportedOperationException for them.
+Result<Reply> op_get_key_rotation_status(KmsEmulator::Impl& e, const Caller& caller, json::object& in) {
+  auto key = e.resolve(*get_str(in, "KeyId"), caller);
+  if (!key) {
+    return key.error();
+  }
+  const auto& k = **key;
+  if (auto a = authorize(k, "kms:GetKeyRotationStatus", caller, base_conditions(k, caller)); !a) {
+    return a.error();
+  }
+  if (!k.symmetric()) {
+    return fail(Errc::kUnsupportedOperation, k.arn() + " does not support automatic key rotation (" + k.key_spec +
+                                                 ")");
+  }
+  Reply r;
+  r.boolean("KeyRotationEnabled", false).str("KeyId", k.arn());
+  return r;
+}
+
+// No grant can exist (CreateGrant is unsupported), so the list is empty; the
+// key, its policy and the marker are checked as in KMS.
+Result<Reply> op_list_grants(KmsEmulator::Impl& e, const Caller& caller, json::object& in) {
+  auto key = e.resolve(*get_str(in, "KeyId"), caller);
+  if (!key) {
+    return key.error();
+  }
+  if (auto a = authorize(**key, "kms:ListGrants", caller, base_conditions(**key, caller)); !a) {
+    return a.error();
+  }
+  if (const auto marker = get_str(in, "Marker")) {
+    return fail(Errc::kInvalidMarker, "Invalid marker " + *marker);
+  }
+  Reply r;
+  r.raw("Grants", "[]").boolean("Truncated", false);
   return r;
 }
 

@@ -136,6 +136,9 @@ class Boto3ApiTest(unittest.TestCase):
         self.assertClientError("AccessDeniedException", self.kms.decrypt, CiphertextBlob=ct)
         self.assertClientError("TagException", self.kms.tag_resource, KeyId=key_id,
                                Tags=[{"TagKey": "aws:reserved", "TagValue": "x"}])
+        # What a key-reading tool (Terraform's aws_kms_key) asks besides DescribeKey and tags.
+        self.assertFalse(self.kms.get_key_rotation_status(KeyId=key_id)["KeyRotationEnabled"])
+        self.assertEqual(self.kms.list_grants(KeyId=key_id)["Grants"], [])
 
     def test_typed_policy_conditions(self):
         # A minimum deletion window (NumericGreaterThanEquals) and TLS-only use
