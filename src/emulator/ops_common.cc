@@ -266,12 +266,12 @@ std::string key_material_id(const KeyRecord& key) {
     return {};
   }
   static constexpr std::string_view kDomain = "kms-emulator key material id";
-  Bytes input(kDomain.begin(), kDomain.end());
-  input.push_back(0);
   const ByteView material = key.material.view();
-  input.insert(input.end(), material.begin(), material.end());
-  const auto digest = crypto::sha256(input);
-  std::fill(input.begin(), input.end(), std::uint8_t{0});
+  SecretBytes input(kDomain.size() + 1 + material.size());  // holds the material: wiped
+  std::copy(kDomain.begin(), kDomain.end(), input.data());
+  input.data()[kDomain.size()] = 0;
+  std::copy(material.begin(), material.end(), input.data() + kDomain.size() + 1);
+  const auto digest = crypto::sha256(input.view());
   return hex_encode(ByteView(digest.data(), digest.size()));
 }
 
