@@ -217,6 +217,7 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const config::Config& cfg, Daemon
     co.sources.clear();
     for (const auto s : cfg.credentials.chain) {
       co.sources.push_back(s == config::CredentialSource::kEnv         ? credentials::SourceKind::kEnvironment
+                           : s == config::CredentialSource::kProfile   ? credentials::SourceKind::kProfile
                            : s == config::CredentialSource::kContainer ? credentials::SourceKind::kContainer
                                                                        : credentials::SourceKind::kImds);
     }

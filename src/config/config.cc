@@ -220,6 +220,8 @@ std::string_view to_string(CredentialSource s) noexcept {
   switch (s) {
     case CredentialSource::kEnv:
       return "env";
+    case CredentialSource::kProfile:
+      return "profile";
     case CredentialSource::kContainer:
       return "container";
     case CredentialSource::kImds:
@@ -232,6 +234,9 @@ std::optional<CredentialSource> parse_credential_source(std::string_view s) {
   const std::string v = to_lower_ascii(s);
   if (v == "env") {
     return CredentialSource::kEnv;
+  }
+  if (v == "profile") {
+    return CredentialSource::kProfile;
   }
   if (v == "container") {
     return CredentialSource::kContainer;

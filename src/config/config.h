@@ -172,6 +172,7 @@ struct AttestationOptions {
 
 enum class CredentialSource {
   kEnv,        // AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN
+  kProfile,    // AWS_PROFILE's static keys in the shared credentials file (~/.aws/credentials)
   kContainer,  // AWS_CONTAINER_CREDENTIALS_{RELATIVE,FULL}_URI (ECS, EKS Pod Identity)
   kImds,       // EC2 instance role via IMDSv2 (Enclaver's only source)
 };
@@ -179,7 +180,8 @@ std::string_view to_string(CredentialSource s) noexcept;
 std::optional<CredentialSource> parse_credential_source(std::string_view s);
 
 struct CredentialOptions {
-  std::vector<CredentialSource> chain = {CredentialSource::kEnv, CredentialSource::kContainer,
+  std::vector<CredentialSource> chain = {CredentialSource::kEnv, CredentialSource::kProfile,
+                                         CredentialSource::kContainer,
                                          CredentialSource::kImds};  // credentials.sources
   std::string imds_endpoint = "http://169.254.169.254";  // credentials.imds_endpoint
   Millis imds_timeout{2'000};                             // credentials.imds_timeout (per call)

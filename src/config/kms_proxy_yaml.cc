@@ -174,7 +174,8 @@ void read_credentials(Reader& r, const Field& f) {
         const std::string p = c.path + "[" + std::to_string(i) + "]";
         const auto s = parse_credential_source((*list)[i]);
         if (!s) {
-          r.error(r.cfg().origin_of(p), p + ": expected env, container or imds, got '" + (*list)[i] + "'");
+          r.error(r.cfg().origin_of(p),
+                  p + ": expected env, profile, container or imds, got '" + (*list)[i] + "'");
         } else if (std::find(chain.begin(), chain.end(), *s) != chain.end()) {
           r.error(r.cfg().origin_of(p), p + ": '" + (*list)[i] + "' is listed twice");
         } else {

@@ -13,6 +13,8 @@ std::string_view source_kind_name(SourceKind k) noexcept {
   switch (k) {
     case SourceKind::kEnvironment:
       return "environment";
+    case SourceKind::kProfile:
+      return "profile";
     case SourceKind::kContainer:
       return "container";
     case SourceKind::kImds:
@@ -42,6 +44,26 @@ Attempt try_environment(ChainOptions& opts, std::vector<std::string>& skipped) {
   chain.description = "environment (AWS_ACCESS_KEY_ID=" + mask_access_key_id(c.access_key_id) +
                       (c.session_token.empty() ? ", no session token)" : ", with session token)");
   chain.provider = std::make_shared<credentials::StaticCredentialsProvider>(std::move(c));
+  return std::optional<Chain>(std::move(chain));
+}
+
+Attempt try_profile(ChainOptions& opts, std::vector<std::string>& skipped) {
+  std::string why_not;
+  auto found = credentials_from_profile(opts.env, opts.read_file, &why_not);
+  if (!found) {
+    return found.error();
+  }
+  if (!*found) {
+    skipped.push_back(std::move(why_not));
+    return std::optional<Chain>();
+  }
+  ProfileCredentials& p = **found;
+  Chain chain;
+  chain.kind = SourceKind::kProfile;
+  chain.description = "profile [" + printable_excerpt(p.profile) + "] of " + printable_excerpt(p.file, 256) +
+                      " (aws_access_key_id=" + mask_access_key_id(p.credentials.access_key_id) +
+                      (p.credentials.session_token.empty() ? ", no session token)" : ", with session token)");
+  chain.provider = std::make_shared<credentials::StaticCredentialsProvider>(std::move(p.credentials));
   return std::optional<Chain>(std::move(chain));
 }
 
@@ -112,6 +134,7 @@ Result<Chain> make_default_chain(ChainOptions opts) {
     }
     tried.push_back(kind);
     Attempt a = kind == SourceKind::kEnvironment ? try_environment(opts, skipped)
+                : kind == SourceKind::kProfile   ? try_profile(opts, skipped)
                 : kind == SourceKind::kContainer ? try_container(opts, skipped)
                                                  : try_imds(opts, skipped);
     if (!a) {

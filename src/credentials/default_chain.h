@@ -5,6 +5,7 @@
 // (credentials.sources; by default the AWS SDKs' order), the first that
 // applies wins:
 //   environment (AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY)  -> static
+//   shared credentials file (AWS_PROFILE in ~/.aws/credentials) -> static
 //   container endpoint (AWS_CONTAINER_CREDENTIALS_*_URI)     -> cached, refreshed
 //   IMDSv2 instance role (unless AWS_EC2_METADATA_DISABLED)  -> cached, refreshed
 // A source left out of the list is never used, whatever the environment says.
@@ -24,12 +25,13 @@
 #include "credentials/environment.h"
 #include "credentials/http_fetcher.h"
 #include "credentials/imds.h"
+#include "credentials/profile.h"
 
 namespace kp::credentials {
 
-enum class SourceKind { kEnvironment, kContainer, kImds };
+enum class SourceKind { kEnvironment, kProfile, kContainer, kImds };
 
-std::string_view source_kind_name(SourceKind k) noexcept;  // "environment", "container", "imds"
+std::string_view source_kind_name(SourceKind k) noexcept;  // "environment", "profile", "container", "imds"
 
 struct ChainOptions {
   EnvLookup env = process_env();
@@ -38,7 +40,10 @@ struct ChainOptions {
   std::shared_ptr<HttpFetcher> http;
   /// The sources to try, in order; each at most once. Leave out kEnvironment
   /// when the proxy's environment may carry the application's dummy keys.
-  std::vector<SourceKind> sources{SourceKind::kEnvironment, SourceKind::kContainer, SourceKind::kImds};
+  std::vector<SourceKind> sources{SourceKind::kEnvironment, SourceKind::kProfile, SourceKind::kContainer,
+                                  SourceKind::kImds};
+  /// How the shared credentials file is read (tests inject one).
+  SecretFileReader read_file = read_secret_file();
   ContainerOptions container;
   /// imds.endpoint is replaced by AWS_EC2_METADATA_SERVICE_ENDPOINT when set
   /// (as in the AWS SDKs, the environment wins over configuration).

@@ -1,5 +1,6 @@
 """The proxy's own credentials as enclaver.yaml configures them: only the
-sources listed in `credentials.sources`, in their order, IMDS at
+sources listed in `credentials.sources`, in their order (by default env,
+profile, container, imds), the shared credentials file's profile, IMDS at
 `credentials.imds_endpoint`, each IMDS call bounded by
 `credentials.imds_timeout`. A fake IMDSv2 and a recording upstream on
 loopback stand in for the instance and KMS; boto3 is the client."""
@@ -15,6 +16,7 @@ import harness as h
 
 IMDS_KEY = "ASIAFROMIMDS00000001"
 ENV_KEY = "AKIAFROMENVIRONMENT1"
+PROFILE_KEY = "ASIAFROMPROFILEDEV01"
 
 
 class _Server(http.server.ThreadingHTTPServer):
@@ -103,8 +105,14 @@ class CredentialSourcesTest(h.TempDirTestCase):
         kms_port, self.signed_with = recording_kms(self)
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env.update({"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": ENV_KEY,
-                    "AWS_SECRET_ACCESS_KEY": "environment-secret"})
-        env.update(env_extra or {})
+                    "AWS_SECRET_ACCESS_KEY": "environment-secret",
+                    # never the machine's own ~/.aws/credentials
+                    "AWS_SHARED_CREDENTIALS_FILE": os.path.join(self.tmp, "no-credentials-file")})
+        for k, v in (env_extra or {}).items():  # None removes a variable
+            if v is None:
+                env.pop(k, None)
+            else:
+                env[k] = v
         proxy, port = h.start_proxy(["--config", cfg, "--attestation", "none",
                                      "--endpoint", f"us-east-1=http://127.0.0.1:{kms_port}"], env=env)
         self.track(proxy)
@@ -135,6 +143,37 @@ class CredentialSourcesTest(h.TempDirTestCase):
         proxy, port = self.proxy(f"    sources: [imds]\n"
                                  f"    imds_endpoint: http://127.0.0.1:{imds_port}\n"
                                  f"    imds_timeout: 15s\n")
+        h.boto3_kms(f"http://127.0.0.1:{port}").list_keys()
+        self.assertEqual(self.signed_with, [IMDS_KEY])
+
+
+    def test_profile_of_the_shared_credentials_file(self):
+        # No keys in the environment: the default order (env, profile, container,
+        # imds) takes AWS_PROFILE's keys from AWS_SHARED_CREDENTIALS_FILE, and
+        # never asks IMDS.
+        imds_port, imds_calls = fake_imds(self)
+        creds_file = os.path.join(self.tmp, "credentials")
+        with open(creds_file, "w") as f:
+            f.write("[default]\naws_access_key_id = AKIADEFAULTPROFILE01\naws_secret_access_key = d\n\n"
+                    "[dev]\naws_access_key_id = " + PROFILE_KEY + "\naws_secret_access_key = dev-secret\n"
+                    "aws_session_token = dev-token\n")
+        proxy, port = self.proxy(f"    imds_endpoint: http://127.0.0.1:{imds_port}\n",
+                                 env_extra={"AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None,
+                                            "AWS_SHARED_CREDENTIALS_FILE": creds_file, "AWS_PROFILE": "dev"})
+        self.assertRegex(proxy.output(), r"credentials=profile \[dev\] of .*credentials \(aws_access_key_id=ASIA")
+        self.assertNotIn("dev-secret", proxy.output())
+        h.boto3_kms(f"http://127.0.0.1:{port}").list_keys()
+        self.assertEqual(self.signed_with, [PROFILE_KEY])
+        self.assertEqual(imds_calls, [])
+
+    def test_a_missing_profile_falls_through_to_imds(self):
+        imds_port, _ = fake_imds(self)
+        creds_file = os.path.join(self.tmp, "credentials")
+        with open(creds_file, "w") as f:
+            f.write("[other]\naws_access_key_id = AKIAOTHER\naws_secret_access_key = o\n")
+        proxy, port = self.proxy(f"    imds_endpoint: http://127.0.0.1:{imds_port}\n",
+                                 env_extra={"AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None,
+                                            "AWS_SHARED_CREDENTIALS_FILE": creds_file})
         h.boto3_kms(f"http://127.0.0.1:{port}").list_keys()
         self.assertEqual(self.signed_with, [IMDS_KEY])
 

@@ -336,7 +336,8 @@ class CredentialRefreshTest(h.TempDirTestCase):
     def start(self, creds_url):
         emu, emu_url = h.start_emulator(os.path.join(self.tmp, "data"))
         self.track(emu)
-        env = proxy_env(AWS_CONTAINER_CREDENTIALS_FULL_URI=creds_url)
+        env = proxy_env(AWS_CONTAINER_CREDENTIALS_FULL_URI=creds_url,
+                        AWS_SHARED_CREDENTIALS_FILE=os.path.join(self.tmp, "none"))  # not ~/.aws
         del env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]
         proxy, port = h.start_proxy(["--attestation", "none", "--endpoint", f"us-east-1={emu_url}",
                                      "--metrics-listen", "127.0.0.1:0"], env=env)

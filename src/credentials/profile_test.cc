@@ -1,0 +1,172 @@
+// The shared credentials file source: file and profile selection, botocore's
+// INI rules, what does not apply (and why), and errors without values.
+#include "credentials/profile.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "credentials/default_chain.h"
+
+namespace kp::credentials {
+namespace {
+
+constexpr std::string_view kFile = R"(# AWS CLI style
+[default]
+aws_access_key_id = AKIADEFAULT0000EXAMPLE
+aws_secret_access_key = default/secret/KEY
+
+[dev]
+AWS_ACCESS_KEY_ID=ASIADEV00000EXAMPLE
+aws_secret_access_key: dev-secret-key
+aws_session_token =   dev-session-token
+s3 =
+    max_concurrent_requests = 20
+
+; a role profile
+[assume]
+role_arn = arn:aws:iam::111122223333:role/x
+source_profile = default
+)";
+
+EnvLookup env_of(std::map<std::string, std::string> vars) {
+  return [vars = std::move(vars)](std::string_view name) -> std::optional<std::string> {
+    auto it = vars.find(std::string(name));
+    return it == vars.end() ? std::nullopt : std::optional<std::string>(it->second);
+  };
+}
+
+// A reader serving one file; records which path was asked for.
+struct OneFile {
+  std::string path;
+  std::string text;
+  std::string asked;
+  SecretFileReader reader() {
+    return [this](const std::string& p) -> std::optional<SecretBytes> {
+      asked = p;
+      if (p != path) {
+        return std::nullopt;
+      }
+      return SecretBytes::copy_of(std::string_view(text));
+    };
+  }
+};
+
+TEST(ProfileCredentials, DefaultProfileFromHome) {
+  OneFile f{"/home/dev/.aws/credentials", std::string(kFile), ""};
+  std::string why;
+  auto r = credentials_from_profile(env_of({{"HOME", "/home/dev"}}), f.reader(), &why);
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_TRUE(*r) << why;
+  EXPECT_EQ(f.asked, "/home/dev/.aws/credentials");
+  EXPECT_EQ((*r)->profile, "default");
+  EXPECT_EQ((*r)->credentials.access_key_id, "AKIADEFAULT0000EXAMPLE");
+  EXPECT_EQ((*r)->credentials.secret_access_key.chars(), "default/secret/KEY");
+  EXPECT_TRUE((*r)->credentials.session_token.empty());
+  EXPECT_FALSE((*r)->credentials.expiration);
+}
+
+TEST(ProfileCredentials, NamedProfileFileVariableAndIniRules) {
+  OneFile f{"/etc/creds", std::string(kFile), ""};
+  std::string why;
+  auto r = credentials_from_profile(
+      env_of({{"HOME", "/home/dev"}, {"AWS_SHARED_CREDENTIALS_FILE", "/etc/creds"}, {"AWS_PROFILE", "dev"}}),
+      f.reader(), &why);
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_TRUE(*r) << why;
+  const auto& c = (*r)->credentials;
+  EXPECT_EQ(c.access_key_id, "ASIADEV00000EXAMPLE");  // key names are case-insensitive, '=' or ':'
+  EXPECT_EQ(c.secret_access_key.chars(), "dev-secret-key");
+  EXPECT_EQ(c.session_token.chars(), "dev-session-token");  // spaces around values trimmed
+}
+
+// No inline comments (botocore reads "s3cr3t # note" as the value): refused at
+// startup, with the key named and the value not echoed.
+TEST(ProfileCredentials, InlineCommentMakesTheValueMalformedAndTheErrorNamesNoValue) {
+  std::string why;
+  auto r = parse_shared_credentials("[p]\naws_access_key_id=AKIDX\naws_secret_access_key = s3cr3t # note\n", "p",
+                                    "/f", &why);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::kCredentialsUnavailable);
+  EXPECT_EQ(r.error().message, "credentials file /f profile [p]: aws_secret_access_key is malformed");
+}
+
+TEST(ProfileCredentials, WhatDoesNotApplySaysWhy) {
+  std::string why;
+  OneFile f{"/c", std::string(kFile), ""};
+  auto missing_file = credentials_from_profile(env_of({{"HOME", "/nowhere"}}), f.reader(), &why);
+  ASSERT_TRUE(missing_file);
+  EXPECT_FALSE(*missing_file);
+  EXPECT_EQ(why, "profile: no credentials file at /nowhere/.aws/credentials");
+
+  auto no_section =
+      credentials_from_profile(env_of({{"AWS_SHARED_CREDENTIALS_FILE", "/c"}, {"AWS_PROFILE", "prod"}}), f.reader(),
+                               &why);
+  ASSERT_TRUE(no_section);
+  EXPECT_FALSE(*no_section);
+  EXPECT_EQ(why, "profile: no [prod] in /c");
+
+  auto role = credentials_from_profile(env_of({{"AWS_SHARED_CREDENTIALS_FILE", "/c"}, {"AWS_PROFILE", "assume"}}),
+                                       f.reader(), &why);
+  ASSERT_TRUE(role);
+  EXPECT_FALSE(*role);
+  EXPECT_EQ(why,
+            "profile: [assume] in /c has no aws_access_key_id (role, SSO and credential_process profiles are not "
+            "supported)");
+
+  auto no_home = credentials_from_profile(env_of({}), f.reader(), &why);
+  ASSERT_TRUE(no_home);
+  EXPECT_FALSE(*no_home);
+}
+
+TEST(ProfileCredentials, HalfSetKeysAreErrors) {
+  std::string why;
+  auto no_secret = parse_shared_credentials("[default]\naws_access_key_id = AKID\n", "default", "/f", &why);
+  ASSERT_FALSE(no_secret);
+  EXPECT_NE(no_secret.error().message.find("aws_access_key_id without aws_secret_access_key"), std::string::npos);
+  auto no_id = parse_shared_credentials("[default]\r\naws_secret_access_key = very-secret\r\n", "default", "/f", &why);
+  ASSERT_FALSE(no_id);
+  EXPECT_EQ(no_id.error().message.find("very-secret"), std::string::npos);
+  // Sections are case-sensitive; a later value wins; nested (indented) lines are skipped.
+  auto later = parse_shared_credentials(
+      "[Default]\naws_access_key_id=A\n[default]\naws_access_key_id = FIRST\naws_secret_access_key = s1\n"
+      "  aws_access_key_id = NESTED\naws_access_key_id = SECOND\n",
+      "default", "/f", &why);
+  ASSERT_TRUE(later) << later.error().message;
+  ASSERT_TRUE(*later);
+  EXPECT_EQ((*later)->access_key_id, "SECOND");
+}
+
+TEST(ProfileCredentials, ChainOrderAndDescription) {
+  OneFile f{"/home/dev/.aws/credentials", std::string(kFile), ""};
+  ChainOptions o;
+  o.env = env_of({{"HOME", "/home/dev"}, {"AWS_PROFILE", "dev"}});
+  o.read_file = f.reader();
+  auto chain = make_default_chain(std::move(o));  // default order: environment, profile, container, imds
+  ASSERT_TRUE(chain) << chain.error().message;
+  EXPECT_EQ(chain->kind, SourceKind::kProfile);
+  EXPECT_EQ(chain->description,
+            "profile [dev] of /home/dev/.aws/credentials (aws_access_key_id=ASIA...MPLE, with session token)");
+  EXPECT_EQ(chain->description.find("dev-secret"), std::string::npos);
+
+  // The environment's keys come first, as in the SDKs.
+  ChainOptions e;
+  e.env = env_of({{"HOME", "/home/dev"}, {"AWS_ACCESS_KEY_ID", "AKIDENV"}, {"AWS_SECRET_ACCESS_KEY", "x"}});
+  e.read_file = f.reader();
+  auto env_chain = make_default_chain(std::move(e));
+  ASSERT_TRUE(env_chain);
+  EXPECT_EQ(env_chain->kind, SourceKind::kEnvironment);
+
+  // Not listed: never read.
+  ChainOptions n;
+  n.env = env_of({{"HOME", "/home/dev"}});
+  n.read_file = f.reader();
+  n.sources = {SourceKind::kEnvironment};
+  f.asked.clear();
+  auto none = make_default_chain(std::move(n));
+  ASSERT_FALSE(none);
+  EXPECT_EQ(f.asked, "");
+}
+
+}  // namespace
+}  // namespace kp::credentials
