@@ -1,8 +1,11 @@
 // Fuzz target: the credentials documents the proxy fetches from IMDSv2 and the
 // container endpoint (credentials::parse_credentials_document). Both arrive
 // through the parent instance, which the threat model does not trust.
+// Also the shared credentials file (credentials::parse_shared_credentials),
+// which a developer's machine provides.
 // Input: byte 0 = rules (bit 0 require "Code":"Success", bit 1 require a
-// Token, bit 2 require an Expiration); the rest is the body.
+// Token, bit 2 require an Expiration; bit 3: the rest is a shared credentials
+// file instead, read for profile "default"); the rest is the body.
 // Properties checked, against an independent Boost.JSON parse of the body:
 //  * every failure is kCredentialsUnavailable with one of the known messages:
 //    the source, then a fixed text or one quoting an excerpt of Code or
@@ -22,6 +25,7 @@
 
 #include "base/error.h"
 #include "credentials/parse.h"
+#include "credentials/profile.h"
 #include "fuzz_util.h"
 
 namespace {
@@ -91,6 +95,45 @@ bool message_is_known(const std::string& message, const json::object* obj) {
                      "\") is not an RFC 3339 UTC time";
 }
 
+// The shared credentials file: an error is one of the fixed messages after
+// the file and profile; accepted keys are visible ASCII, taken from the text.
+void check_profile(std::string_view text) {
+  std::string why_not;
+  auto r = kp::credentials::parse_shared_credentials(text, "default", "/f", &why_not);
+  if (!r) {
+    KP_FUZZ_CHECK(r.error().code == kp::Errc::kCredentialsUnavailable);
+    const std::string message = r.error().message;
+    const std::string prefix = "credentials file /f profile [default]: ";
+    KP_FUZZ_CHECK(message.rfind(prefix, 0) == 0);
+    const std::string_view rest = std::string_view(message).substr(prefix.size());
+    static const std::string_view kFixed[] = {
+        "the file is larger than 1 MiB",
+        "aws_secret_access_key without aws_access_key_id",
+        "aws_access_key_id without aws_secret_access_key",
+        "aws_access_key_id is malformed",
+        "aws_secret_access_key is malformed",
+        "aws_session_token is malformed",
+    };
+    bool known = false;
+    for (const std::string_view fixed : kFixed) {
+      known = known || rest == fixed;
+    }
+    KP_FUZZ_CHECK(known);
+    return;
+  }
+  if (!*r) {
+    KP_FUZZ_CHECK(why_not.rfind("profile: ", 0) == 0);
+    return;
+  }
+  const auto& c = **r;
+  KP_FUZZ_CHECK(!c.access_key_id.empty() && text.find(c.access_key_id) != std::string_view::npos);
+  KP_FUZZ_CHECK(!c.secret_access_key.empty() && text.find(c.secret_access_key.chars()) != std::string_view::npos);
+  for (const char ch : c.access_key_id) {
+    KP_FUZZ_CHECK(ch > 0x20 && ch < 0x7f);
+  }
+  KP_FUZZ_CHECK(c.session_token.empty() || kp::credentials::is_valid_header_value(c.session_token.chars()));
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -103,6 +146,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   rules.require_expiration = (data[0] & 4) != 0;
   const std::string_view body(reinterpret_cast<const char*>(data + 1), size - 1);
   check_helpers(body);
+  if ((data[0] & 8) != 0) {
+    check_profile(body);
+    return 0;
+  }
 
   auto r = kp::credentials::parse_credentials_document(body, kSource, rules);
 

@@ -311,8 +311,8 @@ def emulator_seeds():
 
 # --- credentials_document --------------------------------------------------------
 def credentials_seeds():
-    """Byte 0: rules (1 = Code "Success", 2 = Token, 4 = Expiration required); then the
-    body. The keys are AWS's documentation examples."""
+    """Byte 0: rules (1 = Code "Success", 2 = Token, 4 = Expiration required; 8 = the body
+    is a shared credentials file); then the body. The keys are AWS's documentation examples."""
     imds = {"Code": "Success", "LastUpdated": "2026-11-27T03:00:00Z", "Type": "AWS-HMAC",
             "AccessKeyId": "ASIAIOSFODNN7EXAMPLE", "SecretAccessKey": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
             "Token": "IQoJb3JpZ2luX2VjEXAMPLETOKEN", "Expiration": "2026-11-27T09:00:00Z"}
@@ -330,6 +330,12 @@ def credentials_seeds():
     }
     for name, (rules, body) in seeds.items():
         put("credentials_document", name, bytes([rules]) + json.dumps(body).encode())
+    put("credentials_document", "profile_file",
+        bytes([8]) + b"# comment\n[dev]\naws_access_key_id=AKIADEV\naws_secret_access_key=d\n\n[default]\n"
+        b"AWS_ACCESS_KEY_ID = AKIAIOSFODNN7EXAMPLE\r\naws_secret_access_key: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"
+        b"aws_session_token = IQoJb3JpZ2luX2VjEXAMPLETOKEN\n  nested = x\n[assume]\nrole_arn = arn\n")
+    put("credentials_document", "err_profile_inline_comment",
+        bytes([8]) + b"[default]\naws_access_key_id = AKID\naws_secret_access_key = s # c\n")
     put("credentials_document", "err_many_small_values",
         bytes([0]) + b'{"AccessKeyId":"A","SecretAccessKey":"B","x":[' + b"0," * 2000 + b'0]}')
 
