@@ -3,6 +3,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "base/http_message.h"
 #include "credentials/parse.h"
 
 namespace kp::credentials {
@@ -13,20 +14,6 @@ constexpr std::size_t kMaxFileBytes = 1 << 20;  // a credentials file is a few K
 constexpr std::size_t kMaxValue = 16 * 1024;    // as for the fetched documents
 
 Error bad(std::string msg) { return Error{Errc::kCredentialsUnavailable, std::move(msg)}; }
-
-char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) {
-      return false;
-    }
-  }
-  return true;
-}
 
 bool visible_ascii(std::string_view s) {
   for (const char ch : s) {

@@ -191,6 +191,38 @@ def start_proxy(args, env=None, name="kms-proxy"):
     return p, int(m.group(1))
 
 
+def list_keys_upstream(test, record, host="127.0.0.1"):
+    """A plain-HTTP stand-in for KMS that answers every request with an empty
+    ListKeys result and calls `record(handler)` first (to note its headers).
+    Serves on `host` ("::1" for IPv6; raises OSError where that is missing)
+    until the test ends; returns the port."""
+    import http.server
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            record(self)
+            body = b'{"Keys": [], "Truncated": false}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-amz-json-1.1")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    class Server(http.server.ThreadingHTTPServer):
+        daemon_threads = True
+        address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+
+    server = Server((host, 0), Handler)
+    test.addCleanup(server.server_close)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    test.addCleanup(server.shutdown)
+    return server.server_address[1]
+
+
 def make_test_ca(tmpdir, hostnames=("localhost",), ips=("127.0.0.1",)):
     """A throwaway CA and a server certificate signed by it (openssl CLI)."""
     ca_key = os.path.join(tmpdir, "ca.key")

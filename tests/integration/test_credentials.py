@@ -78,22 +78,11 @@ def recording_kms(test):
     """Answers ListKeys; records the access key id of every request's signature."""
     keys = []
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):
-            self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            m = re.search(r"Credential=([^/]+)/", self.headers.get("Authorization", ""))
-            keys.append(m.group(1) if m else None)
-            body = b'{"Keys": [], "Truncated": false}'
-            self.send_response(200)
-            self.send_header("Content-Type", "application/x-amz-json-1.1")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def record(req):
+        m = re.search(r"Credential=([^/]+)/", req.headers.get("Authorization", ""))
+        keys.append(m.group(1) if m else None)
 
-        def log_message(self, *args):
-            pass
-
-    return _serve(test, Handler), keys
+    return h.list_keys_upstream(test, record), keys
 
 
 class CredentialSourcesTest(h.TempDirTestCase):

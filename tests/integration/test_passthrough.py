@@ -225,37 +225,11 @@ class Ipv6UpstreamTest(h.TempDirTestCase):
     brackets (RFC 9110 7.2), which strict servers insist on."""
 
     def test_host_field_brackets_an_ipv6_upstream(self):
-        import http.server
-        import socket
-        import threading
-
         seen = []
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                seen.append(self.headers.get("Host"))
-                body = b'{"Keys": [], "Truncated": false}'
-                self.send_response(200)
-                self.send_header("Content-Type", "application/x-amz-json-1.1")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        class Server(http.server.HTTPServer):
-            address_family = socket.AF_INET6
-
         try:
-            server = Server(("::1", 0), Handler)
+            upstream_port = h.list_keys_upstream(self, lambda req: seen.append(req.headers.get("Host")), host="::1")
         except OSError as e:
             self.skipTest(f"no IPv6 loopback here: {e}")
-        self.addCleanup(server.server_close)
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        self.addCleanup(server.shutdown)
-        upstream_port = server.server_address[1]
         proxy, port = h.start_proxy(["--attestation", "none", "--endpoint",
                                      f"us-east-1=http://[::1]:{upstream_port}"], env=proxy_env())
         self.track(proxy)
