@@ -302,6 +302,10 @@ def emulator_seeds():
         "untag_resource": ("UntagResource", {"KeyId": "alias/fuzz-sym", "TagKeys": ["env", "absent"]}),
         "err_update_alias_to_alias": ("UpdateAlias", {"AliasName": "alias/fuzz-sym", "TargetKeyId": "alias/fuzz-rsa"}),
         "err_null_list_element": ("CreateKey", {"Tags": [None]}),
+        "err_null_map_value": ("Encrypt", {"KeyId": "alias/fuzz-sym", "Plaintext": "aGk=",
+                                           "EncryptionContext": {"a": None}}),
+        "err_decrypt_without_ciphertext": ("Decrypt", {"KeyId": "alias/fuzz-sym", "DryRun": True}),
+        "err_alias_name_with_colon": ("CreateAlias", {"AliasName": "alias/a:b", "TargetKeyId": "@symid"}),
         "err_unknown_operation": ("Frobnicate", {}),
     }
     for name, (op, body) in seeds.items():
