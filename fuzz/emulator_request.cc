@@ -15,7 +15,8 @@
 //           fixed RSA-2048 key, its PKI trusted by the emulator
 //   "@peer" a P-256 public key (SubjectPublicKeyInfo) for DeriveSharedSecret
 // Keys (aliases): fuzz-sym, fuzz-rsa (RSA_2048), fuzz-ecc (ECC_NIST_P256,
-// KEY_AGREEMENT), fuzz-pcr (symmetric; Decrypt only with PCR0 = 48 x 0x01).
+// KEY_AGREEMENT), fuzz-sign (ECC_NIST_P256, SIGN_VERIFY), fuzz-pcr
+// (symmetric; Decrypt only with PCR0 = 48 x 0x01).
 //
 // Read-only and cryptographic operations run on one emulator prepared at
 // start-up; operations that change state run on a fresh copy of it, so every
@@ -140,6 +141,7 @@ struct World {
       sym_id = "\"" + key({}, "alias/fuzz-sym") + "\"";
       key({{"KeySpec", "RSA_2048"}, {"KeyUsage", "ENCRYPT_DECRYPT"}}, "alias/fuzz-rsa");
       key({{"KeySpec", "ECC_NIST_P256"}, {"KeyUsage", "KEY_AGREEMENT"}}, "alias/fuzz-ecc");
+      key({{"KeySpec", "ECC_NIST_P256"}, {"KeyUsage", "SIGN_VERIFY"}}, "alias/fuzz-sign");
       const std::string pcr_policy = R"({"Version":"2012-10-17","Statement":[
           {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"},
           {"Effect":"Deny","Principal":"*","Action":"kms:Decrypt","Resource":"*","Condition":

@@ -263,7 +263,8 @@ def policy_seeds():
 def emulator_seeds():
     """"<operation>\n<JSON body>"; "@sym", "@pcr", "@rsa", "@symid", "@doc" and "@peer"
     are replaced by the harness (ciphertexts under alias/fuzz-sym, -pcr and -rsa, the
-    key id of fuzz-sym, an attestation document, a P-256 public key); see
+    key id of fuzz-sym, an attestation document, a P-256 public key; fuzz-sign is a P-256
+    signing key); see
     fuzz/emulator_request.cc."""
     recipient = {"KeyEncryptionAlgorithm": "RSAES_OAEP_SHA_256", "AttestationDocument": "@doc"}
     seeds = {
@@ -287,6 +288,10 @@ def emulator_seeds():
         "generate_random_recipient": ("GenerateRandom", {"NumberOfBytes": 32, "Recipient": recipient}),
         "derive_shared_secret": ("DeriveSharedSecret", {"KeyId": "alias/fuzz-ecc", "KeyAgreementAlgorithm": "ECDH",
                                                         "PublicKey": "@peer", "Recipient": recipient}),
+        "sign_digest": ("Sign", {"KeyId": "alias/fuzz-sign", "Message": "A" * 43 + "=", "MessageType": "DIGEST",
+                                 "SigningAlgorithm": "ECDSA_SHA_256"}),
+        "verify_raw": ("Verify", {"KeyId": "alias/fuzz-sign", "Message": "aGk=", "Signature": "MEUCIQ==",
+                                  "SigningAlgorithm": "ECDSA_SHA_256"}),
         "describe_key_arn": ("DescribeKey", {"KeyId": "arn:aws:kms:us-east-1:111122223333:alias/fuzz-rsa"}),
         "list_keys_paged": ("ListKeys", {"Limit": 1, "Marker": "x"}),
         "get_public_key": ("GetPublicKey", {"KeyId": "alias/fuzz-ecc"}),

@@ -45,6 +45,7 @@ constexpr Row kTable[] = {
     {Errc::kInvalidMarker, "invalid_marker", 400, "InvalidMarkerException", false},
     {Errc::kTagException, "tag_exception", 400, "TagException", false},
     {Errc::kLimitExceeded, "limit_exceeded", 400, "LimitExceededException", false},
+    {Errc::kKmsInvalidSignature, "kms_invalid_signature", 400, "KMSInvalidSignatureException", false},
     {Errc::kAttestationInvalid, "attestation_invalid", 400, "ValidationException", false},
     {Errc::kNsmFailed, "nsm_failed", 500, "KMSProxyAttestationException", true},
     {Errc::kNsmTimeout, "nsm_timeout", 503, "KMSProxyAttestationException", true},

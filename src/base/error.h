@@ -45,6 +45,7 @@ enum class Errc {
   kInvalidMarker,          // InvalidMarkerException
   kTagException,           // TagException
   kLimitExceeded,          // LimitExceededException
+  kKmsInvalidSignature,    // KMSInvalidSignatureException (Verify: the signature does not verify)
   // --- Attestation / crypto (local component failures) ---
   kAttestationInvalid,     // document does not parse or verify          400 ValidationException (emulator)
   kNsmFailed,              // NSM device error                            500 KMSProxyAttestationException

@@ -57,10 +57,12 @@ constexpr std::array kOperations = {
     OperationEntry{"PutKeyPolicy", &op_put_key_policy},
     OperationEntry{"ReEncrypt", &op_re_encrypt},
     OperationEntry{"ScheduleKeyDeletion", &op_schedule_key_deletion},
+    OperationEntry{"Sign", &op_sign},
     OperationEntry{"TagResource", &op_tag_resource},
     OperationEntry{"UntagResource", &op_untag_resource},
     OperationEntry{"UpdateAlias", &op_update_alias},
     OperationEntry{"UpdateKeyDescription", &op_update_key_description},
+    OperationEntry{"Verify", &op_verify},
 };
 
 Operation find_operation(std::string_view name) {

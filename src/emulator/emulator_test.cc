@@ -77,9 +77,9 @@ TEST_F(EmulatorTest, CreateKeyRejectsUnsupportedAndInvalidSpecs) {
   EXPECT_EQ(op("CreateKey", {{"KeySpec", "RSA_2048"}}).type, "ValidationException");  // KeyUsage required
   EXPECT_EQ(op("CreateKey", {{"KeySpec", "SYMMETRIC_DEFAULT"}, {"KeyUsage", "KEY_AGREEMENT"}}).type,
             "ValidationException");
-  auto sign = op("CreateKey", {{"KeySpec", "ECC_NIST_P256"}, {"KeyUsage", "SIGN_VERIFY"}});
-  EXPECT_EQ(sign.type, "UnsupportedOperationException");
-  EXPECT_NE(sign.message.find("SIGN_VERIFY"), std::string::npos);
+  auto mac = op("CreateKey", {{"KeySpec", "HMAC_256"}, {"KeyUsage", "GENERATE_VERIFY_MAC"}});
+  EXPECT_EQ(mac.type, "UnsupportedOperationException");
+  EXPECT_NE(mac.message.find("GENERATE_VERIFY_MAC"), std::string::npos);
   EXPECT_EQ(op("CreateKey", {{"Origin", "EXTERNAL"}}).type, "UnsupportedOperationException");
   EXPECT_EQ(op("CreateKey", {{"Policy", "{not json"}}).type, "MalformedPolicyDocumentException");
 }
@@ -425,9 +425,9 @@ TEST_F(EmulatorTest, GenerateRandomAndValidationErrors) {
 TEST_F(EmulatorTest, ProtocolErrors) {
   auto unknown = op("Frobnicate", {});
   EXPECT_EQ(unknown.type, "UnknownOperationException");
-  auto unsupported = op("Sign", {{"KeyId", "k"}, {"Message", b64("m")}, {"SigningAlgorithm", "ECDSA_SHA_256"}});
+  auto unsupported = op("GenerateMac", {{"KeyId", "k"}, {"Message", b64("m")}, {"MacAlgorithm", "HMAC_SHA_256"}});
   EXPECT_EQ(unsupported.type, "UnsupportedOperationException");
-  EXPECT_EQ(unsupported.message, "kms-emulator does not implement Sign");
+  EXPECT_EQ(unsupported.message, "kms-emulator does not implement GenerateMac");
   HttpRequest bad = testing::kms_request("ListKeys", {});
   bad.body = "{not json";
   EXPECT_EQ(testing::parse_answer(emu_->handle(bad)).type, "SerializationException");

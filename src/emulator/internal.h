@@ -124,6 +124,9 @@ Result<void> require_enabled(const KeyRecord& key);
 /// (no "aws:" prefix, no duplicate key), appended to `out`.
 Result<void> parse_tags(const boost::json::object& in, std::vector<std::pair<std::string, std::string>>& out);
 
+/// The SigningAlgorithms of a SIGN_VERIFY key (empty for other keys).
+std::vector<std::string> signing_algorithms(const KeyRecord& key);
+
 /// The KeyMetadata JSON object of DescribeKey/CreateKey.
 std::string key_metadata_json(const KeyRecord& key);
 /// KMS's KeyMaterialId (64 lower-case hex digits) of a symmetric key's
@@ -190,6 +193,9 @@ Result<Reply> op_get_public_key(KmsEmulator::Impl&, const Caller&, boost::json::
 Result<Reply> op_update_key_description(KmsEmulator::Impl&, const Caller&, boost::json::object&);
 Result<Reply> op_get_key_rotation_status(KmsEmulator::Impl&, const Caller&, boost::json::object&);
 Result<Reply> op_list_grants(KmsEmulator::Impl&, const Caller&, boost::json::object&);
+// ops_sign.cc
+Result<Reply> op_sign(KmsEmulator::Impl&, const Caller&, boost::json::object&);
+Result<Reply> op_verify(KmsEmulator::Impl&, const Caller&, boost::json::object&);
 // ops_tags.cc
 Result<Reply> op_tag_resource(KmsEmulator::Impl&, const Caller&, boost::json::object&);
 Result<Reply> op_untag_resource(KmsEmulator::Impl&, const Caller&, boost::json::object&);

@@ -143,6 +143,104 @@ Result<SecretBytes> rsa_oaep_decrypt(ByteView pkcs8_der, OaepHash hash, ByteView
   return out;
 }
 
+std::optional<SigningAlgorithm> signing_algorithm_from_name(std::string_view name) {
+  using S = SigningAlgorithm::Scheme;
+  struct Entry {
+    std::string_view name;
+    S scheme;
+    unsigned bytes;
+  };
+  static constexpr Entry kAll[] = {
+      {"RSASSA_PSS_SHA_256", S::kRsaPss, 32},        {"RSASSA_PSS_SHA_384", S::kRsaPss, 48},
+      {"RSASSA_PSS_SHA_512", S::kRsaPss, 64},        {"RSASSA_PKCS1_V1_5_SHA_256", S::kRsaPkcs1, 32},
+      {"RSASSA_PKCS1_V1_5_SHA_384", S::kRsaPkcs1, 48}, {"RSASSA_PKCS1_V1_5_SHA_512", S::kRsaPkcs1, 64},
+      {"ECDSA_SHA_256", S::kEcdsa, 32},              {"ECDSA_SHA_384", S::kEcdsa, 48},
+      {"ECDSA_SHA_512", S::kEcdsa, 64},
+  };
+  for (const auto& e : kAll) {
+    if (e.name == name) {
+      return SigningAlgorithm{e.scheme, e.bytes};
+    }
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+const EVP_MD* sha_of(unsigned digest_bytes) {
+  return digest_bytes == 64 ? EVP_sha512() : digest_bytes == 48 ? EVP_sha384() : EVP_sha256();
+}
+
+// The signature parameters on a sign/verify context.
+bool set_signature_params(EVP_PKEY_CTX* ctx, const SigningAlgorithm& alg) {
+  const EVP_MD* md = sha_of(alg.digest_bytes);
+  if (EVP_PKEY_CTX_set_signature_md(ctx, md) <= 0) {
+    return false;
+  }
+  switch (alg.scheme) {
+    case SigningAlgorithm::Scheme::kRsaPss:
+      return EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PSS_PADDING) > 0 &&
+             EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, md) > 0 &&
+             EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, RSA_PSS_SALTLEN_DIGEST) > 0;
+    case SigningAlgorithm::Scheme::kRsaPkcs1:
+      return EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) > 0;
+    case SigningAlgorithm::Scheme::kEcdsa:
+      return true;
+  }
+  return false;
+}
+
+bool key_fits(const EVP_PKEY* key, const SigningAlgorithm& alg) {
+  const int id = EVP_PKEY_base_id(key);
+  return alg.scheme == SigningAlgorithm::Scheme::kEcdsa ? id == EVP_PKEY_EC : id == EVP_PKEY_RSA;
+}
+
+}  // namespace
+
+Bytes message_digest(unsigned digest_bytes, ByteView message) {
+  Bytes out(EVP_MAX_MD_SIZE);
+  unsigned int len = 0;
+  if (EVP_Digest(message.data(), message.size(), out.data(), &len, sha_of(digest_bytes), nullptr) != 1) {
+    ERR_clear_error();
+    return {};
+  }
+  out.resize(len);
+  return out;
+}
+
+Result<Bytes> sign_digest(ByteView pkcs8_der, const SigningAlgorithm& alg, ByteView digest) {
+  PkeyPtr key = parse_private(pkcs8_der);
+  if (!key || !key_fits(key.get(), alg) || digest.size() != alg.digest_bytes) {
+    return fail(Errc::kInternal, "emulator: stored signing key does not fit the algorithm");
+  }
+  PkeyCtxPtr ctx(EVP_PKEY_CTX_new(key.get(), nullptr));
+  std::size_t len = 0;
+  if (!ctx || EVP_PKEY_sign_init(ctx.get()) <= 0 || !set_signature_params(ctx.get(), alg) ||
+      EVP_PKEY_sign(ctx.get(), nullptr, &len, digest.data(), digest.size()) <= 0) {
+    return fail(Errc::kInternal, "emulator: signing setup failed: " + take_openssl_error());
+  }
+  Bytes out(len);
+  if (EVP_PKEY_sign(ctx.get(), out.data(), &len, digest.data(), digest.size()) <= 0) {
+    return fail(Errc::kInternal, "emulator: signing failed: " + take_openssl_error());
+  }
+  out.resize(len);
+  return out;
+}
+
+Result<bool> verify_digest(ByteView spki_der, const SigningAlgorithm& alg, ByteView digest, ByteView signature) {
+  PkeyPtr key = parse_public(spki_der);
+  if (!key || !key_fits(key.get(), alg) || digest.size() != alg.digest_bytes) {
+    return fail(Errc::kInternal, "emulator: stored verification key does not fit the algorithm");
+  }
+  PkeyCtxPtr ctx(EVP_PKEY_CTX_new(key.get(), nullptr));
+  if (!ctx || EVP_PKEY_verify_init(ctx.get()) <= 0 || !set_signature_params(ctx.get(), alg)) {
+    return fail(Errc::kInternal, "emulator: verification setup failed: " + take_openssl_error());
+  }
+  const int ok = EVP_PKEY_verify(ctx.get(), signature.data(), signature.size(), digest.data(), digest.size());
+  ERR_clear_error();  // a bad signature (or one that is not DER) leaves errors behind
+  return ok == 1;
+}
+
 Result<SpkiInfo> inspect_spki(ByteView der) {
   PkeyPtr key = parse_public(der);
   if (!key) {

@@ -275,6 +275,23 @@ std::string key_material_id(const KeyRecord& key) {
   return hex_encode(ByteView(digest.data(), digest.size()));
 }
 
+std::vector<std::string> signing_algorithms(const KeyRecord& key) {
+  if (key.key_usage != "SIGN_VERIFY") {
+    return {};
+  }
+  if (key.key_spec.starts_with("RSA_")) {
+    return {"RSASSA_PSS_SHA_256",        "RSASSA_PSS_SHA_384",        "RSASSA_PSS_SHA_512",
+            "RSASSA_PKCS1_V1_5_SHA_256", "RSASSA_PKCS1_V1_5_SHA_384", "RSASSA_PKCS1_V1_5_SHA_512"};
+  }
+  if (key.key_spec == "ECC_NIST_P384") {
+    return {"ECDSA_SHA_384"};
+  }
+  if (key.key_spec == "ECC_NIST_P521") {
+    return {"ECDSA_SHA_512"};
+  }
+  return {"ECDSA_SHA_256"};  // ECC_NIST_P256, ECC_SECG_P256K1
+}
+
 std::string key_metadata_json(const KeyRecord& key) {
   Reply r;
   r.str("AWSAccountId", key.account)
@@ -296,6 +313,8 @@ std::string key_metadata_json(const KeyRecord& key) {
                                                                                   "RSAES_OAEP_SHA_256"});
   } else if (key.key_usage == "KEY_AGREEMENT") {
     r.str_list("KeyAgreementAlgorithms", {"ECDH"});
+  } else if (key.key_usage == "SIGN_VERIFY") {
+    r.str_list("SigningAlgorithms", signing_algorithms(key));
   }
   r.boolean("MultiRegion", false);
   if (const std::string id = key_material_id(key); !id.empty()) {

@@ -40,13 +40,16 @@ bool usage_compatible(std::string_view spec, std::string_view usage) {
 
 // What this emulator implements.
 bool usage_supported(std::string_view spec, std::string_view usage) {
-  if (spec == "SYMMETRIC_DEFAULT" || spec == "RSA_2048" || spec == "RSA_3072" || spec == "RSA_4096") {
+  if (spec == "SYMMETRIC_DEFAULT") {
     return usage == "ENCRYPT_DECRYPT";
   }
-  if (spec == "ECC_NIST_P256" || spec == "ECC_NIST_P384" || spec == "ECC_NIST_P521") {
-    return usage == "KEY_AGREEMENT";
+  if (spec == "RSA_2048" || spec == "RSA_3072" || spec == "RSA_4096") {
+    return usage == "ENCRYPT_DECRYPT" || usage == "SIGN_VERIFY";
   }
-  return false;
+  if (spec == "ECC_NIST_P256" || spec == "ECC_NIST_P384" || spec == "ECC_NIST_P521") {
+    return usage == "KEY_AGREEMENT" || usage == "SIGN_VERIFY";
+  }
+  return spec == "ECC_SECG_P256K1" && usage == "SIGN_VERIFY";
 }
 
 Result<Reply> empty_reply() { return Reply(); }
@@ -95,8 +98,10 @@ Result<Reply> op_create_key(KmsEmulator::Impl& e, const Caller& caller, json::ob
   }
   if (!usage_supported(spec, usage)) {
     return fail(Errc::kUnsupportedOperation, "kms-emulator does not support KeySpec " + spec + " with KeyUsage " +
-                                                 usage + " (supported: SYMMETRIC_DEFAULT and RSA_2048/3072/4096 "
-                                                 "ENCRYPT_DECRYPT, ECC_NIST_P256/P384/P521 KEY_AGREEMENT)");
+                                                 usage + " (supported: SYMMETRIC_DEFAULT ENCRYPT_DECRYPT, "
+                                                 "RSA_2048/3072/4096 ENCRYPT_DECRYPT or SIGN_VERIFY, "
+                                                 "ECC_NIST_P256/P384/P521 KEY_AGREEMENT or SIGN_VERIFY, "
+                                                 "ECC_SECG_P256K1 SIGN_VERIFY)");
   }
   if (const auto origin = get_str(in, "Origin"); origin && *origin != "AWS_KMS") {
     return fail(Errc::kUnsupportedOperation, "kms-emulator does not support Origin " + *origin);
@@ -390,6 +395,8 @@ Result<Reply> op_get_public_key(KmsEmulator::Impl& e, const Caller& caller, json
       .str("KeyUsage", k.key_usage);
   if (k.key_usage == "ENCRYPT_DECRYPT") {
     r.str_list("EncryptionAlgorithms", {"RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256"});
+  } else if (k.key_usage == "SIGN_VERIFY") {
+    r.str_list("SigningAlgorithms", signing_algorithms(k));
   } else {
     r.str_list("KeyAgreementAlgorithms", {"ECDH"});
   }

@@ -140,6 +140,26 @@ class Boto3ApiTest(unittest.TestCase):
         self.assertFalse(self.kms.get_key_rotation_status(KeyId=key_id)["KeyRotationEnabled"])
         self.assertEqual(self.kms.list_grants(KeyId=key_id)["Grants"], [])
 
+    def test_sign_and_verify(self):
+        # Signatures checked with the cryptography package against GetPublicKey.
+        message = b"release manifest"
+        for spec, alg, check in (
+                ("ECC_NIST_P256", "ECDSA_SHA_256", lambda pub, sig: pub.verify(sig, message, ec.ECDSA(hashes.SHA256()))),
+                ("ECC_SECG_P256K1", "ECDSA_SHA_256", lambda pub, sig: pub.verify(sig, message, ec.ECDSA(hashes.SHA256()))),
+                ("RSA_2048", "RSASSA_PSS_SHA_384", lambda pub, sig: pub.verify(
+                    sig, message, padding.PSS(mgf=padding.MGF1(hashes.SHA384()), salt_length=48), hashes.SHA384())),
+                ("RSA_2048", "RSASSA_PKCS1_V1_5_SHA_256", lambda pub, sig: pub.verify(
+                    sig, message, padding.PKCS1v15(), hashes.SHA256()))):
+            with self.subTest(spec=spec, alg=alg):
+                key_id = self.kms.create_key(KeySpec=spec, KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+                pub = serialization.load_der_public_key(self.kms.get_public_key(KeyId=key_id)["PublicKey"])
+                sig = self.kms.sign(KeyId=key_id, Message=message, SigningAlgorithm=alg)["Signature"]
+                check(pub, sig)  # raises InvalidSignature if wrong
+                self.assertTrue(self.kms.verify(KeyId=key_id, Message=message, Signature=sig,
+                                                SigningAlgorithm=alg)["SignatureValid"])
+                self.assertClientError("KMSInvalidSignatureException", self.kms.verify, KeyId=key_id,
+                                       Message=message + b"!", Signature=sig, SigningAlgorithm=alg)
+
     def test_typed_policy_conditions(self):
         # A minimum deletion window (NumericGreaterThanEquals) and TLS-only use
         # (Bool aws:SecureTransport): this emulator speaks plain HTTP, so
@@ -163,9 +183,9 @@ class Boto3ApiTest(unittest.TestCase):
     def test_errors_have_kms_shapes(self):
         err = self.assertClientError("ValidationException", self.kms.create_key, KeySpec="RSA_2048")
         self.assertIn("KeyUsage", error_message(err))
-        err = self.assertClientError("UnsupportedOperationException", self.kms.sign, KeyId="alias/x",
-                                     Message=b"m", SigningAlgorithm="ECDSA_SHA_256")
-        self.assertEqual(error_message(err), "kms-emulator does not implement Sign")
+        err = self.assertClientError("UnsupportedOperationException", self.kms.generate_mac, KeyId="alias/x",
+                                     Message=b"m", MacAlgorithm="HMAC_SHA_256")
+        self.assertEqual(error_message(err), "kms-emulator does not implement GenerateMac")
         err = self.assertClientError("NotFoundException", self.kms.describe_key,
                                      KeyId="11111111-2222-4333-8444-555555555555")
         self.assertEqual(error_message(err), "Key '" + ARN_PREFIX +
