@@ -341,6 +341,21 @@ ConditionKeys base_conditions(const KeyRecord& key, const Caller& caller) {
   return c;
 }
 
+Result<std::shared_ptr<const KeyRecord>> authorized_key(KmsEmulator::Impl& e, const Caller& caller,
+                                                        const json::object& in, std::string_view action,
+                                                        const ConditionKeys& request) {
+  auto key = e.resolve(*get_str(in, "KeyId"), caller);
+  if (!key) {
+    return key.error();
+  }
+  ConditionKeys conditions = base_conditions(**key, caller);
+  conditions.insert(request.begin(), request.end());
+  if (auto a = authorize(**key, action, caller, conditions); !a) {
+    return a.error();
+  }
+  return key;
+}
+
 void add_context_conditions(ConditionKeys& c, const EncryptionContext& ec) {
   policy::RequestContext ctx;
   policy::add_encryption_context(ctx, ec);

@@ -17,20 +17,17 @@ namespace {
 Result<std::shared_ptr<const KeyRecord>> symmetric_key_for(KmsEmulator::Impl& e, const Caller& caller,
                                                            const json::object& in, std::string_view action,
                                                            ConditionKeys extra, const Recipient* recipient) {
-  auto key = e.resolve(*get_str(in, "KeyId"), caller);
+  ConditionKeys request;
+  add_context_conditions(request, get_context(in, "EncryptionContext"));
+  request.insert(extra.begin(), extra.end());
+  if (recipient != nullptr) {
+    request.insert(recipient->conditions.begin(), recipient->conditions.end());
+  }
+  auto key = authorized_key(e, caller, in, action, request);
   if (!key) {
     return key.error();
   }
   const KeyRecord& k = **key;
-  ConditionKeys conditions = base_conditions(k, caller);
-  add_context_conditions(conditions, get_context(in, "EncryptionContext"));
-  conditions.insert(extra.begin(), extra.end());
-  if (recipient != nullptr) {
-    conditions.insert(recipient->conditions.begin(), recipient->conditions.end());
-  }
-  if (auto a = authorize(k, action, caller, conditions); !a) {
-    return a.error();
-  }
   if (auto s = require_enabled(k); !s) {
     return s.error();
   }
@@ -177,19 +174,15 @@ Result<Reply> op_derive_shared_secret(KmsEmulator::Impl& e, const Caller& caller
   if (!recipient) {
     return recipient.error();
   }
-  auto key = e.resolve(*get_str(in, "KeyId"), caller);
+  ConditionKeys request{{"kms:KeyAgreementAlgorithm", {"ECDH"}}};
+  if (*recipient) {
+    request.insert((*recipient)->conditions.begin(), (*recipient)->conditions.end());
+  }
+  auto key = authorized_key(e, caller, in, "kms:DeriveSharedSecret", request);
   if (!key) {
     return key.error();
   }
   const KeyRecord& k = **key;
-  ConditionKeys conditions = base_conditions(k, caller);
-  conditions["kms:KeyAgreementAlgorithm"] = {"ECDH"};
-  if (*recipient) {
-    conditions.insert((*recipient)->conditions.begin(), (*recipient)->conditions.end());
-  }
-  if (auto a = authorize(k, "kms:DeriveSharedSecret", caller, conditions); !a) {
-    return a.error();
-  }
   if (auto s = require_enabled(k); !s) {
     return s.error();
   }

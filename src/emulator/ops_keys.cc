@@ -162,12 +162,9 @@ Result<Reply> op_create_key(KmsEmulator::Impl& e, const Caller& caller, json::ob
 }
 
 Result<Reply> op_describe_key(KmsEmulator::Impl& e, const Caller& caller, json::object& in) {
-  auto key = e.resolve(*get_str(in, "KeyId"), caller);
+  auto key = authorized_key(e, caller, in, "kms:DescribeKey");
   if (!key) {
     return key.error();
-  }
-  if (auto a = authorize(**key, "kms:DescribeKey", caller, base_conditions(**key, caller)); !a) {
-    return a.error();
   }
   Reply r;
   r.raw("KeyMetadata", key_metadata_json(**key));
@@ -307,12 +304,9 @@ Result<Reply> op_get_key_policy(KmsEmulator::Impl& e, const Caller& caller, json
   if (const auto name = get_str(in, "PolicyName"); name && *name != "default") {
     return fail(Errc::kNotFound, "No such policy exists: " + *name + " (the only policy name is default)");
   }
-  auto key = e.resolve(*get_str(in, "KeyId"), caller);
+  auto key = authorized_key(e, caller, in, "kms:GetKeyPolicy");
   if (!key) {
     return key.error();
-  }
-  if (auto a = authorize(**key, "kms:GetKeyPolicy", caller, base_conditions(**key, caller)); !a) {
-    return a.error();
   }
   Reply r;
   r.str("Policy", (*key)->policy).str("PolicyName", "default");
@@ -320,12 +314,9 @@ Result<Reply> op_get_key_policy(KmsEmulator::Impl& e, const Caller& caller, json
 }
 
 Result<Reply> op_list_key_policies(KmsEmulator::Impl& e, const Caller& caller, json::object& in) {
-  auto key = e.resolve(*get_str(in, "KeyId"), caller);
+  auto key = authorized_key(e, caller, in, "kms:ListKeyPolicies");
   if (!key) {
     return key.error();
-  }
-  if (auto a = authorize(**key, "kms:ListKeyPolicies", caller, base_conditions(**key, caller)); !a) {
-    return a.error();
   }
   Reply r;
   r.str_list("PolicyNames", {"default"}).boolean("Truncated", false);
@@ -336,14 +327,11 @@ Result<Reply> op_list_key_policies(KmsEmulator::Impl& e, const Caller& caller, j
 // status of a symmetric key is "disabled"; other keys cannot rotate, and KMS
 // answers UnsupportedOperationException for them.
 Result<Reply> op_get_key_rotation_status(KmsEmulator::Impl& e, const Caller& caller, json::object& in) {
-  auto key = e.resolve(*get_str(in, "KeyId"), caller);
+  auto key = authorized_key(e, caller, in, "kms:GetKeyRotationStatus");
   if (!key) {
     return key.error();
   }
   const auto& k = **key;
-  if (auto a = authorize(k, "kms:GetKeyRotationStatus", caller, base_conditions(k, caller)); !a) {
-    return a.error();
-  }
   if (!k.symmetric()) {
     return fail(Errc::kUnsupportedOperation, k.arn() + " does not support automatic key rotation (" + k.key_spec +
                                                  ")");
@@ -356,12 +344,9 @@ Result<Reply> op_get_key_rotation_status(KmsEmulator::Impl& e, const Caller& cal
 // No grant can exist (CreateGrant is unsupported), so the list is empty; the
 // key, its policy and the marker are checked as in KMS.
 Result<Reply> op_list_grants(KmsEmulator::Impl& e, const Caller& caller, json::object& in) {
-  auto key = e.resolve(*get_str(in, "KeyId"), caller);
+  auto key = authorized_key(e, caller, in, "kms:ListGrants");
   if (!key) {
     return key.error();
-  }
-  if (auto a = authorize(**key, "kms:ListGrants", caller, base_conditions(**key, caller)); !a) {
-    return a.error();
   }
   if (const auto marker = get_str(in, "Marker")) {
     return fail(Errc::kInvalidMarker, "Invalid marker " + *marker);
@@ -372,14 +357,11 @@ Result<Reply> op_list_grants(KmsEmulator::Impl& e, const Caller& caller, json::o
 }
 
 Result<Reply> op_get_public_key(KmsEmulator::Impl& e, const Caller& caller, json::object& in) {
-  auto key = e.resolve(*get_str(in, "KeyId"), caller);
+  auto key = authorized_key(e, caller, in, "kms:GetPublicKey");
   if (!key) {
     return key.error();
   }
   const auto& k = **key;
-  if (auto a = authorize(k, "kms:GetPublicKey", caller, base_conditions(k, caller)); !a) {
-    return a.error();
-  }
   if (auto s = require_enabled(k); !s) {
     return s.error();
   }

@@ -29,17 +29,12 @@ Result<Prepared> prepare(KmsEmulator::Impl& e, const Caller& caller, json::objec
   Prepared p;
   p.alg_name = *get_str(in, "SigningAlgorithm");  // required by the model
   const std::string message_type = get_str(in, "MessageType").value_or("RAW");
-  auto key = e.resolve(*get_str(in, "KeyId"), caller);
+  auto key = authorized_key(e, caller, in, action,
+                            {{"kms:SigningAlgorithm", {p.alg_name}}, {"kms:MessageType", {message_type}}});
   if (!key) {
     return key.error();
   }
   const KeyRecord& k = **key;
-  ConditionKeys conditions = base_conditions(k, caller);
-  conditions["kms:SigningAlgorithm"] = {p.alg_name};
-  conditions["kms:MessageType"] = {message_type};
-  if (auto a = authorize(k, action, caller, conditions); !a) {
-    return a.error();
-  }
   if (auto s = require_enabled(k); !s) {
     return s.error();
   }

@@ -123,12 +123,9 @@ Result<Reply> op_untag_resource(KmsEmulator::Impl& e, const Caller& caller, json
 }
 
 Result<Reply> op_list_resource_tags(KmsEmulator::Impl& e, const Caller& caller, json::object& in) {
-  auto key = e.resolve(*get_str(in, "KeyId"), caller);
+  auto key = authorized_key(e, caller, in, "kms:ListResourceTags");
   if (!key) {
     return key.error();
-  }
-  if (auto a = authorize(**key, "kms:ListResourceTags", caller, base_conditions(**key, caller)); !a) {
-    return a.error();
   }
   json::array tags;
   for (const auto& [k, v] : (*key)->tags) {
