@@ -17,16 +17,6 @@ constexpr std::size_t kMaxTokenFile = 16 * 1024;
 
 Error bad(std::string what) { return Error{Errc::kCredentialsUnavailable, std::move(what)}; }
 
-bool is_visible_ascii(std::string_view s) noexcept {
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c <= 0x20 || c >= 0x7f) {
-      return false;
-    }
-  }
-  return true;
-}
-
 /// The SDKs allow plain http only to loopback and to the ECS / EKS Pod
 /// Identity link-local agents; everything else must be https.
 bool plain_http_allowed(const boost::urls::url_view& u) {

@@ -30,16 +30,6 @@ const boost::json::string* string_field(const boost::json::object& obj, std::str
   return v != nullptr ? v->if_string() : nullptr;
 }
 
-bool is_visible_ascii(std::string_view s) noexcept {
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c <= 0x20 || c >= 0x7f) {
-      return false;
-    }
-  }
-  return true;
-}
-
 Result<sigv4::Credentials> extract(const boost::json::value& doc, std::string_view source,
                                    const CredentialsDocumentRules& rules) {
   const auto* obj = doc.if_object();
@@ -62,7 +52,7 @@ Result<sigv4::Credentials> extract(const boost::json::value& doc, std::string_vi
   if (key_id == nullptr || key_id->empty()) {
     return bad(source, "credentials response is missing the string field \"AccessKeyId\"");
   }
-  if (key_id->size() > kMaxAccessKeyId || !is_visible_ascii(std::string_view(*key_id))) {
+  if (!is_valid_access_key_id(std::string_view(*key_id))) {
     return bad(source, "credentials response field \"AccessKeyId\" is malformed");
   }
   creds.access_key_id.assign(key_id->data(), key_id->size());
@@ -71,14 +61,14 @@ Result<sigv4::Credentials> extract(const boost::json::value& doc, std::string_vi
   if (secret == nullptr || secret->empty()) {
     return bad(source, "credentials response is missing the string field \"SecretAccessKey\"");
   }
-  if (secret->size() > kMaxSecretField || !is_visible_ascii(std::string_view(*secret))) {
+  if (!is_valid_secret_value(std::string_view(*secret))) {
     return bad(source, "credentials response field \"SecretAccessKey\" is malformed");
   }
   creds.secret_access_key = SecretBytes::copy_of(std::string_view(*secret));
 
   const auto* token = string_field(*obj, "Token");
   if (token != nullptr && !token->empty()) {
-    if (token->size() > kMaxSecretField || !is_visible_ascii(std::string_view(*token))) {
+    if (!is_valid_secret_value(std::string_view(*token))) {
       return bad(source, "credentials response field \"Token\" is malformed");
     }
     creds.session_token = SecretBytes::copy_of(std::string_view(*token));
@@ -136,6 +126,24 @@ Result<sigv4::Credentials> parse_credentials_document(std::string_view body,
     out = bad(source, "credentials response has too many values to be a credentials document");
   }
   return out;
+}
+
+bool is_visible_ascii(std::string_view s) noexcept {
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c <= 0x20 || c >= 0x7f) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool is_valid_access_key_id(std::string_view v) noexcept {
+  return !v.empty() && v.size() <= kMaxAccessKeyId && is_visible_ascii(v);
+}
+
+bool is_valid_secret_value(std::string_view v) noexcept {
+  return !v.empty() && v.size() <= kMaxSecretField && is_visible_ascii(v);
 }
 
 std::string printable_excerpt(std::string_view s, std::size_t max) {

@@ -40,6 +40,15 @@ Result<sigv4::Credentials> parse_credentials_document(std::string_view body,
 /// for echoing small untrusted, non-secret values (a status "Code") in errors.
 std::string printable_excerpt(std::string_view s, std::size_t max = 64);
 
+/// True when every byte of `s` is visible ASCII (0x21..0x7e); true for "".
+bool is_visible_ascii(std::string_view s) noexcept;
+
+/// The shape every credentials source requires of its values: an access key
+/// id of 1..128 visible ASCII characters; a secret access key or session
+/// token of 1..16 KiB of them.
+bool is_valid_access_key_id(std::string_view v) noexcept;
+bool is_valid_secret_value(std::string_view v) noexcept;
+
 /// Leading and trailing ASCII whitespace removed.
 std::string_view trim(std::string_view s) noexcept;
 

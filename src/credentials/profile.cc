@@ -1,7 +1,6 @@
 #include "credentials/profile.h"
 
 #include <fstream>
-#include <iterator>
 
 #include "base/http_message.h"
 #include "credentials/parse.h"
@@ -11,19 +10,8 @@ namespace kp::credentials {
 namespace {
 
 constexpr std::size_t kMaxFileBytes = 1 << 20;  // a credentials file is a few KiB
-constexpr std::size_t kMaxValue = 16 * 1024;    // as for the fetched documents
 
 Error bad(std::string msg) { return Error{Errc::kCredentialsUnavailable, std::move(msg)}; }
-
-bool visible_ascii(std::string_view s) {
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c <= 0x20 || c >= 0x7f) {
-      return false;
-    }
-  }
-  return true;
-}
 
 // The values of the three keys in `profile`'s section(s), views into `text`.
 struct Found {
@@ -119,17 +107,17 @@ Result<std::optional<sigv4::Credentials>> parse_shared_credentials(std::string_v
   if (!f.secret || f.secret->empty()) {
     return bad(where + ": aws_access_key_id without aws_secret_access_key");
   }
-  if (f.key_id->size() > 128 || !visible_ascii(*f.key_id)) {
+  if (!is_valid_access_key_id(*f.key_id)) {
     return bad(where + ": aws_access_key_id is malformed");
   }
-  if (f.secret->size() > kMaxValue || !visible_ascii(*f.secret)) {
+  if (!is_valid_secret_value(*f.secret)) {
     return bad(where + ": aws_secret_access_key is malformed");
   }
   sigv4::Credentials c;
   c.access_key_id = std::string(*f.key_id);
   c.secret_access_key = SecretBytes::copy_of(*f.secret);
   if (f.token && !f.token->empty()) {
-    if (f.token->size() > kMaxValue || !visible_ascii(*f.token)) {
+    if (!is_valid_secret_value(*f.token)) {
       return bad(where + ": aws_session_token is malformed");
     }
     c.session_token = SecretBytes::copy_of(*f.token);
