@@ -278,12 +278,12 @@ asio::awaitable<HttpResponse> ProxyHandler::handle(HttpRequest req) {
   if (!request_id.empty()) {
     out.headers.add("x-amzn-RequestId", request_id);
   }
-  if (uresp.status != 200) {
-    // Some SDKs (JavaScript v3, Go v2) read an error's code from this header
-    // before the body's "__type".
-    if (const auto error_type = uresp.headers.get("x-amzn-ErrorType")) {
-      out.headers.add("x-amzn-ErrorType", *error_type);
-    }
+  // Some SDKs (JavaScript v3, Go v2) read an error's code from this header
+  // before the body's "__type".
+  const auto error_type =
+      uresp.status != 200 ? uresp.headers.get("x-amzn-ErrorType") : std::optional<std::string_view>();
+  if (error_type) {
+    out.headers.add("x-amzn-ErrorType", *error_type);
   }
 
   // --- 5. Open CiphertextForRecipient -------------------------------------
@@ -306,7 +306,7 @@ asio::awaitable<HttpResponse> ProxyHandler::handle(HttpRequest req) {
     co_return finish(std::move(out), request_id);
   }
   if (doc && uresp.status != 200) {
-    if (auto err = kms::parse_error_body(uresp.body, uresp.headers.get("x-amzn-ErrorType").value_or(""));
+    if (auto err = kms::parse_error_body(uresp.body, error_type.value_or(""));
         err && err->type == "AccessDeniedException") {
       warn_access_denied(op_name, *doc);
     }
