@@ -16,7 +16,9 @@
 //    a valid header value;
 //  * the helpers: trim() leaves no edge whitespace, mask_access_key_id()
 //    reveals at most 8 characters, printable_excerpt() only printable ones.
+#include <algorithm>
 #include <cstddef>
+#include <iterator>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -38,6 +40,12 @@ constexpr std::string_view kSource = "fuzz-source";
 std::string_view string_member(const json::object& o, std::string_view key) {
   const auto* v = o.if_contains(key);
   return v != nullptr && v->is_string() ? std::string_view(v->as_string()) : std::string_view();
+}
+
+// Whether `text` is one of `fixed`.
+template <std::size_t N>
+bool one_of(std::string_view text, const std::string_view (&fixed)[N]) {
+  return std::find(std::begin(fixed), std::end(fixed), text) != std::end(fixed);
 }
 
 void check_helpers(std::string_view body) {
@@ -81,10 +89,8 @@ bool message_is_known(const std::string& message, const json::object* obj) {
       "is not valid JSON",
       "has too many values to be a credentials document",
   };
-  for (const std::string_view fixed : kFixed) {
-    if (rest == fixed) {
-      return true;
-    }
+  if (one_of(rest, kFixed)) {
+    return true;
   }
   if (obj == nullptr) {
     return false;
@@ -114,11 +120,7 @@ void check_profile(std::string_view text) {
         "aws_secret_access_key is malformed",
         "aws_session_token is malformed",
     };
-    bool known = false;
-    for (const std::string_view fixed : kFixed) {
-      known = known || rest == fixed;
-    }
-    KP_FUZZ_CHECK(known);
+    KP_FUZZ_CHECK(one_of(rest, kFixed));
     return;
   }
   if (!*r) {

@@ -149,13 +149,7 @@ struct World {
                                      hex_encode(Bytes(48, 0x01)) + R"("}}}]})";
       key({{"Policy", pcr_policy}, {"BypassPolicyLockoutSafetyCheck", true}}, "alias/fuzz-pcr");
     }
-    const fs::path served = root / "served";
-    fs::copy(pristine, served, fs::copy_options::recursive, ec);
-    if (ec) {
-      die("copy state: " + ec.message());
-    }
-    fs::remove(served / ".lock", ec);
-    fixed = open(served);
+    fixed = open_copy(root / "served");
 
     auto quoted = [](const std::string& s) { return "\"" + s + "\""; };
     sym_ct = quoted(std::string(
@@ -216,6 +210,18 @@ struct World {
     return std::move(*e);
   }
 
+  // An emulator on a copy of the prepared state at `dir` (the copy leaves out
+  // the store's lock file, which the original's owner held).
+  std::unique_ptr<emulator::KmsEmulator> open_copy(const fs::path& dir) {
+    std::error_code ec;
+    fs::copy(pristine, dir, fs::copy_options::recursive, ec);
+    if (ec) {
+      die("copy state: " + ec.message());
+    }
+    fs::remove(dir / ".lock", ec);
+    return open(dir);
+  }
+
   // A fresh copy of the prepared state, removed when the result is dropped.
   struct Scratch {
     fs::path dir;
@@ -229,13 +235,7 @@ struct World {
   std::unique_ptr<Scratch> scratch() {
     auto s = std::make_unique<Scratch>();
     s->dir = root / ("scratch-" + std::to_string(scratch_n++));
-    std::error_code ec;
-    fs::copy(pristine, s->dir, fs::copy_options::recursive, ec);
-    if (ec) {
-      die("copy state: " + ec.message());
-    }
-    fs::remove(s->dir / ".lock", ec);
-    s->emu = open(s->dir);
+    s->emu = open_copy(s->dir);
     return s;
   }
 };
