@@ -137,9 +137,12 @@ std::string key_material_id(const KeyRecord& key);
 
 /// Condition keys every request on `key` carries (kms:CallerAccount, ...).
 ConditionKeys base_conditions(const KeyRecord& key, const Caller& caller);
+/// `action` on `key` authorized with the key's condition keys plus `request`
+/// (the ones this request adds, e.g. kms:SigningAlgorithm).
+Result<void> authorize_with(const KeyRecord& key, std::string_view action, const Caller& caller,
+                            const ConditionKeys& request);
 /// The request's KeyId resolved (a snapshot, without the store lock) and
-/// `action` authorized with the key's condition keys plus `request` (the
-/// ones this request adds, e.g. kms:SigningAlgorithm).
+/// authorized as authorize_with() does.
 Result<std::shared_ptr<const KeyRecord>> authorized_key(KmsEmulator::Impl& e, const Caller& caller,
                                                         const boost::json::object& in, std::string_view action,
                                                         const ConditionKeys& request = {});

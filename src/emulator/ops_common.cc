@@ -348,12 +348,17 @@ Result<std::shared_ptr<const KeyRecord>> authorized_key(KmsEmulator::Impl& e, co
   if (!key) {
     return key.error();
   }
-  ConditionKeys conditions = base_conditions(**key, caller);
-  conditions.insert(request.begin(), request.end());
-  if (auto a = authorize(**key, action, caller, conditions); !a) {
+  if (auto a = authorize_with(**key, action, caller, request); !a) {
     return a.error();
   }
   return key;
+}
+
+Result<void> authorize_with(const KeyRecord& key, std::string_view action, const Caller& caller,
+                            const ConditionKeys& request) {
+  ConditionKeys conditions = base_conditions(key, caller);
+  conditions.insert(request.begin(), request.end());
+  return authorize(key, action, caller, conditions);
 }
 
 void add_context_conditions(ConditionKeys& c, const EncryptionContext& ec) {

@@ -29,9 +29,7 @@ Result<std::shared_ptr<const KeyRecord>> key_to_retag(KmsEmulator::Impl& e, cons
     return key.error();
   }
   const KeyRecord& k = **key;
-  ConditionKeys conditions = base_conditions(k, caller);
-  conditions.insert(request.begin(), request.end());
-  if (auto a = authorize(k, action, caller, conditions); !a) {
+  if (auto a = authorize_with(k, action, caller, request); !a) {
     return a.error();
   }
   if (k.state == KeyState::kPendingDeletion) {
