@@ -29,6 +29,17 @@ namespace {
 // `skipped`) when it does not, an error when it is misconfigured.
 using Attempt = Result<std::optional<Chain>>;
 
+// A chain serving fixed credentials: "<what> (<key_field>=AKIA...MPLE, with|no
+// session token)" in the startup log.
+Chain static_chain(SourceKind kind, const std::string& what, std::string_view key_field, sigv4::Credentials c) {
+  Chain chain;
+  chain.kind = kind;
+  chain.description = what + " (" + std::string(key_field) + "=" + mask_access_key_id(c.access_key_id) +
+                      (c.session_token.empty() ? ", no session token)" : ", with session token)");
+  chain.provider = std::make_shared<credentials::StaticCredentialsProvider>(std::move(c));
+  return chain;
+}
+
 Attempt try_environment(ChainOptions& opts, std::vector<std::string>& skipped) {
   auto env_creds = credentials_from_env(opts.env);
   if (!env_creds) {
@@ -38,13 +49,8 @@ Attempt try_environment(ChainOptions& opts, std::vector<std::string>& skipped) {
     skipped.emplace_back("environment: no AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY");
     return std::optional<Chain>();
   }
-  sigv4::Credentials& c = **env_creds;
-  Chain chain;
-  chain.kind = SourceKind::kEnvironment;
-  chain.description = "environment (AWS_ACCESS_KEY_ID=" + mask_access_key_id(c.access_key_id) +
-                      (c.session_token.empty() ? ", no session token)" : ", with session token)");
-  chain.provider = std::make_shared<credentials::StaticCredentialsProvider>(std::move(c));
-  return std::optional<Chain>(std::move(chain));
+  return std::optional<Chain>(
+      static_chain(SourceKind::kEnvironment, "environment", "AWS_ACCESS_KEY_ID", std::move(**env_creds)));
 }
 
 Attempt try_profile(ChainOptions& opts, std::vector<std::string>& skipped) {
@@ -58,13 +64,9 @@ Attempt try_profile(ChainOptions& opts, std::vector<std::string>& skipped) {
     return std::optional<Chain>();
   }
   ProfileCredentials& p = **found;
-  Chain chain;
-  chain.kind = SourceKind::kProfile;
-  chain.description = "profile [" + printable_excerpt(p.profile) + "] of " + printable_excerpt(p.file, 256) +
-                      " (aws_access_key_id=" + mask_access_key_id(p.credentials.access_key_id) +
-                      (p.credentials.session_token.empty() ? ", no session token)" : ", with session token)");
-  chain.provider = std::make_shared<credentials::StaticCredentialsProvider>(std::move(p.credentials));
-  return std::optional<Chain>(std::move(chain));
+  return std::optional<Chain>(static_chain(
+      SourceKind::kProfile, "profile [" + printable_excerpt(p.profile) + "] of " + printable_excerpt(p.file, 256),
+      "aws_access_key_id", std::move(p.credentials)));
 }
 
 Attempt try_container(ChainOptions& opts, std::vector<std::string>& skipped) {
