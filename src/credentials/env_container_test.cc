@@ -14,20 +14,12 @@
 namespace kp::credentials {
 namespace {
 
+using testing::fake_env;
+
 using testing::BeastFetcher;
 using testing::FakeHttpServer;
 using testing::RecordedRequest;
 using testing::run_for;
-
-EnvLookup fake_env(std::map<std::string, std::string> vars) {
-  return [vars = std::move(vars)](std::string_view name) -> std::optional<std::string> {
-    auto it = vars.find(std::string(name));
-    if (it == vars.end()) {
-      return std::nullopt;
-    }
-    return it->second;
-  };
-}
 
 constexpr std::string_view kContainerBody =
     R"({"AccessKeyId":"ASIACONTAINER","SecretAccessKey":"container-secret","Token":"container-token",)"

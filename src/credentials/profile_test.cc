@@ -7,9 +7,12 @@
 #include <map>
 
 #include "credentials/default_chain.h"
+#include "credentials/test_http.h"
 
 namespace kp::credentials {
 namespace {
+
+using testing::fake_env;
 
 constexpr std::string_view kFile = R"(# AWS CLI style
 [default]
@@ -28,13 +31,6 @@ s3 =
 role_arn = arn:aws:iam::111122223333:role/x
 source_profile = default
 )";
-
-EnvLookup env_of(std::map<std::string, std::string> vars) {
-  return [vars = std::move(vars)](std::string_view name) -> std::optional<std::string> {
-    auto it = vars.find(std::string(name));
-    return it == vars.end() ? std::nullopt : std::optional<std::string>(it->second);
-  };
-}
 
 // A reader serving one file; records which path was asked for.
 struct OneFile {
@@ -55,7 +51,7 @@ struct OneFile {
 TEST(ProfileCredentials, DefaultProfileFromHome) {
   OneFile f{"/home/dev/.aws/credentials", std::string(kFile), ""};
   std::string why;
-  auto r = credentials_from_profile(env_of({{"HOME", "/home/dev"}}), f.reader(), &why);
+  auto r = credentials_from_profile(fake_env({{"HOME", "/home/dev"}}), f.reader(), &why);
   ASSERT_TRUE(r) << r.error().message;
   ASSERT_TRUE(*r) << why;
   EXPECT_EQ(f.asked, "/home/dev/.aws/credentials");
@@ -70,7 +66,7 @@ TEST(ProfileCredentials, NamedProfileFileVariableAndIniRules) {
   OneFile f{"/etc/creds", std::string(kFile), ""};
   std::string why;
   auto r = credentials_from_profile(
-      env_of({{"HOME", "/home/dev"}, {"AWS_SHARED_CREDENTIALS_FILE", "/etc/creds"}, {"AWS_PROFILE", "dev"}}),
+      fake_env({{"HOME", "/home/dev"}, {"AWS_SHARED_CREDENTIALS_FILE", "/etc/creds"}, {"AWS_PROFILE", "dev"}}),
       f.reader(), &why);
   ASSERT_TRUE(r) << r.error().message;
   ASSERT_TRUE(*r) << why;
@@ -94,19 +90,19 @@ TEST(ProfileCredentials, InlineCommentMakesTheValueMalformedAndTheErrorNamesNoVa
 TEST(ProfileCredentials, WhatDoesNotApplySaysWhy) {
   std::string why;
   OneFile f{"/c", std::string(kFile), ""};
-  auto missing_file = credentials_from_profile(env_of({{"HOME", "/nowhere"}}), f.reader(), &why);
+  auto missing_file = credentials_from_profile(fake_env({{"HOME", "/nowhere"}}), f.reader(), &why);
   ASSERT_TRUE(missing_file);
   EXPECT_FALSE(*missing_file);
   EXPECT_EQ(why, "profile: no credentials file at /nowhere/.aws/credentials");
 
   auto no_section =
-      credentials_from_profile(env_of({{"AWS_SHARED_CREDENTIALS_FILE", "/c"}, {"AWS_PROFILE", "prod"}}), f.reader(),
+      credentials_from_profile(fake_env({{"AWS_SHARED_CREDENTIALS_FILE", "/c"}, {"AWS_PROFILE", "prod"}}), f.reader(),
                                &why);
   ASSERT_TRUE(no_section);
   EXPECT_FALSE(*no_section);
   EXPECT_EQ(why, "profile: no [prod] in /c");
 
-  auto role = credentials_from_profile(env_of({{"AWS_SHARED_CREDENTIALS_FILE", "/c"}, {"AWS_PROFILE", "assume"}}),
+  auto role = credentials_from_profile(fake_env({{"AWS_SHARED_CREDENTIALS_FILE", "/c"}, {"AWS_PROFILE", "assume"}}),
                                        f.reader(), &why);
   ASSERT_TRUE(role);
   EXPECT_FALSE(*role);
@@ -114,7 +110,7 @@ TEST(ProfileCredentials, WhatDoesNotApplySaysWhy) {
             "profile: [assume] in /c has no aws_access_key_id (role, SSO and credential_process profiles are not "
             "supported)");
 
-  auto no_home = credentials_from_profile(env_of({}), f.reader(), &why);
+  auto no_home = credentials_from_profile(fake_env({}), f.reader(), &why);
   ASSERT_TRUE(no_home);
   EXPECT_FALSE(*no_home);
 }
@@ -140,7 +136,7 @@ TEST(ProfileCredentials, HalfSetKeysAreErrors) {
 TEST(ProfileCredentials, ChainOrderAndDescription) {
   OneFile f{"/home/dev/.aws/credentials", std::string(kFile), ""};
   ChainOptions o;
-  o.env = env_of({{"HOME", "/home/dev"}, {"AWS_PROFILE", "dev"}});
+  o.env = fake_env({{"HOME", "/home/dev"}, {"AWS_PROFILE", "dev"}});
   o.read_file = f.reader();
   auto chain = make_default_chain(std::move(o));  // default order: environment, profile, container, imds
   ASSERT_TRUE(chain) << chain.error().message;
@@ -151,7 +147,7 @@ TEST(ProfileCredentials, ChainOrderAndDescription) {
 
   // The environment's keys come first, as in the SDKs.
   ChainOptions e;
-  e.env = env_of({{"HOME", "/home/dev"}, {"AWS_ACCESS_KEY_ID", "AKIDENV"}, {"AWS_SECRET_ACCESS_KEY", "x"}});
+  e.env = fake_env({{"HOME", "/home/dev"}, {"AWS_ACCESS_KEY_ID", "AKIDENV"}, {"AWS_SECRET_ACCESS_KEY", "x"}});
   e.read_file = f.reader();
   auto env_chain = make_default_chain(std::move(e));
   ASSERT_TRUE(env_chain);
@@ -159,7 +155,7 @@ TEST(ProfileCredentials, ChainOrderAndDescription) {
 
   // Not listed: never read.
   ChainOptions n;
-  n.env = env_of({{"HOME", "/home/dev"}});
+  n.env = fake_env({{"HOME", "/home/dev"}});
   n.read_file = f.reader();
   n.sources = {SourceKind::kEnvironment};
   f.asked.clear();

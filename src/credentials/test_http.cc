@@ -332,4 +332,11 @@ std::uint16_t unused_port() {
   return port;
 }
 
+EnvLookup fake_env(std::map<std::string, std::string> vars) {
+  return [vars = std::move(vars)](std::string_view name) -> std::optional<std::string> {
+    auto it = vars.find(std::string(name));
+    return it == vars.end() ? std::nullopt : std::optional<std::string>(it->second);
+  };
+}
+
 }  // namespace kp::credentials::testing

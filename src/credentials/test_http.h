@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -24,6 +25,7 @@
 #include <vector>
 
 #include "base/http_message.h"
+#include "credentials/environment.h"
 #include "credentials/http_fetcher.h"
 
 namespace kp::credentials::testing {
@@ -92,6 +94,9 @@ class BeastFetcher final : public HttpFetcher {
 
 /// A port on 127.0.0.1 that nothing listens on (bound, then closed).
 std::uint16_t unused_port();
+
+/// An environment holding exactly `vars` (for the sources' EnvLookup).
+EnvLookup fake_env(std::map<std::string, std::string> vars);
 
 /// Runs `aw` on `ioc` until it finishes or `timeout` passes (then throws, so
 /// the test fails instead of hanging).

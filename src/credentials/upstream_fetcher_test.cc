@@ -15,16 +15,11 @@
 namespace kp::credentials {
 namespace {
 
+using testing::fake_env;
+
 using testing::FakeConnectProxy;
 using testing::FakeHttpServer;
 using testing::run_for;
-
-EnvLookup fake_env(std::map<std::string, std::string> vars) {
-  return [vars = std::move(vars)](std::string_view name) -> std::optional<std::string> {
-    auto it = vars.find(std::string(name));
-    return it == vars.end() ? std::nullopt : std::optional<std::string>(it->second);
-  };
-}
 
 
 class UpstreamFetcherTest : public ::testing::Test {
