@@ -95,6 +95,11 @@ Result<Bytes> read_document_input(std::string_view in) {
   if (auto b = base64_decode(b64); b && looks_like_cose(*b)) {
     return std::move(*b);
   }
+  if (text.front() == '{') {  // kms-proxy attest's JSON view carries no signed document
+    return fail(Errc::kAttestationInvalid,
+                "attestation input: this is JSON (the view `kms-proxy attest` prints), not a document; "
+                "save the document itself with `kms-proxy attest --out FILE`");
+  }
   return fail(Errc::kAttestationInvalid,
               "attestation input: not a COSE_Sign1 as raw CBOR, hex or base64");
 }

@@ -56,6 +56,10 @@ TEST(Inspect, ReadsRawHexAndBase64) {
     ASSERT_FALSE(r) << bad;
     EXPECT_EQ(r.error().code, Errc::kAttestationInvalid);
   }
+  // The JSON that `kms-proxy attest` prints is not a document: say where the document is.
+  auto json = read_document_input("{\n  \"module_id\": \"i-0\"\n}\n");
+  ASSERT_FALSE(json);
+  EXPECT_NE(json.error().message.find("attest --out"), std::string::npos) << json.error().message;
 }
 
 TEST(Inspect, JsonViewOfARealDocument) {

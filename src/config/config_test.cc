@@ -201,6 +201,66 @@ TEST(EnclaverYaml, EmptySectionsMeanDefaults) {
   EXPECT_FALSE(r->egress.configured());
 }
 
+// The "defaults shown" block of docs/configuration.md section 2 loads as it
+// stands and means the defaults (users paste it and edit one line).
+TEST(EnclaverYaml, DocumentedDefaultsBlockLoadsAsTheDefaults) {
+  std::ifstream in(std::filesystem::path(KP_SOURCE_DIR) / "docs/configuration.md");
+  ASSERT_TRUE(in) << "docs/configuration.md not found";
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string doc = ss.str();
+  const auto section = doc.find("## 2. This project's settings");
+  ASSERT_NE(section, std::string::npos);
+  const auto open = doc.find("```yaml\n", section);
+  ASSERT_NE(open, std::string::npos);
+  const auto body = open + 8;
+  const auto close = doc.find("```", body);
+  ASSERT_NE(close, std::string::npos);
+  const std::string yaml = doc.substr(body, close - body);
+  ASSERT_NE(yaml.find("metrics_listen"), std::string::npos) << "not the defaults block:\n" << yaml;
+
+  auto r = parse_enclaver_yaml(yaml, "configuration.md", kData);
+  ASSERT_TRUE(r.has_value()) << format_diagnostics(r.error());
+  const Config& c = *r;
+  const Config d;
+  EXPECT_EQ(c.listen.port, 9999);
+  EXPECT_FALSE(c.vsock.cid.has_value());
+  EXPECT_FALSE(c.metrics.listen.has_value());
+  EXPECT_TRUE(c.upstream.ca_files.empty());
+  EXPECT_EQ(c.attestation.max_age, d.attestation.max_age);
+  EXPECT_EQ(c.attestation.timeout, d.attestation.timeout);
+  EXPECT_EQ(c.upstream.timeouts.connect, d.upstream.timeouts.connect);
+  EXPECT_EQ(c.upstream.timeouts.tls_handshake, d.upstream.timeouts.tls_handshake);
+  EXPECT_EQ(c.upstream.timeouts.request, d.upstream.timeouts.request);
+  EXPECT_EQ(c.upstream.pool.max_idle_per_host, d.upstream.pool.max_idle_per_host);
+  EXPECT_EQ(c.upstream.pool.idle_timeout, d.upstream.pool.idle_timeout);
+  EXPECT_EQ(c.credentials.chain, d.credentials.chain);
+  EXPECT_EQ(c.credentials.imds_timeout, d.credentials.imds_timeout);
+  EXPECT_EQ(c.credentials.refresh_margin, d.credentials.refresh_margin);
+  EXPECT_EQ(c.listen.max_connections, d.listen.max_connections);
+  EXPECT_EQ(c.listen.max_header_bytes, d.listen.max_header_bytes);
+  EXPECT_EQ(c.listen.max_body_bytes, d.listen.max_body_bytes);
+  EXPECT_EQ(c.listen.timeouts.header, d.listen.timeouts.header);
+  EXPECT_EQ(c.listen.timeouts.body, d.listen.timeouts.body);
+  EXPECT_EQ(c.listen.timeouts.idle, d.listen.timeouts.idle);
+  EXPECT_EQ(c.listen.timeouts.write, d.listen.timeouts.write);
+  EXPECT_EQ(c.io.threads, d.io.threads);
+  EXPECT_EQ(c.io.busy_poll, d.io.busy_poll);
+  EXPECT_EQ(c.log.format, d.log.format);
+  EXPECT_EQ(c.log.level, d.log.level);
+}
+
+TEST(EnclaverYaml, EmptyVsockAndMetricsListenAreUnset) {
+  auto r = parse_enclaver_yaml("kms_proxy:\n  listen_port: 9999\n  upstream:\n    vsock: \"\"\n  metrics_listen: \"\"\n",
+                               "x.yaml");
+  ASSERT_TRUE(r.has_value()) << format_diagnostics(r.error());
+  EXPECT_FALSE(r->vsock.cid.has_value());
+  EXPECT_FALSE(r->metrics.listen.has_value());
+  // A value that is there must still be well-formed.
+  auto bad = parse_enclaver_yaml("kms_proxy:\n  listen_port: 9999\n  upstream:\n    vsock: \" \"\n", "x.yaml");
+  EXPECT_FALSE(bad.has_value());
+}
+
 // --- Errors, each with its line ---------------------------------------------
 
 TEST(EnclaverYamlErrors, UnknownKeysWithFileAndLine) {

@@ -131,7 +131,7 @@ void read_upstream(Reader& r, const Field& f) {
         }
       }
     } else if (name == "vsock") {
-      if (auto s = r.str(c)) {
+      if (auto s = r.str(c); s && !s->empty()) {  // "" = unset, as for the paths
         if (auto v = parse_vsock(*s)) {
           r.cfg().vsock = *v;
         } else {
@@ -309,8 +309,8 @@ void read_kms_proxy(Reader& r, const Field& f) {
                 read_io(r, c);
               } else if (name == "log") {
                 read_log(r, c);
-              } else {  // metrics_listen
-                if (auto s = r.str(c)) {
+              } else {  // metrics_listen; "" = unset
+                if (auto s = r.str(c); s && !s->empty()) {
                   auto a = parse_authority(*s);
                   if (!a || !a->port) {
                     r.error(c, "expected HOST:PORT, got '" + *s + "'");

@@ -24,6 +24,16 @@ constexpr std::chrono::seconds kMaxTokenMargin{300};
 constexpr std::string_view kHopLimitHint =
     "; if the proxy runs in a container or behind an egress proxy, the instance's metadata hop "
     "limit (HttpPutResponseHopLimit) may need to be 2 or more";
+// Nothing listening (refused, unreachable): not a hop limit, which drops only
+// the answer. Most often the proxy is not on EC2 at all.
+constexpr std::string_view kNoImdsHint =
+    "; no instance metadata service here: outside EC2 give credentials through AWS_ACCESS_KEY_ID / "
+    "AWS_SECRET_ACCESS_KEY or AWS_PROFILE; in an enclave the egress allow list must admit the IMDS address";
+
+// The hint for a token PUT that got no HTTP answer.
+std::string_view hint_for(const Error& e) noexcept {
+  return e.code == Errc::kUpstreamTimeout ? kHopLimitHint : kNoImdsHint;
+}
 
 std::string describe_error(const Error& e) {
   return "(" + std::string(errc_name(e.code)) + "): " + e.message;
@@ -132,15 +142,16 @@ boost::asio::awaitable<Result<std::string>> ImdsClient::token(bool force_new) {
   if (!resp) {
     co_return Error{resp.error().code,
                     name_ + ": session token request (PUT " + std::string(kTokenPath) +
-                        ") failed " + describe_error(resp.error()) + std::string(kHopLimitHint)};
+                        ") failed " + describe_error(resp.error()) + std::string(hint_for(resp.error()))};
   }
   SecretBytes body = SecretBytes::take(std::move(resp->body));
   if (resp->status != 200) {
     co_return Error{Errc::kCredentialsUnavailable,
                     name_ + ": session token request (PUT " + std::string(kTokenPath) +
                         ") answered HTTP " + std::to_string(resp->status) +
-                        (resp->status == 403 ? " (IMDS may be disabled for this instance)" : "") +
-                        std::string(kHopLimitHint)};
+                        (resp->status == 403 ? " (IMDS may be disabled for this instance; IMDSv2 also refuses "
+                                               "token requests that carry X-Forwarded-For, which some proxies add)"
+                                             : "")};
   }
   const std::string_view tok = trim(body.chars());
   if (tok.size() > kMaxToken || !is_valid_header_value(tok)) {

@@ -267,6 +267,15 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve_cmd->add_flag("--allow-non-loopback", f.allow_non_loopback, "Allow binding a non-loopback address");
   serve_cmd->add_option("--log-level", f.log_level, "trace|debug|info|warn|error|off")->capture_default_str();
+  serve_cmd->footer(
+      "Without --credentials no SigV4 signature is checked and every caller is the root of --account.\n"
+      "Examples:\n"
+      "  kms-proxy sim-pki init ./pki\n"
+      "  kms-emulator serve --data-dir ./kms-data --trust-root ./pki/root.pem --listen 127.0.0.1:4566\n"
+      "  kms-emulator serve --data-dir ./kms-data --listen 127.0.0.1:0 \\\n"
+      "      --tls-cert server.pem --tls-key server.key --credentials creds.txt");
+  app.footer("Example:\n  kms-emulator serve --data-dir ./kms-data --trust-root ./pki/root.pem");
+  app.set_version_flag("--version", "kms-emulator 0.1.0");
   CLI11_PARSE(app, argc, argv);
 
   auto logger = spdlog::stderr_color_mt("kms-emulator");

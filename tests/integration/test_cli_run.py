@@ -326,6 +326,17 @@ class HelpTest(unittest.TestCase):
             with self.subTest(sub=sub):
                 self.assertIn("Exit status", kp(*sub, "--help").stdout)
 
+    def test_emulator_has_version_and_examples(self):
+        emulator = os.path.join(h.BUILD, "bin", "kms-emulator")
+        v = subprocess.run([emulator, "--version"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(v.returncode, 0, v.stderr)
+        self.assertRegex(v.stdout.strip(), r"^kms-emulator \d+\.\d+\.\d+$")
+        for args in ([], ["serve"]):
+            with self.subTest(args=args):
+                r = subprocess.run([emulator, *args, "--help"], capture_output=True, text=True, timeout=30)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertRegex(r.stdout, r"Examples?:\n(  .*\n)*  kms-emulator serve --data-dir ")
+
     def test_no_subcommand_is_a_usage_error(self):
         r = kp()
         self.assertEqual(r.returncode, 2)
