@@ -502,6 +502,16 @@ asio::awaitable<void> session(std::shared_ptr<Impl> self, tcp::socket sock, Conn
       break;
     }
 
+    // RFC 9112 3.2: a missing (HTTP/1.1), repeated or malformed Host is a 400.
+    if (const std::string_view bad_host = detail::host_field_problem(req); !bad_host.empty()) {
+      detail::wipe_string(req.body);
+      bump(cs.local_errors);
+      const auto resp = error_response(Errc::kMalformedRequest, "http: malformed request: " + std::string(bad_host));
+      const auto wec = co_await write_response(stream, out, resp, false, 11, false, opt.write_timeout);
+      linger = !wec;
+      break;
+    }
+
     // --- Handle. ---
     const bool head_request = req.method == "HEAD";
     const bool client_keep_alive = simple ? simple->keep_alive : parser.keep_alive();

@@ -232,6 +232,44 @@ TEST_F(HttpServerTest, TransferEncodingOtherThanChunkedIs400) {
                                 "\r\nContent-Length: 2\r\n\r\n{}",
                             "Transfer-Encoding");
   }
+  // Ending in chunked is not enough: a coding before it would be ignored.
+  for (const char* te : {"identity, chunked", "gzip, chunked", "chunked;x=1", ","}) {
+    expect_framing_rejected(std::string("POST /t HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: ") + te +
+                                "\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+                            "Transfer-Encoding");
+  }
+  // Plain chunked, in any case and with list whitespace, is read.
+  for (const char* te : {"chunked", "Chunked", " chunked ,"}) {
+    auto r = echo_once(std::string("POST /t HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: ") + te +
+                       "\r\n\r\n2\r\n{}\r\n0\r\n\r\n");
+    ASSERT_TRUE(r) << te;
+    EXPECT_EQ(r->status, 200u) << te;
+    EXPECT_EQ(r->body, "POST /t {}") << te;
+  }
+}
+
+TEST_F(HttpServerTest, HostFieldRulesOfRfc9112) {
+  // 400 and close: no Host in HTTP/1.1, two Host fields, a value that is no host[:port].
+  expect_framing_rejected("POST /h HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}", "without a Host");
+  expect_framing_rejected("POST /h HTTP/1.1\r\nHost: a\r\nHost: b\r\nContent-Length: 2\r\n\r\n{}",
+                          "more than one Host");
+  expect_framing_rejected("POST /h HTTP/1.0\r\nHost: a\r\nhost: a\r\nContent-Length: 2\r\n\r\n{}",
+                          "more than one Host");
+  for (const char* host : {"a b", "a/b", "user@a", "a?b", "a\"b"}) {
+    expect_framing_rejected(std::string("POST /h HTTP/1.1\r\nHost: ") + host + "\r\nContent-Length: 2\r\n\r\n{}",
+                            "Host field");
+  }
+  // Accepted: HTTP/1.0 without Host, an empty Host, names, IPv4 and IPv6 with ports.
+  for (const std::string& req :
+       {std::string("POST /h HTTP/1.0\r\nContent-Length: 2\r\n\r\n{}"),
+        std::string("POST /h HTTP/1.1\r\nHost:\r\nContent-Length: 2\r\n\r\n{}"),
+        std::string("POST /h HTTP/1.1\r\nHost: kms.us-east-1.amazonaws.com\r\nContent-Length: 2\r\n\r\n{}"),
+        std::string("POST /h HTTP/1.1\r\nHost: 127.0.0.1:9999\r\nContent-Length: 2\r\n\r\n{}"),
+        std::string("POST /h HTTP/1.1\r\nHost: [::1]:9999\r\nContent-Length: 2\r\n\r\n{}")}) {
+    auto r = echo_once(req);
+    ASSERT_TRUE(r) << req;
+    EXPECT_EQ(r->status, 200u) << req;
+  }
 }
 
 TEST_F(HttpServerTest, ContentLengthListIs400) {

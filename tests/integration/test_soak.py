@@ -45,8 +45,11 @@ MAX_SECONDS = 150  # give up (and fail) if 200k have not been served by then
 MIX_LUA = r'''
 local key_id = os.getenv("KP_KEY_ID")
 local ct = os.getenv("KP_CT")
+-- Built at load time, before wrk.init() fills in wrk.headers.Host: give it
+-- here (an HTTP/1.1 request without Host is a 400, RFC 9112 3.2).
+local host = os.getenv("KP_HOST")
 local function req(target, body, content_type)
-  return wrk.format("POST", "/", {["Content-Type"] = content_type or "application/x-amz-json-1.1",
+  return wrk.format("POST", "/", {["Host"] = host, ["Content-Type"] = content_type or "application/x-amz-json-1.1",
     ["X-Amz-Target"] = "TrentService." .. target,
     ["Authorization"] = "AWS4-HMAC-SHA256 Credential=AKIAAPPBOGUSBOGUS000/20240101/us-east-1/kms/aws4_request, "
       .. "SignedHeaders=content-type;host;x-amz-target, Signature=" .. string.rep("0", 64)}, body)
@@ -168,7 +171,7 @@ class SoakTest(h.TempDirTestCase):
         proxy = self.track(h.Proc("kms-proxy-soak", argv, env=proxy_env()))
         h.wait_port(port, proc=proxy.p)
         metrics = "http://" + argv[argv.index("--metrics-listen") + 1] + "/metrics"
-        env = dict(os.environ, KP_KEY_ID=key_id, KP_CT=ct)
+        env = dict(os.environ, KP_KEY_ID=key_id, KP_CT=ct, KP_HOST=f"127.0.0.1:{port}")
         return proxy, port, metrics, env
 
     def wrk(self, port, env, seconds, connections=CONNECTIONS, threads=2):

@@ -119,6 +119,13 @@ class RequestSink final : public BudgetedParser<true> {
     }
     if (f == bhttp::field::transfer_encoding) {
       saw_transfer_encoding_ = true;
+      // Only chunked is understood: "identity, chunked" or "gzip, chunked"
+      // would end in chunked and pass Beast's check below, with the other
+      // coding silently ignored.
+      if (!only_token(sv(value), "chunked")) {
+        ec = bhttp::error::bad_transfer_encoding;
+        return;
+      }
     }
     // RFC 9112 6.3 lets a recipient accept "Content-Length: 42, 42" (a list
     // of identical values, as Beast 1.81 does) or reject it. Requests are

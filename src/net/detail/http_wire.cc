@@ -94,6 +94,68 @@ bool has_token(std::string_view value, std::string_view token) noexcept {
   return false;
 }
 
+bool only_token(std::string_view value, std::string_view token) noexcept {
+  bool any = false;
+  for (;;) {
+    const auto comma = value.find(',');
+    auto item = value.substr(0, comma);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) {
+      item.remove_prefix(1);
+    }
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) {
+      item.remove_suffix(1);
+    }
+    if (!item.empty()) {
+      if (!kp::iequals(item, token)) {
+        return false;
+      }
+      any = true;
+    }
+    if (comma == std::string_view::npos) {
+      return any;
+    }
+    value.remove_prefix(comma + 1);
+  }
+}
+
+namespace {
+
+// RFC 3986 uri-host [":" port]: unreserved, pct-encoded, sub-delims, ':' and
+// the brackets of an IP-literal. Not a full grammar check: enough to refuse
+// spaces, '/', '@', '?', '#', '"' and controls, which no authority contains.
+constexpr std::array<bool, 256> make_host_table() {
+  std::array<bool, 256> t{};
+  for (int c = '0'; c <= '9'; ++c) t[static_cast<std::size_t>(c)] = true;
+  for (int c = 'a'; c <= 'z'; ++c) t[static_cast<std::size_t>(c)] = true;
+  for (int c = 'A'; c <= 'Z'; ++c) t[static_cast<std::size_t>(c)] = true;
+  for (char c : std::string_view("-._~%!$&'()*+,;=:[]")) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}
+constexpr std::array<bool, 256> kHostChar = make_host_table();
+
+}  // namespace
+
+std::string_view host_field_problem(const kp::HttpRequest& req) noexcept {
+  std::size_t hosts = 0;
+  for (const auto& [name, value] : req.headers.fields()) {
+    if (!kp::iequals(name, "Host")) {
+      continue;
+    }
+    if (++hosts > 1) {
+      return "more than one Host field";
+    }
+    for (const char c : value) {
+      if (!kHostChar[static_cast<unsigned char>(c)]) {
+        return "the Host field is not a host[:port]";
+      }
+    }
+  }
+  if (hosts == 0 && req.version >= 11) {
+    return "an HTTP/1.1 request without a Host field";
+  }
+  return {};
+}
+
 bool listed_in_connection(std::string_view connection_value, std::string_view name) noexcept {
   return has_token(connection_value, name);
 }

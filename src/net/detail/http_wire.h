@@ -42,6 +42,18 @@ bool listed_in_connection(std::string_view connection_value, std::string_view na
 /// Whether the comma-separated header value contains `token` (case-insensitive).
 bool has_token(std::string_view value, std::string_view token) noexcept;
 
+/// Whether every element of the comma-separated list `value` is `token`
+/// (case-insensitive; empty elements skipped, RFC 9110 5.6.1) and there is at
+/// least one: "chunked" and "chunked, chunked" are, "identity, chunked" and
+/// "chunked;x=1" are not.
+bool only_token(std::string_view value, std::string_view token) noexcept;
+
+/// The Host rules of RFC 9112 3.2 for a parsed request: an HTTP/1.1 request
+/// has exactly one Host field, and any Host value is uri-host [":" port]
+/// (RFC 3986 characters only; empty is allowed). Returns what is wrong, or
+/// an empty view.
+std::string_view host_field_problem(const kp::HttpRequest& req) noexcept;
+
 void append_decimal(std::string& out, std::uint64_t v);
 
 /// Appends "Date: <IMF-fixdate>\r\n"; the formatted value is cached per
