@@ -96,6 +96,14 @@ TEST(HttpWire, TokensHopByHopAndValues) {
   EXPECT_TRUE(has_token("close, X-Foo", "x-foo"));
   EXPECT_TRUE(has_token(" keep-alive ", "Keep-Alive"));
   EXPECT_FALSE(has_token("keep-alive-ish", "keep-alive"));
+  EXPECT_FALSE(has_token("", "close"));
+  EXPECT_TRUE(has_token("a,,close", "close"));
+  EXPECT_TRUE(only_token("chunked", "chunked"));
+  EXPECT_TRUE(only_token(" Chunked ,, chunked", "chunked"));
+  EXPECT_FALSE(only_token("", "chunked"));
+  EXPECT_FALSE(only_token(" , ", "chunked"));
+  EXPECT_FALSE(only_token("identity, chunked", "chunked"));
+  EXPECT_FALSE(only_token("chunked;q=1", "chunked"));
   EXPECT_EQ(reason_phrase(431), "Request Header Fields Too Large");
   std::string d;
   append_date_field(d);

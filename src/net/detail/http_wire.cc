@@ -73,29 +73,13 @@ bool is_hop_by_hop(std::string_view name) noexcept {
   }
 }
 
-bool has_token(std::string_view value, std::string_view token) noexcept {
-  while (!value.empty()) {
-    const auto comma = value.find(',');
-    auto item = value.substr(0, comma);
-    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) {
-      item.remove_prefix(1);
-    }
-    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) {
-      item.remove_suffix(1);
-    }
-    if (kp::iequals(item, token)) {
-      return true;
-    }
-    if (comma == std::string_view::npos) {
-      break;
-    }
-    value.remove_prefix(comma + 1);
-  }
-  return false;
-}
+namespace {
 
-bool only_token(std::string_view value, std::string_view token) noexcept {
-  bool any = false;
+// Calls f(element) for each element of a comma-separated field value, OWS
+// trimmed (empty ones included), until f returns false. Returns whether every
+// call returned true.
+template <class F>
+bool each_list_element(std::string_view value, F&& f) {
   for (;;) {
     const auto comma = value.find(',');
     auto item = value.substr(0, comma);
@@ -105,17 +89,29 @@ bool only_token(std::string_view value, std::string_view token) noexcept {
     while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) {
       item.remove_suffix(1);
     }
-    if (!item.empty()) {
-      if (!kp::iequals(item, token)) {
-        return false;
-      }
-      any = true;
+    if (!f(item)) {
+      return false;
     }
     if (comma == std::string_view::npos) {
-      return any;
+      return true;
     }
     value.remove_prefix(comma + 1);
   }
+}
+
+}  // namespace
+
+bool has_token(std::string_view value, std::string_view token) noexcept {
+  return !each_list_element(value, [&](std::string_view item) { return !kp::iequals(item, token); });
+}
+
+bool only_token(std::string_view value, std::string_view token) noexcept {
+  bool any = false;
+  return each_list_element(value, [&](std::string_view item) {
+           any = any || !item.empty();
+           return item.empty() || kp::iequals(item, token);
+         }) &&
+         any;
 }
 
 namespace {
@@ -123,15 +119,7 @@ namespace {
 // RFC 3986 uri-host [":" port]: unreserved, pct-encoded, sub-delims, ':' and
 // the brackets of an IP-literal. Not a full grammar check: enough to refuse
 // spaces, '/', '@', '?', '#', '"' and controls, which no authority contains.
-constexpr std::array<bool, 256> make_host_table() {
-  std::array<bool, 256> t{};
-  for (int c = '0'; c <= '9'; ++c) t[static_cast<std::size_t>(c)] = true;
-  for (int c = 'a'; c <= 'z'; ++c) t[static_cast<std::size_t>(c)] = true;
-  for (int c = 'A'; c <= 'Z'; ++c) t[static_cast<std::size_t>(c)] = true;
-  for (char c : std::string_view("-._~%!$&'()*+,;=:[]")) t[static_cast<unsigned char>(c)] = true;
-  return t;
-}
-constexpr std::array<bool, 256> kHostChar = make_host_table();
+constexpr std::array<bool, 256> kHostChar = alnum_and("-._~%!$&'()*+,;=:[]");
 
 }  // namespace
 

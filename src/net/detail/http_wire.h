@@ -17,17 +17,19 @@ namespace kp::net::detail {
 /// Reason phrase for a status code ("OK", "Bad Request", ... or "Unknown").
 std::string_view reason_phrase(unsigned status) noexcept;
 
-/// RFC 9110 5.6.2 tchar, as a table: the checks that use it run for every
-/// field of every message, so they are written without per-character branches.
-constexpr std::array<bool, 256> make_tchar_table() {
+/// A character class as a table: letters, digits and `extra`. The checks
+/// that use one run for every field of every message, so they are written
+/// without per-character branches.
+constexpr std::array<bool, 256> alnum_and(std::string_view extra) {
   std::array<bool, 256> t{};
   for (int c = '0'; c <= '9'; ++c) t[static_cast<std::size_t>(c)] = true;
   for (int c = 'a'; c <= 'z'; ++c) t[static_cast<std::size_t>(c)] = true;
   for (int c = 'A'; c <= 'Z'; ++c) t[static_cast<std::size_t>(c)] = true;
-  for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
+  for (char c : extra) t[static_cast<unsigned char>(c)] = true;
   return t;
 }
-inline constexpr std::array<bool, 256> kTchar = make_tchar_table();
+/// RFC 9110 5.6.2 tchar.
+inline constexpr std::array<bool, 256> kTchar = alnum_and("!#$%&'*+-.^_`|~");
 
 /// RFC 9110 5.1: field-name = token.
 bool is_token(std::string_view s) noexcept;
