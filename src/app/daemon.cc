@@ -47,15 +47,19 @@ Error joined(const std::vector<std::string>& problems) {
 
 // no_proxy / NO_PROXY (docs/configuration.md section 4): hosts it names are
 // reached directly, everything else through the CONNECT proxy. Without this
-// the list was parsed but never applied.
+// the list was parsed but never applied. With `loopback_direct` (the
+// credential endpoints' transport) loopback hosts are direct too: a container
+// credentials endpoint on localhost is an agent on this machine, and on the
+// far side of the egress proxy "localhost" is another one. (KMS endpoints
+// keep going through the proxy: the egress tests tunnel to a local KMS.)
 class NoProxyTransport final : public net::Transport {
  public:
-  NoProxyTransport(std::shared_ptr<net::Transport> proxy, std::vector<std::string> no_proxy)
-      : proxy_(std::move(proxy)), no_proxy_(std::move(no_proxy)) {}
+  NoProxyTransport(std::shared_ptr<net::Transport> proxy, std::vector<std::string> no_proxy, bool loopback_direct)
+      : proxy_(std::move(proxy)), no_proxy_(std::move(no_proxy)), loopback_direct_(loopback_direct) {}
 
   boost::asio::awaitable<Result<net::Socket>> connect(std::string host, std::uint16_t port,
                                                       net::Deadline deadline) override {
-    if (config::no_proxy_matches(no_proxy_, host)) {
+    if ((loopback_direct_ && net::is_loopback_host(host)) || config::no_proxy_matches(no_proxy_, host)) {
       co_return co_await direct_.connect(std::move(host), port, deadline);
     }
     co_return co_await proxy_->connect(std::move(host), port, deadline);
@@ -66,13 +70,14 @@ class NoProxyTransport final : public net::Transport {
     for (const auto& h : no_proxy_) {
       list += list.empty() ? h : "," + h;
     }
-    return proxy_->describe() + " no_proxy=" + list;
+    return list.empty() ? proxy_->describe() : proxy_->describe() + " no_proxy=" + list;
   }
 
  private:
   std::shared_ptr<net::Transport> proxy_;
   net::DirectTcpTransport direct_;
   std::vector<std::string> no_proxy_;
+  bool loopback_direct_;
 };
 
 }  // namespace
@@ -194,14 +199,14 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const config::Config& cfg, Daemon
   uo.max_idle_per_endpoint = cfg.upstream.pool.max_idle_per_host;
   uo.extra_ca_files = cfg.upstream.ca_files;
   std::string path_line = "direct";
+  std::shared_ptr<net::Transport> credentials_transport;  // null: the same as KMS's
   if (cfg.vsock.enabled()) {
     uo.transport = std::make_shared<net::VsockTransport>(*cfg.vsock.cid, cfg.vsock.port);
     path_line = uo.transport->describe();
   } else if (auto proxy = config::upstream_proxy(cfg.egress)) {
-    uo.transport = std::make_shared<net::HttpConnectTransport>(proxy->host, proxy->port);
-    if (!cfg.egress.no_proxy.empty()) {
-      uo.transport = std::make_shared<NoProxyTransport>(uo.transport, cfg.egress.no_proxy);
-    }
+    auto connect = std::make_shared<net::HttpConnectTransport>(proxy->host, proxy->port);
+    uo.transport = std::make_shared<NoProxyTransport>(connect, cfg.egress.no_proxy, false);
+    credentials_transport = std::make_shared<NoProxyTransport>(connect, cfg.egress.no_proxy, true);
     path_line = uo.transport->describe();
   }
 
@@ -232,7 +237,8 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const config::Config& cfg, Daemon
     // response deadline must not cut it shorter.
     credentials::FetchTimeouts fetch_timeouts;
     fetch_timeouts.total = std::max(fetch_timeouts.total, cfg.credentials.imds_timeout);
-    co.http = credentials::make_upstream_fetcher(*d->pool, uo.transport, fetch_timeouts, plain_hosts);
+    co.http = credentials::make_upstream_fetcher(*d->pool, credentials_transport ? credentials_transport : uo.transport,
+                                                 fetch_timeouts, plain_hosts);
     co.imds.timeouts.total = cfg.credentials.imds_timeout;
     co.cache.refresh_window = cfg.credentials.refresh_margin;
     co.cache.clock = &d->skew.clock();  // expiry times come from the parent's (synchronised) clock

@@ -334,8 +334,8 @@ Runner add_serve_commands(CLI::App& app) {
   run_cmd->footer(
       "CMD gets AWS_KMS_ENDPOINT and AWS_ENDPOINT_URL_KMS = http://127.0.0.1:PORT and, when egress\n"
       "is configured (egress.allow), http(s)_proxy/HTTP(S)_PROXY = http://127.0.0.1:PROXY_PORT/ and\n"
-      "no_proxy/NO_PROXY = localhost,127.0.0.1 (as Enclaver's odyn does). SIGTERM, SIGINT and SIGHUP\n"
-      "go to CMD; when CMD exits the proxy stops.\n"
+      "no_proxy/NO_PROXY = localhost,127.0.0.1 (as Enclaver's odyn does; plus the listen address if\n"
+      "it is another). SIGTERM, SIGINT and SIGHUP go to CMD; when CMD exits the proxy stops.\n"
       "Exit status: CMD's (128+N if killed by signal N; 127 not found, 126 not executable); 1 if\n"
       "the proxy could not start (CMD is then not started); 2 for usage or configuration errors.\n"
       "Examples:\n"

@@ -314,8 +314,19 @@ std::vector<std::pair<std::string, std::string>> child_environment(
     for (const char* name : {"http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"}) {
       env.emplace_back(name, proxy);
     }
-    env.emplace_back("no_proxy", "localhost,127.0.0.1");
-    env.emplace_back("NO_PROXY", "localhost,127.0.0.1");
+    // The app must reach the proxy itself directly: its own listen address
+    // too when that is not 127.0.0.1 (an IPv6 literal both bare and
+    // bracketed, as clients differ in which form they compare).
+    std::string no_proxy = "localhost,127.0.0.1";
+    const std::string& host = cfg.listen.host;
+    if (!host.empty() && host != "127.0.0.1" && host != "localhost") {
+      no_proxy += "," + host;
+      if (host.find(':') != std::string::npos) {
+        no_proxy += ",[" + host + "]";
+      }
+    }
+    env.emplace_back("no_proxy", no_proxy);
+    env.emplace_back("NO_PROXY", no_proxy);
   }
   return env;
 }

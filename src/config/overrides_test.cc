@@ -161,6 +161,16 @@ TEST(Flags, ListenFlagSetsHostAndPortAndIsValidated) {
   EXPECT_EQ(v6.listen.port, 7002);
   EXPECT_EQ(child_environment(v6)[0].second, "http://[::1]:7002");
   EXPECT_EQ(child_environment(v6, 40000)[0].second, "http://[::1]:40000");
+  // With egress the app gets proxy variables: its no_proxy must name the
+  // proxy's own address, or its KMS calls would go to the egress proxy.
+  v6.egress.allow = {"kms.*.amazonaws.com"};
+  const auto env = child_environment(v6, 40000);
+  EXPECT_THAT(env, ::testing::Contains(std::pair<std::string, std::string>("no_proxy", "localhost,127.0.0.1,::1,[::1]")));
+  EXPECT_THAT(env, ::testing::Contains(std::pair<std::string, std::string>("NO_PROXY", "localhost,127.0.0.1,::1,[::1]")));
+  Config v4 = v6;
+  v4.listen.host = "127.0.0.2";
+  EXPECT_THAT(child_environment(v4),
+              ::testing::Contains(std::pair<std::string, std::string>("no_proxy", "localhost,127.0.0.1,127.0.0.2")));
 }
 
 TEST(Flags, BadValuesAllReportedWithFlagNames) {

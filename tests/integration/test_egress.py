@@ -110,6 +110,49 @@ class ConnectProxyTest(h.TempDirTestCase):
         self.assertEqual(tunnels(tp, self.dest), n, "no_proxy host went through the CONNECT proxy")
         proxy2.wait_for_line(r"upstream_path=proxy 127\.0\.0\.1:\d+ no_proxy=localhost", timeout=5)
 
+    def test_loopback_container_credentials_bypass_the_egress_proxy(self):
+        # A container credentials endpoint on localhost is an agent on this
+        # machine: behind an egress proxy it must still be reached directly.
+        import datetime
+        import http.server
+        import json
+        import threading
+        calls = []
+
+        class Creds(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                calls.append(self.path)
+                exp = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1))
+                body = json.dumps({"AccessKeyId": "ASIACONTAINERLOCAL", "SecretAccessKey": "c" * 40,
+                                   "Token": "tok", "Expiration": exp.strftime("%Y-%m-%dT%H:%M:%SZ")}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Creds)
+        server.daemon_threads = True
+        self.addCleanup(server.server_close)
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self.addCleanup(server.shutdown)
+        creds_port = server.server_address[1]
+        tp, tp_port = start_tinyproxy(self.tmp, [self.moto_port, creds_port])
+        self.track(tp)
+        env = proxy_env({"AWS_CONTAINER_CREDENTIALS_FULL_URI": f"http://127.0.0.1:{creds_port}/creds"})
+        env.pop("AWS_ACCESS_KEY_ID", None)
+        env.pop("AWS_SECRET_ACCESS_KEY", None)
+        proxy, port = h.start_proxy(self.proxy_args() + ["--egress-proxy-port", str(tp_port)], env=env)
+        self.track(proxy)
+        self.roundtrip(port)
+        self.assertGreaterEqual(len(calls), 1, "the container endpoint was never asked")
+        self.assertGreaterEqual(tunnels(tp, self.dest), 1, tp.output()[-2000:])  # KMS: through the proxy
+        self.assertNotRegex(tp.output(), rf"(CONNECT|GET) \S*:{creds_port}\b",
+                            "the loopback credentials endpoint went through the egress proxy")
+
     def test_connect_refused_by_the_egress_proxy_is_502_egress_error(self):
         # tinyproxy allows CONNECT to port 443 only: the KMS port is refused (403).
         tp, tp_port = start_tinyproxy(self.tmp, [443])
