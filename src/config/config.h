@@ -184,6 +184,9 @@ struct CredentialOptions {
                                          CredentialSource::kContainer,
                                          CredentialSource::kImds};  // credentials.sources
   std::string imds_endpoint = "http://169.254.169.254";  // credentials.imds_endpoint
+  /// The host of AWS_EC2_METADATA_SERVICE_ENDPOINT, which wins over
+  /// imds_endpoint (set by apply_environment; the egress check uses it).
+  std::optional<std::string> imds_host_from_env;
   Millis imds_timeout{2'000};                             // credentials.imds_timeout (per call)
   std::chrono::seconds refresh_margin{300};  // credentials.refresh_margin: refresh before expiry
 

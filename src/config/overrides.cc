@@ -125,6 +125,16 @@ Diagnostics apply_environment(Config& cfg, const EnvLookup& env) {
       break;
     }
   }
+  // The credentials module parses and reports this variable itself; here
+  // only its host matters, for the egress check of the IMDS address.
+  if (auto v = non_empty(env, "AWS_EC2_METADATA_SERVICE_ENDPOINT")) {
+    std::string_view url = *v;
+    const std::size_t sep = url.find("://");
+    const std::size_t path = url.find('/', sep == std::string_view::npos ? 0 : sep + 3);
+    if (auto ep = parse_endpoint(url.substr(0, path))) {
+      cfg.credentials.imds_host_from_env = ep->host;
+    }
+  }
   // Values are checked by validate(), which knows they came from here.
   return {};
 }

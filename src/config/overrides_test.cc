@@ -53,6 +53,29 @@ TEST(Environment, RegionPrefersAwsRegion) {
   EXPECT_FALSE(none.upstream.default_region.has_value());
 }
 
+// AWS_EC2_METADATA_SERVICE_ENDPOINT wins over credentials.imds_endpoint, so
+// the egress check looks at its host, not at the file's.
+TEST(Environment, ImdsEgressCheckUsesTheEnvironmentEndpoint) {
+  auto parsed = parse_enclaver_yaml(
+      "egress:\n  allow: [kms.*.amazonaws.com, 169.254.169.254]\nkms_proxy:\n  listen_port: 9999\n"
+      "  credentials:\n    sources: [imds]\n",
+      "e.yaml");
+  ASSERT_TRUE(parsed.has_value());
+  Config admitted = *parsed;
+  EXPECT_THAT(errors(validate(admitted)), IsEmpty());
+
+  Config overridden = *parsed;
+  apply_environment(overridden, fixed_env({{"AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://10.9.9.9:8080/"}}));
+  EXPECT_EQ(overridden.credentials.imds_host_from_env, std::optional<std::string>("10.9.9.9"));
+  EXPECT_THAT(errors(validate(overridden)),
+              ElementsAre(HasSubstr("does not admit 10.9.9.9 (IMDS credentials (AWS_EC2_METADATA_SERVICE_ENDPOINT))")));
+
+  Config v6 = *parsed;
+  v6.egress.allow.push_back("fd00:ec2::254");
+  apply_environment(v6, fixed_env({{"AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://[fd00:ec2::254]"}}));
+  EXPECT_THAT(errors(validate(v6)), IsEmpty());
+}
+
 TEST(Environment, ProxyVariablesLowerCaseFirst) {
   Config c;
   apply_environment(c, fixed_env({{"https_proxy", "http://127.0.0.1:3128"},

@@ -157,8 +157,17 @@ void check_egress(const Config& cfg, Collector& c) {
     c.add(check_hosts(e, std::vector<std::string>{host}, where, why));
   }
   if (cfg.credentials.uses(CredentialSource::kImds)) {
-    if (auto imds = parse_endpoint(cfg.credentials.imds_endpoint); imds && !is_loopback_host(imds->host)) {
-      auto d = check_hosts(e, std::vector<std::string>{imds->host}, where, "IMDS credentials");
+    // The address actually used: AWS_EC2_METADATA_SERVICE_ENDPOINT wins.
+    std::optional<std::string> imds_host = cfg.credentials.imds_host_from_env;
+    if (!imds_host) {
+      if (auto imds = parse_endpoint(cfg.credentials.imds_endpoint)) {
+        imds_host = imds->host;
+      }
+    }
+    if (imds_host && !is_loopback_host(*imds_host)) {
+      auto d = check_hosts(e, std::vector<std::string>{*imds_host}, where,
+                           cfg.credentials.imds_host_from_env ? "IMDS credentials (AWS_EC2_METADATA_SERVICE_ENDPOINT)"
+                                                              : "IMDS credentials");
       // Only fatal when IMDS is the only way to get credentials.
       const bool only_imds = cfg.credentials.chain.size() == 1;
       for (auto& x : d) {
