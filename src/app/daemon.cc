@@ -10,6 +10,7 @@
 #include <future>
 #include <optional>
 
+#include "app/transports.h"
 #include "attestation/nsm.h"
 #include "attestation/nsm_device_linux.h"
 #include "attestation/sim_pki.h"
@@ -45,40 +46,6 @@ Error joined(const std::vector<std::string>& problems) {
   return Error{Errc::kValidation, msg};
 }
 
-// no_proxy / NO_PROXY (docs/configuration.md section 4): hosts it names are
-// reached directly, everything else through the CONNECT proxy. Without this
-// the list was parsed but never applied. With `loopback_direct` (the
-// credential endpoints' transport) loopback hosts are direct too: a container
-// credentials endpoint on localhost is an agent on this machine, and on the
-// far side of the egress proxy "localhost" is another one. (KMS endpoints
-// keep going through the proxy: the egress tests tunnel to a local KMS.)
-class NoProxyTransport final : public net::Transport {
- public:
-  NoProxyTransport(std::shared_ptr<net::Transport> proxy, std::vector<std::string> no_proxy, bool loopback_direct)
-      : proxy_(std::move(proxy)), no_proxy_(std::move(no_proxy)), loopback_direct_(loopback_direct) {}
-
-  boost::asio::awaitable<Result<net::Socket>> connect(std::string host, std::uint16_t port,
-                                                      net::Deadline deadline) override {
-    if ((loopback_direct_ && net::is_loopback_host(host)) || config::no_proxy_matches(no_proxy_, host)) {
-      co_return co_await direct_.connect(std::move(host), port, deadline);
-    }
-    co_return co_await proxy_->connect(std::move(host), port, deadline);
-  }
-
-  std::string describe() const override {
-    std::string list;
-    for (const auto& h : no_proxy_) {
-      list += list.empty() ? h : "," + h;
-    }
-    return list.empty() ? proxy_->describe() : proxy_->describe() + " no_proxy=" + list;
-  }
-
- private:
-  std::shared_ptr<net::Transport> proxy_;
-  net::DirectTcpTransport direct_;
-  std::vector<std::string> no_proxy_;
-  bool loopback_direct_;
-};
 
 }  // namespace
 
@@ -205,9 +172,20 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const config::Config& cfg, Daemon
     path_line = uo.transport->describe();
   } else if (auto proxy = config::upstream_proxy(cfg.egress)) {
     auto connect = std::make_shared<net::HttpConnectTransport>(proxy->host, proxy->port);
-    uo.transport = std::make_shared<NoProxyTransport>(connect, cfg.egress.no_proxy, false);
-    credentials_transport = std::make_shared<NoProxyTransport>(connect, cfg.egress.no_proxy, true);
+    uo.transport = std::make_shared<app::NoProxyTransport>(connect, cfg.egress.no_proxy, false);
+    credentials_transport = std::make_shared<app::NoProxyTransport>(connect, cfg.egress.no_proxy, true);
     path_line = uo.transport->describe();
+  }
+  // The egress policy holds on every path (direct, CONNECT, vsock), not only
+  // behind odyn's egress proxy: a host it does not admit is never connected to.
+  if (auto policy = config::EgressPolicy::compile(cfg.egress);
+      policy && (policy->configured() || !cfg.egress.deny.empty())) {
+    if (!credentials_transport) {
+      credentials_transport = uo.transport ? uo.transport : std::make_shared<net::DirectTcpTransport>();
+    }
+    uo.transport = std::make_shared<app::EgressTransport>(
+        *policy, uo.transport ? uo.transport : std::make_shared<net::DirectTcpTransport>());
+    credentials_transport = std::make_shared<app::EgressTransport>(*policy, credentials_transport);
   }
 
   // 4. Credentials: environment, container endpoint or IMDSv2 (cached and

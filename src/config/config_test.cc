@@ -464,6 +464,24 @@ TEST(Validate, EgressMustAdmitKmsHostWithSuggestion) {
                                      "egress.allow"));
 }
 
+// Without an allow list the deny list still holds (it is enforced on every
+// connection): denying the region's KMS host cannot start.
+TEST(Validate, DenyOnlyPolicyMustNotDenyKms) {
+  auto d = validate_text(
+      "egress:\n"
+      "  deny: [kms.*.amazonaws.com]\n"
+      "kms_proxy:\n"
+      "  listen_port: 9999\n"
+      "  region: us-east-1\n"
+      "  credentials:\n"
+      "    sources: [env]\n");
+  EXPECT_THAT(errors(d), ElementsAre("test.yaml:2: egress policy does not admit kms.us-east-1.amazonaws.com (KMS in "
+                                     "us-east-1): denied by egress.deny pattern 'kms.*.amazonaws.com'"));
+  auto ok = validate_text("egress:\n  deny: [169.254.169.254]\nkms_proxy:\n  listen_port: 9999\n  region: us-east-1\n"
+                          "  credentials:\n    sources: [env]\n");
+  EXPECT_THAT(errors(ok), IsEmpty());
+}
+
 TEST(Validate, ImdsMissingIsFatalOnlyWhenImdsIsTheOnlySource) {
   const std::string base =
       "egress:\n"

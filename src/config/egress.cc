@@ -332,7 +332,7 @@ Diagnostics check_hosts(const EgressOptions& egress, std::span<const std::string
     out.push_back({where, policy.error().message, Severity::kError});
     return out;
   }
-  if (!policy->configured()) {
+  if (!policy->configured() && egress.deny.empty()) {
     return out;
   }
   for (const auto& host : hosts) {

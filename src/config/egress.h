@@ -82,7 +82,8 @@ std::optional<std::string> suggest_pattern(std::string_view host);
 /// One error per host the policy does not admit, naming the host and a
 /// pattern that would admit it (or the deny pattern that blocks it). `why`
 /// is appended in parentheses, e.g. "needed for KMS in us-east-1". Nothing
-/// when the policy is not configured. Invalid patterns are reported too.
+/// when there is neither an allow nor a deny list. Invalid patterns are
+/// reported too.
 Diagnostics check_hosts(const EgressOptions& egress, std::span<const std::string> hosts,
                         const Origin& where = {}, std::string_view why = {});
 

@@ -137,10 +137,11 @@ void check_egress(const Config& cfg, Collector& c) {
     c.error("egress.allow", policy.error().message);
     return;
   }
-  if (!policy->configured()) {
+  if (!policy->configured() && e.deny.empty()) {
     return;
   }
-  const Origin where = cfg.origin_of("egress.allow");
+  // Deny-only policies are enforced too (deny wins, everything else passes).
+  const Origin where = cfg.origin_of(e.allow.empty() ? "egress.deny" : "egress.allow");
   // The KMS hosts the proxy will need.
   std::vector<std::pair<std::string, std::string>> kms;  // host, why
   for (const auto& [region, spec] : cfg.upstream.endpoints) {
