@@ -3,7 +3,11 @@
 #include <spdlog/spdlog.h>
 #include <sys/prctl.h>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 #include <algorithm>
 #include <cstdlib>
@@ -81,6 +85,28 @@ struct Daemon::Impl {
     }
   }
 };
+
+namespace {
+
+// Expiring credentials are refreshed in the background when a request finds
+// them inside the refresh window. An idle proxy gets no requests: this asks
+// the cache every `period` (a fifth of the refresh margin, 1..60 s), so the
+// refresh happens on time anyway and kms_proxy_credentials_expiry_timestamp_seconds
+// stays in the future. Runs until the pool stops.
+boost::asio::awaitable<void> keep_credentials_fresh(std::shared_ptr<credentials::CachingProvider> cache,
+                                                    std::chrono::seconds period) {
+  boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor);
+  for (;;) {
+    timer.expires_after(period);
+    auto [ec] = co_await timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+    if (ec) {
+      co_return;
+    }
+    (void)co_await cache->get();  // starts a refresh inside the window; failures are counted and logged
+  }
+}
+
+}  // namespace
 
 Daemon::Daemon(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
@@ -223,6 +249,10 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const config::Config& cfg, Daemon
     auto* metrics = &d->metrics;
     co.cache.on_refresh = [metrics](bool ok, std::optional<SysTime> expiration) {
       metrics->credential_refresh(ok, expiration);
+      if (!ok) {  // the reason reaches requests once the keys in use expire; say it now
+        spdlog::warn("credentials: refresh failed; the keys in use are kept until they expire "
+                     "(kms_proxy_credential_refresh_failures_total)");
+      }
     };
     auto chain = credentials::make_default_chain(std::move(co));
     if (!chain) {
@@ -424,6 +454,11 @@ Result<std::uint16_t> Daemon::start() {
   // by same-uid processes while serving.
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   d.started = true;
+  if (d.chain.cache) {  // not for injected or environment credentials: they do not expire
+    const auto period = std::clamp<std::chrono::seconds>(d.cfg.credentials.refresh_margin / 5, std::chrono::seconds(1),
+                                                         std::chrono::seconds(60));
+    boost::asio::co_spawn(d.pool->next(), keep_credentials_fresh(d.chain.cache, period), boost::asio::detached);
+  }
   spdlog::info("{}", d.description);
   if (d.cfg.attestation.mode == config::AttestationMode::kSimulated) {
     spdlog::warn("SIMULATED ATTESTATION: this is not a Nitro Enclave; KMS will reject these documents");

@@ -31,8 +31,9 @@ def _serve(test, handler):
     return server.server_address[1]
 
 
-def fake_imds(test, delay_s=0.0):
-    """IMDSv2: a token, one role, and that role's credentials (after `delay_s`)."""
+def fake_imds(test, delay_s=0.0, ttl=datetime.timedelta(hours=6)):
+    """IMDSv2: a token, one role, and that role's credentials (after `delay_s`,
+    expiring `ttl` from the answer)."""
     calls = []
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -58,7 +59,7 @@ def fake_imds(test, delay_s=0.0):
                 self._send(200, "enclave-role")
             elif self.path == "/latest/meta-data/iam/security-credentials/enclave-role":
                 time.sleep(delay_s)
-                expires = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=6)
+                expires = datetime.datetime.now(datetime.timezone.utc) + ttl
                 self._send(200, json.dumps({
                     "Code": "Success", "Type": "AWS-HMAC", "AccessKeyId": IMDS_KEY,
                     "SecretAccessKey": "imds-secret-key", "Token": "imds-session-token",
@@ -135,6 +136,22 @@ class CredentialSourcesTest(h.TempDirTestCase):
         h.boto3_kms(f"http://127.0.0.1:{port}").list_keys()
         self.assertEqual(self.signed_with, [IMDS_KEY])
 
+
+    def test_an_idle_proxy_refreshes_before_expiry(self):
+        # No request arrives: credentials that enter the refresh window are
+        # refreshed anyway, so they never lapse and the expiry metric moves on.
+        imds_port, imds_calls = fake_imds(self, ttl=datetime.timedelta(seconds=12))
+        role = "/latest/meta-data/iam/security-credentials/enclave-role"
+        self.proxy(f"    sources: [imds]\n"
+                   f"    imds_endpoint: http://127.0.0.1:{imds_port}\n"
+                   f"    refresh_margin: 10s\n")
+        # The first fetch, then a refresh of those (12 s) credentials once they
+        # are within 10 s of expiry: two fetches, with no request at all.
+        deadline = time.monotonic() + 20
+        while imds_calls.count(("GET", role)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        self.assertGreaterEqual(imds_calls.count(("GET", role)), 2, "no refresh without requests")
+        self.assertEqual(self.signed_with, [])
 
     def test_profile_of_the_shared_credentials_file(self):
         # No keys in the environment: the default order (env, profile, container,
