@@ -30,8 +30,16 @@ constexpr unsigned char kFromProcess = 0;  // kill(), sigqueue(), ...
 constexpr unsigned char kFromKernel = 1;   // SI_KERNEL, e.g. a terminal's ^C
 constexpr unsigned char kStopRequest = 2;  // request_stop()
 
-constexpr int kHandled[] = {SIGTERM, SIGINT, SIGHUP, SIGCHLD};
+// Forwarded to CMD: the termination signals, and SIGQUIT / SIGUSR1 / SIGUSR2,
+// whose default action would otherwise end the proxy and orphan CMD.
+constexpr int kHandled[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCHLD};
 constexpr std::size_t kNumHandled = sizeof kHandled / sizeof kHandled[0];
+
+// Signals that ask CMD (and so the proxy) to end. The others are passed on
+// and mean nothing to the supervisor.
+constexpr bool is_termination(int signo) noexcept {
+  return signo == SIGTERM || signo == SIGINT || signo == SIGHUP || signo == SIGQUIT;
+}
 
 // Process-wide state touched by the signal handler: only lock-free atomics
 // and a file descriptor.
@@ -42,7 +50,7 @@ std::atomic<bool> g_instance{false};
 
 extern "C" void on_signal(int signo, siginfo_t* info, void* /*context*/) {
   const int saved_errno = errno;
-  if (signo != SIGCHLD) {
+  if (is_termination(signo)) {
     int expected = 0;
     g_term_signal.compare_exchange_strong(expected, signo);
   }
@@ -259,10 +267,21 @@ int Supervisor::run(const ChildSpec& spec) {
           }
         } else if (signo == SIGCHLD) {
           // handled by the reaping below
-        } else if (signo == SIGINT && kind == kFromKernel && ::getpgid(pid) == own_group) {
-          // The terminal sent ^C to the whole foreground group: CMD has it.
         } else {
-          ::kill(pid, signo);
+          // A terminal's ^C went to the whole foreground group: CMD has it.
+          const bool cmd_has_it = signo == SIGINT && kind == kFromKernel && ::getpgid(pid) == own_group;
+          if (!cmd_has_it) {
+            ::kill(pid, signo);
+          }
+          // SIGTERM / SIGINT / SIGQUIT stop CMD, within the grace period
+          // (SIGHUP often means "reload" and is only passed on).
+          if (signo != SIGHUP && is_termination(signo) && !kill_at) {
+            kill_at = Clock::now() + opts_.stop_grace;
+            const auto ms = opts_.stop_grace.count();
+            opts_.report(prog + ": " + signal_name(signo) + (cmd_has_it ? " reached " : " forwarded to ") +
+                         spec.argv[0] + "; SIGKILL if it has not exited in " +
+                         (ms % 1000 == 0 ? std::to_string(ms / 1000) + " s" : std::to_string(ms) + " ms"));
+          }
         }
       }
     }

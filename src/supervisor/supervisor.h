@@ -2,7 +2,9 @@
 //
 // The process side of `kms-proxy run [options] -- CMD [ARGS...]`: start CMD
 // with extra environment variables (AWS_KMS_ENDPOINT, proxy variables...),
-// forward SIGTERM / SIGINT / SIGHUP to it, reap zombies when running as PID 1,
+// forward SIGTERM / SIGINT / SIGHUP / SIGQUIT / SIGUSR1 / SIGUSR2 to it (after
+// SIGTERM, SIGINT or SIGQUIT: SIGKILL once Options::stop_grace has passed and
+// CMD is still there), reap zombies when running as PID 1,
 // and return CMD's exit status the way a shell reports it.
 //
 // Intended use by the CLI (the proxy runs on its own threads meanwhile):
@@ -22,7 +24,8 @@
 //
 // Signals: handlers (SA_SIGINFO, async-signal-safe: they only write two
 // bytes to a self-pipe and store an atomic) are installed for SIGTERM,
-// SIGINT, SIGHUP and SIGCHLD while a Supervisor exists, and the previous
+// SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 and SIGCHLD while a Supervisor
+// exists, and the previous
 // dispositions are restored by its destructor. Nothing else in the process
 // may handle those signals meanwhile (no asio::signal_set for them in `run`
 // mode). The child starts with an empty signal mask and default dispositions
@@ -89,7 +92,7 @@ class Supervisor {
   Supervisor(const Supervisor&) = delete;
   Supervisor& operator=(const Supervisor&) = delete;
 
-  /// The first SIGTERM/SIGINT/SIGHUP received since create(), 0 if none.
+  /// The first SIGTERM/SIGINT/SIGHUP/SIGQUIT received since create(), 0 if none.
   /// Thread-safe.
   int termination_signal() const noexcept;
 

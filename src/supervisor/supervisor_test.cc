@@ -218,6 +218,54 @@ TEST(Signals, SigtermForwardedToChild) { EXPECT_EQ(forward_and_wait(SIGTERM, "TE
 TEST(Signals, SigintForwardedToChild) { EXPECT_EQ(forward_and_wait(SIGINT, "INT", 43), 43); }
 TEST(Signals, SighupForwardedToChild) { EXPECT_EQ(forward_and_wait(SIGHUP, "HUP", 44), 44); }
 
+TEST(Signals, QuitAndUserSignalsForwardedNotFatal) {
+  // Their default action would end this (test) process: handled and passed on.
+  EXPECT_EQ(forward_and_wait(SIGQUIT, "QUIT", 45), 45);
+  TempDir dir;
+  auto sup = make();
+  ASSERT_TRUE(sup);
+  Watchdog dog(*sup);
+  ChildSpec spec;
+  spec.env = {{"READY", dir.file("ready")}};
+  spec.argv = {"/bin/sh", "-c",
+               "trap 'u1=1' USR1; trap '[ -n \"$u1\" ] && exit 46' USR2; : > \"$READY\"; "
+               "while :; do sleep 0.05; done"};
+  std::thread sender([&] {
+    if (wait_for_file(dir.file("ready"), 10s)) {
+      ::kill(::getpid(), SIGUSR1);
+      std::this_thread::sleep_for(200ms);
+      ::kill(::getpid(), SIGUSR2);
+    }
+  });
+  EXPECT_EQ(sup->run(spec), 46);
+  sender.join();
+  EXPECT_FALSE(dog.fired());
+  EXPECT_EQ(sup->termination_signal(), 0);  // not termination signals
+}
+
+TEST(Signals, ForwardedTerminationEscalatesToSigkillAfterGrace) {
+  TempDir dir;
+  Captured cap;
+  Options o = cap.options();
+  o.stop_grace = 300ms;
+  auto sup = make(o);
+  ASSERT_TRUE(sup);
+  Watchdog dog(*sup);
+  ChildSpec spec;
+  spec.env = {{"READY", dir.file("ready")}};
+  spec.argv = {"/bin/sh", "-c", "trap '' TERM; : > \"$READY\"; while :; do sleep 0.05; done"};
+  std::thread sender([&] {
+    if (wait_for_file(dir.file("ready"), 10s)) {
+      ::kill(::getpid(), SIGTERM);
+    }
+  });
+  EXPECT_EQ(sup->run(spec), 137);
+  sender.join();
+  EXPECT_FALSE(dog.fired());
+  EXPECT_THAT(cap.lines, ::testing::Contains(HasSubstr("SIGTERM forwarded to /bin/sh; SIGKILL if it has not exited")));
+  EXPECT_THAT(cap.lines, ::testing::Contains(HasSubstr("did not stop in time; sending SIGKILL")));
+}
+
 TEST(Signals, ChildWithoutTrapDiesOfForwardedSignal) {
   TempDir dir;
   auto sup = make();
