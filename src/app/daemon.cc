@@ -439,7 +439,7 @@ Result<std::uint16_t> Daemon::start() {
     if (mport && *mport) {
       d.metrics_server->shutdown();
     } else if (mport) {
-      failed.push_back(mport->error());
+      failed.push_back(Error{mport->error().code, "metrics_listen: " + mport->error().message});
     }
     if (failed.size() == 1) {
       return failed.front();

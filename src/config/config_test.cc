@@ -299,13 +299,28 @@ TEST(EnclaverYamlErrors, InvalidEgressPatterns) {
       ElementsAre("err_patterns.yaml:3: egress.allow[0]: invalid pattern 'kms-*.amazonaws.com': a wildcard "
                   "must be a whole label ('*' or '**'), not part of 'kms-*'",
                   "err_patterns.yaml:4: egress.allow[1]: invalid pattern '10.0.0.*': IP wildcards are not "
-                  "supported: write a CIDR such as 10.0.0.0/8",
+                  "supported: write the CIDR 10.0.0.0/24",
                   "err_patterns.yaml:5: egress.allow[2]: invalid pattern 'kms..amazonaws.com': empty label "
                   "(two dots in a row, or a leading dot)",
                   "err_patterns.yaml:6: egress.allow[3]: invalid pattern '10.0.0.0/33': CIDR prefix length "
                   "must be 0..32",
                   "err_patterns.yaml:9: egress.deny[0]: invalid pattern 'fe80::/129': CIDR prefix length "
                   "must be 0..128"));
+}
+
+TEST(EnclaverYamlErrors, IpWildcardSuggestsItsCidr) {
+  const auto msg = [](const std::string& pattern) { return egress_pattern_error(pattern).value_or(""); };
+  EXPECT_THAT(msg("192.168.1.*"), HasSubstr("write the CIDR 192.168.1.0/24"));
+  EXPECT_THAT(msg("10.*"), HasSubstr("write the CIDR 10.0.0.0/8"));
+  EXPECT_THAT(msg("172.16.*.*"), HasSubstr("write the CIDR 172.16.0.0/16"));
+  EXPECT_THAT(msg("10.*.1.2"), HasSubstr("write a CIDR (e.g. 10.0.0.0/8)"));   // not a prefix
+  EXPECT_THAT(msg("300.1.*"), HasSubstr("write a CIDR (e.g. 10.0.0.0/8)"));   // not an octet
+}
+
+TEST(EnclaverYamlErrors, DirectoryIsNotAConfigFile) {
+  const auto r = load_enclaver_yaml(kData);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_THAT(lines(r.error()), ElementsAre(HasSubstr("is a directory, not a configuration file")));
 }
 
 TEST(EnclaverYamlErrors, SyntaxErrorHasLine) {
@@ -441,6 +456,13 @@ TEST(Validate, PortClashes) {
       "  listen_port: 10000\n");
   EXPECT_THAT(errors(d), ElementsAre("test.yaml:4: kms_proxy.listen_port 10000 is also the egress proxy port",
                                      "test.yaml:4: kms_proxy.listen_port 10000 is also api.listen_port"));
+  const auto m = validate_text(
+      "egress:\n"
+      "  allow: [169.254.169.254]\n"
+      "kms_proxy:\n"
+      "  listen_port: 9999\n"
+      "  metrics_listen: 127.0.0.1:10000\n");
+  EXPECT_THAT(errors(m), ElementsAre("test.yaml:5: metrics_listen uses port 10000, the egress proxy port"));
 }
 
 TEST(Validate, EgressMustAdmitKmsHostWithSuggestion) {

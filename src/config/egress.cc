@@ -103,7 +103,27 @@ std::optional<std::string> add_pattern(std::string_view pattern, Rules* rules) {
     dp.labels.push_back(to_lower_ascii(label));
   }
   if (numeric && only_numeric_or_wild) {
-    return "IP wildcards are not supported: write a CIDR such as 10.0.0.0/8";
+    // "192.168.1.*" -> 192.168.1.0/24: leading octets, then only wildcards.
+    std::string net;
+    std::size_t octets = 0;
+    bool in_wild = false;
+    bool shaped = labels.size() <= 4;
+    for (const auto label : labels) {
+      if (is_wild(label)) {
+        in_wild = true;
+      } else if (in_wild || label.size() > 3 || std::stoi(std::string(label)) > 255) {
+        shaped = false;
+      } else {
+        net += (octets++ == 0 ? "" : ".") + std::string(label);
+      }
+    }
+    if (shaped && in_wild && octets > 0) {
+      for (std::size_t i = octets; i < 4; ++i) {
+        net += ".0";
+      }
+      return "IP wildcards are not supported: write the CIDR " + net + "/" + std::to_string(8 * octets);
+    }
+    return "IP wildcards are not supported: write a CIDR (e.g. 10.0.0.0/8)";
   }
   if (!is_wild(labels.back()) && kp::is_decimal_digits(labels.back())) {
     return "the last label is numeric: neither an IP address nor a DNS name";
@@ -366,6 +386,12 @@ std::vector<std::string> enclaver_compatibility_notes(std::span<const std::strin
       body.remove_suffix(1);
     }
     const auto labels = split_labels(body);
+    if (labels.size() == 1 && labels.front() == "*") {
+      notes.push_back("egress.allow pattern '*': here it admits every host name; Enclaver's own egress "
+                      "proxy reads it as exactly one label (single-label names only); '**' means every "
+                      "name in both");
+      continue;
+    }
     if (labels.size() < 2) {
       continue;
     }

@@ -179,6 +179,10 @@ TEST(EnclaverCompatibility, Notes) {
   EXPECT_THAT(notes[0], HasSubstr("'kms.*': Enclaver's own egress proxy reads a trailing '*' as exactly one"));
   EXPECT_THAT(notes[1], HasSubstr("'foo.**.com': Enclaver's own egress proxy admits every name"));
   EXPECT_THAT(notes[2], HasSubstr("'*.amazonaws.com': Enclaver's own egress proxy reads '*' as exactly one"));
+  const std::vector<std::string> star = {"*", "**"};
+  EXPECT_THAT(enclaver_compatibility_notes(star),
+              ElementsAre(HasSubstr("'*': here it admits every host name; Enclaver's own egress proxy reads it "
+                                    "as exactly one label")));
 }
 
 }  // namespace

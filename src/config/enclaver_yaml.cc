@@ -280,6 +280,9 @@ Checked<Config> parse_enclaver_yaml(std::string_view text, std::string_view sour
 }
 
 Checked<Config> load_enclaver_yaml(const std::filesystem::path& path) {
+  if (std::error_code ec; std::filesystem::is_directory(path, ec)) {
+    return Diagnostics{{{path.string(), 0, 0}, "is a directory, not a configuration file", Severity::kError}};
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     const std::string why = std::error_code(errno, std::generic_category()).message();

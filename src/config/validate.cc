@@ -63,6 +63,15 @@ void check_listen(const Config& cfg, Collector& c) {
               "metrics_listen uses port " + std::to_string(l.port) + ", the KMS proxy's own port");
     }
   }
+  if (cfg.metrics.listen && cfg.metrics.listen->port != 0) {
+    const std::optional<std::uint16_t> egress_port =
+        cfg.egress.configured() ? std::optional(cfg.egress.proxy_port.value_or(kDefaultEgressProxyPort))
+                                : cfg.egress.proxy_port;
+    if (egress_port && *egress_port == cfg.metrics.listen->port) {
+      c.error("kms_proxy.metrics_listen", "metrics_listen uses port " + std::to_string(*egress_port) +
+                                              ", the egress proxy port");
+    }
+  }
   if (l.max_connections == 0 || l.max_connections > 1'000'000) {
     c.error("kms_proxy.limits.max_connections", "limits.max_connections must be 1..1000000");
   }
