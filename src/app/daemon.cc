@@ -50,7 +50,6 @@ Error joined(const std::vector<std::string>& problems) {
   return Error{Errc::kValidation, msg};
 }
 
-
 }  // namespace
 
 struct Daemon::Impl {

@@ -28,10 +28,14 @@ constexpr std::string_view kHopLimitHint =
 // the answer. Most often the proxy is not on EC2 at all.
 constexpr std::string_view kNoImdsHint =
     "; no instance metadata service here: outside EC2 give credentials through AWS_ACCESS_KEY_ID / "
-    "AWS_SECRET_ACCESS_KEY or AWS_PROFILE; in an enclave the egress allow list must admit the IMDS address";
+    "AWS_SECRET_ACCESS_KEY or AWS_PROFILE";
 
-// The hint for a token PUT that got no HTTP answer.
+// The hint for a token PUT that got no HTTP answer (an egress refusal
+// explains itself).
 std::string_view hint_for(const Error& e) noexcept {
+  if (e.code == Errc::kEgressDenied) {
+    return {};
+  }
   return e.code == Errc::kUpstreamTimeout ? kHopLimitHint : kNoImdsHint;
 }
 
