@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <mutex>
 #include <sstream>
@@ -188,28 +189,37 @@ TEST(Environment, ChildSeesAdditionsOverridesAndRemovals) {
   ::unsetenv("KP_SUP_REMOVED");
 }
 
+// Runs `script` under `sup` (READY names a file the script creates once its
+// traps are set), calls `on_ready` from another thread once that file
+// exists, and returns what run() returned.
+int run_when_ready(Supervisor& sup, const std::string& script, const std::function<void()>& on_ready) {
+  TempDir dir;
+  Watchdog dog(sup);
+  ChildSpec spec;
+  spec.env = {{"READY", dir.file("ready")}};
+  spec.argv = {"/bin/sh", "-c", script};
+  std::thread sender([&] {
+    if (wait_for_file(dir.file("ready"), 10s)) {
+      on_ready();
+    }
+  });
+  const int code = sup.run(spec);
+  sender.join();
+  EXPECT_FALSE(dog.fired());
+  return code;
+}
+
 // Runs a child that traps `sig` (exit `code`), sends `sig` to this process
 // once the trap is armed, and returns what run() returned.
 int forward_and_wait(int sig, const std::string& trap_name, int code) {
-  TempDir dir;
   auto sup = make();
   if (!sup) {
     return -1;
   }
-  Watchdog dog(*sup);
-  ChildSpec spec;
-  spec.env = {{"READY", dir.file("ready")}};
-  spec.argv = {"/bin/sh", "-c",
-               "trap 'exit " + std::to_string(code) + "' " + trap_name +
-                   "; : > \"$READY\"; while :; do sleep 0.05; done"};
-  std::thread sender([&] {
-    if (wait_for_file(dir.file("ready"), 10s)) {
-      ::kill(::getpid(), sig);  // to the supervisor, not the child
-    }
-  });
-  const int result = sup->run(spec);
-  sender.join();
-  EXPECT_FALSE(dog.fired());
+  const int result =
+      run_when_ready(*sup, "trap 'exit " + std::to_string(code) + "' " + trap_name +
+                               "; : > \"$READY\"; while :; do sleep 0.05; done",
+                     [sig] { ::kill(::getpid(), sig); });  // to the supervisor, not the child
   EXPECT_EQ(sup->termination_signal(), sig);
   return result;
 }
@@ -221,69 +231,30 @@ TEST(Signals, SighupForwardedToChild) { EXPECT_EQ(forward_and_wait(SIGHUP, "HUP"
 TEST(Signals, QuitAndUserSignalsForwardedNotFatal) {
   // Their default action would end this (test) process: handled and passed on.
   EXPECT_EQ(forward_and_wait(SIGQUIT, "QUIT", 45), 45);
-  TempDir dir;
   auto sup = make();
   ASSERT_TRUE(sup);
-  Watchdog dog(*sup);
-  ChildSpec spec;
-  spec.env = {{"READY", dir.file("ready")}};
-  spec.argv = {"/bin/sh", "-c",
-               "trap 'u1=1' USR1; trap '[ -n \"$u1\" ] && exit 46' USR2; : > \"$READY\"; "
-               "while :; do sleep 0.05; done"};
-  std::thread sender([&] {
-    if (wait_for_file(dir.file("ready"), 10s)) {
-      ::kill(::getpid(), SIGUSR1);
-      std::this_thread::sleep_for(200ms);
-      ::kill(::getpid(), SIGUSR2);
-    }
-  });
-  EXPECT_EQ(sup->run(spec), 46);
-  sender.join();
-  EXPECT_FALSE(dog.fired());
+  EXPECT_EQ(run_when_ready(*sup,
+                           "trap 'u1=1' USR1; trap '[ -n \"$u1\" ] && exit 46' USR2; : > \"$READY\"; "
+                           "while :; do sleep 0.05; done",
+                           [] {
+                             ::kill(::getpid(), SIGUSR1);
+                             std::this_thread::sleep_for(200ms);
+                             ::kill(::getpid(), SIGUSR2);
+                           }),
+            46);
   EXPECT_EQ(sup->termination_signal(), 0);  // not termination signals
 }
 
-TEST(Signals, ForwardedTerminationEscalatesToSigkillAfterGrace) {
-  TempDir dir;
-  Captured cap;
-  Options o = cap.options();
-  o.stop_grace = 300ms;
-  auto sup = make(o);
-  ASSERT_TRUE(sup);
-  Watchdog dog(*sup);
-  ChildSpec spec;
-  spec.env = {{"READY", dir.file("ready")}};
-  spec.argv = {"/bin/sh", "-c", "trap '' TERM; : > \"$READY\"; while :; do sleep 0.05; done"};
-  std::thread sender([&] {
-    if (wait_for_file(dir.file("ready"), 10s)) {
-      ::kill(::getpid(), SIGTERM);
-    }
-  });
-  EXPECT_EQ(sup->run(spec), 137);
-  sender.join();
-  EXPECT_FALSE(dog.fired());
-  EXPECT_THAT(cap.lines, ::testing::Contains(HasSubstr("SIGTERM forwarded to /bin/sh; SIGKILL if it has not exited")));
-  EXPECT_THAT(cap.lines, ::testing::Contains(HasSubstr("did not stop in time; sending SIGKILL")));
-}
-
 TEST(Signals, ChildWithoutTrapDiesOfForwardedSignal) {
-  TempDir dir;
   auto sup = make();
   ASSERT_TRUE(sup);
-  Watchdog dog(*sup);
-  ChildSpec spec;
-  spec.env = {{"READY", dir.file("ready")}};
   // exec: the shell becomes sleep, which has no handler for SIGTERM.
-  spec.argv = {"/bin/sh", "-c", ": > \"$READY\"; exec sleep 30"};
-  std::thread sender([&] {
-    if (wait_for_file(dir.file("ready"), 10s)) {
-      std::this_thread::sleep_for(100ms);  // let sh exec sleep
-      ::kill(::getpid(), SIGTERM);
-    }
-  });
-  EXPECT_EQ(sup->run(spec), 143);
-  sender.join();
-  EXPECT_FALSE(dog.fired());
+  EXPECT_EQ(run_when_ready(*sup, ": > \"$READY\"; exec sleep 30",
+                           [] {
+                             std::this_thread::sleep_for(100ms);  // let sh exec sleep
+                             ::kill(::getpid(), SIGTERM);
+                           }),
+            143);
 }
 
 TEST(Signals, TerminationBeforeRunDoesNotStartChild) {
@@ -335,28 +306,34 @@ TEST(Stop, RequestStopFromAnotherThread) {
   EXPECT_EQ(sup->termination_signal(), 0);  // a request, not a signal
 }
 
-TEST(Stop, EscalatesToSigkillAfterGrace) {
-  TempDir dir;
+// Runs a CMD that ignores SIGTERM, calls `trigger` once it is armed, and
+// checks that CMD ends by SIGKILL after the grace period; returns the lines
+// the supervisor reported.
+std::vector<std::string> escalation(const std::function<void(Supervisor&)>& trigger) {
   Captured cap;
   Options o = cap.options();
   o.stop_grace = 200ms;
   auto sup = make(o);
-  ASSERT_TRUE(sup);
-  Watchdog dog(*sup);
-  ChildSpec spec;
-  spec.env = {{"READY", dir.file("ready")}};
-  spec.argv = {"/bin/sh", "-c", "trap '' TERM; : > \"$READY\"; while :; do sleep 0.05; done"};
-  std::thread stopper([&] {
-    if (wait_for_file(dir.file("ready"), 10s)) {
-      sup->request_stop(SIGTERM);
-    }
-  });
+  if (!sup) {
+    return {};
+  }
   const auto start = std::chrono::steady_clock::now();
-  EXPECT_EQ(sup->run(spec), 137);
-  stopper.join();
-  EXPECT_FALSE(dog.fired());
+  EXPECT_EQ(run_when_ready(*sup, "trap '' TERM; : > \"$READY\"; while :; do sleep 0.05; done",
+                           [&] { trigger(*sup); }),
+            137);
   EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
   EXPECT_THAT(cap.lines, ::testing::Contains(HasSubstr("did not stop in time; sending SIGKILL")));
+  return cap.lines;
+}
+
+TEST(Stop, EscalatesToSigkillAfterGrace) {
+  escalation([](Supervisor& sup) { sup.request_stop(SIGTERM); });
+}
+
+TEST(Signals, ForwardedTerminationEscalatesToSigkillAfterGrace) {
+  const auto lines = escalation([](Supervisor&) { ::kill(::getpid(), SIGTERM); });
+  EXPECT_THAT(lines, ::testing::Contains(HasSubstr("SIGTERM forwarded to /bin/sh; SIGKILL if it has not exited "
+                                                   "in 200 ms")));
 }
 
 // An orphan of CMD's tree re-parents to this process (subreaper) and exits

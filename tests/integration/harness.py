@@ -212,11 +212,19 @@ def list_keys_upstream(test, record, host="127.0.0.1"):
         def log_message(self, *args):
             pass
 
+    return serve_http(test, Handler, host)
+
+
+def serve_http(test, handler, host="127.0.0.1"):
+    """Serves `handler` (a BaseHTTPRequestHandler class) on `host`, one thread
+    per connection, until the test ends; returns the port."""
+    import http.server
+
     class Server(http.server.ThreadingHTTPServer):
         daemon_threads = True
         address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
 
-    server = Server((host, 0), Handler)
+    server = Server((host, 0), handler)
     test.addCleanup(server.server_close)
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     test.addCleanup(server.shutdown)

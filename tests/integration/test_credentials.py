@@ -9,7 +9,6 @@ import http.server
 import json
 import os
 import re
-import threading
 import time
 
 import harness as h
@@ -17,18 +16,6 @@ import harness as h
 IMDS_KEY = "ASIAFROMIMDS00000001"
 ENV_KEY = "AKIAFROMENVIRONMENT1"
 PROFILE_KEY = "ASIAFROMPROFILEDEV01"
-
-
-class _Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-
-
-def _serve(test, handler):
-    server = _Server(("127.0.0.1", 0), handler)
-    test.addCleanup(server.server_close)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    test.addCleanup(server.shutdown)
-    return server.server_address[1]
 
 
 def fake_imds(test, delay_s=0.0, ttl=datetime.timedelta(hours=6)):
@@ -72,7 +59,7 @@ def fake_imds(test, delay_s=0.0, ttl=datetime.timedelta(hours=6)):
         def log_message(self, *args):
             pass
 
-    return _serve(test, Handler), calls
+    return h.serve_http(test, Handler), calls
 
 
 def recording_kms(test):

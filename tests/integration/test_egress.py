@@ -116,7 +116,6 @@ class ConnectProxyTest(h.TempDirTestCase):
         import datetime
         import http.server
         import json
-        import threading
         calls = []
 
         class Creds(http.server.BaseHTTPRequestHandler):
@@ -134,12 +133,7 @@ class ConnectProxyTest(h.TempDirTestCase):
             def log_message(self, *args):
                 pass
 
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Creds)
-        server.daemon_threads = True
-        self.addCleanup(server.server_close)
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        self.addCleanup(server.shutdown)
-        creds_port = server.server_address[1]
+        creds_port = h.serve_http(self, Creds)
         tp, tp_port = start_tinyproxy(self.tmp, [self.moto_port, creds_port])
         self.track(tp)
         env = proxy_env({"AWS_CONTAINER_CREDENTIALS_FULL_URI": f"http://127.0.0.1:{creds_port}/creds"})
