@@ -191,7 +191,7 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const config::Config& cfg, Daemon
   uo.max_idle_per_endpoint = cfg.upstream.pool.max_idle_per_host;
   uo.extra_ca_files = cfg.upstream.ca_files;
   std::string path_line = "direct";
-  std::shared_ptr<net::Transport> credentials_transport;  // null: the same as KMS's
+  std::shared_ptr<net::Transport> credentials_transport;  // the credential endpoints' path
   if (cfg.vsock.enabled()) {
     uo.transport = std::make_shared<net::VsockTransport>(*cfg.vsock.cid, cfg.vsock.port);
     path_line = uo.transport->describe();
@@ -201,16 +201,19 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const config::Config& cfg, Daemon
     credentials_transport = std::make_shared<app::NoProxyTransport>(connect, cfg.egress.no_proxy, true);
     path_line = uo.transport->describe();
   }
+  if (!credentials_transport) {
+    credentials_transport = uo.transport;  // null: direct, for both
+  }
   // The egress policy holds on every path (direct, CONNECT, vsock), not only
   // behind odyn's egress proxy: a host it does not admit is never connected to.
   if (auto policy = config::EgressPolicy::compile(cfg.egress);
       policy && (policy->configured() || !cfg.egress.deny.empty())) {
-    if (!credentials_transport) {
-      credentials_transport = uo.transport ? uo.transport : std::make_shared<net::DirectTcpTransport>();
-    }
-    uo.transport = std::make_shared<app::EgressTransport>(
-        *policy, uo.transport ? uo.transport : std::make_shared<net::DirectTcpTransport>());
-    credentials_transport = std::make_shared<app::EgressTransport>(*policy, credentials_transport);
+    const auto guarded = [&](std::shared_ptr<net::Transport> t) {
+      return std::make_shared<app::EgressTransport>(*policy,
+                                                    t ? std::move(t) : std::make_shared<net::DirectTcpTransport>());
+    };
+    uo.transport = guarded(uo.transport);
+    credentials_transport = guarded(credentials_transport);
   }
 
   // 4. Credentials: environment, container endpoint or IMDSv2 (cached and
@@ -240,8 +243,7 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const config::Config& cfg, Daemon
     // response deadline must not cut it shorter.
     credentials::FetchTimeouts fetch_timeouts;
     fetch_timeouts.total = std::max(fetch_timeouts.total, cfg.credentials.imds_timeout);
-    co.http = credentials::make_upstream_fetcher(*d->pool, credentials_transport ? credentials_transport : uo.transport,
-                                                 fetch_timeouts, plain_hosts);
+    co.http = credentials::make_upstream_fetcher(*d->pool, credentials_transport, fetch_timeouts, plain_hosts);
     co.imds.timeouts.total = cfg.credentials.imds_timeout;
     co.cache.refresh_window = cfg.credentials.refresh_margin;
     co.cache.clock = &d->skew.clock();  // expiry times come from the parent's (synchronised) clock

@@ -10,15 +10,9 @@ EgressTransport::EgressTransport(config::EgressPolicy policy, std::shared_ptr<ne
 boost::asio::awaitable<Result<net::Socket>> EgressTransport::connect(std::string host, std::uint16_t port,
                                                                      net::Deadline deadline) {
   if (!net::is_loopback_host(host)) {
-    const auto d = policy_.decide(host);
-    if (!d.allowed) {
-      std::string msg = "egress: the egress policy does not admit " + host.substr(0, 255) + ": " + d.reason;
-      if (d.reason.rfind("denied", 0) != 0) {
-        if (const auto s = config::suggest_pattern(host)) {
-          msg += "; add '" + *s + "' to egress.allow";
-        }
-      }
-      co_return Error{Errc::kEgressDenied, std::move(msg)};
+    if (const auto d = policy_.decide(host); !d.allowed) {
+      co_return Error{Errc::kEgressDenied, "egress: the egress policy does not admit " + host.substr(0, 255) + ": " +
+                                               config::refusal_reason(host, d)};
     }
   }
   co_return co_await inner_->connect(std::move(host), port, deadline);

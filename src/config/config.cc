@@ -112,6 +112,10 @@ EndpointSpec UpstreamOptions::endpoint_for(std::string_view region) const {
   return default_kms_endpoint(region);
 }
 
+std::optional<std::uint16_t> EgressOptions::local_proxy_port() const {
+  return configured() ? std::optional(proxy_port.value_or(kDefaultEgressProxyPort)) : proxy_port;
+}
+
 std::optional<EndpointSpec> upstream_proxy(const EgressOptions& egress) {
   EndpointSpec local;
   local.scheme = "http";
@@ -309,8 +313,7 @@ std::vector<std::pair<std::string, std::string>> child_environment(
   env.emplace_back("AWS_KMS_ENDPOINT", kms_url);
   env.emplace_back("AWS_ENDPOINT_URL_KMS", kms_url);
   if (cfg.egress.configured()) {
-    const std::string proxy =
-        "http://127.0.0.1:" + std::to_string(cfg.egress.proxy_port.value_or(kDefaultEgressProxyPort)) + "/";
+    const std::string proxy = "http://127.0.0.1:" + std::to_string(*cfg.egress.local_proxy_port()) + "/";
     for (const char* name : {"http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"}) {
       env.emplace_back(name, proxy);
     }

@@ -113,6 +113,9 @@ struct EgressOptions {
 
   /// Enclaver semantics: egress is enabled only with a non-empty allow list.
   bool configured() const noexcept { return !allow.empty(); }
+  /// The loopback port of the enclave's egress proxy (odyn's): proxy_port,
+  /// else 10000 when egress is configured; nullopt when there is none.
+  std::optional<std::uint16_t> local_proxy_port() const;
 };
 
 /// Parses a proxy URL as found in https_proxy: "http://host[:port][/]" or

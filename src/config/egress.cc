@@ -344,6 +344,16 @@ std::optional<std::string> suggest_pattern(std::string_view host) {
   return h->name;
 }
 
+std::string refusal_reason(std::string_view host, const EgressDecision& d) {
+  std::string r = d.reason;
+  if (d.reason.rfind("denied", 0) != 0) {
+    if (const auto s = suggest_pattern(host)) {
+      r += "; add '" + *s + "' to egress.allow";
+    }
+  }
+  return r;
+}
+
 Diagnostics check_hosts(const EgressOptions& egress, std::span<const std::string> hosts,
                         const Origin& where, std::string_view why) {
   Diagnostics out;
@@ -364,12 +374,7 @@ Diagnostics check_hosts(const EgressOptions& egress, std::span<const std::string
     if (!why.empty()) {
       msg += " (" + std::string(why) + ")";
     }
-    msg += ": " + d.reason;
-    if (d.reason.rfind("denied", 0) != 0) {
-      if (const auto s = suggest_pattern(host)) {
-        msg += "; add '" + *s + "' to egress.allow";
-      }
-    }
+    msg += ": " + refusal_reason(host, d);
     out.push_back({where, std::move(msg), Severity::kError});
   }
   return out;

@@ -79,6 +79,10 @@ class EgressPolicy {
 /// suggests itself. nullopt for malformed hosts.
 std::optional<std::string> suggest_pattern(std::string_view host);
 
+/// Why `host` was refused (d.allowed is false): the decision's reason and,
+/// unless a deny pattern decided, "; add '<pattern>' to egress.allow".
+std::string refusal_reason(std::string_view host, const EgressDecision& d);
+
 /// One error per host the policy does not admit, naming the host and a
 /// pattern that would admit it (or the deny pattern that blocks it). `why`
 /// is appended in parentheses, e.g. "needed for KMS in us-east-1". Nothing

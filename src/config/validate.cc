@@ -32,6 +32,7 @@ class Collector {
 
 void check_listen(const Config& cfg, Collector& c) {
   const auto& l = cfg.listen;
+  const std::optional<std::uint16_t> egress_port = cfg.egress.local_proxy_port();
   if (!parse_ip(l.host) && !is_valid_hostname(l.host)) {
     c.error("listen.host", "listen address '" + l.host + "' is not an IP address or host name");
   } else if (!is_loopback_host(l.host)) {
@@ -47,9 +48,6 @@ void check_listen(const Config& cfg, Collector& c) {
                           " is also listed under ingress: that would expose decryption outside the enclave");
       }
     }
-    const std::optional<std::uint16_t> egress_port =
-        cfg.egress.configured() ? std::optional(cfg.egress.proxy_port.value_or(kDefaultEgressProxyPort))
-                                : cfg.egress.proxy_port;
     if (egress_port && *egress_port == l.port) {
       c.error("kms_proxy.listen_port", "kms_proxy.listen_port " + std::to_string(l.port) +
                                            " is also the egress proxy port");
@@ -63,14 +61,10 @@ void check_listen(const Config& cfg, Collector& c) {
               "metrics_listen uses port " + std::to_string(l.port) + ", the KMS proxy's own port");
     }
   }
-  if (cfg.metrics.listen && cfg.metrics.listen->port != 0) {
-    const std::optional<std::uint16_t> egress_port =
-        cfg.egress.configured() ? std::optional(cfg.egress.proxy_port.value_or(kDefaultEgressProxyPort))
-                                : cfg.egress.proxy_port;
-    if (egress_port && *egress_port == cfg.metrics.listen->port) {
-      c.error("kms_proxy.metrics_listen", "metrics_listen uses port " + std::to_string(*egress_port) +
-                                              ", the egress proxy port");
-    }
+  if (cfg.metrics.listen && cfg.metrics.listen->port != 0 && egress_port &&
+      *egress_port == cfg.metrics.listen->port) {
+    c.error("kms_proxy.metrics_listen",
+            "metrics_listen uses port " + std::to_string(*egress_port) + ", the egress proxy port");
   }
   if (l.max_connections == 0 || l.max_connections > 1'000'000) {
     c.error("kms_proxy.limits.max_connections", "limits.max_connections must be 1..1000000");
