@@ -146,6 +146,12 @@ Result<void> authorize_with(const KeyRecord& key, std::string_view action, const
 Result<std::shared_ptr<const KeyRecord>> authorized_key(KmsEmulator::Impl& e, const Caller& caller,
                                                         const boost::json::object& in, std::string_view action,
                                                         const ConditionKeys& request = {});
+/// The key an operation changes (call with e.mu held): the request's KeyId
+/// resolved, `action` authorized as authorize_with() does, and not pending
+/// deletion (KMSInvalidStateException).
+Result<std::shared_ptr<const KeyRecord>> key_to_change(KmsEmulator::Impl& e, const Caller& caller,
+                                                       const boost::json::object& in, std::string_view action,
+                                                       const ConditionKeys& request = {});
 /// kms:EncryptionContext:<k> and kms:EncryptionContextKeys.
 void add_context_conditions(ConditionKeys& c, const EncryptionContext& ec);
 
@@ -170,9 +176,10 @@ Result<std::optional<Recipient>> verify_recipient(KmsEmulator::Impl& e, const bo
 /// Seals `plaintext` to the recipient and adds CiphertextForRecipient.
 Result<void> add_ciphertext_for_recipient(Reply& reply, const Recipient& recipient, ByteView plaintext);
 
+/// A key an operation may use: require_enabled(), then
 /// InvalidKeyUsageException unless `key` has `usage` ("<arn> key usage is X
 /// which is not valid for <operation>.").
-Result<void> require_usage(const KeyRecord& key, std::string_view usage, std::string_view operation);
+Result<void> require_usable(const KeyRecord& key, std::string_view usage, std::string_view operation);
 /// Encrypts under a SYMMETRIC_DEFAULT key in the emulator's blob format.
 Result<Bytes> seal_symmetric(const KeyRecord& key, const EncryptionContext& ec, ByteView plaintext);
 /// The DryRunOperationException reply.

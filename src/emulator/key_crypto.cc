@@ -8,6 +8,8 @@
 
 #include <climits>
 #include <memory>
+#include <string>
+#include <string_view>
 
 #include "base/openssl.h"
 
@@ -50,6 +52,27 @@ bool set_oaep(EVP_PKEY_CTX* ctx, OaepHash h) {
 }
 
 int as_int(std::size_t n) { return n > INT_MAX ? -1 : static_cast<int>(n); }
+
+// OpenSSL's one-shot operations of the shape (ctx, out, outlen, in, inlen):
+// EVP_PKEY_encrypt, EVP_PKEY_sign.
+using PkeyOneShot = int (*)(EVP_PKEY_CTX*, unsigned char*, std::size_t*, const unsigned char*, std::size_t);
+
+// Runs `op` on a context that `prepared` says is initialised: the size query,
+// then the operation. Errors: kInternal "emulator: <setup> failed: ..." or
+// "emulator: <what> failed: ...".
+Result<Bytes> run_one_shot(bool prepared, PkeyOneShot op, EVP_PKEY_CTX* ctx, ByteView in, std::string_view setup,
+                           std::string_view what) {
+  std::size_t len = 0;
+  if (!prepared || op(ctx, nullptr, &len, in.data(), in.size()) <= 0) {
+    return fail(Errc::kInternal, "emulator: " + std::string(setup) + " failed: " + take_openssl_error());
+  }
+  Bytes out(len);
+  if (op(ctx, out.data(), &len, in.data(), in.size()) <= 0) {
+    return fail(Errc::kInternal, "emulator: " + std::string(what) + " failed: " + take_openssl_error());
+  }
+  out.resize(len);
+  return out;
+}
 
 }  // namespace
 
@@ -109,17 +132,8 @@ Result<Bytes> rsa_oaep_encrypt(ByteView spki_der, OaepHash hash, ByteView plaint
     return fail(Errc::kInternal, "emulator: stored RSA public key does not parse");
   }
   PkeyCtxPtr ctx(EVP_PKEY_CTX_new(key.get(), nullptr));
-  std::size_t out_len = 0;
-  if (!ctx || EVP_PKEY_encrypt_init(ctx.get()) <= 0 || !set_oaep(ctx.get(), hash) ||
-      EVP_PKEY_encrypt(ctx.get(), nullptr, &out_len, plaintext.data(), plaintext.size()) <= 0) {
-    return fail(Errc::kInternal, "emulator: RSA-OAEP setup failed: " + take_openssl_error());
-  }
-  Bytes out(out_len);
-  if (EVP_PKEY_encrypt(ctx.get(), out.data(), &out_len, plaintext.data(), plaintext.size()) <= 0) {
-    return fail(Errc::kInternal, "emulator: RSA-OAEP encryption failed: " + take_openssl_error());
-  }
-  out.resize(out_len);
-  return out;
+  const bool prepared = ctx && EVP_PKEY_encrypt_init(ctx.get()) > 0 && set_oaep(ctx.get(), hash);
+  return run_one_shot(prepared, EVP_PKEY_encrypt, ctx.get(), plaintext, "RSA-OAEP setup", "RSA-OAEP encryption");
 }
 
 Result<SecretBytes> rsa_oaep_decrypt(ByteView pkcs8_der, OaepHash hash, ByteView ciphertext) {
@@ -214,17 +228,8 @@ Result<Bytes> sign_digest(ByteView pkcs8_der, const SigningAlgorithm& alg, ByteV
     return fail(Errc::kInternal, "emulator: stored signing key does not fit the algorithm");
   }
   PkeyCtxPtr ctx(EVP_PKEY_CTX_new(key.get(), nullptr));
-  std::size_t len = 0;
-  if (!ctx || EVP_PKEY_sign_init(ctx.get()) <= 0 || !set_signature_params(ctx.get(), alg) ||
-      EVP_PKEY_sign(ctx.get(), nullptr, &len, digest.data(), digest.size()) <= 0) {
-    return fail(Errc::kInternal, "emulator: signing setup failed: " + take_openssl_error());
-  }
-  Bytes out(len);
-  if (EVP_PKEY_sign(ctx.get(), out.data(), &len, digest.data(), digest.size()) <= 0) {
-    return fail(Errc::kInternal, "emulator: signing failed: " + take_openssl_error());
-  }
-  out.resize(len);
-  return out;
+  const bool prepared = ctx && EVP_PKEY_sign_init(ctx.get()) > 0 && set_signature_params(ctx.get(), alg);
+  return run_one_shot(prepared, EVP_PKEY_sign, ctx.get(), digest, "signing setup", "signing");
 }
 
 Result<bool> verify_digest(ByteView spki_der, const SigningAlgorithm& alg, ByteView digest, ByteView signature) {

@@ -354,6 +354,23 @@ Result<std::shared_ptr<const KeyRecord>> authorized_key(KmsEmulator::Impl& e, co
   return key;
 }
 
+Result<std::shared_ptr<const KeyRecord>> key_to_change(KmsEmulator::Impl& e, const Caller& caller,
+                                                       const json::object& in, std::string_view action,
+                                                       const ConditionKeys& request) {
+  auto key = e.resolve_locked(*get_str(in, "KeyId"), caller);
+  if (!key) {
+    return key.error();
+  }
+  const KeyRecord& k = **key;
+  if (auto a = authorize_with(k, action, caller, request); !a) {
+    return a.error();
+  }
+  if (k.state == KeyState::kPendingDeletion) {
+    return fail(Errc::kInvalidState, k.arn() + " is pending deletion.");
+  }
+  return key;
+}
+
 Result<void> authorize_with(const KeyRecord& key, std::string_view action, const Caller& caller,
                             const ConditionKeys& request) {
   ConditionKeys conditions = base_conditions(key, caller);

@@ -147,11 +147,8 @@ Result<Decrypted> decrypt_core(KmsEmulator::Impl& e, const Caller& caller, ByteV
   if (auto a = authorize(k, action, caller, conditions); !a) {
     return a.error();
   }
-  if (auto s = require_enabled(k); !s) {
-    return s.error();
-  }
   const std::string op_name(action.substr(4));
-  if (auto u = require_usage(k, "ENCRYPT_DECRYPT", op_name); !u) {
+  if (auto u = require_usable(k, "ENCRYPT_DECRYPT", op_name); !u) {
     return u.error();
   }
   if (auto a = require_algorithm(k, alg); !a) {
@@ -205,10 +202,7 @@ Result<Encrypted> encrypt_core(KmsEmulator::Impl& e, const Caller& caller, std::
   if (auto a = authorize(k, action, caller, conditions); !a) {
     return a.error();
   }
-  if (auto s = require_enabled(k); !s) {
-    return s.error();
-  }
-  if (auto u = require_usage(k, "ENCRYPT_DECRYPT", action.substr(4)); !u) {
+  if (auto u = require_usable(k, "ENCRYPT_DECRYPT", action.substr(4)); !u) {
     return u.error();
   }
   if (auto a = require_algorithm(k, alg); !a) {
@@ -251,7 +245,10 @@ Result<Encrypted> encrypt_core(KmsEmulator::Impl& e, const Caller& caller, std::
 
 }  // namespace
 
-Result<void> require_usage(const KeyRecord& key, std::string_view usage, std::string_view operation) {
+Result<void> require_usable(const KeyRecord& key, std::string_view usage, std::string_view operation) {
+  if (auto s = require_enabled(key); !s) {
+    return s;
+  }
   if (key.key_usage != usage) {
     return fail(Errc::kInvalidKeyUsage, key.arn() + " key usage is " + key.key_usage + " which is not valid for " +
                                             std::string(operation) + ".");

@@ -28,10 +28,7 @@ Result<std::shared_ptr<const KeyRecord>> symmetric_key_for(KmsEmulator::Impl& e,
     return key.error();
   }
   const KeyRecord& k = **key;
-  if (auto s = require_enabled(k); !s) {
-    return s.error();
-  }
-  if (auto u = require_usage(k, "ENCRYPT_DECRYPT", action.substr(4)); !u) {
+  if (auto u = require_usable(k, "ENCRYPT_DECRYPT", action.substr(4)); !u) {
     return u.error();
   }
   if (!k.symmetric()) {
@@ -183,10 +180,7 @@ Result<Reply> op_derive_shared_secret(KmsEmulator::Impl& e, const Caller& caller
     return key.error();
   }
   const KeyRecord& k = **key;
-  if (auto s = require_enabled(k); !s) {
-    return s.error();
-  }
-  if (auto u = require_usage(k, "KEY_AGREEMENT", "DeriveSharedSecret"); !u) {
+  if (auto u = require_usable(k, "KEY_AGREEMENT", "DeriveSharedSecret"); !u) {
     return u.error();
   }
   if (get_bool(in, "DryRun")) {

@@ -57,17 +57,11 @@ Result<Reply> empty_reply() { return Reply(); }
 // Enable/Disable share everything but the target state.
 Result<Reply> set_enabled(KmsEmulator::Impl& e, const Caller& caller, json::object& in, bool enable) {
   std::lock_guard<std::mutex> lock(e.mu);
-  auto key = e.resolve_locked(*get_str(in, "KeyId"), caller);
+  auto key = key_to_change(e, caller, in, enable ? "kms:EnableKey" : "kms:DisableKey");
   if (!key) {
     return key.error();
   }
   const auto& k = **key;
-  if (auto a = authorize(k, enable ? "kms:EnableKey" : "kms:DisableKey", caller, base_conditions(k, caller)); !a) {
-    return a.error();
-  }
-  if (k.state == KeyState::kPendingDeletion) {
-    return fail(Errc::kInvalidState, k.arn() + " is pending deletion.");
-  }
   KeyRecord next = k.copy();
   next.state = enable ? KeyState::kEnabled : KeyState::kDisabled;
   if (auto w = e.store->put_key(std::move(next)); !w) {
@@ -214,19 +208,12 @@ Result<Reply> op_schedule_key_deletion(KmsEmulator::Impl& e, const Caller& calle
     return fail(Errc::kValidation, "PendingWindowInDays value must be between 7 and 30, inclusive.");
   }
   std::lock_guard<std::mutex> lock(e.mu);
-  auto key = e.resolve_locked(*get_str(in, "KeyId"), caller);
+  auto key = key_to_change(e, caller, in, "kms:ScheduleKeyDeletion",
+                           {{"kms:ScheduleKeyDeletionPendingWindowInDays", {std::to_string(days)}}});
   if (!key) {
     return key.error();
   }
   const auto& k = **key;
-  auto conditions = base_conditions(k, caller);
-  conditions["kms:ScheduleKeyDeletionPendingWindowInDays"] = {std::to_string(days)};
-  if (auto a = authorize(k, "kms:ScheduleKeyDeletion", caller, conditions); !a) {
-    return a.error();
-  }
-  if (k.state == KeyState::kPendingDeletion) {
-    return fail(Errc::kInvalidState, k.arn() + " is pending deletion.");
-  }
   KeyRecord next = k.copy();
   next.state = KeyState::kPendingDeletion;
   next.deletion_ms = e.now_ms() + days * kDayMs;
@@ -276,17 +263,11 @@ Result<Reply> op_put_key_policy(KmsEmulator::Impl& e, const Caller& caller, json
     return p.error();
   }
   std::lock_guard<std::mutex> lock(e.mu);
-  auto key = e.resolve_locked(*get_str(in, "KeyId"), caller);
+  auto key = key_to_change(e, caller, in, "kms:PutKeyPolicy");
   if (!key) {
     return key.error();
   }
   const auto& k = **key;
-  if (auto a = authorize(k, "kms:PutKeyPolicy", caller, base_conditions(k, caller)); !a) {
-    return a.error();
-  }
-  if (k.state == KeyState::kPendingDeletion) {
-    return fail(Errc::kInvalidState, k.arn() + " is pending deletion.");
-  }
   if (!get_bool(in, "BypassPolicyLockoutSafetyCheck")) {
     if (auto l = check_policy_lockout(policy, caller, k.arn()); !l) {
       return l.error();
@@ -387,17 +368,11 @@ Result<Reply> op_get_public_key(KmsEmulator::Impl& e, const Caller& caller, json
 
 Result<Reply> op_update_key_description(KmsEmulator::Impl& e, const Caller& caller, json::object& in) {
   std::lock_guard<std::mutex> lock(e.mu);
-  auto key = e.resolve_locked(*get_str(in, "KeyId"), caller);
+  auto key = key_to_change(e, caller, in, "kms:UpdateKeyDescription");
   if (!key) {
     return key.error();
   }
   const auto& k = **key;
-  if (auto a = authorize(k, "kms:UpdateKeyDescription", caller, base_conditions(k, caller)); !a) {
-    return a.error();
-  }
-  if (k.state == KeyState::kPendingDeletion) {
-    return fail(Errc::kInvalidState, k.arn() + " is pending deletion.");
-  }
   KeyRecord next = k.copy();
   next.description = *get_str(in, "Description");
   if (auto w = e.store->put_key(std::move(next)); !w) {

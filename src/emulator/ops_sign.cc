@@ -35,10 +35,7 @@ Result<Prepared> prepare(KmsEmulator::Impl& e, const Caller& caller, json::objec
     return key.error();
   }
   const KeyRecord& k = **key;
-  if (auto s = require_enabled(k); !s) {
-    return s.error();
-  }
-  if (auto u = require_usage(k, "SIGN_VERIFY", action.substr(4)); !u) {
+  if (auto u = require_usable(k, "SIGN_VERIFY", action.substr(4)); !u) {
     return u.error();
   }
   const auto offered = signing_algorithms(k);

@@ -18,26 +18,6 @@ namespace {
 
 constexpr std::size_t kMaxTagsPerKey = 50;  // KMS quota "Tags per KMS key"
 
-// The key to change tags on (call with e.mu held): KeyId resolved, `action`
-// authorized with the key's condition keys plus `request` (the request's own
-// tag keys), and not pending deletion.
-Result<std::shared_ptr<const KeyRecord>> key_to_retag(KmsEmulator::Impl& e, const Caller& caller,
-                                                      const json::object& in, std::string_view action,
-                                                      const ConditionKeys& request) {
-  auto key = e.resolve_locked(*get_str(in, "KeyId"), caller);
-  if (!key) {
-    return key.error();
-  }
-  const KeyRecord& k = **key;
-  if (auto a = authorize_with(k, action, caller, request); !a) {
-    return a.error();
-  }
-  if (k.state == KeyState::kPendingDeletion) {
-    return fail(Errc::kInvalidState, k.arn() + " is pending deletion.");
-  }
-  return key;
-}
-
 }  // namespace
 
 Result<void> parse_tags(const json::object& in, std::vector<std::pair<std::string, std::string>>& out) {
@@ -74,7 +54,7 @@ Result<Reply> op_tag_resource(KmsEmulator::Impl& e, const Caller& caller, json::
     tag_keys.push_back(tag_key);
   }
   std::lock_guard<std::mutex> lock(e.mu);
-  auto key = key_to_retag(e, caller, in, "kms:TagResource", request);
+  auto key = key_to_change(e, caller, in, "kms:TagResource", request);
   if (!key) {
     return key.error();
   }
@@ -106,7 +86,7 @@ Result<Reply> op_untag_resource(KmsEmulator::Impl& e, const Caller& caller, json
     }
   }
   std::lock_guard<std::mutex> lock(e.mu);
-  auto key = key_to_retag(e, caller, in, "kms:UntagResource", {{"aws:TagKeys", removed}});
+  auto key = key_to_change(e, caller, in, "kms:UntagResource", {{"aws:TagKeys", removed}});
   if (!key) {
     return key.error();
   }
