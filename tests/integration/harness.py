@@ -4,6 +4,7 @@ Every process is bound to 127.0.0.1 on a free port, every wait has a
 timeout, and every process is stopped at the end of the test. Logs are kept
 so tests (and the secret-hygiene check) can read them.
 """
+import json
 import os
 import random
 import re
@@ -215,6 +216,42 @@ def list_keys_upstream(test, record, host="127.0.0.1"):
     return serve_http(test, Handler, host)
 
 
+def container_credentials(test, fail=False, lifetime_s=3600):
+    """A container credentials endpoint (AWS_CONTAINER_CREDENTIALS_FULL_URI)
+    on 127.0.0.1: each GET gets fresh keys (AccessKeyId ASIACONTAINER0001,
+    0002, ...) that expire `lifetime_s` later, or a 500 with `fail`. Returns
+    (url, the paths asked for, the Unix expiration of each document served)."""
+    import datetime
+    import http.server
+    hits = []
+    sent_expirations = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            hits.append(self.path)
+            if fail:
+                self.send_response(500)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            exp_at = (datetime.datetime.now(datetime.timezone.utc)
+                      + datetime.timedelta(seconds=lifetime_s)).replace(microsecond=0)
+            sent_expirations.append(int(exp_at.timestamp()))
+            body = json.dumps({"AccessKeyId": f"ASIACONTAINER{len(hits):04d}", "SecretAccessKey": "s",
+                               "Token": "t", "Expiration": exp_at.strftime("%Y-%m-%dT%H:%M:%SZ")}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    port = serve_http(test, Handler)
+    return f"http://127.0.0.1:{port}/creds", hits, sent_expirations
+
+
 def serve_http(test, handler, host="127.0.0.1"):
     """Serves `handler` (a BaseHTTPRequestHandler class) on `host`, one thread
     per connection, until the test ends; returns the port."""
@@ -318,4 +355,3 @@ def attested_key_policy(account, pcr0_hex, extra_conditions=None):
         ]})
 
 
-import json  # noqa: E402  (used by attested_key_policy)

@@ -113,30 +113,11 @@ class ConnectProxyTest(h.TempDirTestCase):
     def test_loopback_container_credentials_bypass_the_egress_proxy(self):
         # A container credentials endpoint on localhost is an agent on this
         # machine: behind an egress proxy it must still be reached directly.
-        import datetime
-        import http.server
-        import json
-        calls = []
-
-        class Creds(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                calls.append(self.path)
-                exp = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1))
-                body = json.dumps({"AccessKeyId": "ASIACONTAINERLOCAL", "SecretAccessKey": "c" * 40,
-                                   "Token": "tok", "Expiration": exp.strftime("%Y-%m-%dT%H:%M:%SZ")}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        creds_port = h.serve_http(self, Creds)
+        creds_url, calls, _ = h.container_credentials(self)
+        creds_port = int(creds_url.split(":")[2].split("/")[0])
         tp, tp_port = start_tinyproxy(self.tmp, [self.moto_port, creds_port])
         self.track(tp)
-        env = proxy_env({"AWS_CONTAINER_CREDENTIALS_FULL_URI": f"http://127.0.0.1:{creds_port}/creds"})
+        env = proxy_env({"AWS_CONTAINER_CREDENTIALS_FULL_URI": creds_url})
         env.pop("AWS_ACCESS_KEY_ID", None)
         env.pop("AWS_SECRET_ACCESS_KEY", None)
         proxy, port = h.start_proxy(self.proxy_args() + ["--egress-proxy-port", str(tp_port)], env=env)

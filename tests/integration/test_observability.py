@@ -6,7 +6,6 @@ startup lines naming mode, key fingerprint, listen address and upstream path).
 
 Real programs on 127.0.0.1: boto3 -> kms-proxy (simulated NSM) -> kms-emulator."""
 import concurrent.futures
-import datetime
 import json
 import math
 import os
@@ -15,7 +14,6 @@ import subprocess
 import threading
 import urllib.error
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import botocore.exceptions
 
@@ -301,37 +299,8 @@ class CredentialRefreshTest(h.TempDirTestCase):
     refreshed (half-way through their life) and counted; failures too."""
 
     def start_creds_server(self, fail=False, lifetime_s=4):
-        hits = []
-        sent_expirations = self.sent_expirations = []  # Unix seconds, one per document served
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                hits.append(self.path)
-                if fail:
-                    self.send_response(500)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                exp_at = (datetime.datetime.now(datetime.timezone.utc)
-                          + datetime.timedelta(seconds=lifetime_s)).replace(microsecond=0)
-                sent_expirations.append(int(exp_at.timestamp()))
-                exp = exp_at.strftime("%Y-%m-%dT%H:%M:%SZ")
-                body = json.dumps({"AccessKeyId": f"ASIACONTAINER{len(hits):04d}", "SecretAccessKey": "s",
-                                   "Token": "t", "Expiration": exp}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *a):
-                pass
-
-        srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=srv.serve_forever, daemon=True).start()
-        self.addCleanup(srv.server_close)
-        self.addCleanup(srv.shutdown)
-        return f"http://127.0.0.1:{srv.server_address[1]}/creds", hits
+        url, hits, self.sent_expirations = h.container_credentials(self, fail=fail, lifetime_s=lifetime_s)
+        return url, hits
 
     def start(self, creds_url):
         emu, emu_url = h.start_emulator(os.path.join(self.tmp, "data"))
