@@ -175,7 +175,7 @@ struct AttestationOptions {
 
 enum class CredentialSource {
   kEnv,        // AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN
-  kProfile,    // AWS_PROFILE's static keys in the shared credentials file (~/.aws/credentials)
+  kProfile,    // AWS_PROFILE's static keys in ~/.aws/credentials or ~/.aws/config
   kContainer,  // AWS_CONTAINER_CREDENTIALS_{RELATIVE,FULL}_URI (ECS, EKS Pod Identity)
   kImds,       // EC2 instance role via IMDSv2 (Enclaver's only source)
 };

@@ -5,7 +5,7 @@
 // (credentials.sources; by default the AWS SDKs' order), the first that
 // applies wins:
 //   environment (AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY)  -> static
-//   shared credentials file (AWS_PROFILE in ~/.aws/credentials) -> static
+//   shared files (AWS_PROFILE in ~/.aws/credentials, config) -> static
 //   container endpoint (AWS_CONTAINER_CREDENTIALS_*_URI)     -> cached, refreshed
 //   IMDSv2 instance role (unless AWS_EC2_METADATA_DISABLED)  -> cached, refreshed
 // A source left out of the list is never used, whatever the environment says.

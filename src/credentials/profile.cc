@@ -17,8 +17,19 @@ Error bad(std::string msg) { return Error{Errc::kCredentialsUnavailable, std::mo
 struct Found {
   bool section = false;
   std::optional<std::string_view> key_id, secret, token;
-  bool other_keys = false;  // role_arn, sso_*, credential_process, ...
+  std::optional<std::string_view> other_source;  // role_arn, sso_*, credential_process, ...
 };
+
+// Keys by which the SDKs get a profile's credentials some other way.
+bool is_other_source(std::string_view key) {
+  for (const std::string_view k : {"role_arn", "credential_source", "credential_process", "web_identity_token_file",
+                                   "sso_session", "sso_start_url", "sso_account_id", "sso_role_name"}) {
+    if (iequals(key, k)) {
+      return true;
+    }
+  }
+  return false;
+}
 
 Found scan(std::string_view text, std::string_view profile) {
   Found f;
@@ -58,8 +69,8 @@ Found scan(std::string_view text, std::string_view profile) {
       f.secret = value;
     } else if (iequals(key, "aws_session_token")) {
       f.token = value;
-    } else {
-      f.other_keys = true;
+    } else if (!f.other_source && is_other_source(key)) {
+      f.other_source = key;
     }
   }
   return f;
@@ -81,24 +92,35 @@ SecretFileReader read_secret_file() {
   };
 }
 
-Result<std::optional<sigv4::Credentials>> parse_shared_credentials(std::string_view text,
-                                                                   std::string_view profile,
-                                                                   std::string_view file_name,
-                                                                   std::string* why_not) {
-  const std::string where = "credentials file " + printable_excerpt(file_name, 256) + " profile [" +
-                            printable_excerpt(profile) + "]";
+namespace {
+
+// `section` of one file: static keys, nullopt with `*why_not` when the section
+// is missing or has no keys, an error when they are half set or malformed or
+// the section gets its credentials another way. `*found`: the section exists.
+Result<std::optional<sigv4::Credentials>> parse_section(std::string_view text, std::string_view section,
+                                                        std::string_view kind, std::string_view file_name,
+                                                        std::string* why_not, bool* found) {
+  const std::string file = printable_excerpt(file_name, 256);
+  const std::string name = "[" + printable_excerpt(section) + "]";
+  const std::string where = std::string(kind) + " " + file + " " + name;
   if (text.size() > kMaxFileBytes) {
     return bad(where + ": the file is larger than 1 MiB");
   }
-  const Found f = scan(text, profile);
+  const Found f = scan(text, section);
+  *found = f.section;
   if (!f.section) {
-    *why_not = "profile: no [" + printable_excerpt(profile) + "] in " + printable_excerpt(file_name, 256);
+    *why_not = "no " + name + " in " + file;
     return std::optional<sigv4::Credentials>();
   }
+  if (!f.key_id && !f.secret && f.other_source) {
+    // The SDKs would assume that role (or ask SSO, or run the process):
+    // falling through to another source would sign as someone else.
+    return bad(where + ": " + printable_excerpt(*f.other_source) +
+               " profiles are not supported (static keys only); give the proxy static keys, or leave "
+               "`profile` out of credentials.sources");
+  }
   if (!f.key_id && !f.secret) {
-    *why_not = "profile: [" + printable_excerpt(profile) + "] in " + printable_excerpt(file_name, 256) +
-               " has no aws_access_key_id" +
-               (f.other_keys ? " (role, SSO and credential_process profiles are not supported)" : "");
+    *why_not = name + " in " + file + " has no aws_access_key_id";
     return std::optional<sigv4::Credentials>();
   }
   if (!f.key_id || f.key_id->empty()) {
@@ -125,32 +147,77 @@ Result<std::optional<sigv4::Credentials>> parse_shared_credentials(std::string_v
   return std::optional<sigv4::Credentials>(std::move(c));
 }
 
+// `$HOME/<rest>` unless `variable` names the file; empty when neither is set.
+std::string file_path(const EnvLookup& env, const char* variable, std::string_view rest) {
+  if (auto f = env_value(env, variable)) {
+    return std::move(*f);
+  }
+  if (auto home = env_value(env, "HOME")) {
+    return *home + std::string(rest);
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<std::optional<sigv4::Credentials>> parse_shared_credentials(std::string_view text,
+                                                                   std::string_view profile,
+                                                                   std::string_view file_name,
+                                                                   std::string* why_not) {
+  bool found = false;
+  return parse_section(text, profile, "credentials file", file_name, why_not, &found);
+}
+
 Result<std::optional<ProfileCredentials>> credentials_from_profile(const EnvLookup& env,
                                                                    const SecretFileReader& read,
                                                                    std::string* why_not) {
-  std::string file;
-  if (auto f = env_value(env, "AWS_SHARED_CREDENTIALS_FILE")) {
-    file = std::move(*f);
-  } else if (auto home = env_value(env, "HOME")) {
-    file = *home + "/.aws/credentials";
-  } else {
-    *why_not = "profile: no AWS_SHARED_CREDENTIALS_FILE and no HOME";
-    return std::optional<ProfileCredentials>();
+  const auto named = env_value(env, "AWS_PROFILE");
+  const bool explicit_profile = named && !named->empty();
+  const std::string profile = explicit_profile ? *named : std::string("default");
+
+  // The credentials file's [name], then the config file's [profile name]
+  // ([default] for the default profile), as botocore looks them up.
+  struct Place {
+    const char* variable;
+    std::string file;
+    std::string section;
+    std::string_view kind;
+  };
+  const Place places[] = {
+      {"AWS_SHARED_CREDENTIALS_FILE", file_path(env, "AWS_SHARED_CREDENTIALS_FILE", "/.aws/credentials"), profile,
+       "credentials file"},
+      {"AWS_CONFIG_FILE", file_path(env, "AWS_CONFIG_FILE", "/.aws/config"),
+       profile == "default" ? profile : "profile " + profile, "config file"},
+  };
+  std::string reasons;
+  bool section_seen = false;  // in either file (with no keys: the SDKs go on too)
+  for (const Place& p : places) {
+    std::string why;
+    if (p.file.empty()) {
+      why = std::string("no ") + p.variable + " and no HOME";
+    } else if (const auto text = read(p.file); !text) {
+      why = "no " + std::string(p.kind) + " at " + printable_excerpt(p.file, 256);
+    } else {
+      bool found = false;
+      auto creds = parse_section(text->chars(), p.section, p.kind, p.file, &why, &found);
+      if (!creds) {
+        return creds.error();
+      }
+      if (*creds) {
+        return std::optional<ProfileCredentials>(ProfileCredentials{std::move(**creds), p.file, profile});
+      }
+      section_seen = section_seen || found;
+    }
+    reasons += (reasons.empty() ? "" : ", ") + why;
   }
-  const std::string profile = env_value(env, "AWS_PROFILE").value_or("default");
-  const auto text = read(file);
-  if (!text) {
-    *why_not = "profile: no credentials file at " + printable_excerpt(file, 256);
-    return std::optional<ProfileCredentials>();
+  if (explicit_profile && !section_seen) {
+    // The SDKs stop here (botocore: ProfileNotFound); falling through would
+    // sign as someone else.
+    return bad("credentials: AWS_PROFILE=" + printable_excerpt(profile) + " names no profile (" + reasons +
+               "); unset AWS_PROFILE to use the other sources");
   }
-  auto creds = parse_shared_credentials(text->chars(), profile, file, why_not);
-  if (!creds) {
-    return creds.error();
-  }
-  if (!*creds) {
-    return std::optional<ProfileCredentials>();
-  }
-  return std::optional<ProfileCredentials>(ProfileCredentials{std::move(**creds), file, profile});
+  *why_not = "profile: " + reasons;
+  return std::optional<ProfileCredentials>();
 }
 
 }  // namespace kp::credentials

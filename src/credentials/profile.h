@@ -1,14 +1,19 @@
 // File: credentials/profile.h
 //
-// The shared credentials file source (~/.aws/credentials), as the AWS SDKs
-// read it, for static keys only:
-//   file     AWS_SHARED_CREDENTIALS_FILE, else $HOME/.aws/credentials
+// The shared credentials and config files as the AWS SDKs read them, for
+// static keys only:
+//   files    AWS_SHARED_CREDENTIALS_FILE, else $HOME/.aws/credentials: [name];
+//            then AWS_CONFIG_FILE, else $HOME/.aws/config: [profile name]
+//            ([default] for the default profile)
 //   profile  AWS_PROFILE, else "default"
 //   keys     aws_access_key_id, aws_secret_access_key, aws_session_token
 // Mostly for development outside an enclave (a simulated NSM against real
-// KMS, with the developer's profile). Profiles that assume a role, use SSO or
-// a credential_process, and the config file (~/.aws/config), are not read:
-// such a profile does not apply, and says why.
+// KMS, with the developer's profile). Where the SDKs would stop or sign as
+// that profile, so does this source, so the proxy never signs as someone
+// else: an AWS_PROFILE that names no profile in either file, and a profile
+// that assumes a role, uses SSO, web identity or a credential_process, are
+// errors. A missing file, or a profile without keys (only a region, say),
+// does not apply, and says why.
 //
 // INI as botocore reads it: "[name]" sections (case-sensitive), "key = value"
 // or "key: value" with case-insensitive keys, whole-line '#' / ';' comments,
@@ -43,8 +48,9 @@ struct ProfileCredentials {
 };
 
 /// The profile's static keys; nullopt with `*why_not` set when the source
-/// does not apply (no file, no such profile, a profile without keys). One of
-/// the two keys without the other, or a malformed value, is an error
+/// does not apply (no file, no default profile, a profile without keys). An
+/// AWS_PROFILE naming no profile, a role/SSO/process profile, one of the two
+/// keys without the other, or a malformed value is an error
 /// (Errc::kCredentialsUnavailable), not a fall-through.
 Result<std::optional<ProfileCredentials>> credentials_from_profile(const EnvLookup& env,
                                                                    const SecretFileReader& read,

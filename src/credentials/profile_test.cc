@@ -48,6 +48,20 @@ struct OneFile {
   }
 };
 
+// A reader serving several files by path.
+struct MultiFile {
+  std::map<std::string, std::string> files;
+  SecretFileReader reader() {
+    return [this](const std::string& p) -> std::optional<SecretBytes> {
+      const auto it = files.find(p);
+      if (it == files.end()) {
+        return std::nullopt;
+      }
+      return SecretBytes::copy_of(std::string_view(it->second));
+    };
+  }
+};
+
 TEST(ProfileCredentials, DefaultProfileFromHome) {
   OneFile f{"/home/dev/.aws/credentials", std::string(kFile), ""};
   std::string why;
@@ -84,7 +98,7 @@ TEST(ProfileCredentials, InlineCommentMakesTheValueMalformedAndTheErrorNamesNoVa
                                     "/f", &why);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, Errc::kCredentialsUnavailable);
-  EXPECT_EQ(r.error().message, "credentials file /f profile [p]: aws_secret_access_key is malformed");
+  EXPECT_EQ(r.error().message, "credentials file /f [p]: aws_secret_access_key is malformed");
 }
 
 TEST(ProfileCredentials, WhatDoesNotApplySaysWhy) {
@@ -93,26 +107,88 @@ TEST(ProfileCredentials, WhatDoesNotApplySaysWhy) {
   auto missing_file = credentials_from_profile(fake_env({{"HOME", "/nowhere"}}), f.reader(), &why);
   ASSERT_TRUE(missing_file);
   EXPECT_FALSE(*missing_file);
-  EXPECT_EQ(why, "profile: no credentials file at /nowhere/.aws/credentials");
+  EXPECT_EQ(why, "profile: no credentials file at /nowhere/.aws/credentials, no config file at /nowhere/.aws/config");
 
-  auto no_section =
-      credentials_from_profile(fake_env({{"AWS_SHARED_CREDENTIALS_FILE", "/c"}, {"AWS_PROFILE", "prod"}}), f.reader(),
-                               &why);
-  ASSERT_TRUE(no_section);
-  EXPECT_FALSE(*no_section);
-  EXPECT_EQ(why, "profile: no [prod] in /c");
+  // The default profile may be missing (the SDKs go on to the next source).
+  OneFile other{"/c", "[dev]\naws_access_key_id = AKIDDEV\naws_secret_access_key = s\n", ""};
+  auto no_default = credentials_from_profile(fake_env({{"AWS_SHARED_CREDENTIALS_FILE", "/c"}}), other.reader(), &why);
+  ASSERT_TRUE(no_default);
+  EXPECT_FALSE(*no_default);
+  EXPECT_EQ(why, "profile: no [default] in /c, no AWS_CONFIG_FILE and no HOME");
 
-  auto role = credentials_from_profile(fake_env({{"AWS_SHARED_CREDENTIALS_FILE", "/c"}, {"AWS_PROFILE", "assume"}}),
-                                       f.reader(), &why);
-  ASSERT_TRUE(role);
-  EXPECT_FALSE(*role);
+  // A profile without keys (a region only, say) does not apply either.
+  MultiFile region_only{{{"/h/.aws/config", "[profile dev]\nregion = eu-west-1\n"}}};
+  auto keyless = credentials_from_profile(fake_env({{"HOME", "/h"}, {"AWS_PROFILE", "dev"}}), region_only.reader(), &why);
+  ASSERT_TRUE(keyless) << keyless.error().message;
+  EXPECT_FALSE(*keyless);
   EXPECT_EQ(why,
-            "profile: [assume] in /c has no aws_access_key_id (role, SSO and credential_process profiles are not "
-            "supported)");
+            "profile: no credentials file at /h/.aws/credentials, [profile dev] in /h/.aws/config has no "
+            "aws_access_key_id");
 
   auto no_home = credentials_from_profile(fake_env({}), f.reader(), &why);
   ASSERT_TRUE(no_home);
   EXPECT_FALSE(*no_home);
+}
+
+// Where the SDKs would stop (ProfileNotFound) or sign as the profile some
+// other way, falling through would sign as someone else: errors instead.
+TEST(ProfileCredentials, ANamedProfileThatIsMissingOrNotStaticIsAnError) {
+  std::string why;
+  OneFile f{"/c", std::string(kFile), ""};
+  auto missing = credentials_from_profile(fake_env({{"AWS_SHARED_CREDENTIALS_FILE", "/c"}, {"AWS_PROFILE", "prod"}}),
+                                          f.reader(), &why);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, Errc::kCredentialsUnavailable);
+  EXPECT_EQ(missing.error().message,
+            "credentials: AWS_PROFILE=prod names no profile (no [prod] in /c, no AWS_CONFIG_FILE and no HOME); "
+            "unset AWS_PROFILE to use the other sources");
+
+  auto role = credentials_from_profile(fake_env({{"AWS_SHARED_CREDENTIALS_FILE", "/c"}, {"AWS_PROFILE", "assume"}}),
+                                       f.reader(), &why);
+  ASSERT_FALSE(role);
+  EXPECT_EQ(role.error().message,
+            "credentials file /c [assume]: role_arn profiles are not supported (static keys only); give the proxy "
+            "static keys, or leave `profile` out of credentials.sources");
+
+  // The default profile too, when it is an SSO one in the config file.
+  MultiFile sso{{{"/h/.aws/config", "[default]\nsso_session = corp\nsso_account_id = 111122223333\n"}}};
+  auto sso_default = credentials_from_profile(fake_env({{"HOME", "/h"}}), sso.reader(), &why);
+  ASSERT_FALSE(sso_default);
+  EXPECT_NE(sso_default.error().message.find("config file /h/.aws/config [default]: sso_session profiles"),
+            std::string::npos)
+      << sso_default.error().message;
+
+  // Through the chain: a startup error, not a fall-through to the instance role.
+  ChainOptions o;
+  o.env = fake_env({{"HOME", "/h"}, {"AWS_PROFILE", "missing"}});
+  o.read_file = sso.reader();
+  auto chain = make_default_chain(std::move(o));
+  ASSERT_FALSE(chain);
+  EXPECT_NE(chain.error().message.find("AWS_PROFILE=missing names no profile"), std::string::npos);
+}
+
+// Static keys in the config file's [profile name], as botocore reads them;
+// the credentials file's section wins.
+TEST(ProfileCredentials, ConfigFileStaticKeys) {
+  MultiFile files{{{"/h/.aws/config",
+                    "[default]\nregion = us-east-1\n[profile ops]\naws_access_key_id = AKIAOPS00000EXAMPLE\n"
+                    "aws_secret_access_key = ops-secret\n[profile both]\naws_access_key_id = AKIACONFIG\n"
+                    "aws_secret_access_key = c\n"},
+                   {"/h/.aws/credentials", "[both]\naws_access_key_id = AKIACREDS\naws_secret_access_key = k\n"}}};
+  std::string why;
+  auto ops = credentials_from_profile(fake_env({{"HOME", "/h"}, {"AWS_PROFILE", "ops"}}), files.reader(), &why);
+  ASSERT_TRUE(ops) << ops.error().message;
+  ASSERT_TRUE(*ops) << why;
+  EXPECT_EQ((*ops)->file, "/h/.aws/config");
+  EXPECT_EQ((*ops)->credentials.access_key_id, "AKIAOPS00000EXAMPLE");
+  auto both = credentials_from_profile(fake_env({{"HOME", "/h"}, {"AWS_PROFILE", "both"}}), files.reader(), &why);
+  ASSERT_TRUE(both && *both);
+  EXPECT_EQ((*both)->credentials.access_key_id, "AKIACREDS");
+  // AWS_CONFIG_FILE moves it.
+  auto moved = credentials_from_profile(
+      fake_env({{"HOME", "/elsewhere"}, {"AWS_CONFIG_FILE", "/h/.aws/config"}, {"AWS_PROFILE", "ops"}}),
+      files.reader(), &why);
+  ASSERT_TRUE(moved && *moved);
 }
 
 TEST(ProfileCredentials, HalfSetKeysAreErrors) {

@@ -9,6 +9,7 @@ import http.server
 import json
 import os
 import re
+import subprocess
 import time
 
 import harness as h
@@ -83,8 +84,9 @@ class CredentialSourcesTest(h.TempDirTestCase):
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env.update({"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": ENV_KEY,
                     "AWS_SECRET_ACCESS_KEY": "environment-secret",
-                    # never the machine's own ~/.aws/credentials
-                    "AWS_SHARED_CREDENTIALS_FILE": os.path.join(self.tmp, "no-credentials-file")})
+                    # never the machine's own ~/.aws/credentials or ~/.aws/config
+                    "AWS_SHARED_CREDENTIALS_FILE": os.path.join(self.tmp, "no-credentials-file"),
+                    "AWS_CONFIG_FILE": os.path.join(self.tmp, "no-config-file")})
         for k, v in (env_extra or {}).items():  # None removes a variable
             if v is None:
                 env.pop(k, None)
@@ -169,6 +171,35 @@ class CredentialSourcesTest(h.TempDirTestCase):
                                             "AWS_SHARED_CREDENTIALS_FILE": creds_file})
         h.boto3_kms(f"http://127.0.0.1:{port}").list_keys()
         self.assertEqual(self.signed_with, [IMDS_KEY])
+
+    def test_a_named_profile_that_is_missing_or_a_role_stops_the_start(self):
+        # As the SDKs stop (ProfileNotFound, or they assume the role): falling
+        # through to IMDS would sign as the instance role instead.
+        imds_port, imds_calls = fake_imds(self)
+        creds_file = os.path.join(self.tmp, "credentials")
+        with open(creds_file, "w") as f:
+            f.write("[other]\naws_access_key_id = AKIAOTHER\naws_secret_access_key = o\n")
+        config_file = os.path.join(self.tmp, "config")
+        with open(config_file, "w") as f:
+            f.write("[profile deploy]\nrole_arn = arn:aws:iam::111122223333:role/deploy\nsource_profile = other\n")
+        cfg = os.path.join(self.tmp, "enclaver.yaml")
+        with open(cfg, "w") as f:
+            f.write("version: v1\nname: creds-test\nkms_proxy:\n  listen_port: 9999\n  credentials:\n"
+                    f"    imds_endpoint: http://127.0.0.1:{imds_port}\n")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update({"AWS_REGION": "us-east-1", "AWS_SHARED_CREDENTIALS_FILE": creds_file,
+                    "AWS_CONFIG_FILE": config_file})
+        for profile, expected in (("prod", r"AWS_PROFILE=prod names no profile \(no \[prod\] in .*credentials, "
+                                           r"no \[profile prod\] in .*config\)"),
+                                  ("deploy", r"config file .*config \[profile deploy\]: role_arn profiles are not "
+                                             r"supported")):
+            with self.subTest(profile=profile):
+                r = subprocess.run([os.path.join(h.BIN, "kms-proxy"), "serve", "--listen", "127.0.0.1:0",
+                                    "--config", cfg, "--attestation", "none"],
+                                   env=dict(env, AWS_PROFILE=profile), capture_output=True, text=True, timeout=30)
+                self.assertNotEqual(r.returncode, 0)
+                self.assertRegex(r.stderr + r.stdout, expected)
+        self.assertEqual(imds_calls, [])
 
 
 if __name__ == "__main__":
