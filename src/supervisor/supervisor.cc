@@ -2,7 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <spawn.h>
+#include <pthread.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #if defined(__linux__)
@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <set>
@@ -104,6 +105,113 @@ std::vector<char*> pointers(std::vector<std::string>& strings) {
   }
   out.push_back(nullptr);
   return out;
+}
+
+// Where execvp would look for `file`: itself when it has a '/', else each
+// entry of this process's PATH in order (an empty entry is the current
+// directory; no PATH: /bin:/usr/bin, glibc's default).
+std::vector<std::string> exec_candidates(const std::string& file) {
+  if (file.find('/') != std::string::npos) {
+    return {file};
+  }
+  const char* env_path = std::getenv("PATH");
+  std::string_view path = env_path != nullptr ? env_path : "/bin:/usr/bin";
+  std::vector<std::string> out;
+  while (true) {
+    const auto colon = path.find(':');
+    const std::string_view dir = path.substr(0, colon);
+    out.push_back((dir.empty() ? std::string(".") : std::string(dir)) + "/" + file);
+    if (colon == std::string_view::npos) {
+      break;
+    }
+    path.remove_prefix(colon + 1);
+  }
+  return out;
+}
+
+struct Spawned {
+  pid_t pid = -1;
+  int error = 0;  // errno of fork or of the exec (as execvp reports it)
+};
+
+// fork + exec, so that CMD can ask for SIGTERM when the proxy dies
+// (PR_SET_PDEATHSIG, which posix_spawn cannot set): a proxy killed with
+// SIGKILL (the OOM killer, say) must not leave CMD running without its KMS
+// endpoint. Everything is allocated before fork(); the child makes only
+// async-signal-safe calls. All signals are blocked around fork() so that none
+// runs our handler in the child (it would write to the parent's self-pipe)
+// before the child has reset the dispositions. An exec error comes back
+// through a close-on-exec pipe.
+Spawned spawn(const std::string& file, char* const argv[], char* const envp[]) {
+  std::vector<std::string> candidates = exec_candidates(file);
+  std::vector<char*> paths = pointers(candidates);
+  int report[2];
+  if (::pipe2(report, O_CLOEXEC) != 0) {
+    return {-1, errno};
+  }
+  sigset_t all;
+  sigfillset(&all);
+  sigset_t previous;
+  ::pthread_sigmask(SIG_SETMASK, &all, &previous);
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    struct sigaction dfl = {};
+    dfl.sa_handler = SIG_DFL;
+    for (int s = 1; s < 32; ++s) {
+      if (s != SIGKILL && s != SIGSTOP) {
+        ::sigaction(s, &dfl, nullptr);  // also undoes an inherited SIG_IGN (SIGPIPE)
+      }
+    }
+#if defined(__linux__)
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+#endif
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    if (::getppid() != parent) {
+      ::raise(SIGTERM);  // the proxy died before PR_SET_PDEATHSIG took hold
+      ::_exit(128 + SIGTERM);
+    }
+    // execvp's walk: a missing or non-directory entry goes on, so does EACCES
+    // (reported if nothing else is found); any other error stops.
+    int err = ENOENT;
+    bool denied = false;
+    for (char* const* p = paths.data(); *p != nullptr; ++p) {
+      ::execve(*p, argv, envp);
+      err = errno;
+      if (err == EACCES) {
+        denied = true;
+      } else if (err != ENOENT && err != ENOTDIR) {
+        break;
+      }
+    }
+    if (denied && (err == ENOENT || err == ENOTDIR)) {
+      err = EACCES;
+    }
+    [[maybe_unused]] const ssize_t n = ::write(report[1], &err, sizeof err);
+    ::_exit(127);
+  }
+  const int fork_error = errno;
+  ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  ::close(report[1]);
+  if (pid < 0) {
+    ::close(report[0]);
+    return {-1, fork_error};
+  }
+  int exec_error = 0;
+  ssize_t n = 0;
+  do {
+    n = ::read(report[0], &exec_error, sizeof exec_error);  // 0: the exec closed it
+  } while (n < 0 && errno == EINTR);
+  ::close(report[0]);
+  if (n == static_cast<ssize_t>(sizeof exec_error)) {
+    int ignored = 0;
+    while (::waitpid(pid, &ignored, 0) < 0 && errno == EINTR) {
+    }
+    return {-1, exec_error};
+  }
+  return {pid, 0};
 }
 
 }  // namespace
@@ -213,32 +321,16 @@ int Supervisor::run(const ChildSpec& spec) {
   std::vector<char*> argv = pointers(args);
   std::vector<char*> envp = pointers(env);
 
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t empty;
-  sigemptyset(&empty);
-  sigset_t defaults;
-  sigemptyset(&defaults);
-  for (int s = 1; s < 32; ++s) {
-    if (s != SIGKILL && s != SIGSTOP) {
-      sigaddset(&defaults, s);
-    }
-  }
-  posix_spawnattr_setsigmask(&attr, &empty);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  pid_t pid = 0;
-  // posix_spawnp: vfork-style, safe in a multi-threaded process, and glibc
-  // reports the exec error as the return value.
-  const int err = ::posix_spawnp(&pid, argv[0], nullptr, &attr, argv.data(), envp.data());
-  posix_spawnattr_destroy(&attr);
-  if (err != 0) {
+  const Spawned spawned = spawn(args[0], argv.data(), envp.data());
+  if (spawned.pid < 0) {
+    const int err = spawned.error;
     const bool not_found = err == ENOENT || err == ENOTDIR;
     const bool searched = spec.argv[0].find('/') == std::string::npos;
     opts_.report(prog + ": " + spec.argv[0] + ": " +
                  (not_found && searched ? std::string("command not found") : std::strerror(err)));
     return not_found ? 127 : 126;
   }
+  const pid_t pid = spawned.pid;
   st.child.store(pid);
 
   int status = 0;

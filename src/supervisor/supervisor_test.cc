@@ -6,6 +6,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#if defined(__linux__)
+#include <sys/prctl.h>
+#endif
 #include <unistd.h>
 
 #include <atomic>
@@ -357,6 +360,47 @@ TEST(Reaping, AllModeReapsOrphans) {
 TEST(Reaping, ChildOnlyModeLeavesOrphanZombie) {
   const pid_t left = leftover_child_after(ReapMode::kChildOnly);
   EXPECT_GT(left, 0);
+}
+
+// The supervisor is killed outright (SIGKILL: no handler, no forwarding):
+// CMD still gets SIGTERM, from the kernel (PR_SET_PDEATHSIG). This process is
+// a subreaper, so CMD re-parents here and its end can be seen.
+TEST(ParentDeath, CmdGetsSigtermWhenTheSupervisorIsKilled) {
+#if defined(__linux__)
+  TempDir dir;
+  const std::string pid_file = dir.file("cmd.pid");
+  ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), 0);
+  const pid_t supervisor = ::fork();
+  ASSERT_GE(supervisor, 0);
+  if (supervisor == 0) {
+    ChildSpec spec;
+    spec.argv = {"/bin/sh", "-c", "echo $$ > " + pid_file + ".tmp && mv " + pid_file + ".tmp " + pid_file +
+                                      " && exec sleep 30"};
+    ::_exit(run_child(spec));
+  }
+  const bool started = wait_for_file(pid_file, kWatchdog);
+  ::kill(supervisor, SIGKILL);
+  int status = 0;
+  ASSERT_EQ(::waitpid(supervisor, &status, 0), supervisor);
+  ASSERT_TRUE(started) << "CMD never started";
+  const pid_t cmd = std::stoi(read_file(pid_file));
+  // CMD (now our child) ends by SIGTERM; bounded, and killed if it does not.
+  const auto deadline = std::chrono::steady_clock::now() + kWatchdog;
+  pid_t r = 0;
+  while ((r = ::waitpid(cmd, &status, WNOHANG)) == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  if (r == 0) {
+    ::kill(cmd, SIGKILL);
+    ::waitpid(cmd, &status, 0);
+    FAIL() << "CMD outlived its supervisor";
+  }
+  ASSERT_EQ(r, cmd);
+  EXPECT_TRUE(WIFSIGNALED(status));
+  EXPECT_EQ(WTERMSIG(status), SIGTERM);
+#else
+  GTEST_SKIP() << "PR_SET_PDEATHSIG is Linux";
+#endif
 }
 
 }  // namespace
