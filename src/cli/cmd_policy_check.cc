@@ -1,5 +1,6 @@
 // `kms-proxy policy-check`: evaluates a KMS key policy against an enclave's
 // measurements before deployment, with the same evaluator as kms-emulator.
+#include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <fstream>
@@ -18,6 +19,8 @@
 #include "base/time_format.h"
 #include "cli/commands.h"
 #include "config/measurements.h"
+#include "kms/operations.h"
+#include "policy/kms_request.h"
 #include "policy/policy.h"
 
 namespace kp::cli {
@@ -30,7 +33,11 @@ struct PolicyCheckFlags {
   std::string measurements_file;
   std::vector<std::string> pcrs;
   std::string action = "kms:Decrypt";
+  bool no_recipient = false;
   std::string principal;
+  std::string key_arn;
+  std::string key_spec = "SYMMETRIC_DEFAULT";
+  std::string key_usage = "ENCRYPT_DECRYPT";
   std::vector<std::string> encryption_context;
   std::vector<std::string> conditions;  // KEY=VALUE, repeatable per key
 };
@@ -100,8 +107,10 @@ std::optional<unsigned> pcr_of_key(std::string_view key) {
   if (rest == "imagesha384") {
     return 0U;
   }
+  // PCR<n> without leading zeros: KMS supplies "PCR1", so a policy's "PCR01"
+  // names a key no request carries (describe() then says "no value").
   if (rest.starts_with("pcr") && rest.size() > 3 && rest.size() <= 5 &&
-      rest.find_first_not_of("0123456789", 3) == std::string_view::npos) {
+      rest.find_first_not_of("0123456789", 3) == std::string_view::npos && (rest.size() == 4 || rest[3] != '0')) {
     return static_cast<unsigned>(std::stoul(std::string(rest.substr(3))));
   }
   return std::nullopt;
@@ -156,6 +165,286 @@ std::vector<std::string> request_values(const policy::RequestContext& ctx, const
   return {};
 }
 
+// The 12-digit account of an IAM/STS ARN ("" when it is none).
+std::string account_of(std::string_view arn) {
+  std::size_t pos = 0;
+  for (int field = 0; field < 4; ++field) {
+    pos = arn.find(':', pos);
+    if (pos == std::string_view::npos) {
+      return {};
+    }
+    ++pos;
+  }
+  const std::string_view account = arn.substr(pos, arn.find(':', pos) - pos);
+  return account.size() == 12 && account.find_first_not_of("0123456789") == std::string_view::npos
+             ? std::string(account)
+             : std::string();
+}
+
+// arn:PARTITION:kms:REGION:ACCOUNT:key/ID -> region ("" if it is not one).
+std::string key_arn_region(std::string_view arn) {
+  const bool kms = arn.starts_with("arn:") && arn.find(":kms:") != std::string_view::npos &&
+                   arn.find(":key/") != std::string_view::npos && !account_of(arn).empty();
+  if (!kms) {
+    return {};
+  }
+  const auto start = arn.find(":kms:") + 5;
+  return std::string(arn.substr(start, arn.find(':', start) - start));
+}
+
+// Operations on no key: no key policy governs them (IAM policies do).
+bool names_no_key(std::string_view op) {
+  for (const std::string_view n : {"CreateKey", "GenerateRandom", "ListKeys", "ListAliases", "ListRetirableGrants"}) {
+    if (op == n) {
+      return true;
+    }
+  }
+  return op.find("CustomKeyStore") != std::string_view::npos;
+}
+
+// --condition KEY=VALUE pairs, grouped by key (keys compare case-insensitively;
+// the first spelling is kept), in the order given.
+std::optional<std::vector<std::pair<std::string, std::vector<std::string>>>> parse_conditions(
+    const std::vector<std::string>& given) {
+  std::vector<std::pair<std::string, std::vector<std::string>>> out;
+  for (const auto& kv : given) {
+    const auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return std::nullopt;
+    }
+    const std::string key = kv.substr(0, eq);
+    auto it = std::find_if(out.begin(), out.end(), [&](const auto& e) { return lower(e.first) == lower(key); });
+    if (it == out.end()) {
+      out.emplace_back(key, std::vector<std::string>{});
+      it = std::prev(out.end());
+    }
+    it->second.push_back(kv.substr(eq + 1));
+  }
+  return out;
+}
+
+// The enclave's PCRs from --attestation, --measurements and --pcr (which win
+// in that order); nullopt after an error message.
+std::optional<std::map<unsigned, Bytes>> read_measurements(const PolicyCheckFlags& f) {
+  std::map<unsigned, Bytes> pcrs;
+  if (!f.attestation_file.empty()) {
+    auto raw = read_file(f.attestation_file);
+    auto bytes = raw ? attestation::read_document_input(*raw)
+                     : Result<Bytes>(Error{Errc::kNotFound, "cannot read the file"});
+    auto doc = bytes ? attestation::parse_document(*bytes) : Result<attestation::AttestationDocument>(bytes.error());
+    if (!doc) {
+      std::cerr << "policy-check: --attestation: " << doc.error().message << "\n";
+      return std::nullopt;
+    }
+    pcrs = doc->pcrs;
+  }
+  if (!f.measurements_file.empty()) {
+    auto json = read_file(f.measurements_file);
+    auto m = json ? config::parse_measurements_json(*json)
+                  : Result<config::PcrMap>(Error{Errc::kNotFound, "cannot read the file"});
+    if (!m) {
+      std::cerr << "policy-check: --measurements: " << m.error().message << "\n";
+      return std::nullopt;
+    }
+    for (auto& [i, v] : *m) {
+      pcrs[i] = v;
+    }
+  }
+  for (const auto& p : f.pcrs) {
+    auto kv = config::parse_pcr_assignment(p);
+    if (!kv) {
+      std::cerr << "policy-check: --pcr: " << kv.error().message << "\n";
+      return std::nullopt;
+    }
+    pcrs[kv->first] = kv->second;
+  }
+  return pcrs;
+}
+
+// The request policy-check imagines.
+struct Request {
+  policy::RequestContext ctx;
+  std::string action;             // "kms:Decrypt", the model's spelling
+  bool accepts_recipient = false;  // one of the five operations
+  bool with_recipient = false;     // ... and it carries the attestation keys
+};
+
+// The request for --action on the key by the caller, with the condition
+// keys KMS would supply; nullopt after an error message.
+std::optional<Request> build_request(const PolicyCheckFlags& f, const policy::Policy& pol,
+                                     const std::map<unsigned, Bytes>& pcrs) {
+  // The action: a KMS operation on a key ("kms:Decrypt", any case).
+  const kms::OperationInfo* op =
+      lower(f.action).starts_with("kms:") ? kms::find_operation(std::string_view(f.action).substr(4)) : nullptr;
+  if (op == nullptr) {
+    std::cerr << "policy-check: --action must name a KMS operation, e.g. kms:Decrypt or kms:GenerateDataKey (got \""
+              << f.action << "\")\n";
+    return std::nullopt;
+  }
+  const std::string action = "kms:" + std::string(op->name);
+  if (names_no_key(op->name)) {
+    std::cerr << "policy-check: " << action
+              << " names no key, so no key policy governs it: the caller's IAM policies do (KMS evaluates "
+                 "kms:RecipientAttestation conditions there too)\n";
+    return std::nullopt;
+  }
+  // Only the five operations that take a Recipient carry its attestation keys.
+  Request r;
+  r.action = action;
+  r.accepts_recipient = op->accepts_recipient;
+  r.with_recipient = op->accepts_recipient && !f.no_recipient;
+  if (r.with_recipient && pcrs.empty()) {
+    std::cerr << "policy-check: give the enclave's measurements: --attestation DOC, --measurements "
+                 "FILE or --pcr N=HEX (or --no-recipient for a request without an attestation document)\n";
+    return std::nullopt;
+  }
+  std::map<std::string, std::string> ec;
+  for (const auto& kv : f.encryption_context) {
+    const auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      std::cerr << "policy-check: --encryption-context takes K=V\n";
+      return std::nullopt;
+    }
+    ec[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  const auto overrides = parse_conditions(f.conditions);
+  if (!overrides) {
+    std::cerr << "policy-check: --condition takes KEY=VALUE, e.g. aws:SourceIp=203.0.113.7\n";
+    return std::nullopt;
+  }
+
+  // The key: its ARN matches Resource elements and gives the region and account.
+  policy::KeyFacts key;
+  if (!f.key_arn.empty()) {
+    key.region = key_arn_region(f.key_arn);
+    if (key.region.empty()) {
+      std::cerr << "policy-check: --key-arn must be a key ARN, arn:aws:kms:REGION:ACCOUNT:key/ID\n";
+      return std::nullopt;
+    }
+    key.arn = f.key_arn;
+  } else {
+    for (std::size_t i = 0; i < pol.statements.size(); ++i) {
+      const auto& st = pol.statements[i];
+      for (const auto& resource : st.resources) {
+        if (st.effective() && resource != "*") {
+          std::cerr << "policy-check: " << statement_name(i, st.sid) << " names the resource " << resource
+                    << ": pass --key-arn (the key's ARN) to tell whether it is this key\n";
+          return std::nullopt;
+        }
+      }
+    }
+  }
+  key.key_spec = f.key_spec;
+  key.key_usage = f.key_usage;
+
+  policy::CallerFacts who;
+  if (!f.principal.empty()) {
+    who.principal_arn = f.principal;
+  } else if (const std::string acct = account_of(f.key_arn); !acct.empty()) {
+    who.principal_arn = "arn:aws:iam::" + acct + ":root";
+  } else if (auto acct_of_policy = key_account(pol)) {
+    who.principal_arn = "arn:aws:iam::" + *acct_of_policy + ":root";
+  } else {
+    std::cerr << "policy-check: cannot tell the key's account from the policy: pass --principal ARN or --key-arn\n";
+    return std::nullopt;
+  }
+  who.account = account_of(who.principal_arn);
+  who.request_time = SystemClock::instance().now();
+
+  r.ctx = policy::kms_request_context(action, key, who);
+  if (r.with_recipient) {
+    policy::add_recipient_attestation(r.ctx, pcrs);
+  }
+  policy::add_encryption_context(r.ctx, ec);
+  // --condition replaces what the request would carry for that key.
+  for (const auto& [name, values] : *overrides) {
+    std::erase_if(r.ctx.keys, [&](const auto& e) { return lower(e.first) == lower(name); });
+    r.ctx.keys[name] = values;
+  }
+  return r;
+
+}
+
+// True when `st` lets `principal` in only through its account (an account
+// ID or ":root" entry) and `principal` is not that root: the key policy then
+// delegates to IAM, and the caller's IAM policies must allow the action too.
+bool allowed_only_as_account(const policy::Statement& st, const std::string& principal) {
+  if (st.not_principal || st.principal.everyone || principal.ends_with(":root")) {
+    return false;
+  }
+  const std::string role = policy::principal_arn_key_value(principal);
+  for (const auto& a : st.principal.aws) {
+    if (a == principal || a == role) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// The verdict, the deciding statement, and why.
+void print_verdict(const policy::Policy& pol, const Request& r, const policy::Decision& d,
+                   const std::map<unsigned, Bytes>& pcrs) {
+  std::cout << (d.allowed ? "ALLOWED" : "DENIED") << ": " << r.ctx.action << " by " << r.ctx.principal_arn
+            << "\n";
+  if (d.explicit_deny) {
+    std::cout << "  decided by: " << d.decided_by()
+              << " (explicit Deny: a Deny statement that applies overrides every Allow)\n";
+    const auto& st = pol.statements[*d.statement_index];
+    if (st.conditions.empty()) {
+      std::cout << "  it has no conditions: it denies " << r.ctx.action << " to this principal always\n";
+    } else {
+      std::cout << "  its conditions all hold for this enclave:\n";
+      for (const auto& c : st.conditions) {
+        const auto actual = request_values(r.ctx, c.key);
+        std::cout << "    - " << c.operator_name << " " << c.key << ": " << join(c.values, " or ")
+                  << "; request has " << (actual.empty() ? std::string("no value") : join(actual, ", "))
+                  << "\n";
+      }
+    }
+  } else {
+    std::cout << "  decided by: " << d.decided_by() << "\n";
+  }
+  if (d.allowed && allowed_only_as_account(pol.statements[*d.statement_index], r.ctx.principal_arn)) {
+    std::cout << "  note: the statement names the caller's account, not the caller: KMS also needs an IAM\n"
+                 "        policy of "
+              << r.ctx.principal_arn << " that allows " << r.action << "\n";
+  }
+  if (!d.allowed && !d.explicit_deny) {
+    bool any_allow = false;
+    for (const auto& miss : d.condition_misses) {
+      if (miss.effect != policy::Effect::kAllow) {
+        continue;  // a Deny statement whose conditions failed did not apply: not the cause
+      }
+      any_allow = true;
+      std::cout << "  " << statement_name(miss.statement_index, miss.sid) << " allows " << r.ctx.action
+                << " to this principal, but its conditions failed:\n";
+      for (const auto& fl : miss.failures) {
+        // The PCRs the request carries: none without a Recipient.
+        std::cout << "    - " << explain(fl, r.with_recipient ? pcrs : std::map<unsigned, Bytes>{}) << "\n";
+      }
+    }
+    if (!any_allow) {
+      std::cout << "  no Allow statement covers " << r.ctx.action << " for " << r.ctx.principal_arn
+                << " (check the statements' Action and Principal; --principal sets the caller)\n";
+    }
+  }
+  if (!pcrs.empty() && !r.with_recipient) {
+    std::cout << "  note: " << (r.accepts_recipient ? "--no-recipient: the request carries no attestation document"
+                                                     : r.action + " takes no Recipient")
+              << ", so KMS supplies no kms:RecipientAttestation keys and the measurements were not used\n";
+  }
+  bool debug = r.with_recipient;
+  for (unsigned i = 0; i <= 2; ++i) {
+    auto it = pcrs.find(i);
+    debug = debug && it != pcrs.end() && all_zero(it->second);
+  }
+  if (debug) {
+    std::cout << "  note: PCR0, PCR1 and PCR2 are all zero: this is a debug-mode enclave (nitro-cli\n"
+                 "        run-enclave --debug-mode); production key policies should not admit it\n";
+  }
+}
+
+
 int policy_check(const PolicyCheckFlags& f) {
   auto text = read_file(f.policy_file);
   if (!text) {
@@ -167,129 +456,16 @@ int policy_check(const PolicyCheckFlags& f) {
     std::cerr << "policy-check: " << pol.error().message << "\n";
     return 2;
   }
-  std::map<unsigned, Bytes> pcrs;
-  if (!f.attestation_file.empty()) {
-    auto raw = read_file(f.attestation_file);
-    auto bytes = raw ? attestation::read_document_input(*raw)
-                     : Result<Bytes>(Error{Errc::kNotFound, "cannot read the file"});
-    auto doc = bytes ? attestation::parse_document(*bytes) : Result<attestation::AttestationDocument>(bytes.error());
-    if (!doc) {
-      std::cerr << "policy-check: --attestation: " << doc.error().message << "\n";
-      return 2;
-    }
-    pcrs = doc->pcrs;
-  }
-  if (!f.measurements_file.empty()) {
-    auto json = read_file(f.measurements_file);
-    auto m = json ? config::parse_measurements_json(*json)
-                  : Result<config::PcrMap>(Error{Errc::kNotFound, "cannot read the file"});
-    if (!m) {
-      std::cerr << "policy-check: --measurements: " << m.error().message << "\n";
-      return 2;
-    }
-    for (auto& [i, v] : *m) {
-      pcrs[i] = v;
-    }
-  }
-  for (const auto& p : f.pcrs) {
-    auto kv = config::parse_pcr_assignment(p);
-    if (!kv) {
-      std::cerr << "policy-check: --pcr: " << kv.error().message << "\n";
-      return 2;
-    }
-    pcrs[kv->first] = kv->second;
-  }
-  if (pcrs.empty()) {
-    std::cerr << "policy-check: give the enclave's measurements: --attestation DOC, --measurements "
-                 "FILE or --pcr N=HEX\n";
+  const auto pcrs = read_measurements(f);
+  if (!pcrs) {
     return 2;
   }
-  std::map<std::string, std::string> ec;
-  for (const auto& kv : f.encryption_context) {
-    const auto eq = kv.find('=');
-    if (eq == std::string::npos || eq == 0) {
-      std::cerr << "policy-check: --encryption-context takes K=V\n";
-      return 2;
-    }
-    ec[kv.substr(0, eq)] = kv.substr(eq + 1);
-  }
-
-  policy::RequestContext ctx;
-  ctx.action = f.action;
-  if (!f.principal.empty()) {
-    ctx.principal_arn = f.principal;
-  } else if (auto acct = key_account(*pol)) {
-    ctx.principal_arn = "arn:aws:iam::" + *acct + ":root";
-  } else {
-    std::cerr << "policy-check: cannot tell the key's account from the policy: pass --principal ARN\n";
+  const auto request = build_request(f, *pol, *pcrs);
+  if (!request) {
     return 2;
   }
-  policy::add_recipient_attestation(ctx, pcrs);
-  policy::add_encryption_context(ctx, ec);
-  for (const auto& kv : f.conditions) {
-    const auto eq = kv.find('=');
-    if (eq == std::string::npos || eq == 0) {
-      std::cerr << "policy-check: --condition takes KEY=VALUE, e.g. aws:SourceIp=203.0.113.7\n";
-      return 2;
-    }
-    ctx.keys[kv.substr(0, eq)].push_back(kv.substr(eq + 1));
-  }
-  // The global keys every request carries, unless --condition set them.
-  const SysTime now = SystemClock::instance().now();
-  ctx.keys.try_emplace("aws:CurrentTime", std::vector<std::string>{format_rfc3339(now)});
-  ctx.keys.try_emplace("aws:EpochTime",
-                       std::vector<std::string>{std::to_string(
-                           std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count())});
-  ctx.keys.try_emplace("aws:SecureTransport", std::vector<std::string>{"true"});
-
-  const auto d = policy::evaluate(*pol, ctx);
-  std::cout << (d.allowed ? "ALLOWED" : "DENIED") << ": " << ctx.action << " by " << ctx.principal_arn
-            << "\n";
-  if (d.explicit_deny) {
-    std::cout << "  decided by: " << d.decided_by()
-              << " (explicit Deny: a Deny statement that applies overrides every Allow)\n";
-    const auto& st = pol->statements[*d.statement_index];
-    if (st.conditions.empty()) {
-      std::cout << "  it has no conditions: it denies " << ctx.action << " to this principal always\n";
-    } else {
-      std::cout << "  its conditions all hold for this enclave:\n";
-      for (const auto& c : st.conditions) {
-        const auto actual = request_values(ctx, c.key);
-        std::cout << "    - " << c.operator_name << " " << c.key << ": " << join(c.values, " or ")
-                  << "; request has " << (actual.empty() ? std::string("no value") : join(actual, ", "))
-                  << "\n";
-      }
-    }
-  } else {
-    std::cout << "  decided by: " << d.decided_by() << "\n";
-  }
-  if (!d.allowed && !d.explicit_deny) {
-    bool any_allow = false;
-    for (const auto& miss : d.condition_misses) {
-      if (miss.effect != policy::Effect::kAllow) {
-        continue;  // a Deny statement whose conditions failed did not apply: not the cause
-      }
-      any_allow = true;
-      std::cout << "  " << statement_name(miss.statement_index, miss.sid) << " allows " << ctx.action
-                << " to this principal, but its conditions failed:\n";
-      for (const auto& fl : miss.failures) {
-        std::cout << "    - " << explain(fl, pcrs) << "\n";
-      }
-    }
-    if (!any_allow) {
-      std::cout << "  no Allow statement covers " << ctx.action << " for " << ctx.principal_arn
-                << " (check the statements' Action and Principal; --principal sets the caller)\n";
-    }
-  }
-  bool debug = true;
-  for (unsigned i = 0; i <= 2; ++i) {
-    auto it = pcrs.find(i);
-    debug = debug && it != pcrs.end() && all_zero(it->second);
-  }
-  if (debug) {
-    std::cout << "  note: PCR0, PCR1 and PCR2 are all zero: this is a debug-mode enclave (nitro-cli\n"
-                 "        run-enclave --debug-mode); production key policies should not admit it\n";
-  }
+  const auto d = policy::evaluate(*pol, request->ctx);
+  print_verdict(*pol, *request, d, *pcrs);
   return d.allowed ? 0 : 1;
 }
 
@@ -307,19 +483,32 @@ Runner add_policy_check_command(CLI::App& app) {
                   "Take the PCRs from nitro-cli build-enclave/describe-eif/describe-enclaves JSON");
   sub->add_option("--pcr", f->pcrs, "PCR value N=HEX (96 hex digits; wins over the files); repeatable");
   sub->add_option("--action", f->action, "KMS action (default kms:Decrypt)");
+  sub->add_flag("--no-recipient", f->no_recipient,
+                "The request carries no attestation document (e.g. Decrypt from the parent instance):\n"
+                "does the policy keep such callers out?");
   sub->add_option("--principal", f->principal,
-                  "Caller ARN, e.g. the enclave's instance role (default: the root of the key's account,\n"
-                  "taken from the policy)");
+                  "Caller ARN, e.g. the enclave's instance role or its assumed-role session (default: the\n"
+                  "root of the key's account, from --key-arn or the policy)");
+  sub->add_option("--key-arn", f->key_arn,
+                  "The key's ARN: matched against Resource elements (required when a statement names\n"
+                  "one), and the request's aws:RequestedRegion");
+  sub->add_option("--key-spec", f->key_spec, "kms:KeySpec of the key (default SYMMETRIC_DEFAULT)");
+  sub->add_option("--key-usage", f->key_usage, "kms:KeyUsage of the key (default ENCRYPT_DECRYPT)");
   sub->add_option("--encryption-context", f->encryption_context,
                   "Encryption context pair K=V of the request; repeatable");
   sub->add_option("--condition", f->conditions,
-                  "Any other condition key of the request, KEY=VALUE (e.g. aws:SourceIp=203.0.113.7,\n"
-                  "kms:ViaService=..., aws:CurrentTime=2026-12-01T00:00:00Z); repeat a key for several\n"
-                  "values. aws:CurrentTime and aws:EpochTime default to now, aws:SecureTransport to true");
+                  "A condition key of the request, KEY=VALUE (e.g. aws:SourceIp=203.0.113.7,\n"
+                  "kms:ViaService=..., aws:CurrentTime=2026-12-01T00:00:00Z); replaces the value the\n"
+                  "request would carry; repeat a key for several values. Defaults as KMS supplies them:\n"
+                  "aws:CurrentTime / aws:EpochTime now, aws:SecureTransport true (KMS is HTTPS-only),\n"
+                  "kms:CallerAccount, aws:PrincipalArn (the role of a session), kms:KeySpec, kms:KeyUsage,\n"
+                  "kms:KeyOrigin AWS_KMS, kms:EncryptionAlgorithm SYMMETRIC_DEFAULT where it applies");
   sub->footer(
-      "Evaluates the policy as KMS does (explicit Deny wins, then any Allow whose conditions hold),\n"
-      "with kms:RecipientAttestation:ImageSha384 and :PCR<n> taken from the enclave's measurements,\n"
-      "and says which statement decided and which condition failed, e.g.\n"
+      "Evaluates the key policy as KMS does (explicit Deny wins, then any Allow whose conditions\n"
+      "hold) for one request, with the condition keys KMS would supply (the same request context\n"
+      "kms-emulator builds) and, for the five operations that take a Recipient,\n"
+      "kms:RecipientAttestation:ImageSha384 and :PCR<n> from the enclave's measurements. It says\n"
+      "which statement decided and which condition failed, e.g.\n"
       "  PCR0 expected 3aa0..., enclave has 0000... (debug-mode enclave)\n"
       "Exit status: 0 allowed, 1 denied, 2 usage or input error.\n"
       "Examples:\n"
@@ -327,7 +516,9 @@ Runner add_policy_check_command(CLI::App& app) {
       "  aws kms get-key-policy --key-id $KEY --policy-name default --output text > key-policy.json\n"
       "  kms-proxy policy-check --policy key-policy.json --attestation doc.b64 \\\n"
       "      --principal arn:aws:iam::111122223333:role/enclave --encryption-context app=billing\n"
-      "  kms-proxy policy-check --policy key-policy.json --action kms:GenerateDataKey --pcr 0=$PCR0");
+      "  kms-proxy policy-check --policy key-policy.json --action kms:GenerateDataKey --pcr 0=$PCR0\n"
+      "  kms-proxy policy-check --policy key-policy.json --no-recipient \\\n"
+      "      --principal arn:aws:iam::111122223333:role/parent   # should be DENIED");
   return [sub, f]() -> int { return *sub ? policy_check(*f) : -1; };
 }
 

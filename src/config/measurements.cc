@@ -70,10 +70,21 @@ Result<PcrMap> parse_measurements_json(std::string_view json) {
   if (ec) {
     return fail(Errc::kValidation, "measurements: not valid JSON (" + ec.message() + ")");
   }
-  if (!root.is_object()) {
-    return fail(Errc::kValidation, "measurements: expected a JSON object");
+  const boost::json::value* top = &root;
+  if (root.is_array()) {
+    // nitro-cli describe-enclaves: one entry per running enclave.
+    const auto& enclaves = root.get_array();
+    if (enclaves.size() != 1) {
+      return fail(Errc::kValidation, "measurements: the array lists " + std::to_string(enclaves.size()) +
+                                         " enclaves (nitro-cli describe-enclaves); give one entry, e.g. "
+                                         "jq '.[0]'");
+    }
+    top = &enclaves[0];
   }
-  const boost::json::object* m = &root.get_object();
+  if (!top->is_object()) {
+    return fail(Errc::kValidation, "measurements: expected a JSON object (or describe-enclaves' array of one)");
+  }
+  const boost::json::object* m = &top->get_object();
   if (const auto* inner = m->if_contains("Measurements")) {
     if (!inner->is_object()) {
       return fail(Errc::kValidation, "measurements: \"Measurements\" must be an object");

@@ -3,7 +3,8 @@
 // Expected enclave measurements (PCRs): parsed from the JSON nitro-cli prints
 // for build-enclave / describe-eif / describe-enclaves
 //   {"Measurements": {"HashAlgorithm": "Sha384 { ... }", "PCR0": "<96 hex>", ...}}
-// (a bare measurements object is accepted too) and from `--pcr N=HEX` flags.
+// (a bare measurements object is accepted too, and describe-enclaves' array
+// when it lists one enclave) and from `--pcr N=HEX` flags.
 // PCR indices are 0..31; values are 48 bytes (SHA-384).
 //
 //   auto pcrs = kp::config::parse_measurements_json(text);

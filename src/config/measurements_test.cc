@@ -41,6 +41,17 @@ TEST(Measurements, BareObjectWithPcr8) {
   EXPECT_EQ(pcrs->count(8), 1U);
 }
 
+// nitro-cli describe-enclaves prints an array, one entry per enclave, each
+// with its Measurements.
+TEST(Measurements, DescribeEnclavesArrayOfOne) {
+  const std::string json = R"([{"EnclaveName": "app", "EnclaveID": "i-0123-enc0123", "State": "RUNNING",
+    "Flags": "NONE", "Measurements": {"HashAlgorithm": "Sha384 { ... }", "PCR0": ")" + kPcr0 + R"("}}])";
+  auto pcrs = parse_measurements_json(json);
+  ASSERT_TRUE(pcrs.has_value()) << pcrs.error().message;
+  ASSERT_EQ(pcrs->size(), 1U);
+  EXPECT_EQ(hex_encode(pcrs->at(0)), kPcr0);
+}
+
 TEST(Measurements, Errors) {
   const auto msg = [](std::string_view json) {
     auto r = parse_measurements_json(json);
@@ -50,7 +61,10 @@ TEST(Measurements, Errors) {
   EXPECT_EQ(msg(read("measurements_short.json")),
             "measurements: PCR0: expected 48 bytes (96 hex digits, SHA-384), got 32 bytes");
   EXPECT_THAT(msg("{not json"), HasSubstr("measurements: not valid JSON"));
-  EXPECT_EQ(msg("[]"), "measurements: expected a JSON object");
+  EXPECT_EQ(msg("[]"),
+            "measurements: the array lists 0 enclaves (nitro-cli describe-enclaves); give one entry, e.g. jq '.[0]'");
+  EXPECT_THAT(msg("[{}, {}]"), HasSubstr("lists 2 enclaves"));
+  EXPECT_EQ(msg("5"), "measurements: expected a JSON object (or describe-enclaves' array of one)");
   EXPECT_EQ(msg(R"({"Measurements": {"HashAlgorithm": "Sha384 { ... }"}})"),
             "measurements: no PCR0..PCR31 entries found");
   EXPECT_EQ(msg(R"({"Measurements": "x"})"), "measurements: \"Measurements\" must be an object");

@@ -1,62 +1,77 @@
 // Key-policy enforcement through kp::policy (the module `kms-proxy
 // policy-check` uses too): every request on a key is evaluated against the
-// key's policy with the request's condition keys.
-#include "policy/policy.h"
+// key's policy with the condition keys policy::kms_request_context() gives
+// every request on that key, plus the request's own.
+#include "policy/kms_request.h"
 
-#include <chrono>
 #include <string>
 #include <vector>
 
-#include "base/time_format.h"
 #include "emulator/internal.h"
+#include "policy/policy.h"
 
 namespace kp::emulator {
 
 namespace {
 
+// KMS's quota on a key policy document ("Key policy document size: 32 KB"),
+// below the API model's 131072-character limit.
+constexpr std::size_t kKeyPolicyQuotaBytes = 32768;
+
+policy::KeyFacts facts_of(const KeyRecord& key) {
+  policy::KeyFacts f;
+  f.arn = key.arn();
+  f.region = key.region;
+  f.key_spec = key.key_spec;
+  f.key_usage = key.key_usage;
+  for (const auto& [tag_key, tag_value] : key.tags) {
+    f.tags[tag_key] = tag_value;
+  }
+  return f;
+}
+
 Result<policy::Decision> decide(std::string_view policy_text, std::string_view action, const Caller& caller,
-                                std::string_view key_arn, const ConditionKeys& conditions) {
+                                const KeyRecord& key, const ConditionKeys& request) {
   auto p = policy::parse_policy(policy_text);
   if (!p) {
     return p.error();
   }
-  policy::RequestContext ctx;
-  ctx.action = std::string(action);
-  ctx.principal_arn = caller.principal_arn;
-  ctx.caller_account = caller.account;
-  ctx.resource = std::string(key_arn);
-  ctx.keys = conditions;
-  // Global condition keys every AWS request carries (IAM User Guide,
-  // "AWS global condition context keys"). aws:SourceIp is not among them:
-  // the emulator listens on loopback, where it would only ever be 127.0.0.1.
-  ctx.keys.try_emplace("aws:CurrentTime", std::vector<std::string>{format_rfc3339(caller.request_time)});
-  ctx.keys.try_emplace(
-      "aws:EpochTime",
-      std::vector<std::string>{std::to_string(
-          std::chrono::duration_cast<std::chrono::seconds>(caller.request_time.time_since_epoch()).count())});
-  ctx.keys.try_emplace("aws:SecureTransport",
-                       std::vector<std::string>{caller.secure_transport ? "true" : "false"});
+  policy::CallerFacts who;
+  who.principal_arn = caller.principal_arn;
+  who.account = caller.account;
+  who.request_time = caller.request_time;
+  // KMS answers only HTTPS; the emulator says what its transport is, so a
+  // TLS-only policy can be tried with --tls-cert (policy-check assumes true).
+  who.secure_transport = caller.secure_transport;
+  policy::RequestContext ctx = policy::kms_request_context(action, facts_of(key), who);
+  for (const auto& [name, values] : request) {
+    ctx.keys[name] = values;
+  }
   return policy::evaluate(*p, ctx);
 }
 
 }  // namespace
 
 Result<void> authorize(const KeyRecord& key, std::string_view action, const Caller& caller,
-                       const ConditionKeys& conditions) {
-  const std::string arn = key.arn();
-  auto d = decide(key.policy, action, caller, arn, conditions);
+                       const ConditionKeys& request) {
+  auto d = decide(key.policy, action, caller, key, request);
   if (!d) {
     // Stored policies were parsed when set; failing now is a bug or a hand-edited file.
-    return fail(Errc::kInternal, "kms-emulator: the stored key policy of " + arn + " does not parse");
+    return fail(Errc::kInternal, "kms-emulator: the stored key policy of " + key.arn() + " does not parse");
   }
   if (!d->allowed) {
     return fail(Errc::kAccessDenied,
-                policy::access_denied_message(caller.principal_arn, action, arn, d->explicit_deny));
+                policy::access_denied_message(caller.principal_arn, action, key.arn(), d->explicit_deny));
   }
   return {};
 }
 
 Result<void> check_policy_document(std::string_view policy_text) {
+  if (policy_text.size() > kKeyPolicyQuotaBytes) {
+    return fail(Errc::kLimitExceeded, "The key policy is " + std::to_string(policy_text.size()) +
+                                          " bytes; the maximum key policy size is " +
+                                          std::to_string(kKeyPolicyQuotaBytes) + " bytes.");
+  }
   auto p = policy::parse_policy(policy_text);
   if (!p) {
     return p.error();
@@ -64,12 +79,12 @@ Result<void> check_policy_document(std::string_view policy_text) {
   return {};
 }
 
-Result<void> check_policy_lockout(std::string_view policy_text, const Caller& caller, std::string_view key_arn) {
+Result<void> check_policy_lockout(std::string_view policy_text, const Caller& caller, const KeyRecord& key) {
   // KMS's "policy lockout safety check": the principal making the request
-  // must still be allowed to call PutKeyPolicy under the new policy.
-  ConditionKeys conditions;
-  conditions["kms:CallerAccount"] = {caller.account};
-  auto d = decide(policy_text, "kms:PutKeyPolicy", caller, key_arn, conditions);
+  // must still be allowed to call PutKeyPolicy under the new policy, with the
+  // condition keys such a call would carry.
+  const ConditionKeys request{{"kms:BypassPolicyLockoutSafetyCheck", {"false"}}};
+  auto d = decide(policy_text, "kms:PutKeyPolicy", caller, key, request);
   if (!d) {
     return d.error();
   }

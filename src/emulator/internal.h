@@ -135,19 +135,13 @@ std::string key_metadata_json(const KeyRecord& key);
 /// the field only for symmetric encryption keys).
 std::string key_material_id(const KeyRecord& key);
 
-/// Condition keys every request on `key` carries (kms:CallerAccount, ...).
-ConditionKeys base_conditions(const KeyRecord& key, const Caller& caller);
-/// `action` on `key` authorized with the key's condition keys plus `request`
-/// (the ones this request adds, e.g. kms:SigningAlgorithm).
-Result<void> authorize_with(const KeyRecord& key, std::string_view action, const Caller& caller,
-                            const ConditionKeys& request);
 /// The request's KeyId resolved (a snapshot, without the store lock) and
-/// authorized as authorize_with() does.
+/// authorized as authorize() does.
 Result<std::shared_ptr<const KeyRecord>> authorized_key(KmsEmulator::Impl& e, const Caller& caller,
                                                         const boost::json::object& in, std::string_view action,
                                                         const ConditionKeys& request = {});
 /// The key an operation changes (call with e.mu held): the request's KeyId
-/// resolved, `action` authorized as authorize_with() does, and not pending
+/// resolved, `action` authorized as authorize() does, and not pending
 /// deletion (KMSInvalidStateException).
 Result<std::shared_ptr<const KeyRecord>> key_to_change(KmsEmulator::Impl& e, const Caller& caller,
                                                        const boost::json::object& in, std::string_view action,
@@ -156,16 +150,20 @@ Result<std::shared_ptr<const KeyRecord>> key_to_change(KmsEmulator::Impl& e, con
 void add_context_conditions(ConditionKeys& c, const EncryptionContext& ec);
 
 /// Evaluates the key policy of `key` for `action` ("kms:Decrypt") through
-/// kp::policy. Errors: kAccessDenied with AWS's message; kMalformedPolicy if
-/// the stored policy no longer parses.
+/// kp::policy, with the condition keys every request on the key carries
+/// (policy::kms_request_context: caller, key, global keys) and `request`'s,
+/// the ones this request adds (e.g. kms:SigningAlgorithm), which win.
+/// Errors: kAccessDenied with AWS's message; kInternal if the stored policy
+/// no longer parses.
 Result<void> authorize(const KeyRecord& key, std::string_view action, const Caller& caller,
-                       const ConditionKeys& conditions);
+                       const ConditionKeys& request);
 /// Parses a policy document for CreateKey/PutKeyPolicy (MalformedPolicyDocumentException).
+/// Also KMS's 32 KB key policy quota (LimitExceededException).
 Result<void> check_policy_document(std::string_view policy);
 /// AWS's policy lockout safety check for CreateKey/PutKeyPolicy: the new
-/// policy must let `caller` call kms:PutKeyPolicy later
-/// (MalformedPolicyDocumentException otherwise).
-Result<void> check_policy_lockout(std::string_view policy, const Caller& caller, std::string_view key_arn);
+/// policy must let `caller` call kms:PutKeyPolicy on `key` later, without
+/// BypassPolicyLockoutSafetyCheck (MalformedPolicyDocumentException otherwise).
+Result<void> check_policy_lockout(std::string_view policy, const Caller& caller, const KeyRecord& key);
 /// The default key policy of `account`.
 std::string default_policy(std::string_view account);
 

@@ -323,24 +323,6 @@ std::string key_metadata_json(const KeyRecord& key) {
   return r.take_body();
 }
 
-ConditionKeys base_conditions(const KeyRecord& key, const Caller& caller) {
-  ConditionKeys c;
-  c["kms:CallerAccount"] = {caller.account};
-  c["aws:PrincipalArn"] = {caller.principal_arn};
-  c["aws:PrincipalAccount"] = {caller.account};
-  c["aws:RequestedRegion"] = {key.region};
-  c["kms:KeySpec"] = {key.key_spec};
-  c["kms:CustomerMasterKeySpec"] = {key.key_spec};
-  c["kms:KeyUsage"] = {key.key_usage};
-  c["kms:KeyOrigin"] = {"AWS_KMS"};
-  c["kms:KeyManager"] = {"CUSTOMER"};
-  c["kms:MultiRegion"] = {"false"};
-  for (const auto& [tag_key, tag_value] : key.tags) {  // attribute-based access control
-    c["aws:ResourceTag/" + tag_key] = {tag_value};
-  }
-  return c;
-}
-
 Result<std::shared_ptr<const KeyRecord>> authorized_key(KmsEmulator::Impl& e, const Caller& caller,
                                                         const json::object& in, std::string_view action,
                                                         const ConditionKeys& request) {
@@ -348,7 +330,7 @@ Result<std::shared_ptr<const KeyRecord>> authorized_key(KmsEmulator::Impl& e, co
   if (!key) {
     return key.error();
   }
-  if (auto a = authorize_with(**key, action, caller, request); !a) {
+  if (auto a = authorize(**key, action, caller, request); !a) {
     return a.error();
   }
   return key;
@@ -362,20 +344,13 @@ Result<std::shared_ptr<const KeyRecord>> key_to_change(KmsEmulator::Impl& e, con
     return key.error();
   }
   const KeyRecord& k = **key;
-  if (auto a = authorize_with(k, action, caller, request); !a) {
+  if (auto a = authorize(k, action, caller, request); !a) {
     return a.error();
   }
   if (k.state == KeyState::kPendingDeletion) {
     return fail(Errc::kInvalidState, k.arn() + " is pending deletion.");
   }
   return key;
-}
-
-Result<void> authorize_with(const KeyRecord& key, std::string_view action, const Caller& caller,
-                            const ConditionKeys& request) {
-  ConditionKeys conditions = base_conditions(key, caller);
-  conditions.insert(request.begin(), request.end());
-  return authorize(key, action, caller, conditions);
 }
 
 void add_context_conditions(ConditionKeys& c, const EncryptionContext& ec) {

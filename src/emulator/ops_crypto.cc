@@ -138,7 +138,7 @@ Result<Decrypted> decrypt_core(KmsEmulator::Impl& e, const Caller& caller, ByteV
     key = std::move(*named);
   }
   const KeyRecord& k = *key;
-  ConditionKeys conditions = base_conditions(k, caller);
+  ConditionKeys conditions;
   add_context_conditions(conditions, ec);
   conditions["kms:EncryptionAlgorithm"] = {std::string(alg)};
   if (recipient != nullptr) {
@@ -196,7 +196,7 @@ Result<Encrypted> encrypt_core(KmsEmulator::Impl& e, const Caller& caller, std::
     return key.error();
   }
   const KeyRecord& k = **key;
-  ConditionKeys conditions = base_conditions(k, caller);
+  ConditionKeys conditions;
   add_context_conditions(conditions, ec);
   conditions["kms:EncryptionAlgorithm"] = {std::string(alg)};
   if (auto a = authorize(k, action, caller, conditions); !a) {

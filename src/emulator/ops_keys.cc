@@ -113,20 +113,20 @@ Result<Reply> op_create_key(KmsEmulator::Impl& e, const Caller& caller, json::ob
   k.key_id = random_uuid();
   k.account = caller.account;
   k.region = e.options.region;
+  k.key_spec = spec;
+  k.key_usage = usage;
   const auto policy = get_str(in, "Policy");
   if (policy) {
     if (auto p = check_policy_document(*policy); !p) {
       return p.error();
     }
     if (!get_bool(in, "BypassPolicyLockoutSafetyCheck")) {
-      if (auto l = check_policy_lockout(*policy, caller, k.arn()); !l) {
+      if (auto l = check_policy_lockout(*policy, caller, k); !l) {
         return l.error();
       }
     }
   }
   k.description = get_str(in, "Description").value_or("");
-  k.key_spec = spec;
-  k.key_usage = usage;
   k.creation_ms = e.now_ms();
   k.policy = policy ? *policy : default_policy(caller.account);
   if (spec == "SYMMETRIC_DEFAULT") {
@@ -236,7 +236,7 @@ Result<Reply> op_cancel_key_deletion(KmsEmulator::Impl& e, const Caller& caller,
     return key.error();
   }
   const auto& k = **key;
-  if (auto a = authorize(k, "kms:CancelKeyDeletion", caller, base_conditions(k, caller)); !a) {
+  if (auto a = authorize(k, "kms:CancelKeyDeletion", caller, {}); !a) {
     return a.error();
   }
   if (k.state != KeyState::kPendingDeletion) {
@@ -262,14 +262,16 @@ Result<Reply> op_put_key_policy(KmsEmulator::Impl& e, const Caller& caller, json
   if (auto p = check_policy_document(policy); !p) {
     return p.error();
   }
+  const bool bypass = get_bool(in, "BypassPolicyLockoutSafetyCheck");
   std::lock_guard<std::mutex> lock(e.mu);
-  auto key = key_to_change(e, caller, in, "kms:PutKeyPolicy");
+  auto key = key_to_change(e, caller, in, "kms:PutKeyPolicy",
+                           {{"kms:BypassPolicyLockoutSafetyCheck", {bypass ? "true" : "false"}}});
   if (!key) {
     return key.error();
   }
   const auto& k = **key;
-  if (!get_bool(in, "BypassPolicyLockoutSafetyCheck")) {
-    if (auto l = check_policy_lockout(policy, caller, k.arn()); !l) {
+  if (!bypass) {
+    if (auto l = check_policy_lockout(policy, caller, k); !l) {
       return l.error();
     }
   }

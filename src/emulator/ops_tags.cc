@@ -1,6 +1,6 @@
 // Tags: TagResource, UntagResource, ListResourceTags, and the Tags of
 // CreateKey. A key's tags are also its aws:ResourceTag/<key> condition keys
-// (ops_common.cc, base_conditions); TagResource adds aws:RequestTag/<key> and
+// (policy/kms_request.h, through authorize()); TagResource adds aws:RequestTag/<key> and
 // aws:TagKeys, UntagResource aws:TagKeys, so tag-based policies evaluate as in
 // KMS.
 #include <algorithm>

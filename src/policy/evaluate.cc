@@ -3,6 +3,7 @@
 #include <string>
 
 #include "base/encoding.h"
+#include "policy/kms_request.h"
 #include "policy/match.h"
 #include "policy/policy.h"
 #include "policy/typed_values.h"
@@ -135,7 +136,7 @@ std::vector<std::string> lookup(const RequestContext& ctx, std::string_view key)
   }
   if (!found) {
     if (ascii_iequals(key, "aws:PrincipalArn") && !ctx.principal_arn.empty()) {
-      out.push_back(ctx.principal_arn);
+      out.push_back(principal_arn_key_value(ctx.principal_arn));
     } else if (ascii_iequals(key, "kms:CallerAccount") || ascii_iequals(key, "aws:PrincipalAccount")) {
       if (auto a = caller_account(ctx); !a.empty()) {
         out.push_back(std::move(a));
@@ -311,6 +312,9 @@ Decision evaluate(const Policy& policy, const RequestContext& ctx) {
   std::optional<std::size_t> first_allow;
   for (std::size_t i = 0; i < policy.statements.size(); ++i) {
     const Statement& st = policy.statements[i];
+    if (!st.effective()) {
+      continue;
+    }
     if (!action_applies(st, ctx.action) || principal_matches(st.principal, ctx) == st.not_principal ||
         !resource_applies(st, ctx.resource)) {
       continue;

@@ -23,6 +23,22 @@ bool split_arn(std::string_view s, std::array<std::string_view, 6>& out) noexcep
   return true;
 }
 
+// Bytes of the UTF-8 sequence starting at text[i] (1 for ASCII, a stray
+// continuation byte or a truncated sequence): '?' and '*' consume characters.
+std::size_t char_length(std::string_view text, std::size_t i) noexcept {
+  const auto lead = static_cast<unsigned char>(text[i]);
+  const std::size_t n = lead < 0xC0 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
+  if (i + n > text.size()) {
+    return 1;
+  }
+  for (std::size_t k = 1; k < n; ++k) {
+    if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) {
+      return 1;
+    }
+  }
+  return n;
+}
+
 }  // namespace
 
 bool ascii_iequals(std::string_view a, std::string_view b) noexcept {
@@ -48,12 +64,16 @@ bool wildcard_match(std::string_view pattern, std::string_view text, bool ignore
     if (p < pattern.size() && pattern[p] == '*') {
       star = p++;
       mark = t;
-    } else if (p < pattern.size() && (pattern[p] == '?' || same(pattern[p], text[t]))) {
+    } else if (p < pattern.size() && pattern[p] == '?') {
+      ++p;
+      t += char_length(text, t);
+    } else if (p < pattern.size() && same(pattern[p], text[t])) {
       ++p;
       ++t;
     } else if (star != std::string_view::npos) {
       p = star + 1;
-      t = ++mark;
+      mark += char_length(text, mark);
+      t = mark;
     } else {
       return false;
     }

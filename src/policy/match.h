@@ -7,8 +7,8 @@
 
 namespace kp::policy {
 
-/// IAM wildcard match: '*' = any run (also empty), '?' = exactly one character.
-/// ASCII case folding when `ignore_case`.
+/// IAM wildcard match: '*' = any run (also empty), '?' = exactly one character
+/// (a whole UTF-8 sequence). ASCII case folding when `ignore_case`.
 bool wildcard_match(std::string_view pattern, std::string_view text, bool ignore_case) noexcept;
 
 /// ArnEquals/ArnLike: each of the six colon-separated ARN components

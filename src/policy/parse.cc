@@ -88,6 +88,37 @@ bool is_account_id(std::string_view s) {
   return true;
 }
 
+// What an "AWS" principal may be: an account ID, an IAM/STS ARN of an
+// account ("...:root", "...:role/Name", "...:user/Name", "...:assumed-role/
+// Name/session"), or the unique ID GetKeyPolicy shows for a deleted
+// principal (AROA..., AIDA...). Wildcards only as the lone "*" (IAM allows no
+// partial ones: "arn:aws:iam::*:root" is refused).
+bool is_aws_principal(std::string_view a) {
+  if (is_account_id(a)) {
+    return true;
+  }
+  if (a.find('*') != std::string_view::npos || a.find('?') != std::string_view::npos) {
+    return false;
+  }
+  if (a.size() >= 16 && a.size() <= 128 && a.front() == 'A' &&
+      a.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") == std::string_view::npos) {
+    return true;  // a unique principal ID
+  }
+  // arn:PARTITION:(iam|sts)::ACCOUNT:RESOURCE
+  std::array<std::string_view, 5> f;
+  std::string_view rest = a;
+  for (auto& field : f) {
+    const auto colon = rest.find(':');
+    if (colon == std::string_view::npos) {
+      return false;
+    }
+    field = rest.substr(0, colon);
+    rest.remove_prefix(colon + 1);
+  }
+  return f[0] == "arn" && !f[1].empty() && (f[2] == "iam" || f[2] == "sts") && f[3].empty() &&
+         is_account_id(f[4]) && !rest.empty();
+}
+
 Result<Principal> parse_principal(const json::value& v, const std::string& where) {
   Principal p;
   if (v.is_string()) {
@@ -110,9 +141,9 @@ Result<Principal> parse_principal(const json::value& v, const std::string& where
       for (const auto& a : *list) {
         if (a == "*") {
           p.everyone = true;
-        } else if (!is_account_id(a) && a.rfind("arn:", 0) != 0) {
+        } else if (!is_aws_principal(a)) {
           return malformed("Policy contains a statement with one or more invalid principals: \"" + a + "\" in " +
-                           where);
+                           where + " (an account ID, an IAM or STS ARN without wildcards, or \"*\")");
         }
       }
       p.aws = std::move(*list);
@@ -273,7 +304,7 @@ Result<Statement> parse_statement(const json::value& v, std::size_t index) {
   const std::string where = statement_label(index, st.sid);
   bool have_effect = false;
   bool have_principal = false;
-  bool have_action = false;
+  bool have_action = false;  // Action or NotAction seen
   bool have_resource = false;
   for (const auto& [name, value] : obj) {
     if (name == "Sid") {
@@ -348,12 +379,9 @@ Result<Statement> parse_statement(const json::value& v, std::size_t index) {
   if (!have_principal) {
     return malformed(where + " has no Principal (every key policy statement must name one)");
   }
-  if (!have_action) {
-    return malformed(where + " has no Action or NotAction");
-  }
-  if (!have_resource) {
-    return malformed(where + " has no Resource or NotResource");
-  }
+  // Without Action or Resource the statement has no effect; KMS accepts
+  // such a policy all the same (PutKeyPolicy API reference), so it parses and
+  // never applies (Statement::actions / resources stay empty).
   return st;
 }
 

@@ -122,6 +122,10 @@ struct Statement {
   std::vector<std::string> resources;
   bool not_resource = false;
   std::vector<Condition> conditions;
+
+  /// False for a statement without Action/NotAction or Resource/NotResource:
+  /// KMS accepts it, and it applies to nothing.
+  bool effective() const noexcept { return !actions.empty() && !resources.empty(); }
 };
 
 struct Policy {

@@ -541,8 +541,6 @@ TEST(Parse, RejectsMalformedPolicies) {
        "Effect must be \"Allow\" or \"Deny\""},
       {R"({"Statement":[{"Sid":"S1","Effect":"Allow","Action":"kms:*","Resource":"*"}]})",
        "Statement 0 (\"S1\") has no Principal"},
-      {R"({"Statement":[{"Effect":"Allow","Principal":"*","Resource":"*"}]})", "has no Action or NotAction"},
-      {R"({"Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*"}]})", "has no Resource or NotResource"},
       {R"({"Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*","NotAction":"kms:x","Resource":"*"}]})",
        "both Action and NotAction"},
       {R"({"Statement":[{"Effect":"Allow","Principal":"*","NotPrincipal":"*","Action":"kms:*","Resource":"*"}]})",
@@ -557,6 +555,18 @@ TEST(Parse, RejectsMalformedPolicies) {
        "Principal must be \"*\" or an object"},
       {R"({"Statement":[{"Effect":"Allow","Principal":{"AWS":"bob"},"Action":"kms:*","Resource":"*"}]})",
        "one or more invalid principals"},
+      // IAM allows no partial wildcards in principals, and only IAM/STS ARNs of an account.
+      {R"({"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:*"},"Action":"kms:*",)"
+       R"("Resource":"*"}]})",
+       "one or more invalid principals: \"arn:aws:iam::111122223333:*\""},
+      {R"({"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::*:root"},"Action":"kms:*",)"
+       R"("Resource":"*"}]})",
+       "invalid principals"},
+      {R"({"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:garbage"},"Action":"kms:*","Resource":"*"}]})",
+       "invalid principals"},
+      {R"({"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:s3:::bucket"},"Action":"kms:*",)"
+       R"("Resource":"*"}]})",
+       "invalid principals"},
       {R"({"Statement":[{"Effect":"Allow","Principal":{"Robot":"x"},"Action":"kms:*","Resource":"*"}]})",
        "unknown principal type \"Robot\""},
       {R"({"Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*","Extra":1}]})",
@@ -597,6 +607,27 @@ TEST(Context, DefaultKeysFromThePrincipal) {
   EXPECT_FALSE(evaluate(p, r).allowed);
 }
 
+// KMS accepts a statement without Action or Resource (PutKeyPolicy API
+// reference: "the policy statement is ineffective"), so a GetKeyPolicy output
+// with one still parses; such a statement never applies. Unique principal IDs
+// (a deleted role shows as AROA...) parse too and match nobody.
+TEST(Parse, IneffectiveStatementsAndUniqueIds) {
+  const Policy p = parse_ok(R"({"Version":"2012-10-17","Statement":[
+    {"Sid":"NoResource","Effect":"Allow","Principal":"*","Action":"kms:*"},
+    {"Sid":"NoAction","Effect":"Allow","Principal":"*","Resource":"*"},
+    {"Sid":"Gone","Effect":"Allow","Principal":{"AWS":"AROAEXAMPLEID0000001"},"Action":"kms:*","Resource":"*"}]})");
+  ASSERT_EQ(p.statements.size(), 3U);
+  EXPECT_FALSE(p.statements[0].effective());
+  EXPECT_FALSE(p.statements[1].effective());
+  EXPECT_TRUE(p.statements[2].effective());
+  const Decision d = evaluate(p, ctx());
+  EXPECT_FALSE(d.allowed);
+  EXPECT_FALSE(d.statement_index.has_value());
+  RequestContext with_resource = ctx();
+  with_resource.resource = "arn:aws:kms:us-east-1:111122223333:key/k";
+  EXPECT_FALSE(evaluate(p, with_resource).allowed);
+}
+
 TEST(Match, Wildcards) {
   EXPECT_TRUE(wildcard_match("", "", false));
   EXPECT_FALSE(wildcard_match("", "a", false));
@@ -605,6 +636,15 @@ TEST(Match, Wildcards) {
   EXPECT_FALSE(wildcard_match("a*b*c", "axxbyy", false));
   EXPECT_TRUE(wildcard_match("A?C", "abc", true));
   EXPECT_FALSE(wildcard_match("A?C", "abc", false));
+  // '?' is one character, not one byte (encryption context values are UTF-8).
+  EXPECT_TRUE(wildcard_match("caf?", "caf\xC3\xA9", false));
+  EXPECT_FALSE(wildcard_match("caf??", "caf\xC3\xA9", false));
+  EXPECT_TRUE(wildcard_match("*?", "\xE2\x82\xAC", false));
+  EXPECT_FALSE(wildcard_match("*??", "\xE2\x82\xAC", false));
+  EXPECT_TRUE(wildcard_match("*??", "a\xE2\x82\xAC", false));
+  EXPECT_TRUE(wildcard_match("?", "\xF0\x9F\x94\x91", false));
+  EXPECT_TRUE(wildcard_match("?", "\xC3", false));  // a truncated sequence is one byte
+  EXPECT_FALSE(wildcard_match("??", "\xC3", false));
   // Pathological pattern stays fast (no exponential backtracking).
   const std::string text(20000, 'a');
   EXPECT_FALSE(wildcard_match("*a*a*a*a*a*a*a*a*b", text, false));

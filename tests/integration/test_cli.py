@@ -63,8 +63,8 @@ class PolicyCheckTest(h.TempDirTestCase):
             f.write(text)
         return path
 
-    def policy(self, *statements):
-        return self.write("policy.json", policy_doc(*statements))
+    def policy(self, *statements, name="policy.json"):
+        return self.write(name, policy_doc(*statements))
 
     def enclave_policy(self, pcr0=PCR0_REAL, extra=None):
         cond = pcr0_condition(pcr0)
@@ -208,6 +208,62 @@ class PolicyCheckTest(h.TempDirTestCase):
                        "arn:aws:iam::999988887777:role/enclave")
         self.assertEqual(r.returncode, 1, r.stdout)
 
+    def test_the_request_is_the_one_kms_would_see(self):
+        pol = self.enclave_policy()
+        base = ["--policy", pol, "--pcr", f"0={PCR0_REAL}"]
+        # Attestation keys only for the five operations that take a Recipient:
+        # Encrypt never carries them, whatever the measurements.
+        gated = self.policy(allow("Gated", "kms:*", pcr0_condition(PCR0_REAL)), name="gated.json")
+        r = self.check("--policy", gated, "--pcr", f"0={PCR0_REAL}", "--action", "kms:Encrypt")
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("kms:Encrypt takes no Recipient", r.stdout)
+        # --no-recipient: a Decrypt without a document (the parent instance).
+        r = self.check(*base, "--no-recipient")
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("PCR0 expected", r.stdout)
+        self.assertIn("enclave has no value", r.stdout)
+        r = self.check("--policy", pol, "--no-recipient", "--action", "kms:Encrypt")  # no PCRs needed
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        # --condition replaces the measured value instead of adding a second one.
+        r = self.check(*base, "--condition", f"kms:RecipientAttestation:ImageSha384={AB}")
+        self.assertEqual(r.returncode, 1, r.stdout)
+        # A role session's aws:PrincipalArn is its role; and a note that the
+        # account principal delegates to IAM.
+        role_pol = self.policy(allow("Role", "kms:Decrypt", {"ArnLike": {
+            "aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/enclave-*"}}), name="role.json")
+        r = self.check("--policy", role_pol, "--pcr", f"0={PCR0_REAL}", "--principal",
+                       f"arn:aws:sts::{ACCOUNT}:assumed-role/enclave-app/i-0abc")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("KMS also needs an IAM\n        policy of arn:aws:sts::", r.stdout)
+        # Resource elements need the key's ARN.
+        key = f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+        res_pol = self.policy(dict(allow("One", "kms:Decrypt"), Resource=key), name="resource.json")
+        r = self.check("--policy", res_pol, "--pcr", f"0={PCR0_REAL}")
+        self.assertEqual(r.returncode, 2, r.stdout)
+        self.assertIn("pass --key-arn", r.stderr)
+        r = self.check("--policy", res_pol, "--pcr", f"0={PCR0_REAL}", "--key-arn", key)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        r = self.check("--policy", res_pol, "--pcr", f"0={PCR0_REAL}", "--key-arn", key.replace("1234abcd", "99"))
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        # The key's ARN gives aws:RequestedRegion.
+        region_pol = self.policy(allow("Region", "kms:Decrypt", {"StringEquals": {"aws:RequestedRegion": "eu-west-1"}}),
+                                 name="region.json")
+        r = self.check("--policy", region_pol, "--pcr", f"0={PCR0_REAL}", "--key-arn", key)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        # "PCR01" is no key KMS supplies: "no value", not a value mismatch.
+        zero_pol = self.policy(allow("Z", "kms:Decrypt", {"StringEquals": {"kms:RecipientAttestation:PCR01": AB}}),
+                               name="pcr01.json")
+        r = self.check("--policy", zero_pol, "--pcr", f"1={AB}")
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("kms:RecipientAttestation:PCR01: expected", r.stdout)
+        self.assertIn("request has no value", r.stdout)
+        # nitro-cli describe-enclaves: an array with one running enclave.
+        described = self.write("described.json", json.dumps([{"EnclaveName": "app", "State": "RUNNING",
+                                                               "Measurements": {"HashAlgorithm": "Sha384 { ... }",
+                                                                                "PCR0": PCR0_REAL}}]))
+        r = self.check("--policy", pol, "--measurements", described)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
     def test_usage_and_input_errors_exit_2_with_a_reason(self):
         pol = self.enclave_policy()
         garbage = self.write("garbage.bin", "not an attestation document")
@@ -224,6 +280,10 @@ class PolicyCheckTest(h.TempDirTestCase):
             (("--policy", pol, "--attestation", garbage), "--attestation"),
             (("--policy", pol, "--measurements", bad_json), "--measurements"),
             (("--policy", pol, "--pcr", f"0={AB}", "--no-such-flag"), "no-such-flag"),
+            (("--policy", pol, "--pcr", f"0={AB}", "--action", "Decrypt"), "--action must name a KMS operation"),
+            (("--policy", pol, "--pcr", f"0={AB}", "--action", "kms:Decrpyt"), "--action must name"),
+            (("--policy", pol, "--pcr", f"0={AB}", "--action", "kms:GenerateRandom"), "no key policy governs it"),
+            (("--policy", pol, "--pcr", f"0={AB}", "--key-arn", "arn:aws:kms:us-east-1:1:alias/x"), "--key-arn"),
         ]
         for args, needle in cases:
             with self.subTest(args=args):

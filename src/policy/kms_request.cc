@@ -1,0 +1,105 @@
+#include "policy/kms_request.h"
+
+#include <chrono>
+#include <initializer_list>
+#include <vector>
+
+#include "base/time_format.h"
+#include "policy/match.h"
+
+namespace kp::policy {
+
+namespace {
+
+bool action_in(std::string_view action, std::initializer_list<std::string_view> names) noexcept {
+  for (const std::string_view name : names) {
+    if (ascii_iequals(action, name)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+bool carries_encryption_algorithm(std::string_view action) noexcept {
+  return action_in(action, {"kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo",
+                            "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext", "kms:GenerateDataKeyPair",
+                            "kms:GenerateDataKeyPairWithoutPlaintext"});
+}
+
+std::string principal_arn_key_value(std::string_view principal_arn) {
+  // arn:PARTITION:sts::ACCOUNT:assumed-role/NAME/SESSION
+  constexpr std::string_view kArn = "arn:";
+  if (principal_arn.substr(0, kArn.size()) != kArn) {
+    return std::string(principal_arn);
+  }
+  const std::string_view rest = principal_arn.substr(kArn.size());
+  const auto partition_end = rest.find(':');
+  if (partition_end == std::string_view::npos) {
+    return std::string(principal_arn);
+  }
+  const std::string_view partition = rest.substr(0, partition_end);
+  std::string_view tail = rest.substr(partition_end + 1);
+  constexpr std::string_view kSts = "sts::";
+  if (tail.substr(0, kSts.size()) != kSts) {
+    return std::string(principal_arn);
+  }
+  tail.remove_prefix(kSts.size());
+  const auto account_end = tail.find(':');
+  if (account_end == std::string_view::npos) {
+    return std::string(principal_arn);
+  }
+  const std::string_view account = tail.substr(0, account_end);
+  std::string_view resource = tail.substr(account_end + 1);
+  constexpr std::string_view kAssumed = "assumed-role/";
+  if (resource.substr(0, kAssumed.size()) != kAssumed) {
+    return std::string(principal_arn);
+  }
+  resource.remove_prefix(kAssumed.size());
+  const std::string_view role = resource.substr(0, resource.find('/'));
+  if (role.empty()) {
+    return std::string(principal_arn);
+  }
+  return "arn:" + std::string(partition) + ":iam::" + std::string(account) + ":role/" + std::string(role);
+}
+
+RequestContext kms_request_context(std::string_view action, const KeyFacts& key, const CallerFacts& caller) {
+  RequestContext ctx;
+  ctx.action = std::string(action);
+  ctx.principal_arn = caller.principal_arn;
+  ctx.caller_account = caller.account;
+  ctx.resource = key.arn;
+  auto& k = ctx.keys;
+  if (!caller.account.empty()) {
+    k["kms:CallerAccount"] = {caller.account};
+    k["aws:PrincipalAccount"] = {caller.account};
+  }
+  if (!caller.principal_arn.empty()) {
+    k["aws:PrincipalArn"] = {principal_arn_key_value(caller.principal_arn)};
+  }
+  if (!key.region.empty()) {
+    k["aws:RequestedRegion"] = {key.region};
+  }
+  k["kms:KeySpec"] = {key.key_spec};
+  k["kms:CustomerMasterKeySpec"] = {key.key_spec};
+  k["kms:KeyUsage"] = {key.key_usage};
+  k["kms:KeyOrigin"] = {key.origin};
+  k["kms:KeyManager"] = {key.manager};
+  k["kms:MultiRegion"] = {key.multi_region ? "true" : "false"};
+  for (const auto& [tag_key, tag_value] : key.tags) {  // attribute-based access control
+    k["aws:ResourceTag/" + tag_key] = {tag_value};
+  }
+  if (key.key_spec == "SYMMETRIC_DEFAULT" && carries_encryption_algorithm(action)) {
+    k["kms:EncryptionAlgorithm"] = {"SYMMETRIC_DEFAULT"};
+  }
+  // Global condition keys every AWS request carries (IAM User Guide, "AWS
+  // global condition context keys"). aws:SourceIp is not among them.
+  k["aws:CurrentTime"] = {format_rfc3339(caller.request_time)};
+  k["aws:EpochTime"] = {std::to_string(
+      std::chrono::duration_cast<std::chrono::seconds>(caller.request_time.time_since_epoch()).count())};
+  k["aws:SecureTransport"] = {caller.secure_transport ? "true" : "false"};
+  return ctx;
+}
+
+}  // namespace kp::policy
