@@ -486,6 +486,30 @@ TEST_F(EmulatorTest, KeyPoliciesAreStoredAndEnforced) {
   EXPECT_EQ(op("PutKeyPolicy", {{"KeyId", id}, {"Policy", deny_all}}).type, "AccessDeniedException");
 }
 
+// AWS's documented guard against bypassing the lockout check works: the
+// request carries kms:BypassPolicyLockoutSafetyCheck. The lockout check
+// itself sees the key's own condition keys, so an admin statement gated on
+// kms:KeySpec does not count as a lock-out. Over the 32 KB quota:
+// LimitExceededException.
+TEST_F(EmulatorTest, LockoutCheckAndItsBypassSeeTheRequestsKeys) {
+  const std::string guarded = R"({"Version":"2012-10-17","Statement":[
+      {"Sid":"Admin","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*",
+       "Resource":"*","Condition":{"StringEquals":{"kms:KeySpec":"SYMMETRIC_DEFAULT"}}},
+      {"Sid":"NoBypass","Effect":"Deny","Principal":{"AWS":"arn:aws:iam::111122223333:root"},
+       "Action":"kms:PutKeyPolicy","Resource":"*","Condition":{"Bool":{"kms:BypassPolicyLockoutSafetyCheck":"true"}}}]})";
+  const std::string id = create_key_id({{"Policy", guarded}});  // passes the lockout check
+  auto bypass = op("PutKeyPolicy", {{"KeyId", id}, {"Policy", guarded}, {"BypassPolicyLockoutSafetyCheck", true}});
+  EXPECT_EQ(bypass.type, "AccessDeniedException");
+  EXPECT_NE(bypass.message.find("with an explicit deny"), std::string::npos) << bypass.message;
+  EXPECT_EQ(op("PutKeyPolicy", {{"KeyId", id}, {"Policy", guarded}}).status, 200u);
+
+  std::string big = R"({"Version":"2012-10-17","Statement":[{"Sid":")" + std::string(33000, 'x') +
+                    R"(","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*",)"
+                    R"("Resource":"*"}]})";
+  EXPECT_EQ(op("PutKeyPolicy", {{"KeyId", id}, {"Policy", big}}).type, "LimitExceededException");
+  EXPECT_EQ(op("CreateKey", {{"Policy", big}}).type, "LimitExceededException");
+}
+
 TEST_F(EmulatorTest, EncryptionContextConditionsAndExplicitDeny) {
   const std::string policy = R"({"Version":"2012-10-17","Statement":[
       {"Sid":"Admin","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"},
