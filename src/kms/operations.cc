@@ -89,6 +89,23 @@ std::optional<std::string_view> operation_name(std::string_view target) noexcept
   return std::nullopt;
 }
 
+bool replay_safe(std::string_view model_name) noexcept {
+  for (const std::string_view prefix : {"Describe", "Get", "List"}) {
+    if (model_name.starts_with(prefix)) {
+      return true;
+    }
+  }
+  for (const std::string_view name :
+       {"Encrypt", "Decrypt", "ReEncrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "GenerateDataKeyPair",
+        "GenerateDataKeyPairWithoutPlaintext", "GenerateRandom", "GenerateMac", "VerifyMac", "Sign", "Verify",
+        "DeriveSharedSecret"}) {
+    if (model_name == name) {
+      return true;
+    }
+  }
+  return false;
+}
+
 std::size_t operation_index(std::string_view name) noexcept {
   const OperationInfo* info = find_operation(name);
   return info != nullptr ? static_cast<std::size_t>(info - kOperations) : std::size(kOperations);

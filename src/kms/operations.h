@@ -44,6 +44,14 @@ std::size_t operation_index(std::string_view name) noexcept;
 /// Inverse of operation_index(): the model name, or "Other" when out of range.
 std::string_view operation_name_at(std::size_t index) noexcept;
 
+/// True for an operation with no effect beyond its answer (reads, and the
+/// cryptographic operations: Encrypt, Decrypt, Sign, GenerateDataKey...), so
+/// sending it twice changes nothing; false for every operation that creates,
+/// changes or deletes something (CreateKey, ScheduleKeyDeletion, TagResource,
+/// ...) and for unknown names. The upstream client replays only these when a
+/// reused connection dies under a request (RFC 9110 9.2.2).
+bool replay_safe(std::string_view model_name) noexcept;
+
 /// The operations KMS accepts a Recipient for (protocol.md 1.1).
 enum class AttestedOp { kDecrypt, kGenerateDataKey, kGenerateDataKeyPair, kGenerateRandom, kDeriveSharedSecret };
 

@@ -66,6 +66,31 @@ TEST(OperationTable, RecipientOperationsAreExactlyTheAttestedOnes) {
   EXPECT_EQ(with_recipient, attested);
 }
 
+// Every operation of the model is classified, and the ones that change
+// something are never replay-safe: a replay of CreateKey makes two keys.
+TEST(OperationTable, ReplaySafeOnlyWithoutEffects) {
+  std::size_t safe = 0;
+  for (const auto& op : all_operations()) {
+    const std::string_view n = op.name;
+    const bool changes = n.starts_with("Create") || n.starts_with("Delete") || n.starts_with("Put") ||
+                         n.starts_with("Update") || n.starts_with("Schedule") || n.starts_with("Cancel") ||
+                         n.starts_with("Enable") || n.starts_with("Disable") || n.starts_with("Tag") ||
+                         n.starts_with("Untag") || n.starts_with("Import") || n.starts_with("Connect") ||
+                         n.starts_with("Disconnect") || n.starts_with("Replicate") || n.starts_with("Retire") ||
+                         n.starts_with("Revoke") || n.starts_with("Rotate");
+    if (changes) {
+      EXPECT_FALSE(replay_safe(n)) << n;
+    }
+    safe += replay_safe(n) ? 1 : 0;
+  }
+  for (const char* n : {"Decrypt", "Encrypt", "GenerateDataKeyPair", "DescribeKey", "ListKeys", "GetPublicKey",
+                        "Sign", "DeriveSharedSecret"}) {
+    EXPECT_TRUE(replay_safe(n)) << n;
+  }
+  EXPECT_FALSE(replay_safe("decrypt"));  // model spelling only
+  EXPECT_GE(safe, 20U);
+}
+
 TEST(ParseTarget, ReturnsModelSpelling) {
   EXPECT_EQ(parse_target("TrentService.Decrypt").value(), "Decrypt");
   EXPECT_EQ(parse_target("trentservice.generatedatakeypair").value(), "GenerateDataKeyPair");

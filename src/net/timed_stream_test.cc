@@ -130,6 +130,32 @@ TEST(TimedStream, OperationStartedAfterTheDeadlineFailsAtOnce) {
   EXPECT_LT(got->took, 1s);
 }
 
+// Bytes already waiting do not outlive the deadline: a read of them would
+// complete before any cancel, so a peer that never stops sending (an endless
+// body, a flood of interim responses) could otherwise run on read after read.
+TEST(TimedStream, ReadAfterTheDeadlineFailsEvenWithBytesWaiting) {
+  asio::io_context io(1);
+  Pair p(io);
+  TimedStream<tcp> s(std::move(p.a));
+  asio::write(p.b, asio::buffer(std::string(4096, 'x')));
+  std::optional<ReadOutcome> before;
+  std::optional<ReadOutcome> after;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        s.expires_after(30ms);
+        before = co_await timed_read(s);  // within the deadline: the bytes
+        asio::steady_timer t(io, 60ms);
+        co_await t.async_wait(kUseTuple);
+        after = co_await timed_read(s);
+      },
+      asio::detached);
+  run_bounded(io, 5s);
+  ASSERT_TRUE(before.has_value() && after.has_value());
+  EXPECT_FALSE(before->ec) << before->ec.message();
+  EXPECT_EQ(after->ec, boost::beast::error::timeout) << after->ec.message();
+}
+
 TEST(TimedStream, NoDeadlineLeftLetsTheContextRunOutOfWork) {
   asio::io_context io(1);
   Pair p(io);

@@ -5,7 +5,10 @@
 // idle connections: no locks on the hot path), TLS 1.2+ with certificate and
 // host-name verification and SNI, deadlines on every phase, and one
 // transparent retry when a REUSED connection turns out to be dead before any
-// response byte arrived (never otherwise: KMS calls are not all idempotent).
+// response byte arrived, for requests the caller marks replayable (KMS calls
+// are not all idempotent).
+// A pooled connection is probed before reuse (one non-blocking peek): one the
+// peer closed, or that holds bytes nobody asked for, is dropped.
 //
 //   kp::net::UpstreamClient client(pool, {});
 //   kp::HttpRequest req;  req.target = "/";  req.body = "{}";
@@ -55,11 +58,6 @@ struct UpstreamOptions {
   std::chrono::milliseconds response_timeout{30'000};      // write request .. last response byte
   std::chrono::milliseconds idle_pool_expiry{50'000};      // below KMS's idle close
   std::size_t max_idle_per_endpoint = 64;                  // per io_context
-  /// Pooled connections idle at least this long are probed (one non-blocking
-  /// recv(MSG_PEEK)) before reuse, so a peer's idle close is noticed without a
-  /// retry. Younger ones skip the syscall; the stale-connection retry covers
-  /// the rare peer that closes sooner. 0 = always probe.
-  std::chrono::milliseconds liveness_probe_after{1'000};
   std::vector<std::string> extra_ca_files;                 // PEM bundles added to the trust store
   bool use_system_roots = true;
   std::size_t max_response_header = 64 * 1024;
@@ -111,14 +109,21 @@ class UpstreamClient {
   /// (handshake, "certificate verify failed: <reason>", "hostname mismatch"),
   /// kUpstreamTimeout (which phase), kUpstreamProtocol (garbage, truncated,
   /// oversized response), kEgressDenied (from a CONNECT proxy).
-  boost::asio::awaitable<kp::Result<kp::HttpResponse>> send(Endpoint ep, kp::HttpRequest req);
+  ///
+  /// `replayable`: the request may be sent again when a reused connection
+  /// dies under it before any response byte (RFC 9112 9.3.1). Pass false
+  /// for a request whose repetition would change something (CreateKey):
+  /// the error then reaches the caller, whose SDK decides.
+  boost::asio::awaitable<kp::Result<kp::HttpResponse>> send(Endpoint ep, kp::HttpRequest req,
+                                                            bool replayable = true);
 
   /// send() for a request the caller keeps: `ep` and `req` must outlive the
   /// returned awaitable (co_await it at once) and the caller wipes the body.
   /// For a caller that may send the same request again (the proxy re-signs
   /// and resends once when KMS rejected its clock).
   boost::asio::awaitable<kp::Result<kp::HttpResponse>> send_borrowed(const Endpoint& ep,
-                                                                     const kp::HttpRequest& req);
+                                                                     const kp::HttpRequest& req,
+                                                                     bool replayable = true);
 
   UpstreamStats stats() const;
 

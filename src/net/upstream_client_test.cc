@@ -176,6 +176,31 @@ TEST_F(UpstreamClientTest, StaleReusedConnectionIsRetriedOnAFreshOne) {
   expect_stale_connection_retried(pool, fast(), nullptr);
 }
 
+// The same stale connection under a request whose repetition would change
+// something (CreateKey): no replay, the caller gets the error (its SDK
+// decides whether to try again).
+TEST_F(UpstreamClientTest, StaleReusedConnectionIsNotReplayedForANonReplayableRequest) {
+  ScriptedServer* self = nullptr;
+  ScriptedServer peer([&](int, PeerConn& c) {
+    auto r1 = c.read_request();
+    ASSERT_TRUE(r1);
+    self->record(*r1);
+    c.write(http_response(200, "first"));
+    if (auto r2 = c.read_request()) {
+      self->record(*r2);  // read, then closed without an answer
+    }
+  });
+  self = &peer;
+  UpstreamClient client(pool, fast());
+  const Endpoint ep{"http", "127.0.0.1", peer.port()};
+  ASSERT_TRUE(run_on(pool.context(0), client.send(ep, kms_request(), false)));
+  auto b = run_on(pool.context(0), client.send(ep, kms_request(), false));
+  ASSERT_FALSE(b);
+  EXPECT_EQ(b.error().code, Errc::kUpstreamProtocol) << b.error().message;
+  EXPECT_EQ(client.stats().retries, 0u);
+  EXPECT_EQ(peer.requests().size(), 2u);
+}
+
 TEST_F(UpstreamClientTest, IdleConnectionClosedByServerIsNotReused) {
   ScriptedServer peer([&](int, PeerConn& c) {
     if (c.read_request()) {
@@ -184,32 +209,66 @@ TEST_F(UpstreamClientTest, IdleConnectionClosedByServerIsNotReused) {
     // close right after answering (keep-alive promised, but gone)
   });
   const Endpoint ep{"http", "127.0.0.1", peer.port()};
-  {
-    // Probed before reuse: the FIN is seen, a fresh connection is used.
-    auto opt = fast();
-    opt.liveness_probe_after = 0ms;
-    UpstreamClient client(pool, opt);
-    ASSERT_TRUE(send_on(pool, client, ep, kms_request()));
-    std::this_thread::sleep_for(100ms);  // let the FIN arrive
-    auto r = send_on(pool, client, ep, kms_request());
-    ASSERT_TRUE(r) << r.error().message;
-    const auto st = client.stats();
-    EXPECT_EQ(st.opened, 2u);
-    EXPECT_EQ(st.retries, 0u);
-    EXPECT_EQ(st.idle_closed, 1u);
+  // Probed before reuse: the FIN is seen, a fresh connection is used.
+  UpstreamClient client(pool, fast());
+  ASSERT_TRUE(send_on(pool, client, ep, kms_request()));
+  std::this_thread::sleep_for(100ms);  // let the FIN arrive
+  auto r = send_on(pool, client, ep, kms_request());
+  ASSERT_TRUE(r) << r.error().message;
+  const auto st = client.stats();
+  EXPECT_EQ(st.opened, 2u);
+  EXPECT_EQ(st.retries, 0u);
+  EXPECT_EQ(st.idle_closed, 1u);
+}
+
+// A response nobody asked for arrives on an idle pooled connection (a server
+// that sends 408 before closing an idle connection, or a broken one): it
+// must not be read as the next request's answer, which would shift every
+// later answer on that connection to the wrong caller. The connection is
+// dropped and the request goes out on a fresh one. Plain and TLS (where the
+// stray bytes are application data behind OpenSSL, unlike session tickets).
+UpstreamOptions tls_options();  // below, with the other TLS tests
+
+void expect_stray_response_not_delivered(IoPool& pool, const UpstreamOptions& opt, const TlsFiles* tls) {
+  ScriptedServer peer(
+      [&](int index, PeerConn& c) {
+        int n = 0;
+        while (auto req = c.read_request(3s)) {
+          const auto body = req->substr(req->find("\r\n\r\n") + 4);
+          if (!c.write(http_response(200, "answer-to:" + body))) {
+            return;
+          }
+          if (index == 0 && ++n == 1) {
+            std::this_thread::sleep_for(20ms);
+            c.write(http_response(408, "unsolicited"));
+          }
+        }
+      },
+      tls);
+  UpstreamClient client(pool, opt);
+  const Endpoint ep{tls != nullptr ? "https" : "http", tls != nullptr ? "localhost" : "127.0.0.1", peer.port()};
+  auto a = send_on(pool, client, ep, kms_request("one"));
+  ASSERT_TRUE(a) << a.error().message;
+  EXPECT_EQ(a->body, "answer-to:one");
+  std::this_thread::sleep_for(150ms);  // the stray response is in the socket now
+  for (const char* body : {"two", "three"}) {
+    auto b = send_on(pool, client, ep, kms_request(body));
+    ASSERT_TRUE(b) << b.error().message;
+    EXPECT_EQ(b->status, 200u);
+    EXPECT_EQ(b->body, std::string("answer-to:") + body);
   }
-  {
-    // Reused too soon to be probed: the dead connection fails before any
-    // response byte and the request is retried transparently.
-    UpstreamClient client(pool, fast());
-    ASSERT_TRUE(send_on(pool, client, ep, kms_request()));
-    std::this_thread::sleep_for(100ms);
-    auto r = send_on(pool, client, ep, kms_request());
-    ASSERT_TRUE(r) << r.error().message;
-    const auto st = client.stats();
-    EXPECT_EQ(st.opened, 2u);
-    EXPECT_EQ(st.retries, 1u);
-  }
+  const auto st = client.stats();
+  EXPECT_EQ(st.opened, 2u);
+  EXPECT_EQ(st.idle_closed, 1u);
+  EXPECT_EQ(st.retries, 0u);
+}
+
+TEST_F(UpstreamClientTest, StrayResponseOnAPooledConnectionIsNotDelivered) {
+  expect_stray_response_not_delivered(pool, fast(), nullptr);
+}
+
+TEST_F(UpstreamClientTest, TlsStrayResponseOnAPooledConnectionIsNotDelivered) {
+  expect_stray_response_not_delivered(pool, tls_options(), &test_pki());
 }
 
 // The upstream answers with Connection: close and closes (over TLS after a
@@ -321,6 +380,72 @@ TEST_F(UpstreamClientTest, GarbageAndOversizedResponsesAreProtocolErrors) {
   ASSERT_FALSE(big);
   EXPECT_EQ(big.error().code, Errc::kUpstreamProtocol);
   EXPECT_NE(big.error().message.find("exceeds 4096"), std::string::npos) << big.error().message;
+}
+
+// A few interim responses are read past; a flood of them is a protocol error
+// at once (every read would find bytes waiting, so the response deadline
+// alone would let it run on). A status a final response cannot have is one
+// too, not something to hand the app as KMS's answer.
+TEST_F(UpstreamClientTest, InterimResponseFloodAndImpossibleStatusesAreProtocolErrors) {
+  ScriptedServer peer([&](int index, PeerConn& c) {
+    if (!c.read_request()) {
+      return;
+    }
+    if (index == 0) {
+      while (c.write("HTTP/1.1 100 Continue\r\n\r\n")) {
+      }
+      return;
+    }
+    c.write(index == 1 ? "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n"
+                       : "HTTP/1.1 999 Whatever\r\nContent-Length: 0\r\n\r\n");
+    c.wait_eof(2s);
+  });
+  UpstreamClient client(pool, fast());
+  const Endpoint ep{"http", "127.0.0.1", peer.port()};
+  const auto t0 = std::chrono::steady_clock::now();
+  auto flood = send_on(pool, client, ep, kms_request());
+  ASSERT_FALSE(flood);
+  EXPECT_EQ(flood.error().code, Errc::kUpstreamProtocol);
+  EXPECT_NE(flood.error().message.find("more than 5 interim (1xx) responses"), std::string::npos)
+      << flood.error().message;
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s);
+  for (const char* status : {"101", "999"}) {
+    auto r = send_on(pool, client, ep, kms_request());
+    ASSERT_FALSE(r) << status;
+    EXPECT_EQ(r.error().code, Errc::kUpstreamProtocol);
+    EXPECT_NE(r.error().message.find(std::string("answered with status ") + status), std::string::npos)
+        << r.error().message;
+  }
+}
+
+// A server that closes idle connections with a 408 (RFC 9110 15.5.9) sends it
+// as our request crosses it: the request was not taken, so it is replayed
+// once on a fresh connection instead of handing the app a 408.
+TEST_F(UpstreamClientTest, RequestTimeoutOnAReusedConnectionIsReplayedOnAFreshOne) {
+  ScriptedServer peer([&](int index, PeerConn& c) {
+    auto first = c.read_request(3s);
+    if (!first) {
+      return;
+    }
+    if (index == 0) {
+      c.write(http_response(200, "first"));
+      if (c.read_request(3s)) {
+        c.write("HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 7\r\n\r\ntimeout");
+      }
+      return;
+    }
+    c.write(http_response(200, "second"));
+    c.wait_eof(3s);
+  });
+  UpstreamClient client(pool, fast());
+  const Endpoint ep{"http", "127.0.0.1", peer.port()};
+  auto a = send_on(pool, client, ep, kms_request());
+  ASSERT_TRUE(a) << a.error().message;
+  auto b = send_on(pool, client, ep, kms_request());
+  ASSERT_TRUE(b) << b.error().message;
+  EXPECT_EQ(b->status, 200u);
+  EXPECT_EQ(b->body, "second");
+  EXPECT_EQ(client.stats().retries, 1u);
 }
 
 TEST_F(UpstreamClientTest, ResponseHeaderTrickledOneFieldPerWriteIsProtocolError) {

@@ -255,7 +255,7 @@ asio::awaitable<HttpResponse> ProxyHandler::handle(HttpRequest req) {
     if (auto signed_ok = sigv4::sign_request(up, **creds, sign_opts); !signed_ok) {
       co_return fail_with(signed_ok.error());
     }
-    sent = co_await deps_.upstream->send_borrowed(route.endpoint, up);
+    sent = co_await deps_.upstream->send_borrowed(route.endpoint, up, kms::replay_safe(op_name));
     const bool refused_for_time = *sent && check_clock(**sent, sign_opts.time);
     if (!refused_for_time || attempt > 0) {
       break;

@@ -33,6 +33,7 @@
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/error.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/system/error_code.hpp>
 
@@ -155,8 +156,18 @@ class TimedStream {
   auto async_read_some(const MutableBuffers& buffers, Token&& token) {
     return boost::asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
         [this](auto handler, const MutableBuffers& b) {
+          if (past_due()) {
+            // Not started at all: a read of bytes already in the socket
+            // would complete before any cancel, so a peer that never stops
+            // sending could outlive the deadline read after read.
+            state_->expired = true;
+            auto ex = boost::asio::get_associated_executor(handler, socket_.get_executor());
+            boost::asio::post(ex, [h = std::move(handler)]() mutable {
+              std::move(h)(boost::beast::error::timeout, std::size_t{0});
+            });
+            return;
+          }
           socket_.async_read_some(b, wrap(std::move(handler)));
-          cancel_if_past_due();
         },
         token, buffers);
   }

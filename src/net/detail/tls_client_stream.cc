@@ -152,6 +152,55 @@ void TlsClientStream::done_writing() noexcept {
   }
 }
 
+bool TlsClientStream::has_buffered() const noexcept {
+  const auto* s = static_cast<const BioState*>(bio_state_);
+  return ssl_ != nullptr && ((s != nullptr && s->begin < s->end) || SSL_has_pending(ssl_) == 1);
+}
+
+TlsClientStream::IdleState TlsClientStream::idle_check() {
+  if (ssl_ == nullptr) {
+    return IdleState::kClosed;
+  }
+  auto* s = static_cast<BioState*>(bio_state_);
+  // A few records at most: tickets are small; more than a stage of idle
+  // traffic is not a connection worth keeping.
+  for (int round = 0; round < 4; ++round) {
+    bool drained = false;
+    if (!s->eof && s->end < BioState::kStage) {
+      const ssize_t got = ::recv(s->fd, s->stage.get() + s->end, BioState::kStage - s->end, MSG_DONTWAIT);
+      if (got > 0) {
+        s->end += static_cast<std::size_t>(got);
+      } else if (got == 0) {
+        s->eof = true;
+      } else if (would_block(errno)) {
+        drained = true;
+      } else {
+        return IdleState::kClosed;
+      }
+    }
+    if (ERR_peek_error() != 0) {
+      ERR_clear_error();
+    }
+    s->last_errno = 0;
+    unsigned char probe[64];
+    std::size_t n = 0;
+    const int r = SSL_read_ex(ssl_, probe, sizeof probe, &n);
+    if (r == 1) {
+      kp::secure_wipe(probe, sizeof probe);
+      return IdleState::kUnsolicited;
+    }
+    const int err = SSL_get_error(ssl_, r);
+    ERR_clear_error();
+    if (err != SSL_ERROR_WANT_READ) {
+      return IdleState::kClosed;  // close_notify, truncation, a protocol error
+    }
+    if (drained) {
+      return IdleState::kQuiet;
+    }
+  }
+  return IdleState::kClosed;
+}
+
 TlsClientStream::Want TlsClientStream::step(TlsOpKind kind, void* data, std::size_t size, std::size_t& n,
                                             ErrorCode& ec) {
   n = 0;

@@ -87,6 +87,20 @@ class TlsClientStream {
   TlsClientStream(const TlsClientStream&) = delete;
   TlsClientStream& operator=(const TlsClientStream&) = delete;
 
+  /// What a pooled connection's peer sent while it was idle.
+  enum class IdleState {
+    kQuiet,        // nothing, or only post-handshake messages (session tickets, key updates)
+    kClosed,       // close_notify, EOF, an error, or more than a pooled connection should hold
+    kUnsolicited,  // application data nobody asked for (a stray response): never reuse
+  };
+  /// For a connection between requests (no operation in flight): reads what
+  /// the socket holds without waiting and lets OpenSSL process it. A stray
+  /// response read as the next request's answer would give one client
+  /// another's (upstream_client.cc, looks_alive).
+  IdleState idle_check();
+  /// Records staged or decrypted but not yet read (no system call).
+  bool has_buffered() const noexcept;
+
   SSL* native_handle() noexcept { return ssl_; }
   Lower& next_layer() noexcept { return lower_; }
   executor_type get_executor() noexcept { return lower_.get_executor(); }
