@@ -312,12 +312,13 @@ int check(CLI::App& sub, ServeFlags& f) {
 
 Runner add_serve_commands(CLI::App& app) {
   auto flags = std::make_shared<ServeFlags>();
-  auto* serve_cmd = app.add_subcommand("serve", "Run the KMS proxy until SIGTERM/SIGINT");
+  auto* serve_cmd = app.add_subcommand("serve", "Run the KMS proxy until SIGTERM/SIGINT/SIGHUP");
   serve_cmd->footer(
       "Configuration: the file (--config), then AWS_REGION/AWS_DEFAULT_REGION and https_proxy from\n"
       "the environment, then flags; every problem is reported at once (FILE:LINE: message) and\n"
-      "nothing starts (exit 2). Exit status: 0 after a graceful stop (SIGTERM/SIGINT: in-flight\n"
-      "requests finish), 1 if the proxy could not start or did not drain in time.\n"
+      "nothing starts (exit 2). Exit status: 0 after a graceful stop (SIGTERM, SIGINT or SIGHUP:\n"
+      "no new connections, idle and half-received requests closed, requests in progress get up\n"
+      "to 10 s to finish), 1 if the proxy could not start or some request was cut.\n"
       "Credentials: AWS_ACCESS_KEY_ID/..., the container endpoint, or the instance role (IMDSv2).\n"
       "Examples:\n"
       "  kms-proxy serve --config /etc/enclaver/enclaver.yaml\n"

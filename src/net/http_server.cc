@@ -222,7 +222,7 @@ ScopedWipe::~ScopedWipe() { detail::wipe_string(s_); }
 struct Conn {
   asio::cancellation_signal cancel;
   Stream* stream = nullptr;
-  bool idle = false;  // waiting for the first byte of a request
+  bool idle = false;  // no request in hand: waiting for one, or reading its header (shutdown cuts these)
   Conn* prev = nullptr;
   Conn* next = nullptr;
 };
@@ -416,6 +416,7 @@ asio::awaitable<void> session(std::shared_ptr<Impl> self, tcp::socket sock, Conn
   std::string out;
   out.reserve(512);
   bool first = true;
+  bool idle_deadline_set = false;  // the keep-alive wait's deadline runs (blank lines do not renew it)
   bool linger = false;
   const detail::SimpleLimits simple_limits{
       .header_limit = std::min<std::size_t>(opt.max_header_bytes, std::numeric_limits<std::uint32_t>::max()),
@@ -429,12 +430,12 @@ asio::awaitable<void> session(std::shared_ptr<Impl> self, tcp::socket sock, Conn
       if (self->shutting_down.load(std::memory_order_acquire)) {
         break;
       }
-      if (!first) {
+      if (!first && !idle_deadline_set) {
         stream.expires_after(opt.idle_keepalive_timeout);
+        idle_deadline_set = true;
       }
       conn->idle = true;
       auto [ec, n] = co_await stream.async_read_some(buf.prepare_at_least(4096), kUseTuple);
-      conn->idle = false;
       buf.commit(n);
       if (ec) {
         if (ec == beast::error::timeout && first) {
@@ -445,7 +446,8 @@ asio::awaitable<void> session(std::shared_ptr<Impl> self, tcp::socket sock, Conn
     }
     // RFC 9112 2.2: empty lines before a request line are ignored (some
     // clients end a POST body with an extra CRLF). Only CR/LF: back to the
-    // idle wait, under the deadline that was running.
+    // idle wait, under the deadline that was running (a trickle of blank
+    // lines must not hold a connection slot for ever).
     if (const std::size_t blank = leading_empty_lines(buf); blank > 0) {
       buf.consume(blank);
       if (buf.size() == 0) {
@@ -456,6 +458,7 @@ asio::awaitable<void> session(std::shared_ptr<Impl> self, tcp::socket sock, Conn
       stream.expires_after(opt.header_read_timeout);
     }
     first = false;
+    idle_deadline_set = false;
 
     // --- Read the header, then (after 100 Continue if asked) the body. An
     // SDK's plain request, here whole before Beast has read any of it, takes
@@ -470,7 +473,13 @@ asio::awaitable<void> session(std::shared_ptr<Impl> self, tcp::socket sock, Conn
       return simple.has_value();
     };
     std::size_t received = 0;
+    // Until the header is in, shutdown may still cut the connection: no
+    // request has been taken, and a half-sent one must not hold the drain.
+    if (self->shutting_down.load(std::memory_order_acquire)) {
+      break;
+    }
     ErrorCode ec = co_await detail::read_message(stream, buf, parser, detail::ReadUntil::kHeader, received, fast);
+    conn->idle = false;
     if (!ec && !simple) {
       if (!parser.is_done()) {
         if (parser.expect_continue() && req.version >= 11 && buf.size() == 0) {

@@ -280,6 +280,9 @@ TEST_F(HttpServerTest, ContentLengthListIs400) {
                                 "\r\n\r\n{}",
                             "Content-Length");
   }
+  // The same list spelled as two fields.
+  expect_framing_rejected("POST /cl HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}",
+                          "Content-Length");
   // One plain value, leading zeros included, is fine.
   auto r = echo_once("POST /cl HTTP/1.1\r\nHost: x\r\nContent-Length: 002\r\n\r\n{}");
   ASSERT_TRUE(r);
@@ -478,6 +481,28 @@ TEST_F(HttpServerTest, EmptyLinesBeforeARequestAreIgnored) {
   EXPECT_EQ(server.stats().local_errors, 0u);
 }
 
+// Blank lines do not renew the keep-alive wait: a client trickling CRLFs
+// would otherwise hold a connection slot for ever without a request.
+TEST_F(HttpServerTest, BlankLinesDoNotRenewTheIdleDeadline) {
+  auto opt = fast_options();
+  opt.idle_keepalive_timeout = 400ms;
+  HttpServer server(pool, opt, echo);
+  auto port = server.start();
+  ASSERT_TRUE(port);
+  RawConn c(*port);
+  c.send(post("/1", ""));
+  ASSERT_TRUE(c.read_response());
+  const auto t0 = std::chrono::steady_clock::now();
+  bool open = true;
+  while (open && std::chrono::steady_clock::now() - t0 < 3s) {
+    std::this_thread::sleep_for(100ms);
+    c.send("\r\n");
+    open = !c.wait_closed(10ms);
+  }
+  EXPECT_FALSE(open) << "still open after 3 s of blank lines";
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
+}
+
 // Nothing of a request has arrived: closed without a 408 (a client could take
 // an unsolicited answer on a pooled connection for the reply to its next request).
 TEST_F(HttpServerTest, IdleKeepAliveConnectionClosedAfterIdleTimeout) {
@@ -577,6 +602,29 @@ TEST_F(HttpServerTest, GracefulShutdownFinishesInFlightAndClosesIdle) {
   // No longer accepting.
   RawConn late(*port);
   EXPECT_FALSE(late.ok() && late.read_response(300ms).has_value());
+}
+
+// A request whose header is still arriving has not been taken: shutdown cuts
+// it rather than waiting for its header deadline (which would hold the drain
+// past the grace and make the stop look unclean).
+TEST_F(HttpServerTest, ShutdownCutsAHalfSentRequest) {
+  auto opt = fast_options();
+  opt.header_read_timeout = 30s;
+  HttpServer server(pool, opt, echo);
+  auto port = server.start();
+  ASSERT_TRUE(port);
+  RawConn half(*port);
+  half.send("POST / HTTP/1.1\r\nHost: x\r\n");
+  RawConn half_later(*port);
+  half_later.send(post("/1", ""));
+  ASSERT_TRUE(half_later.read_response());
+  half_later.send("POST / HTTP/1.1\r\n");  // the second request's header, begun
+  std::this_thread::sleep_for(100ms);
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(server.shutdown(5s));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
+  EXPECT_TRUE(half.wait_closed(2s));
+  EXPECT_TRUE(half_later.wait_closed(2s));
 }
 
 // A handler that never finishes (for the shutdown tests).

@@ -131,10 +131,13 @@ class RequestSink final : public BudgetedParser<true> {
     // of identical values, as Beast 1.81 does) or reject it. Requests are
     // rejected: no SDK sends one, and a length only this parser reads the
     // same way is how request smuggling starts.
-    if (f == bhttp::field::content_length && !kp::is_decimal_digits(sv(value))) {
+    // Two Content-Length fields with one value are the same list spelled
+    // twice: rejected too.
+    if (f == bhttp::field::content_length && (!kp::is_decimal_digits(sv(value)) || saw_content_length_)) {
       ec = bhttp::error::bad_content_length;
       return;
     }
+    saw_content_length_ = saw_content_length_ || f == bhttp::field::content_length;
     req_.headers.add(sv(name), sv(value));
   }
 
@@ -167,6 +170,7 @@ class RequestSink final : public BudgetedParser<true> {
   kp::HttpRequest& req_;
   bool expect_continue_ = false;
   bool saw_transfer_encoding_ = false;
+  bool saw_content_length_ = false;
 };
 
 /// Parses one response into a kp::HttpResponse (all fields kept; the caller
