@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -48,6 +49,32 @@ Error joined(const std::vector<std::string>& problems) {
     msg += p;
   }
   return Error{Errc::kValidation, msg};
+}
+
+// Every client connection may hold an upstream connection too, plus the
+// pool's idle ones, the metrics listener and the odd file: over the soft
+// RLIMIT_NOFILE, accept() fails and new clients wait in the backlog. Raise
+// the soft limit up to the hard one when needed (as nginx's
+// worker_rlimit_nofile and Go's runtime do; `run` gives CMD the original
+// back, supervisor.h), and say so when even that is not enough.
+void ensure_descriptor_room(std::size_t max_connections) {
+  const rlim_t needed = static_cast<rlim_t>(2 * max_connections + 128);
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= needed) {
+    return;
+  }
+  rlimit raised = rl;
+  raised.rlim_cur = rl.rlim_max == RLIM_INFINITY ? needed : std::min(needed, rl.rlim_max);
+  if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) {
+    spdlog::info("raised the open-file limit from {} to {} for limits.max_connections={}", rl.rlim_cur,
+                 raised.rlim_cur, max_connections);
+    rl = raised;
+  }
+  if (rl.rlim_cur < needed) {
+    spdlog::warn("limits.max_connections={} needs about {} open files but RLIMIT_NOFILE allows {} (hard limit {}): "
+                 "beyond that, new clients wait until others leave (raise it, e.g. ulimit -n)",
+                 max_connections, needed, rl.rlim_cur, rl.rlim_max);
+  }
 }
 
 }  // namespace
@@ -424,6 +451,7 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const config::Config& cfg, Daemon
 
 Result<std::uint16_t> Daemon::start() {
   auto& d = *impl_;
+  ensure_descriptor_room(d.cfg.listen.max_connections);
   // Both listeners are tried so that both failures are reported at once.
   auto port = d.server->start();
   std::optional<Result<std::uint16_t>> mport;

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <pthread.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -142,7 +143,7 @@ struct Spawned {
 // runs our handler in the child (it would write to the parent's self-pipe)
 // before the child has reset the dispositions. An exec error comes back
 // through a close-on-exec pipe.
-Spawned spawn(const std::string& file, char* const argv[], char* const envp[]) {
+Spawned spawn(const std::string& file, char* const argv[], char* const envp[], const rlimit* nofile) {
   std::vector<std::string> candidates = exec_candidates(file);
   std::vector<char*> paths = pointers(candidates);
   int report[2];
@@ -166,6 +167,9 @@ Spawned spawn(const std::string& file, char* const argv[], char* const envp[]) {
 #if defined(__linux__)
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);
 #endif
+    if (nofile != nullptr) {
+      ::setrlimit(RLIMIT_NOFILE, nofile);  // lowering is always allowed
+    }
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -227,6 +231,10 @@ int exit_status_from_wait(int wait_status) noexcept {
 }
 
 struct Supervisor::State {
+  // The open-file limit when the supervisor was created: the proxy may raise
+  // its own soft limit afterwards (app/daemon.cc); CMD gets this one back.
+  rlimit nofile{};
+  bool have_nofile = false;
   int read_fd = -1;
   int write_fd = -1;
   struct sigaction previous[kNumHandled] = {};
@@ -248,6 +256,7 @@ Result<std::unique_ptr<Supervisor>> Supervisor::create(Options opts) {
   }
   std::unique_ptr<Supervisor> sup(new Supervisor(std::move(opts)));
   State& st = *sup->state_;
+  st.have_nofile = ::getrlimit(RLIMIT_NOFILE, &st.nofile) == 0;
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) {
     return fail(Errc::kInternal, std::string("supervisor: pipe2 failed: ") + std::strerror(errno));
@@ -321,7 +330,7 @@ int Supervisor::run(const ChildSpec& spec) {
   std::vector<char*> argv = pointers(args);
   std::vector<char*> envp = pointers(env);
 
-  const Spawned spawned = spawn(args[0], argv.data(), envp.data());
+  const Spawned spawned = spawn(args[0], argv.data(), envp.data(), st.have_nofile ? &st.nofile : nullptr);
   if (spawned.pid < 0) {
     const int err = spawned.error;
     const bool not_found = err == ENOENT || err == ENOTDIR;

@@ -129,6 +129,28 @@ class RunTest(h.TempDirTestCase):
         self.assertIn("command exited with status 7", out)
         self.assertIn("stopped drained=true", out)
 
+    def test_open_file_limit_raised_for_the_proxy_and_given_back_to_the_command(self):
+        # 3000 connections need ~6128 descriptors: the proxy raises its soft
+        # limit (from 1024 here) toward the hard one; CMD gets 1024 back.
+        import resource
+        _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard != resource.RLIM_INFINITY and hard < 6128:
+            self.skipTest(f"hard RLIMIT_NOFILE {hard} < 6128")
+        cfg = os.path.join(self.tmp, "enclaver.yaml")
+        with open(cfg, "w") as f:
+            f.write("version: v1\nname: nofile\nkms_proxy:\n  listen_port: 9999\n  limits:\n"
+                    "    max_connections: 3000\n")
+        out = os.path.join(self.tmp, "nofile.txt")
+        r = subprocess.run([KMS_PROXY, "run", "--config", cfg, "--attestation", "none", "--port", "0", "--",
+                            "sh", "-c", f"ulimit -Sn > {out}"],
+                           capture_output=True, text=True, timeout=TIMEOUT, env=clean_env(),
+                           stdin=subprocess.DEVNULL,
+                           preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (1024, hard)))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("raised the open-file limit from 1024 to 6128 for limits.max_connections=3000", r.stderr)
+        with open(out) as f:
+            self.assertEqual(f.read().strip(), "1024")
+
     def test_proxy_that_cannot_start_never_starts_the_command(self):
         cmd = ["sh", "-c", f"touch {self.marker}"]
         # NSM attestation without an NSM device (as on any machine outside an enclave).
