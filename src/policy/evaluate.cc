@@ -12,27 +12,6 @@ namespace kp::policy {
 
 namespace {
 
-struct Arn {
-  std::string_view partition, service, region, account, resource;
-};
-
-std::optional<Arn> parse_arn(std::string_view s) {
-  std::array<std::string_view, 5> f;
-  if (s.rfind("arn:", 0) != 0) {
-    return std::nullopt;
-  }
-  s.remove_prefix(4);
-  for (std::size_t i = 0; i < 4; ++i) {
-    const auto colon = s.find(':');
-    if (colon == std::string_view::npos) {
-      return std::nullopt;
-    }
-    f[i] = s.substr(0, colon);
-    s.remove_prefix(colon + 1);
-  }
-  return Arn{f[0], f[1], f[2], f[3], s};
-}
-
 bool is_account_id(std::string_view s) {
   return s.size() == 12 && s.find_first_not_of("0123456789") == std::string_view::npos;
 }

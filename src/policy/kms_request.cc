@@ -29,39 +29,18 @@ bool carries_encryption_algorithm(std::string_view action) noexcept {
 }
 
 std::string principal_arn_key_value(std::string_view principal_arn) {
-  // arn:PARTITION:sts::ACCOUNT:assumed-role/NAME/SESSION
-  constexpr std::string_view kArn = "arn:";
-  if (principal_arn.substr(0, kArn.size()) != kArn) {
-    return std::string(principal_arn);
-  }
-  const std::string_view rest = principal_arn.substr(kArn.size());
-  const auto partition_end = rest.find(':');
-  if (partition_end == std::string_view::npos) {
-    return std::string(principal_arn);
-  }
-  const std::string_view partition = rest.substr(0, partition_end);
-  std::string_view tail = rest.substr(partition_end + 1);
-  constexpr std::string_view kSts = "sts::";
-  if (tail.substr(0, kSts.size()) != kSts) {
-    return std::string(principal_arn);
-  }
-  tail.remove_prefix(kSts.size());
-  const auto account_end = tail.find(':');
-  if (account_end == std::string_view::npos) {
-    return std::string(principal_arn);
-  }
-  const std::string_view account = tail.substr(0, account_end);
-  std::string_view resource = tail.substr(account_end + 1);
+  // arn:PARTITION:sts::ACCOUNT:assumed-role/NAME/SESSION -> arn:PARTITION:iam::ACCOUNT:role/NAME
   constexpr std::string_view kAssumed = "assumed-role/";
-  if (resource.substr(0, kAssumed.size()) != kAssumed) {
+  const auto arn = parse_arn(principal_arn);
+  if (!arn || arn->service != "sts" || arn->resource.substr(0, kAssumed.size()) != kAssumed) {
     return std::string(principal_arn);
   }
-  resource.remove_prefix(kAssumed.size());
-  const std::string_view role = resource.substr(0, resource.find('/'));
+  const std::string_view rest = arn->resource.substr(kAssumed.size());
+  const std::string_view role = rest.substr(0, rest.find('/'));
   if (role.empty()) {
     return std::string(principal_arn);
   }
-  return "arn:" + std::string(partition) + ":iam::" + std::string(account) + ":role/" + std::string(role);
+  return "arn:" + std::string(arn->partition) + ":iam::" + std::string(arn->account) + ":role/" + std::string(role);
 }
 
 RequestContext kms_request_context(std::string_view action, const KeyFacts& key, const CallerFacts& caller) {

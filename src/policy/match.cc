@@ -9,20 +9,6 @@ namespace {
 
 char fold(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
-// Splits an ARN into its 6 components (the last keeps any further colons).
-bool split_arn(std::string_view s, std::array<std::string_view, 6>& out) noexcept {
-  for (std::size_t i = 0; i < 5; ++i) {
-    const std::size_t colon = s.find(':');
-    if (colon == std::string_view::npos) {
-      return false;
-    }
-    out[i] = s.substr(0, colon);
-    s.remove_prefix(colon + 1);
-  }
-  out[5] = s;
-  return true;
-}
-
 // Bytes of the UTF-8 sequence starting at text[i] (1 for ASCII, a stray
 // continuation byte or a truncated sequence): '?' and '*' consume characters.
 std::size_t char_length(std::string_view text, std::size_t i) noexcept {
@@ -40,6 +26,24 @@ std::size_t char_length(std::string_view text, std::size_t i) noexcept {
 }
 
 }  // namespace
+
+std::optional<Arn> parse_arn(std::string_view s) noexcept {
+  constexpr std::string_view kPrefix = "arn:";
+  if (s.substr(0, kPrefix.size()) != kPrefix) {
+    return std::nullopt;
+  }
+  s.remove_prefix(kPrefix.size());
+  std::array<std::string_view, 4> f;
+  for (auto& field : f) {
+    const std::size_t colon = s.find(':');
+    if (colon == std::string_view::npos) {
+      return std::nullopt;
+    }
+    field = s.substr(0, colon);
+    s.remove_prefix(colon + 1);
+  }
+  return Arn{f[0], f[1], f[2], f[3], s};
+}
 
 bool ascii_iequals(std::string_view a, std::string_view b) noexcept {
   if (a.size() != b.size()) {
@@ -88,17 +92,13 @@ bool arn_match(std::string_view pattern, std::string_view arn) noexcept {
   if (pattern == "*") {
     return true;
   }
-  std::array<std::string_view, 6> pp;
-  std::array<std::string_view, 6> aa;
-  if (!split_arn(pattern, pp) || !split_arn(arn, aa)) {
-    return false;
-  }
-  for (std::size_t i = 0; i < 6; ++i) {
-    if (!wildcard_match(pp[i], aa[i], false)) {
-      return false;
-    }
-  }
-  return true;
+  // Segment by segment, so a '*' in one does not swallow the next's colons
+  // ("arn:" itself is the first segment of both).
+  const auto p = parse_arn(pattern);
+  const auto a = parse_arn(arn);
+  return p && a && wildcard_match(p->partition, a->partition, false) &&
+         wildcard_match(p->service, a->service, false) && wildcard_match(p->region, a->region, false) &&
+         wildcard_match(p->account, a->account, false) && wildcard_match(p->resource, a->resource, false);
 }
 
 }  // namespace kp::policy

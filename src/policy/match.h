@@ -3,6 +3,7 @@
 // ARN matching segment by segment. Pure, allocation-free.
 #pragma once
 
+#include <optional>
 #include <string_view>
 
 namespace kp::policy {
@@ -16,6 +17,14 @@ bool wildcard_match(std::string_view pattern, std::string_view text, bool ignore
 /// separately, case-sensitively; a lone "*" matches anything. A value that is
 /// not an ARN never matches a pattern other than "*".
 bool arn_match(std::string_view pattern, std::string_view arn) noexcept;
+
+/// The five fields of "arn:partition:service:region:account:resource" (the
+/// resource keeps any further colons); views into the parsed string.
+struct Arn {
+  std::string_view partition, service, region, account, resource;
+};
+/// nullopt when `s` does not start with "arn:" or has fewer than six fields.
+std::optional<Arn> parse_arn(std::string_view s) noexcept;
 
 /// ASCII case-insensitive equality.
 bool ascii_iequals(std::string_view a, std::string_view b) noexcept;

@@ -105,18 +105,9 @@ bool is_aws_principal(std::string_view a) {
     return true;  // a unique principal ID
   }
   // arn:PARTITION:(iam|sts)::ACCOUNT:RESOURCE
-  std::array<std::string_view, 5> f;
-  std::string_view rest = a;
-  for (auto& field : f) {
-    const auto colon = rest.find(':');
-    if (colon == std::string_view::npos) {
-      return false;
-    }
-    field = rest.substr(0, colon);
-    rest.remove_prefix(colon + 1);
-  }
-  return f[0] == "arn" && !f[1].empty() && (f[2] == "iam" || f[2] == "sts") && f[3].empty() &&
-         is_account_id(f[4]) && !rest.empty();
+  const auto arn = parse_arn(a);
+  return arn && !arn->partition.empty() && (arn->service == "iam" || arn->service == "sts") &&
+         arn->region.empty() && is_account_id(arn->account) && !arn->resource.empty();
 }
 
 Result<Principal> parse_principal(const json::value& v, const std::string& where) {
