@@ -52,19 +52,25 @@ struct AttestationSource::Impl : std::enable_shared_from_this<Impl> {
   std::uint64_t sequence = 0;
   AttestationStats stats;
 
-  // Called with `mu` held: moves the queued waiters into a new call.
+  // Called with `mu` held: schedules the next call. Its batch is cut when
+  // the worker starts it, not here: the worker may get the CPU only later
+  // (the simulated NSM runs at nice 19 behind the I/O threads), and every
+  // request that arrives before the call starts still gets a document whose
+  // call started after it arrived.
   void start_call_locked() {
     in_flight = true;
-    auto batch = std::move(queued);
-    queued.clear();
     ++stats.nsm_calls;
     const std::uint64_t seq = ++sequence;
-    asio::post(worker, [self = shared_from_this(), batch = std::move(batch), seq]() mutable {
-      self->run_call(std::move(batch), seq);
-    });
+    asio::post(worker, [self = shared_from_this(), seq] { self->run_call(seq); });
   }
 
-  void run_call(std::vector<std::shared_ptr<Waiter>> batch, std::uint64_t seq) {
+  void run_call(std::uint64_t seq) {
+    std::vector<std::shared_ptr<Waiter>> batch;
+    {
+      std::lock_guard lock(mu);
+      batch = std::move(queued);
+      queued.clear();
+    }
     const SysTime call_started = clock.now();
     const auto started_steady = std::chrono::steady_clock::now();
     Result<Bytes> r = fn(public_key);

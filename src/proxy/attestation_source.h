@@ -10,7 +10,9 @@
 //   - at most one NSM call is in flight;
 //   - a request arriving while a call is in flight waits for the next call
 //     (the current one started before it arrived);
-//   - every request waiting when a call starts is served by that call.
+//   - every request waiting when a call starts is served by that call; a call
+//     starts when the NSM worker begins it (which may be a while after it was
+//     scheduled, when the worker waits for a CPU), not when it is queued.
 // No document is older than with one call per request; under load N requests
 // cost about N / (arrivals per call) NSM calls.
 //
