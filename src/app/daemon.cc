@@ -233,8 +233,10 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const config::Config& cfg, Daemon
   }
   // The egress policy holds on every path (direct, CONNECT, vsock), not only
   // behind odyn's egress proxy: a host it does not admit is never connected to.
-  if (auto policy = config::EgressPolicy::compile(cfg.egress);
-      policy && (policy->configured() || !cfg.egress.deny.empty())) {
+  auto egress_policy = config::EgressPolicy::compile(cfg.egress);
+  const bool egress_enforced = egress_policy && (egress_policy->configured() || !cfg.egress.deny.empty());
+  if (egress_enforced) {
+    const auto& policy = egress_policy;
     const auto guarded = [&](std::shared_ptr<net::Transport> t) {
       return std::make_shared<app::EgressTransport>(*policy,
                                                     t ? std::move(t) : std::make_shared<net::DirectTcpTransport>());
@@ -288,6 +290,16 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const config::Config& cfg, Daemon
     } else {
       d->chain = std::move(*chain);
       d->credentials = d->chain.provider;
+      // The source chosen is the one every request will use: if the egress
+      // policy refuses its host, no request could ever be signed.
+      if (const std::string& host = d->chain.endpoint_host;
+          egress_enforced && !host.empty() && !net::is_loopback_host(host)) {
+        if (const auto decision = egress_policy->decide(host); !decision.allowed) {
+          problems.push_back("credentials: " + std::string(credentials::source_kind_name(d->chain.kind)) +
+                             " credentials come from " + host + ", which the egress policy refuses: " +
+                             config::refusal_reason(host, decision));
+        }
+      }
     }
   }
 

@@ -181,7 +181,8 @@ std::optional<SysTime> parse_time_utc(std::string_view s) {
     }
     pos = 16;
   } else {
-    if (s.size() < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') ||
+    // RFC 3339 5.6 allows a space for the "T" (ISO 8601 does not).
+    if (s.size() < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
         s[13] != ':' || s[16] != ':') {
       return std::nullopt;
     }
@@ -202,7 +203,16 @@ std::optional<SysTime> parse_time_utc(std::string_view s) {
     }
   }
   const std::string_view tz = s.substr(pos);
-  if (!(tz.empty() && pos == 16) && tz != "Z" && tz != "z" && tz != "+00:00") {
+  std::int64_t offset_s = 0;  // local time - UTC
+  const bool extended = s.size() >= 20 && s[4] == '-';  // not the compact YYYYMMDDTHHMMSSZ
+  if (tz.size() == 6 && (tz[0] == '+' || tz[0] == '-') && tz[3] == ':' && extended) {
+    unsigned oh = 0;
+    unsigned om = 0;
+    if (!digits(tz, 1, 2, oh) || !digits(tz, 4, 2, om) || oh > 23 || om > 59) {
+      return std::nullopt;
+    }
+    offset_s = (tz[0] == '-' ? -1 : 1) * static_cast<std::int64_t>(oh * 3600 + om * 60);
+  } else if (!(tz.empty() && pos == 16) && tz != "Z" && tz != "z") {
     return std::nullopt;
   }
   if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) {
@@ -219,7 +229,7 @@ std::optional<SysTime> parse_time_utc(std::string_view s) {
     return std::nullopt;
   }
   const std::int64_t days = days_from_civil(y, mo, d);
-  const std::int64_t secs = days * 86400 + h * 3600 + mi * 60 + se;
+  const std::int64_t secs = days * 86400 + h * 3600 + mi * 60 + se - offset_s;
   return SysTime(std::chrono::seconds(secs) + std::chrono::milliseconds(ms));
 }
 

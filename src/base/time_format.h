@@ -22,7 +22,9 @@ std::string format_http_date(SysTime t);
 inline constexpr unsigned kMinParsedYear = 1900;
 inline constexpr unsigned kMaxParsedYear = 2199;
 
-/// Parses "YYYY-MM-DDTHH:MM:SS[.fff]Z" or with "+00:00"; also "YYYYMMDDTHHMMSSZ".
+/// Parses RFC 3339 "YYYY-MM-DDTHH:MM:SS[.fff]Z" or with a "+HH:MM" / "-HH:MM"
+/// offset (converted to UTC; a space may stand for the "T"); also
+/// "YYYYMMDDTHHMMSSZ". A time without a zone is refused (ambiguous).
 /// nullopt for malformed text (a day past its month's end included) and for
 /// years outside [kMinParsedYear, kMaxParsedYear].
 std::optional<SysTime> parse_time_utc(std::string_view s);

@@ -13,7 +13,16 @@ TEST(TimeFormat, FormatsAndParses) {
   EXPECT_EQ(parse_time_utc("20150830T123600Z"), t);
   EXPECT_EQ(parse_time_utc("2015-08-30T12:36:00.250Z"), t + std::chrono::milliseconds(250));
   EXPECT_EQ(parse_time_utc("2015-08-30T12:36:00+00:00"), t);
+  // RFC 3339 offsets (a container credentials helper in a local zone) and the
+  // space RFC 3339 allows for the "T"; a time without a zone is ambiguous.
+  EXPECT_EQ(parse_time_utc("2015-08-30T13:36:00+01:00"), t);
+  EXPECT_EQ(parse_time_utc("2015-08-30T07:06:00-05:30"), t);
+  EXPECT_EQ(parse_time_utc("2015-08-30 12:36:00Z"), t);
+  EXPECT_EQ(parse_time_utc("2015-08-30T13:36:00.500+01:00"), t + std::chrono::milliseconds(500));
   EXPECT_FALSE(parse_time_utc("2015-08-30 12:36:00"));
+  EXPECT_FALSE(parse_time_utc("2015-08-30T12:36:00+0100"));
+  EXPECT_FALSE(parse_time_utc("2015-08-30T12:36:00+24:00"));
+  EXPECT_FALSE(parse_time_utc("20150830T123600+01:00"));
   EXPECT_FALSE(parse_time_utc("2015-13-30T12:36:00Z"));
 }
 

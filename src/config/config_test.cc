@@ -486,6 +486,33 @@ TEST(Validate, EgressMustAdmitKmsHostWithSuggestion) {
                                      "egress.allow"));
 }
 
+// A host this policy admits and Enclaver's matcher (odyn, on the CONNECT
+// path inside Enclaver) refuses: a warning naming odyn and a pattern both admit.
+TEST(Validate, HostsOdynWouldRefuseAreWarnedAbout) {
+  const auto d = validate_text(
+      "egress:\n"
+      "  allow: [kms.*.com, 169.254.169.254]\n"
+      "  deny: [sts.**]\n"
+      "kms_proxy:\n"
+      "  listen_port: 9999\n"
+      "  region: us-east-1\n");
+  EXPECT_THAT(errors(d), IsEmpty());
+  EXPECT_THAT(warnings(d), ::testing::Contains(HasSubstr(
+                               "test.yaml:2: warning: Enclaver's egress proxy (odyn) would refuse "
+                               "kms.us-east-1.amazonaws.com (KMS in us-east-1), which this policy admits")));
+  EXPECT_THAT(warnings(d), ::testing::Contains(HasSubstr("'kms.*.amazonaws.com' in egress.allow means the same")));
+  // sts.** denies every name in odyn, IMDS's address not being a name.
+  EXPECT_THAT(warnings(d), ::testing::Not(::testing::Contains(HasSubstr("refuse 169.254.169.254"))));
+  // The documented pattern: nothing to say.
+  const auto ok = validate_text(
+      "egress:\n"
+      "  allow: [kms.*.amazonaws.com, 169.254.169.254]\n"
+      "kms_proxy:\n"
+      "  listen_port: 9999\n"
+      "  region: us-east-1\n");
+  EXPECT_THAT(warnings(ok), ::testing::Not(::testing::Contains(HasSubstr("odyn"))));
+}
+
 // Without an allow list the deny list still holds (it is enforced on every
 // connection): denying the region's KMS host cannot start.
 TEST(Validate, DenyOnlyPolicyMustNotDenyKms) {

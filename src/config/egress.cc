@@ -380,6 +380,62 @@ Diagnostics check_hosts(const EgressOptions& egress, std::span<const std::string
   return out;
 }
 
+namespace {
+
+// One Enclaver allow/deny entry against one host (see enclaver_admits).
+bool enclaver_entry_matches(std::string_view entry, std::string_view host) {
+  std::string_view h = host;
+  if (h.size() > 2 && h.front() == '[' && h.back() == ']') {
+    h = h.substr(1, h.size() - 2);
+  }
+  const auto host_ip = parse_ip(h);
+  const std::size_t slash = entry.find('/');
+  const auto entry_ip = parse_ip(entry.substr(0, slash));
+  if (entry_ip || host_ip) {
+    if (!entry_ip || !host_ip || entry_ip->v6 != host_ip->v6) {
+      return false;  // IPs only against IP entries, names only against name patterns
+    }
+    unsigned prefix = entry_ip->v6 ? 128U : 32U;
+    if (slash != std::string_view::npos) {
+      const std::string_view len = entry.substr(slash + 1);
+      if (!kp::is_decimal_digits(len) || len.size() > 3 || std::stoul(std::string(len)) > prefix) {
+        return false;
+      }
+      prefix = static_cast<unsigned>(std::stoul(std::string(len)));
+    }
+    return in_net(*host_ip, NetPattern{std::string(entry), *entry_ip, prefix});
+  }
+  const std::string p = to_lower_ascii(entry);
+  const std::string n = to_lower_ascii(h);
+  auto pl = split_labels(p);
+  auto hl = split_labels(n);
+  std::reverse(pl.begin(), pl.end());
+  std::reverse(hl.begin(), hl.end());
+  std::size_t j = 0;
+  for (std::size_t i = 0;; ++i) {
+    if (i == pl.size()) {
+      return j == hl.size();
+    }
+    if (pl[i] == "**") {
+      return j < hl.size();
+    }
+    if (j == hl.size() || (pl[i] != "*" && pl[i] != hl[j])) {
+      return false;
+    }
+    ++j;
+  }
+}
+
+}  // namespace
+
+bool enclaver_admits(std::span<const std::string> allow, std::span<const std::string> deny, std::string_view host) {
+  const auto any = [host](std::span<const std::string> entries) {
+    return std::any_of(entries.begin(), entries.end(),
+                       [host](const std::string& e) { return enclaver_entry_matches(e, host); });
+  };
+  return any(allow) && !any(deny);
+}
+
 std::vector<std::string> enclaver_compatibility_notes(std::span<const std::string> allow) {
   std::vector<std::string> notes;
   for (const auto& pattern : allow) {

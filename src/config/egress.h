@@ -91,6 +91,14 @@ std::string refusal_reason(std::string_view host, const EgressDecision& d);
 Diagnostics check_hosts(const EgressOptions& egress, std::span<const std::string> hosts,
                         const Origin& where = {}, std::string_view why = {});
 
+/// Whether Enclaver's own egress proxy (odyn) would admit `host` under
+/// `allow`/`deny`, with Enclaver's matcher (enclaver-reference.md 4.3): IP
+/// literals against IP/CIDR entries only (no IPv4-mapped IPv6); names
+/// label by label from the right, case-insensitively, `*` = exactly one
+/// label, `**` = a match as soon as it is reached with a label left, a
+/// trailing dot is a label of its own; deny wins.
+bool enclaver_admits(std::span<const std::string> allow, std::span<const std::string> deny, std::string_view host);
+
 /// Warnings for allow patterns that Enclaver's own egress proxy (which the
 /// CONNECT tunnel passes through inside an Enclaver enclave) reads
 /// differently: a trailing `*` (`kms.*` admits only two-label names there)

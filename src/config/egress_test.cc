@@ -185,5 +185,29 @@ TEST(EnclaverCompatibility, Notes) {
                                     "as exactly one label")));
 }
 
+// Enclaver's matcher as enclaver-reference.md 4.3 describes it (its table).
+TEST(EnclaverCompatibility, EnclaversOwnMatcher) {
+  for (const auto& r : {
+           Row{"kms.*", "kms.us-east-1.amazonaws.com", false}, Row{"kms.*", "kms.com", true},
+           Row{"kms.*.amazonaws.com", "kms.us-east-1.amazonaws.com", true},
+           Row{"kms.*.amazonaws.com", "kms-fips.us-east-1.amazonaws.com", false},
+           Row{"*.amazonaws.com", "kms.us-east-1.amazonaws.com", false},
+           Row{"**.amazonaws.com", "kms.us-east-1.amazonaws.com", true},
+           Row{"**.amazonaws.com", "amazonaws.com", false}, Row{"kms.**", "evil.example.org", true},
+           Row{"foo.**.com", "x.y.com", true}, Row{"example.com", "example.com.", false},
+           Row{"KMS.*.AmazonAWS.com", "kms.eu-west-1.amazonaws.com", true},
+           Row{"kms.*.com", "kms.us-east-1.amazonaws.com", false}, Row{"169.254.169.254", "169.254.169.254", true},
+           Row{"169.254.0.0/16", "169.254.169.254", true}, Row{"*", "169.254.169.254", false},
+           Row{"169.254.169.254", "::ffff:169.254.169.254", false}, Row{"fd00:ec2::/32", "[fd00:ec2::254]", true},
+       }) {
+    EXPECT_EQ(enclaver_admits(std::vector<std::string>{r.pattern}, {}, r.host), r.allowed)
+        << r.pattern << " vs " << r.host;  // Row.allowed: what Enclaver admits
+  }
+  // Deny wins, with the same matcher: Enclaver's `sts.**` denies every name.
+  const std::vector<std::string> allow = {"kms.*.amazonaws.com"};
+  EXPECT_TRUE(enclaver_admits(allow, std::vector<std::string>{"sts.*.amazonaws.com"}, "kms.us-east-1.amazonaws.com"));
+  EXPECT_FALSE(enclaver_admits(allow, std::vector<std::string>{"sts.**"}, "kms.us-east-1.amazonaws.com"));
+}
+
 }  // namespace
 }  // namespace kp::config

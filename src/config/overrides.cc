@@ -7,6 +7,7 @@
 #include <sstream>
 #include <system_error>
 
+#include "base/http_message.h"
 #include "config/address.h"
 #include "config/enclaver_yaml.h"
 #include "config/measurements.h"
@@ -134,6 +135,8 @@ Diagnostics apply_environment(Config& cfg, const EnvLookup& env) {
     if (auto ep = parse_endpoint(url.substr(0, path))) {
       cfg.credentials.imds_host_from_env = ep->host;
     }
+  } else if (auto mode = non_empty(env, "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE"); mode && iequals(*mode, "IPv6")) {
+    cfg.credentials.imds_host_from_env = "fd00:ec2::254";  // credentials/imds.h kImdsIpv6Host
   }
   // Values are checked by validate(), which knows they came from here.
   return {};

@@ -68,12 +68,18 @@ TEST(Environment, ImdsEgressCheckUsesTheEnvironmentEndpoint) {
   apply_environment(overridden, fixed_env({{"AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://10.9.9.9:8080/"}}));
   EXPECT_EQ(overridden.credentials.imds_host_from_env, std::optional<std::string>("10.9.9.9"));
   EXPECT_THAT(errors(validate(overridden)),
-              ElementsAre(HasSubstr("does not admit 10.9.9.9 (IMDS credentials (AWS_EC2_METADATA_SERVICE_ENDPOINT))")));
+              ElementsAre(HasSubstr("does not admit 10.9.9.9 (IMDS credentials (AWS_EC2_METADATA_SERVICE_ENDPOINT[_MODE]))")));
 
   Config v6 = *parsed;
   v6.egress.allow.push_back("fd00:ec2::254");
   apply_environment(v6, fixed_env({{"AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://[fd00:ec2::254]"}}));
   EXPECT_THAT(errors(validate(v6)), IsEmpty());
+
+  // AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE=IPv6 names IMDS's IPv6 address.
+  Config mode = *parsed;
+  apply_environment(mode, fixed_env({{"AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "IPv6"}}));
+  EXPECT_EQ(mode.credentials.imds_host_from_env, std::optional<std::string>("fd00:ec2::254"));
+  EXPECT_THAT(errors(validate(mode)), ElementsAre(HasSubstr("does not admit fd00:ec2::254")));
 }
 
 TEST(Environment, ProxyVariablesLowerCaseFirst) {

@@ -160,6 +160,26 @@ void check_egress(const Config& cfg, Collector& c) {
   for (const auto& [host, why] : kms) {
     c.add(check_hosts(e, std::vector<std::string>{host}, where, why));
   }
+  // Inside an Enclaver enclave the CONNECT requests also pass odyn's egress
+  // proxy, whose matcher reads patterns differently (configuration.md 6): a
+  // host this policy admits and odyn refuses fails every request there (odyn
+  // answers 401). A warning, not an error: the policy may serve a CONNECT
+  // proxy that is not odyn, or the vsock path.
+  const auto odyn_check = [&](const std::string& host, const std::string& why) {
+    if (!e.configured() || !policy->decide(host).allowed || enclaver_admits(e.allow, e.deny, host)) {
+      return;
+    }
+    std::string msg = "Enclaver's egress proxy (odyn) would refuse " + host + " (" + why +
+                      "), which this policy admits: odyn reads '*' as exactly one label, stops matching at '**', "
+                      "and applies egress.deny the same way (configuration.md section 6)";
+    if (const auto suggestion = suggest_pattern(host)) {
+      msg += "; '" + *suggestion + "' in egress.allow means the same to both";
+    }
+    c.add(Diagnostics{{where, std::move(msg), Severity::kWarning}});
+  };
+  for (const auto& [host, why] : kms) {
+    odyn_check(host, why);
+  }
   if (cfg.credentials.uses(CredentialSource::kImds)) {
     // The address actually used: AWS_EC2_METADATA_SERVICE_ENDPOINT wins.
     std::optional<std::string> imds_host = cfg.credentials.imds_host_from_env;
@@ -170,7 +190,7 @@ void check_egress(const Config& cfg, Collector& c) {
     }
     if (imds_host && !is_loopback_host(*imds_host)) {
       auto d = check_hosts(e, std::vector<std::string>{*imds_host}, where,
-                           cfg.credentials.imds_host_from_env ? "IMDS credentials (AWS_EC2_METADATA_SERVICE_ENDPOINT)"
+                           cfg.credentials.imds_host_from_env ? "IMDS credentials (AWS_EC2_METADATA_SERVICE_ENDPOINT[_MODE])"
                                                               : "IMDS credentials");
       // Only fatal when IMDS is the only way to get credentials.
       const bool only_imds = cfg.credentials.chain.size() == 1;
@@ -178,6 +198,7 @@ void check_egress(const Config& cfg, Collector& c) {
         x.severity = only_imds ? Severity::kError : Severity::kWarning;
       }
       c.add(std::move(d));
+      odyn_check(*imds_host, "IMDS credentials");
     }
   }
   for (std::size_t i = 0; i < e.allow.size(); ++i) {

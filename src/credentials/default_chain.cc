@@ -86,8 +86,9 @@ Attempt try_container(ChainOptions& opts, std::vector<std::string>& skipped) {
       !s.token_file.empty()
           ? ", Authorization from AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE " + printable_excerpt(s.token_file, 256)
           : (!s.token.empty() ? ", Authorization from AWS_CONTAINER_AUTHORIZATION_TOKEN" : "");
-  auto source = std::make_shared<ContainerCredentialsSource>(opts.http, std::move(s));
   Chain chain;
+  chain.endpoint_host = s.endpoint.host;
+  auto source = std::make_shared<ContainerCredentialsSource>(opts.http, std::move(s));
   chain.kind = SourceKind::kContainer;
   chain.description = source->name() + auth + ", refreshed " +
                       std::to_string(opts.cache.refresh_window.count()) + " s before expiry";
@@ -115,6 +116,7 @@ Attempt try_imds(ChainOptions& opts, std::vector<std::string>& skipped) {
     opts.imds.clock = opts.cache.clock;
   }
   Chain chain;
+  chain.endpoint_host = opts.imds.endpoint.host;
   chain.imds = std::make_shared<ImdsClient>(opts.http, opts.imds);
   auto source = std::make_shared<ImdsCredentialsSource>(chain.imds);
   chain.kind = SourceKind::kImds;

@@ -57,6 +57,9 @@ struct Chain {
   std::shared_ptr<ImdsClient> imds;        // set when kind == kImds (reuse it for the region)
   SourceKind kind = SourceKind::kImds;
   std::string description;  // for the startup log; no secrets
+  /// The host credentials are fetched from (container endpoint, IMDS); empty
+  /// for static credentials. The daemon checks it against the egress policy.
+  std::string endpoint_host;
 };
 
 /// Errors (Errc::kCredentialsUnavailable): half-set environment credentials,

@@ -42,6 +42,18 @@ TEST(EnvironmentSource, ReadsKeysAndOptionalToken) {
       fake_env({{"AWS_ACCESS_KEY_ID", "AKIDENV"}, {"AWS_SECRET_ACCESS_KEY", "env-secret"}}));
   ASSERT_TRUE(no_token && no_token->has_value());
   EXPECT_TRUE((*no_token)->session_token.empty());
+
+  // botocore's older name for the token, when AWS_SESSION_TOKEN is not set.
+  auto legacy = credentials_from_env(fake_env(
+      {{"AWS_ACCESS_KEY_ID", "AKIDENV"}, {"AWS_SECRET_ACCESS_KEY", "env-secret"}, {"AWS_SECURITY_TOKEN", "old-name"}}));
+  ASSERT_TRUE(legacy && legacy->has_value());
+  EXPECT_EQ((*legacy)->session_token.chars(), "old-name");
+  auto both = credentials_from_env(fake_env({{"AWS_ACCESS_KEY_ID", "AKIDENV"},
+                                             {"AWS_SECRET_ACCESS_KEY", "env-secret"},
+                                             {"AWS_SESSION_TOKEN", "new-name"},
+                                             {"AWS_SECURITY_TOKEN", "old-name"}}));
+  ASSERT_TRUE(both && both->has_value());
+  EXPECT_EQ((*both)->session_token.chars(), "new-name");
 }
 
 TEST(EnvironmentSource, UnsetOrEmptyMeansNotConfigured) {

@@ -36,6 +36,9 @@ Result<std::optional<sigv4::Credentials>> credentials_from_env(const EnvLookup& 
   auto key_id = env_value(env, "AWS_ACCESS_KEY_ID");
   auto secret = env_value(env, "AWS_SECRET_ACCESS_KEY");
   auto token = env_value(env, "AWS_SESSION_TOKEN");
+  if (!token) {
+    token = env_value(env, "AWS_SECURITY_TOKEN");  // the older name botocore still reads
+  }
   // Take the secrets into SecretBytes first so every early return wipes them.
   SecretBytes secret_bytes = secret ? SecretBytes::take(std::move(*secret)) : SecretBytes{};
   SecretBytes token_bytes = token ? SecretBytes::take(std::move(*token)) : SecretBytes{};

@@ -85,7 +85,18 @@ SysTime token_refresh_time(SysTime now, std::chrono::seconds ttl) {
 Result<std::optional<HttpEndpoint>> imds_endpoint_from_env(const EnvLookup& env) {
   auto v = env_value(env, "AWS_EC2_METADATA_SERVICE_ENDPOINT");
   if (!v) {
-    return std::optional<HttpEndpoint>{};
+    // The SDKs' other switch: IMDS's IPv6 address instead of 169.254.169.254.
+    const auto mode = env_value(env, "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE");
+    if (!mode || iequals(trim(*mode), "IPv4")) {
+      return std::optional<HttpEndpoint>{};
+    }
+    if (!iequals(trim(*mode), "IPv6")) {
+      return fail(Errc::kCredentialsUnavailable,
+                  "credentials: AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE must be IPv4 or IPv6");
+    }
+    HttpEndpoint ep;
+    ep.host = std::string(kImdsIpv6Host);
+    return std::optional<HttpEndpoint>(std::move(ep));
   }
   auto parsed = boost::urls::parse_uri(*v);
   if (!parsed ||

@@ -43,8 +43,13 @@ struct ImdsOptions {
   const Clock* clock = &SystemClock::instance();
 };
 
+/// IMDS's IPv6 address (Nitro instances), for AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE=IPv6.
+inline constexpr std::string_view kImdsIpv6Host = "fd00:ec2::254";
+
 /// AWS_EC2_METADATA_SERVICE_ENDPOINT ("http://[fd00:ec2::254]" style) as an
-/// endpoint; nullopt when unset; an error when malformed.
+/// endpoint, else http://[fd00:ec2::254] when AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE
+/// is IPv6 (as the SDKs read them); nullopt when neither says anything; an
+/// error when malformed.
 Result<std::optional<HttpEndpoint>> imds_endpoint_from_env(const EnvLookup& env);
 
 /// True when AWS_EC2_METADATA_DISABLED is "true" (any case).

@@ -233,6 +233,18 @@ TEST(ImdsEnv, EndpointOverrideAndDisable) {
   ASSERT_TRUE(ep && ep->has_value());
   EXPECT_EQ((*ep)->to_string(), "http://[fd00:ec2::254]:80");
   EXPECT_FALSE(imds_endpoint_from_env(env({{"AWS_EC2_METADATA_SERVICE_ENDPOINT", "nope"}})));
+  // The endpoint mode, as the SDKs read it; the endpoint itself wins.
+  auto v6 = imds_endpoint_from_env(env({{"AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "ipv6"}}));
+  ASSERT_TRUE(v6 && v6->has_value());
+  EXPECT_EQ((*v6)->to_string(), "http://[fd00:ec2::254]:80");
+  auto v4 = imds_endpoint_from_env(env({{"AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "IPv4"}}));
+  ASSERT_TRUE(v4);
+  EXPECT_FALSE(v4->has_value());
+  EXPECT_FALSE(imds_endpoint_from_env(env({{"AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "IPv5"}})));
+  auto both = imds_endpoint_from_env(env({{"AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "IPv6"},
+                                          {"AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://10.0.0.1"}}));
+  ASSERT_TRUE(both && both->has_value());
+  EXPECT_EQ((*both)->host, "10.0.0.1");
   EXPECT_TRUE(imds_disabled_by_env(env({{"AWS_EC2_METADATA_DISABLED", "TRUE"}})));
   EXPECT_FALSE(imds_disabled_by_env(env({{"AWS_EC2_METADATA_DISABLED", "false"}})));
   EXPECT_FALSE(imds_disabled_by_env(env({})));

@@ -86,7 +86,7 @@ Result<sigv4::Credentials> extract(const boost::json::value& doc, std::string_vi
     if (!t) {
       return bad(source, "credentials response field \"Expiration\" (\"" +
                              printable_excerpt(std::string_view(*exp_s)) +
-                             "\") is not an RFC 3339 UTC time");
+                             "\") is not an RFC 3339 time with a zone");
     }
     creds.expiration = *t;
   } else if (rules.require_expiration) {

@@ -13,17 +13,20 @@ constexpr std::size_t kMaxFileBytes = 1 << 20;  // a credentials file is a few K
 
 Error bad(std::string msg) { return Error{Errc::kCredentialsUnavailable, std::move(msg)}; }
 
-// The values of the three keys in `profile`'s section(s), views into `text`.
+// What one file says about a profile: its static keys and the first key by
+// which the SDKs would get its credentials some other way. Views into the text.
 struct Found {
   bool section = false;
   std::optional<std::string_view> key_id, secret, token;
-  std::optional<std::string_view> other_source;  // role_arn, sso_*, credential_process, ...
+  std::optional<std::string_view> role_source;  // role_arn, sso_*, web identity, login: before static keys
+  std::optional<std::string_view> process;      // credential_process: after the credentials file's keys
 };
 
-// Keys by which the SDKs get a profile's credentials some other way.
-bool is_other_source(std::string_view key) {
-  for (const std::string_view k : {"role_arn", "credential_source", "credential_process", "web_identity_token_file",
-                                   "sso_session", "sso_start_url", "sso_account_id", "sso_role_name"}) {
+// botocore's credential chain: env, assume-role, web identity, SSO, login,
+// the credentials file's keys, credential_process, the config file's keys.
+bool is_role_source(std::string_view key) {
+  for (const std::string_view k : {"role_arn", "credential_source", "web_identity_token_file", "sso_session",
+                                   "sso_start_url", "sso_account_id", "sso_role_name", "login_session"}) {
     if (iequals(key, k)) {
       return true;
     }
@@ -31,7 +34,25 @@ bool is_other_source(std::string_view key) {
   return false;
 }
 
-Found scan(std::string_view text, std::string_view profile) {
+// The credentials file names a profile "[name]"; the config file
+// "[profile name]" (any blanks between) or, for the default one, "[default]"
+// too (botocore's config loader).
+bool section_is(std::string_view section, std::string_view profile, bool config_file) {
+  if (!config_file) {
+    return section == profile;
+  }
+  if (profile == "default" && section == "default") {
+    return true;
+  }
+  constexpr std::string_view kProfile = "profile";
+  if (section.substr(0, kProfile.size()) != kProfile || section.size() == kProfile.size() ||
+      (section[kProfile.size()] != ' ' && section[kProfile.size()] != '\t')) {
+    return false;
+  }
+  return trim(section.substr(kProfile.size())) == profile;
+}
+
+Found scan(std::string_view text, std::string_view profile, bool config_file) {
   Found f;
   bool in_profile = false;
   while (!text.empty()) {
@@ -50,7 +71,7 @@ Found scan(std::string_view text, std::string_view profile) {
     }
     if (line.front() == '[') {
       const auto close = line.find(']');
-      in_profile = close != std::string_view::npos && trim(line.substr(1, close - 1)) == profile;
+      in_profile = close != std::string_view::npos && section_is(trim(line.substr(1, close - 1)), profile, config_file);
       f.section = f.section || in_profile;
       continue;
     }
@@ -69,58 +90,30 @@ Found scan(std::string_view text, std::string_view profile) {
       f.secret = value;
     } else if (iequals(key, "aws_session_token")) {
       f.token = value;
-    } else if (!f.other_source && is_other_source(key)) {
-      f.other_source = key;
+    } else if (!f.role_source && is_role_source(key)) {
+      f.role_source = key;
+    } else if (!f.process && iequals(key, "credential_process")) {
+      f.process = key;
     }
   }
   return f;
 }
 
-}  // namespace
+// One file of the two, as read for a profile.
+struct Place {
+  const char* variable;  // the environment variable that names the file
+  std::string file;      // "" when neither it nor HOME is set
+  std::string_view kind;  // "credentials file" / "config file"
+  bool config_file = false;
+  std::optional<SecretBytes> text;  // nullopt: missing or unreadable
+  Found found;
+  std::string label() const { return std::string(kind) + " " + printable_excerpt(file, 256); }
+};
 
-SecretFileReader read_secret_file() {
-  return [](const std::string& path) -> std::optional<SecretBytes> {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-      return std::nullopt;
-    }
-    std::string raw;
-    raw.resize(kMaxFileBytes + 1);
-    in.read(raw.data(), static_cast<std::streamsize>(raw.size()));
-    raw.resize(static_cast<std::size_t>(in.gcount()));
-    return SecretBytes::take(std::move(raw));
-  };
-}
-
-namespace {
-
-// `section` of one file: static keys, nullopt with `*why_not` when the section
-// is missing or has no keys, an error when they are half set or malformed or
-// the section gets its credentials another way. `*found`: the section exists.
-Result<std::optional<sigv4::Credentials>> parse_section(std::string_view text, std::string_view section,
-                                                        std::string_view kind, std::string_view file_name,
-                                                        std::string* why_not, bool* found) {
-  const std::string file = printable_excerpt(file_name, 256);
-  const std::string name = "[" + printable_excerpt(section) + "]";
-  const std::string where = std::string(kind) + " " + file + " " + name;
-  if (text.size() > kMaxFileBytes) {
-    return bad(where + ": the file is larger than 1 MiB");
-  }
-  const Found f = scan(text, section);
-  *found = f.section;
-  if (!f.section) {
-    *why_not = "no " + name + " in " + file;
-    return std::optional<sigv4::Credentials>();
-  }
-  if (!f.key_id && !f.secret && f.other_source) {
-    // The SDKs would assume that role (or ask SSO, or run the process):
-    // falling through to another source would sign as someone else.
-    return bad(where + ": " + printable_excerpt(*f.other_source) +
-               " profiles are not supported (static keys only); give the proxy static keys, or leave "
-               "`profile` out of credentials.sources");
-  }
+// The static keys of `f`, nullopt when it has none, an error when they are
+// half set or malformed (`where` names file and section, never a value).
+Result<std::optional<sigv4::Credentials>> static_keys(const Found& f, const std::string& where) {
   if (!f.key_id && !f.secret) {
-    *why_not = name + " in " + file + " has no aws_access_key_id";
     return std::optional<sigv4::Credentials>();
   }
   if (!f.key_id || f.key_id->empty()) {
@@ -158,57 +151,121 @@ std::string file_path(const EnvLookup& env, const char* variable, std::string_vi
   return {};
 }
 
+// "[name]", or "[profile name]" as the config file spells it.
+std::string section_name(const Place& p, std::string_view profile) {
+  return p.config_file && profile != "default" ? "[profile " + printable_excerpt(profile) + "]"
+                                               : "[" + printable_excerpt(profile) + "]";
+}
+
+Error not_supported(const Place& p, std::string_view profile, std::string_view key) {
+  return bad(p.label() + " " + section_name(p, profile) + ": " + printable_excerpt(key) +
+             " profiles are not supported (static keys only); give the proxy static keys, or leave `profile` out "
+             "of credentials.sources");
+}
+
 }  // namespace
+
+SecretFileReader read_secret_file() {
+  return [](const std::string& path) -> std::optional<SecretBytes> {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+      return std::nullopt;
+    }
+    std::string raw;
+    raw.resize(kMaxFileBytes + 1);
+    in.read(raw.data(), static_cast<std::streamsize>(raw.size()));
+    raw.resize(static_cast<std::size_t>(in.gcount()));
+    return SecretBytes::take(std::move(raw));
+  };
+}
 
 Result<std::optional<sigv4::Credentials>> parse_shared_credentials(std::string_view text,
                                                                    std::string_view profile,
                                                                    std::string_view file_name,
                                                                    std::string* why_not) {
-  bool found = false;
-  return parse_section(text, profile, "credentials file", file_name, why_not, &found);
+  const std::string where = "credentials file " + printable_excerpt(file_name, 256) + " [" +
+                            printable_excerpt(profile) + "]";
+  if (text.size() > kMaxFileBytes) {
+    return bad(where + ": the file is larger than 1 MiB");
+  }
+  const Found f = scan(text, profile, false);
+  if (!f.section) {
+    *why_not = "no [" + printable_excerpt(profile) + "] in " + printable_excerpt(file_name, 256);
+    return std::optional<sigv4::Credentials>();
+  }
+  auto keys = static_keys(f, where);
+  if (keys && !*keys) {
+    *why_not = "[" + printable_excerpt(profile) + "] in " + printable_excerpt(file_name, 256) +
+               " has no aws_access_key_id";
+  }
+  return keys;
 }
 
 Result<std::optional<ProfileCredentials>> credentials_from_profile(const EnvLookup& env,
                                                                    const SecretFileReader& read,
                                                                    std::string* why_not) {
-  const auto named = env_value(env, "AWS_PROFILE");
-  const bool explicit_profile = named && !named->empty();
+  // AWS_PROFILE as every SDK reads it; AWS_DEFAULT_PROFILE (the AWS CLI v1's)
+  // when it is not set.
+  auto named = env_value(env, "AWS_PROFILE");
+  if (!named) {
+    named = env_value(env, "AWS_DEFAULT_PROFILE");
+  }
+  const bool explicit_profile = named.has_value();
   const std::string profile = explicit_profile ? *named : std::string("default");
 
-  // The credentials file's [name], then the config file's [profile name]
-  // ([default] for the default profile), as botocore looks them up.
-  struct Place {
-    const char* variable;
-    std::string file;
-    std::string section;
-    std::string_view kind;
-  };
-  const Place places[] = {
-      {"AWS_SHARED_CREDENTIALS_FILE", file_path(env, "AWS_SHARED_CREDENTIALS_FILE", "/.aws/credentials"), profile,
-       "credentials file"},
-      {"AWS_CONFIG_FILE", file_path(env, "AWS_CONFIG_FILE", "/.aws/config"),
-       profile == "default" ? profile : "profile " + profile, "config file"},
+  Place places[] = {
+      {"AWS_SHARED_CREDENTIALS_FILE", file_path(env, "AWS_SHARED_CREDENTIALS_FILE", "/.aws/credentials"),
+       "credentials file", false, std::nullopt, {}},
+      {"AWS_CONFIG_FILE", file_path(env, "AWS_CONFIG_FILE", "/.aws/config"), "config file", true, std::nullopt, {}},
   };
   std::string reasons;
-  bool section_seen = false;  // in either file (with no keys: the SDKs go on too)
-  for (const Place& p : places) {
+  bool section_seen = false;  // in either file (with no keys at all: the SDKs go on too)
+  for (Place& p : places) {
     std::string why;
     if (p.file.empty()) {
       why = std::string("no ") + p.variable + " and no HOME";
-    } else if (const auto text = read(p.file); !text) {
+    } else if (p.text = read(p.file); !p.text) {
       why = "no " + std::string(p.kind) + " at " + printable_excerpt(p.file, 256);
+    } else if (p.text->size() > kMaxFileBytes) {
+      return bad(p.label() + ": the file is larger than 1 MiB");
     } else {
-      bool found = false;
-      auto creds = parse_section(text->chars(), p.section, p.kind, p.file, &why, &found);
-      if (!creds) {
-        return creds.error();
-      }
-      if (*creds) {
-        return std::optional<ProfileCredentials>(ProfileCredentials{std::move(**creds), p.file, profile});
-      }
-      section_seen = section_seen || found;
+      p.found = scan(p.text->chars(), profile, p.config_file);
+      const std::string name = section_name(p, profile);
+      why = p.found.section ? name + " in " + printable_excerpt(p.file, 256) + " has no aws_access_key_id"
+                            : "no " + name + " in " + printable_excerpt(p.file, 256);
+      section_seen = section_seen || p.found.section;
     }
     reasons += (reasons.empty() ? "" : ", ") + why;
+  }
+  // botocore's order: a role, web identity, SSO or login source in either
+  // file wins over static keys; then the credentials file's keys; then
+  // credential_process; then the config file's keys. The proxy does only
+  // static keys, and refuses where the SDKs would sign as someone else.
+  for (const Place& p : places) {
+    if (p.found.role_source) {
+      return not_supported(p, profile, *p.found.role_source);
+    }
+  }
+  const auto use = [&](const Place& p) -> Result<std::optional<ProfileCredentials>> {
+    auto keys = static_keys(p.found, p.label() + " " + section_name(p, profile));
+    if (!keys) {
+      return keys.error();
+    }
+    if (!*keys) {
+      return std::optional<ProfileCredentials>();
+    }
+    return std::optional<ProfileCredentials>(ProfileCredentials{std::move(**keys), p.file, profile});
+  };
+  if (auto from_credentials = use(places[0]); !from_credentials || *from_credentials) {
+    return from_credentials;
+  }
+  for (const Place& p : places) {
+    if (p.found.process) {
+      return not_supported(p, profile, *p.found.process);
+    }
+  }
+  if (auto from_config = use(places[1]); !from_config || *from_config) {
+    return from_config;
   }
   if (explicit_profile && !section_seen) {
     // The SDKs stop here (botocore: ProfileNotFound); falling through would

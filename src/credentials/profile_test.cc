@@ -39,7 +39,9 @@ struct OneFile {
   std::string asked;
   SecretFileReader reader() {
     return [this](const std::string& p) -> std::optional<SecretBytes> {
-      asked = p;
+      if (asked.empty()) {
+        asked = p;  // the first file read (the credentials file comes first)
+      }
       if (p != path) {
         return std::nullopt;
       }
@@ -165,6 +167,53 @@ TEST(ProfileCredentials, ANamedProfileThatIsMissingOrNotStaticIsAnError) {
   auto chain = make_default_chain(std::move(o));
   ASSERT_FALSE(chain);
   EXPECT_NE(chain.error().message.find("AWS_PROFILE=missing names no profile"), std::string::npos);
+}
+
+// botocore's order: a role, SSO, web-identity or login source for the
+// profile, in either file, comes before any static keys; credential_process
+// comes after the credentials file's keys but before the config file's.
+// AWS_DEFAULT_PROFILE names the profile when AWS_PROFILE does not;
+// "[profile default]" and "[profile  name]" (blanks) are config sections too.
+TEST(ProfileCredentials, BotocoresOrderAndSectionSpellings) {
+  std::string why;
+  MultiFile role_over_keys{{{"/h/.aws/credentials", "[dev]\naws_access_key_id = AKIASTATICDEV\naws_secret_access_key = s\n"},
+                            {"/h/.aws/config", "[profile dev]\nrole_arn = arn:aws:iam::1:role/r\nsource_profile = x\n"}}};
+  auto role = credentials_from_profile(fake_env({{"HOME", "/h"}, {"AWS_PROFILE", "dev"}}), role_over_keys.reader(), &why);
+  ASSERT_FALSE(role);
+  EXPECT_NE(role.error().message.find("config file /h/.aws/config [profile dev]: role_arn profiles are not supported"),
+            std::string::npos)
+      << role.error().message;
+  MultiFile login{{{"/h/.aws/config", "[default]\nlogin_session = arn:aws:iam::1:user/u\n"}}};
+  EXPECT_FALSE(credentials_from_profile(fake_env({{"HOME", "/h"}}), login.reader(), &why));
+
+  MultiFile keys_then_process{{{"/h/.aws/credentials", "[p]\naws_access_key_id = AKIACREDSFILE\naws_secret_access_key = s\n"},
+                               {"/h/.aws/config", "[profile p]\ncredential_process = /bin/creds\n"
+                                                  "aws_access_key_id = AKIACONFIG\naws_secret_access_key = c\n"}}};
+  auto keys = credentials_from_profile(fake_env({{"HOME", "/h"}, {"AWS_PROFILE", "p"}}), keys_then_process.reader(), &why);
+  ASSERT_TRUE(keys && *keys) << (keys ? why : keys.error().message);
+  EXPECT_EQ((*keys)->credentials.access_key_id, "AKIACREDSFILE");
+  MultiFile process_then_config{{{"/h/.aws/config", "[profile p]\ncredential_process = /bin/creds\n"
+                                                    "aws_access_key_id = AKIACONFIG\naws_secret_access_key = c\n"}}};
+  auto process = credentials_from_profile(fake_env({{"HOME", "/h"}, {"AWS_PROFILE", "p"}}),
+                                          process_then_config.reader(), &why);
+  ASSERT_FALSE(process);
+  EXPECT_NE(process.error().message.find("credential_process profiles are not supported"), std::string::npos);
+
+  MultiFile spellings{{{"/h/.aws/config", "[profile default]\naws_access_key_id = AKIAPROFILEDEFAULT\n"
+                                          "aws_secret_access_key = d\n[profile   ops ]\naws_access_key_id = AKIAOPS\n"
+                                          "aws_secret_access_key = o\n[profileops]\naws_access_key_id = AKIAWRONG\n"}}};
+  auto dflt = credentials_from_profile(fake_env({{"HOME", "/h"}}), spellings.reader(), &why);
+  ASSERT_TRUE(dflt && *dflt) << why;
+  EXPECT_EQ((*dflt)->credentials.access_key_id, "AKIAPROFILEDEFAULT");
+  auto ops = credentials_from_profile(fake_env({{"HOME", "/h"}, {"AWS_DEFAULT_PROFILE", "ops"}}), spellings.reader(), &why);
+  ASSERT_TRUE(ops && *ops) << why;
+  EXPECT_EQ((*ops)->credentials.access_key_id, "AKIAOPS");
+  EXPECT_EQ((*ops)->profile, "ops");
+  // AWS_PROFILE wins over AWS_DEFAULT_PROFILE.
+  auto both = credentials_from_profile(
+      fake_env({{"HOME", "/h"}, {"AWS_PROFILE", "default"}, {"AWS_DEFAULT_PROFILE", "ops"}}), spellings.reader(), &why);
+  ASSERT_TRUE(both && *both);
+  EXPECT_EQ((*both)->credentials.access_key_id, "AKIAPROFILEDEFAULT");
 }
 
 // Static keys in the config file's [profile name], as botocore reads them;

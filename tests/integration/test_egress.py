@@ -204,6 +204,26 @@ class EgressPolicyStartupTest(h.TempDirTestCase):
         self.assertIn("denied by egress.deny pattern 'kms.us-east-1.amazonaws.com'", line[0])
         self.assertNotIn("add '", line[0], "a denied host must not get an allow suggestion")
 
+    def test_credentials_source_the_policy_refuses_stops_startup(self):
+        # The source the chain picks is the one every request would use: IMDS
+        # (no keys in the environment) or a container endpoint on a host the
+        # allow list leaves out could never sign a request.
+        cfg = self.config("kms_proxy:\n  listen_port: 9999\n  region: us-east-1\n"
+                          "egress:\n  allow:\n    - kms.*.amazonaws.com\n")
+        no_keys = {"AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None,
+                   "AWS_SHARED_CREDENTIALS_FILE": os.path.join(self.tmp, "none"),
+                   "AWS_CONFIG_FILE": os.path.join(self.tmp, "none")}
+        for extra, host, kind in (({}, "169.254.169.254", "imds"),
+                                  ({"AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://169.254.170.23/v1/credentials"},
+                                   "169.254.170.23", "container")):
+            with self.subTest(kind=kind):
+                r = self.serve(cfg, env_extra=dict(no_keys, **extra))
+                self.assertNotEqual(r.returncode, 0, r.stderr)
+                self.assertIn(f"credentials: {kind} credentials come from {host}, which the egress policy refuses",
+                              r.stderr)
+                self.assertIn(f"add '{host}' to egress.allow", r.stderr)
+                self.assertNotIn("ready", r.stderr + r.stdout)
+
     def test_admitting_policy_starts(self):
         # The control: the same file with a pattern that admits the host starts
         # (no connection is made at startup). Only warnings about IMDS.

@@ -42,8 +42,11 @@ def proxy_env(extra=None):
            ("https_proxy", "http_proxy", "no_proxy")}
     env.update(PROXY_CREDS)
     env["AWS_REGION"] = "us-east-1"
-    if extra:
-        env.update(extra)
+    for k, v in (extra or {}).items():  # None removes a variable
+        if v is None:
+            env.pop(k, None)
+        else:
+            env[k] = v
     return env
 
 
