@@ -98,7 +98,7 @@ bool message_is_known(const std::string& message, const json::object* obj) {
   using kp::credentials::printable_excerpt;
   return rest == "Code is \"" + printable_excerpt(string_member(*obj, "Code")) + "\", not \"Success\"" ||
          rest == "field \"Expiration\" (\"" + printable_excerpt(string_member(*obj, "Expiration")) +
-                     "\") is not an RFC 3339 UTC time";
+                     "\") is not an RFC 3339 time with a zone";
 }
 
 // The shared credentials file: an error is one of the fixed messages after
@@ -109,7 +109,7 @@ void check_profile(std::string_view text) {
   if (!r) {
     KP_FUZZ_CHECK(r.error().code == kp::Errc::kCredentialsUnavailable);
     const std::string message = r.error().message;
-    const std::string prefix = "credentials file /f profile [default]: ";
+    const std::string prefix = "credentials file /f [default]: ";
     KP_FUZZ_CHECK(message.rfind(prefix, 0) == 0);
     const std::string_view rest = std::string_view(message).substr(prefix.size());
     static const std::string_view kFixed[] = {
