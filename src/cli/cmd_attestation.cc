@@ -1,7 +1,6 @@
 // `kms-proxy attest`, `kms-proxy inspect-attestation`, `kms-proxy sim-pki init`.
 #include <fstream>
 #include <iostream>
-#include <iterator>
 #include <memory>
 #include <sstream>
 
@@ -12,6 +11,7 @@
 #include "attestation/sim_pki.h"
 #include "attestation/simulated_nsm.h"
 #include "attestation/verifier.h"
+#include "base/file_input.h"
 #include "base/time_format.h"
 #include "cli/commands.h"
 #include "config/measurements.h"
@@ -22,14 +22,6 @@ namespace kp::cli {
 
 namespace {
 
-std::optional<std::string> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return std::nullopt;
-  }
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 // --- inspect-attestation ----------------------------------------------------
 
 struct InspectFlags {
@@ -39,9 +31,9 @@ struct InspectFlags {
 };
 
 int inspect(const InspectFlags& f) {
-  auto text = read_file(f.file);
+  auto text = read_input_file(f.file);
   if (!text) {
-    std::cerr << "inspect-attestation: cannot read " << f.file << "\n";
+    std::cerr << "inspect-attestation: " << text.error().message << "\n";
     return 2;
   }
   auto bytes = attestation::read_document_input(*text);
@@ -56,13 +48,20 @@ int inspect(const InspectFlags& f) {
   }
   attestation::VerifyOptions vo;
   for (const auto& r : f.roots) {
-    auto pem = read_file(r);
-    auto der = pem ? crypto::certificate_der_from_pem(*pem) : std::nullopt;
-    if (!der) {
-      std::cerr << "inspect-attestation: --root " << r << ": not a readable PEM certificate\n";
+    auto pem = read_input_file(r);
+    if (!pem) {
+      std::cerr << "inspect-attestation: --root " << pem.error().message << "\n";
       return 2;
     }
-    vo.trusted_roots_der.push_back(std::move(*der));
+    auto certs = crypto::certificates_der_from_pem(*pem);  // every certificate of a bundle
+    if (certs.empty()) {
+      std::cerr << "inspect-attestation: --root " << r
+                << ": no PEM certificate in the file (for DER: openssl x509 -inform der -in FILE)\n";
+      return 2;
+    }
+    for (auto& der : certs) {
+      vo.trusted_roots_der.push_back(std::move(der));
+    }
   }
   if (f.at == "document") {
     const auto t = attestation::document_time(doc->timestamp_ms);
@@ -75,7 +74,8 @@ int inspect(const InspectFlags& f) {
   } else if (f.at != "now") {
     auto t = parse_time_utc(f.at);
     if (!t) {
-      std::cerr << "inspect-attestation: --at must be RFC 3339, 'now' or 'document'\n";
+      std::cerr << "inspect-attestation: --at must be an RFC 3339 time with a zone (years " << kMinParsedYear
+                << ".." << kMaxParsedYear << "), 'now' or 'document'\n";
       return 2;
     }
     vo.at = *t;
@@ -121,9 +121,8 @@ int attest(const AttestFlags& f) {
     vo.trusted_roots_der.push_back(pki->root_der);
     o.pki = std::make_shared<const attestation::SimPki>(std::move(*pki));
     if (!f.measurements.empty()) {
-      auto json = read_file(f.measurements);
-      auto pcrs = json ? config::parse_measurements_json(*json) : Result<config::PcrMap>(
-                                                                     Error{Errc::kNotFound, "unreadable"});
+      auto json = read_input_file(f.measurements);
+      auto pcrs = json ? config::parse_measurements_json(*json) : Result<config::PcrMap>(json.error());
       if (!pcrs) {
         std::cerr << "attest: --measurements: " << pcrs.error().message << "\n";
         return 2;
@@ -150,9 +149,9 @@ int attest(const AttestFlags& f) {
   }
   attestation::AttestationRequest req;
   if (!f.public_key_file.empty()) {
-    auto pk = read_file(f.public_key_file);
+    auto pk = read_input_file(f.public_key_file);
     if (!pk) {
-      std::cerr << "attest: cannot read " << f.public_key_file << "\n";
+      std::cerr << "attest: --public-key " << pk.error().message << "\n";
       return 2;
     }
     auto der = crypto::public_key_der_from_pem_or_der(*pk);

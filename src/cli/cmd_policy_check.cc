@@ -3,9 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
-#include <fstream>
 #include <iostream>
-#include <iterator>
 #include <map>
 #include <memory>
 #include <optional>
@@ -16,6 +14,7 @@
 #include "attestation/inspect.h"
 #include "base/clock.h"
 #include "base/encoding.h"
+#include "base/file_input.h"
 #include "base/time_format.h"
 #include "cli/commands.h"
 #include "config/measurements.h"
@@ -41,14 +40,6 @@ struct PolicyCheckFlags {
   std::vector<std::string> encryption_context;
   std::vector<std::string> conditions;  // KEY=VALUE, repeatable per key
 };
-
-std::optional<std::string> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return std::nullopt;
-  }
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 bool all_zero(const Bytes& b) {
   for (auto x : b) {
@@ -228,9 +219,8 @@ std::optional<std::vector<std::pair<std::string, std::vector<std::string>>>> par
 std::optional<std::map<unsigned, Bytes>> read_measurements(const PolicyCheckFlags& f) {
   std::map<unsigned, Bytes> pcrs;
   if (!f.attestation_file.empty()) {
-    auto raw = read_file(f.attestation_file);
-    auto bytes = raw ? attestation::read_document_input(*raw)
-                     : Result<Bytes>(Error{Errc::kNotFound, "cannot read the file"});
+    auto raw = read_input_file(f.attestation_file);
+    auto bytes = raw ? attestation::read_document_input(*raw) : Result<Bytes>(raw.error());
     auto doc = bytes ? attestation::parse_document(*bytes) : Result<attestation::AttestationDocument>(bytes.error());
     if (!doc) {
       std::cerr << "policy-check: --attestation: " << doc.error().message << "\n";
@@ -239,9 +229,8 @@ std::optional<std::map<unsigned, Bytes>> read_measurements(const PolicyCheckFlag
     pcrs = doc->pcrs;
   }
   if (!f.measurements_file.empty()) {
-    auto json = read_file(f.measurements_file);
-    auto m = json ? config::parse_measurements_json(*json)
-                  : Result<config::PcrMap>(Error{Errc::kNotFound, "cannot read the file"});
+    auto json = read_input_file(f.measurements_file);
+    auto m = json ? config::parse_measurements_json(*json) : Result<config::PcrMap>(json.error());
     if (!m) {
       std::cerr << "policy-check: --measurements: " << m.error().message << "\n";
       return std::nullopt;
@@ -446,9 +435,9 @@ void print_verdict(const policy::Policy& pol, const Request& r, const policy::De
 
 
 int policy_check(const PolicyCheckFlags& f) {
-  auto text = read_file(f.policy_file);
+  auto text = read_input_file(f.policy_file);
   if (!text) {
-    std::cerr << "policy-check: cannot read " << f.policy_file << "\n";
+    std::cerr << "policy-check: --policy " << text.error().message << "\n";
     return 2;
   }
   auto pol = policy::parse_policy(*text);

@@ -271,7 +271,7 @@ class PolicyCheckTest(h.TempDirTestCase):
         cases = [
             ((), "--policy"),                                      # --policy missing
             (("--policy", pol), "--attestation DOC"),               # no measurements at all
-            (("--policy", os.path.join(self.tmp, "missing.json"), "--pcr", f"0={AB}"), "cannot read"),
+            (("--policy", os.path.join(self.tmp, "missing.json"), "--pcr", f"0={AB}"), "No such file"),
             (("--policy", bad_json, "--pcr", f"0={AB}"), "not valid JSON"),
             (("--policy", pol, "--pcr", "0=abcd"), "--pcr"),
             (("--policy", pol, "--pcr", f"99={AB}"), "--pcr"),
@@ -405,7 +405,16 @@ class InspectAttestationTest(h.TempDirTestCase):
         path = doc("fastcrypto_pcr16_indefmap_2025-11-10.cose.bin")
         r = self.inspect(os.path.join(self.tmp, "missing"))
         self.assertEqual(r.returncode, 2)
-        self.assertIn("cannot read", r.stderr)
+        self.assertIn("missing: No such file or directory", r.stderr)
+        # A directory, or input without end, is a usage error (not an abort, not
+        # unbounded memory).
+        for bad, why in ((self.tmp, "is a directory"), ("/dev/zero", "is larger than 1048576 bytes")):
+            r = self.inspect(bad)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn(why, r.stderr)
+            r = kp("policy-check", "--policy", bad, "--pcr", f"0={AB}")
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn(why, r.stderr)
         r = self.inspect(path, "--at", "yesterday")
         self.assertEqual(r.returncode, 2)
         self.assertIn("--at", r.stderr)
@@ -474,6 +483,12 @@ class AttestAndSimPkiTest(h.TempDirTestCase):
         other_pki = h.sim_pki(other)
         r = kp("inspect-attestation", out, "--root", os.path.join(other_pki, "root.pem"))
         self.assertEqual(r.returncode, 1)
+        # A PEM bundle: every certificate in it is a root, whatever the order.
+        bundle = os.path.join(self.tmp, "bundle.pem")
+        with open(bundle, "w") as f:
+            f.write(open(os.path.join(other_pki, "root.pem")).read() + open(root).read())
+        r = kp("inspect-attestation", out, "--root", bundle)
+        self.assertEqual(r.returncode, 0, r.stderr)
 
     def test_attest_measurements_file(self):
         pki = h.sim_pki(self.tmp)

@@ -1,0 +1,47 @@
+#include "base/file_input.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace kp {
+
+Result<std::string> read_input_file(const std::string& path, std::size_t limit) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return fail(Errc::kValidation, path + ": " + std::strerror(errno));
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+    ::close(fd);
+    return fail(Errc::kValidation, path + " is a directory");
+  }
+  std::string out;
+  char buf[16 * 1024];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0) {
+      const int e = errno;
+      ::close(fd);
+      return fail(Errc::kValidation, path + ": " + std::strerror(e));
+    }
+    if (n == 0) {
+      break;
+    }
+    if (out.size() + static_cast<std::size_t>(n) > limit) {
+      ::close(fd);
+      return fail(Errc::kValidation, path + " is larger than " + std::to_string(limit) + " bytes");
+    }
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
+}  // namespace kp

@@ -1,0 +1,27 @@
+// File: base/file_input.h
+//
+// Reading a small input file named on the command line (a policy, an
+// attestation document, a PEM root, measurements JSON) without trusting it:
+// a directory, an unreadable path or anything larger than `limit` is an
+// error with a one-line reason, and never more than limit + 1 bytes are read
+// (so /dev/zero or a huge file cannot exhaust an enclave's memory). Pipes and
+// character devices are fine (/dev/stdin, <(...)).
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include "base/result.h"
+
+namespace kp {
+
+/// Default bound for command-line inputs: far above any document, policy or
+/// certificate bundle they hold.
+inline constexpr std::size_t kMaxInputFileBytes = 1 << 20;
+
+/// The file's bytes. Errors (Errc::kValidation): "PATH: No such file or
+/// directory" (the system's reason), "PATH is a directory", "PATH is larger
+/// than N bytes".
+Result<std::string> read_input_file(const std::string& path, std::size_t limit = kMaxInputFileBytes);
+
+}  // namespace kp
