@@ -639,19 +639,25 @@ Result<SecretBytes> open_enveloped(ByteView ber, const RsaKeyPair& key) {
                                               ", not this proxy's key " + key_id_prefix(ours) +
                                               " (SHA-256 of the DER SubjectPublicKeyInfo)");
   }
+  // From here on every failure reads the same: which step failed (the key
+  // unwrap, its size, the CBC padding) would tell whoever forged the blob
+  // something about the decryption (a padding or Manger-style oracle).
+  const auto failed = [] {
+    return fail(Errc::kCmsDecryptFailed,
+                "CiphertextForRecipient could not be decrypted with this proxy's key (wrong key or corrupted data)");
+  };
   auto cek = key.decrypt_oaep_sha256(v->encrypted_key);
   if (!cek) {
-    if (cek.error().code == Errc::kInternal) {
-      return cek.error();
-    }
-    return fail(Errc::kCmsDecryptFailed,
-                "CiphertextForRecipient: unwrapping the content-encryption key failed: " + cek.error().message);
+    return cek.error().code == Errc::kInternal ? cek.error() : failed();
   }
   if (cek->size() != kCekBytes) {
-    return fail(Errc::kCmsDecryptFailed, "CiphertextForRecipient: the content-encryption key is " +
-                                             std::to_string(cek->size()) + " bytes; AES-256-CBC needs 32");
+    return failed();
   }
-  return decrypt_content(*cek, *v);
+  auto plain = decrypt_content(*cek, *v);
+  if (!plain && plain.error().code == Errc::kCmsDecryptFailed) {
+    return failed();
+  }
+  return plain;
 }
 
 Result<Bytes> seal_enveloped(ByteView plaintext, ByteView recipient_spki_der) {

@@ -54,6 +54,9 @@ Bytes replace(Bytes in, ByteView from, ByteView to) {
   return in;
 }
 
+const std::string kDecryptFailed =
+    "CiphertextForRecipient could not be decrypted with this proxy's key (wrong key or corrupted data)";
+
 TEST(Cms, RealKmsVectorsDecrypt) {
   for (const auto& v : kKeyed) {
     const RsaKeyPair key = load_key(v);
@@ -104,8 +107,33 @@ TEST(Cms, RightSkiButWrongRsaKeyFailsInRsa) {
   auto r = open_enveloped(forged, other);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, Errc::kCmsDecryptFailed);
-  EXPECT_NE(r.error().message.find("RSA-OAEP"), std::string::npos) << r.error().message;
+  EXPECT_EQ(r.error().message, kDecryptFailed);
   EXPECT_EQ(other.private_operations(), 1u);
+}
+
+// A failed unwrap, a key of the wrong size (CmsOpensslCli) and bad CBC
+// padding read the same, so the answer is no oracle for a forged blob.
+TEST(Cms, BadPaddingReadsLikeEveryOtherDecryptionFailure) {
+  const RsaKeyPair key = load_key(kKeyed[0]);
+  const std::string text = "a plaintext of a few blocks, sealed here";
+  auto sealed = seal_enveloped(ByteView(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()),
+                               key.spki_der());
+  ASSERT_TRUE(sealed) << sealed.error().message;
+  const Bytes original = *sealed;  // one primitive encryptedContent
+  auto env = parse_enveloped(original);
+  ASSERT_TRUE(env);
+  ASSERT_TRUE(open_enveloped(original, key));
+  // Flip a bit of the second-to-last ciphertext block: the last block's
+  // padding bytes change, the key unwrap does not.
+  ASSERT_GE(env->encrypted_content.size(), 32u);
+  const std::size_t off = env->encrypted_content.size() - 17;
+  Bytes tampered_content = env->encrypted_content;
+  tampered_content[off] ^= 0x01;
+  const Bytes forged = replace(original, env->encrypted_content, tampered_content);
+  auto r = open_enveloped(forged, key);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::kCmsDecryptFailed);
+  EXPECT_EQ(r.error().message, kDecryptFailed);
 }
 
 TEST(Cms, TamperingAnyByteNeverYieldsTheOriginalPlaintext) {
