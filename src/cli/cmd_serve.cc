@@ -95,8 +95,9 @@ void fill_overrides(CLI::App& sub, ServeFlags& f) {
   if (given("--busy-poll-us")) f.o.busy_poll_us = f.busy_poll_us;
 }
 
-// Loads config + flags, reports every problem; nullopt on errors.
-std::optional<config::Config> load(CLI::App& sub, ServeFlags& f) {
+// Loads config + flags, reports every problem (also into `*problems` when
+// given); nullopt on errors.
+std::optional<config::Config> load(CLI::App& sub, ServeFlags& f, std::string* problems = nullptr) {
   fill_overrides(sub, f);
   std::optional<std::filesystem::path> file;
   if (!f.config_file.empty()) {
@@ -105,6 +106,9 @@ std::optional<config::Config> load(CLI::App& sub, ServeFlags& f) {
   auto loaded = config::build_config(file, f.o, config::process_env());
   if (!loaded.diagnostics.empty()) {
     std::cerr << config::format_diagnostics(loaded.diagnostics);
+    if (problems != nullptr) {
+      *problems = config::format_diagnostics(loaded.diagnostics);
+    }
   }
   if (!loaded.ok()) {
     std::cerr << "kms-proxy: configuration errors (nothing was started)\n";
@@ -155,8 +159,8 @@ struct Prepared {
 };
 
 // Config, extras and logging, shared by serve and run; nullopt = usage error.
-std::optional<Prepared> prepare(CLI::App& sub, ServeFlags& f) {
-  auto cfg = load(sub, f);
+std::optional<Prepared> prepare(CLI::App& sub, ServeFlags& f, std::string* problems = nullptr) {
+  auto cfg = load(sub, f, problems);
   if (!cfg) {
     return std::nullopt;
   }
@@ -244,16 +248,32 @@ int check(CLI::App& sub, ServeFlags& f) {
     f.log_level = "warn";  // the report is the output; the proxy's own lines only when they matter
     f.o.log_level = f.log_level;
   }
-  auto prep = prepare(sub, f);
+  // With --json every outcome is one JSON document on stdout, failures to
+  // get as far as the checks included (the text also goes to stderr).
+  const auto json_failure = [&](std::string_view subject, std::string detail, int code) {
+    if (f.check_json) {
+      app::PreflightReport r;
+      while (!detail.empty() && detail.back() == '\n') {
+        detail.pop_back();
+      }
+      r.lines.push_back(app::CheckLine{app::CheckStatus::kFail, std::string(subject), std::move(detail), ""});
+      std::cout << app::report_json(r) << "\n";
+      std::cout.flush();
+    }
+    return code;
+  };
+  std::string problems;
+  auto prep = prepare(sub, f, &problems);
   if (!prep) {
-    return 2;
+    return json_failure("configuration", problems.empty() ? "configuration errors" : problems, 2);
   }
   app::PreflightOptions opts;
   opts.key_ids = f.key_ids;
   for (const auto& op : f.check_ops) {
     if (!app::is_checkable_operation(op)) {
-      std::cerr << "--operation: " << op << " is not one of Decrypt, GenerateDataKey, GenerateDataKeyPair\n";
-      return 2;
+      const std::string msg = "--operation: " + op + " is not one of Decrypt, GenerateDataKey, GenerateDataKeyPair";
+      std::cerr << msg << "\n";
+      return json_failure("usage", msg, 2);
     }
   }
   if (!f.check_ops.empty()) {
@@ -263,7 +283,7 @@ int check(CLI::App& sub, ServeFlags& f) {
     const auto eq = kv.find('=');
     if (eq == std::string::npos || eq == 0) {
       std::cerr << "--encryption-context takes K=V\n";
-      return 2;
+      return json_failure("usage", "--encryption-context takes K=V", 2);
     }
     opts.encryption_context.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
   }
@@ -271,7 +291,7 @@ int check(CLI::App& sub, ServeFlags& f) {
     auto d = config::parse_duration(f.check_timeout);
     if (!d || d->count() <= 0) {
       std::cerr << "--timeout: not a positive duration (e.g. 30s)\n";
-      return 2;
+      return json_failure("usage", "--timeout: not a positive duration (e.g. 30s)", 2);
     }
     opts.timeout = *d;
   }
@@ -289,7 +309,8 @@ int check(CLI::App& sub, ServeFlags& f) {
   };
   auto report = app::preflight(prep->cfg, std::move(prep->extras), opts, print);
   if (!report) {
-    return report_startup_failure(prep->cfg, report.error(), false);
+    return json_failure("startup", "cannot start: " + report.error().message,
+                        report_startup_failure(prep->cfg, report.error(), false));
   }
   std::size_t failed = 0;
   std::size_t warned = 0;

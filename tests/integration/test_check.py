@@ -135,6 +135,20 @@ class CheckTest(h.TempDirTestCase):
         self.assertEqual([c["status"] for c in doc["checks"]], ["ok", "ok", "ok", "fail"])
         self.assertEqual(doc["checks"][2]["subject"], f"key {self.key_arn}")
         self.assertIn("NotFoundException", doc["checks"][3]["detail"])
+        # Failures before any check still give one JSON document: a bad
+        # configuration (exit 2), a proxy that cannot start (exit 1).
+        r = check(["--attestation", "simulated", "--key-id", self.key_arn, "--json"])
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        doc = json.loads(r.stdout)
+        self.assertFalse(doc["ok"])
+        self.assertEqual(doc["checks"][0]["subject"], "configuration")
+        self.assertIn("sim_pki_dir", doc["checks"][0]["detail"])
+        r = check(["--attestation", "nsm", "--nsm-device", os.path.join(self.tmp, "no-nsm"),
+                   "--key-id", self.key_arn, "--json"])
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        doc = json.loads(r.stdout)
+        self.assertEqual((doc["ok"], doc["checks"][0]["subject"]), (False, "startup"))
+        self.assertIn("no-nsm", doc["checks"][0]["detail"])
 
     def test_unknown_key_fails_with_not_found(self):
         text, r = self.assert_fails(self.sim() + ["--key-id", "alias/no-such-key"], "key alias/no-such-key")
