@@ -30,11 +30,16 @@ std::string size_reason(std::size_t got, std::string_view want) {
   return std::to_string(got) + " bytes, expected " + std::string(want);
 }
 
+// "byte string", or "tagged byte string" (the document allows no tags).
+std::string type_of(const Item& v) {
+  return (v.tags().empty() ? "" : "tagged ") + std::string(Item::type_name(v.type()));
+}
+
 // A bstr field of bounded size.
 Result<Bytes> bytes_field(const Item& v, std::string_view field, std::size_t min, std::size_t max) {
   const Bytes* b = v.as_bytes();
   if (b == nullptr || !v.tags().empty()) {
-    return invalid(field, "expected a byte string, got " + std::string(Item::type_name(v.type())));
+    return invalid(field, "expected a byte string, got " + type_of(v));
   }
   if (b->size() < min || b->size() > max) {
     return invalid(field, size_reason(b->size(),
@@ -61,7 +66,7 @@ const Item* required(const Item& payload, std::string_view field) { return paylo
 Result<std::map<unsigned, Bytes>> parse_pcrs(const Item& v) {
   const auto* m = v.as_map();
   if (m == nullptr) {
-    return invalid("pcrs", "expected a map, got " + std::string(Item::type_name(v.type())));
+    return invalid("pcrs", "expected a map, got " + type_of(v));
   }
   if (m->empty() || m->size() > kMaxPcrs) {
     return invalid("pcrs", std::to_string(m->size()) + " entries, expected 1..32");
@@ -98,7 +103,7 @@ Result<AttestationDocument> parse_payload(ByteView payload_bytes) {
   const Item& p = *decoded;
   const auto* entries = p.as_map();
   if (entries == nullptr || !p.tags().empty()) {
-    return invalid("payload", "expected a map, got " + std::string(Item::type_name(p.type())));
+    return invalid("payload", "expected a map, got " + type_of(p));
   }
   for (const auto& e : *entries) {
     if (e.key.as_text() == nullptr) {

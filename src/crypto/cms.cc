@@ -188,7 +188,11 @@ Result<void> expect_version_2(ber::Reader& r, const Where& element) {
     return v.error();
   }
   if (v->content.size() != 1 || v->content[0] != 2) {
-    return invalid(element, "must be 2, found " + integer_string(v->content));
+    // DER allows one encoding of 2 only: 02 01 02 (not 02 02 00 02).
+    return invalid(element, v->content.size() > 1 && v->content[0] == 0 && v->content.back() == 2
+                                ? "must be the INTEGER 2 in its minimal encoding, found " +
+                                      std::to_string(v->content.size()) + " content bytes"
+                                : "must be 2, found " + integer_string(v->content));
   }
   return {};
 }

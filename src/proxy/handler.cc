@@ -73,11 +73,13 @@ void warn_access_denied(std::string_view op, const Attestation& doc) {
     return true;
   };
   const bool debug = is_zero(0) && is_zero(1) && is_zero(2);
+  // GenerateRandom names no key: its conditions live in IAM policies.
+  const std::string_view where = op == "GenerateRandom" ? "the caller's IAM policy's" : "the key policy's";
   spdlog::warn(
-      "kms: AccessDeniedException for attested {}: check the key policy's "
+      "kms: AccessDeniedException for attested {}: check {} "
       "kms:RecipientAttestation conditions against the attested measurements: "
       "PCR0 (ImageSha384)={} PCR1={} PCR2={} PCR3={} PCR4={} PCR8={}{}",
-      op, pcr(0), pcr(1), pcr(2), pcr(3), pcr(4), pcr(8),
+      op, where, pcr(0), pcr(1), pcr(2), pcr(3), pcr(4), pcr(8),
       debug ? " -- PCR0/1/2 are all zero: this is a debug-mode enclave, which production key "
               "policies reject"
             : "");
