@@ -190,12 +190,12 @@ Result<std::optional<sigv4::Credentials>> parse_shared_credentials(std::string_v
   }
   const Found f = scan(text, profile, false);
   if (!f.section) {
-    *why_not = "no [" + printable_excerpt(profile) + "] in " + printable_excerpt(file_name, 256);
+    *why_not = "profile: no [" + printable_excerpt(profile) + "] in " + printable_excerpt(file_name, 256);
     return std::optional<sigv4::Credentials>();
   }
   auto keys = static_keys(f, where);
   if (keys && !*keys) {
-    *why_not = "[" + printable_excerpt(profile) + "] in " + printable_excerpt(file_name, 256) +
+    *why_not = "profile: [" + printable_excerpt(profile) + "] in " + printable_excerpt(file_name, 256) +
                " has no aws_access_key_id";
   }
   return keys;
