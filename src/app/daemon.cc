@@ -284,6 +284,7 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const config::Config& cfg, Daemon
                      "(kms_proxy_credential_refresh_failures_total)");
       }
     };
+    co.cache.on_warning = [](const std::string& message) { spdlog::warn("credentials: {}", message); };
     auto chain = credentials::make_default_chain(std::move(co));
     if (!chain) {
       add_problem(problems, chain.error());

@@ -117,11 +117,18 @@ boost::asio::awaitable<void> run_refresh(std::shared_ptr<CachingProvider::State>
                    st->source->name() + ": unexpected exception: " + e.what());
   }
   const SysTime now = st->opts.clock->now();
+  std::string warning;
   if (fetched && fetched->expiration && *fetched->expiration <= now) {
-    fetched = fail(Errc::kCredentialsUnavailable,
-                   st->source->name() + ": returned credentials that expired at " +
-                       format_rfc3339(*fetched->expiration) +
-                       " (is the clock of the proxy or the source wrong?)");
+    const std::string what = st->source->name() + ": returned credentials that expired at " +
+                             format_rfc3339(*fetched->expiration) + " by this clock (" + format_rfc3339(now) +
+                             "; is the clock of the proxy or the source wrong?)";
+    if (st->opts.expired_grace.count() > 0) {
+      warning = what + "; using them for " + std::to_string(st->opts.expired_grace.count()) +
+                " s and fetching again meanwhile";
+      fetched->expiration = now + st->opts.expired_grace;
+    } else {
+      fetched = fail(Errc::kCredentialsUnavailable, what);
+    }
   }
 
   const bool ok = static_cast<bool>(fetched);
@@ -154,6 +161,9 @@ boost::asio::awaitable<void> run_refresh(std::shared_ptr<CachingProvider::State>
       out = st->unavailable_locked();
     }
     st->flight.reset();
+  }
+  if (!warning.empty() && st->opts.on_warning) {
+    st->opts.on_warning(warning);
   }
   if (st->opts.on_refresh) {
     st->opts.on_refresh(ok, new_expiration);

@@ -49,6 +49,13 @@ struct CacheOptions {
   /// the proxy wires ProxyMetrics::credential_refresh here. Must be cheap and
   /// not throw.
   std::function<void(bool ok, std::optional<SysTime> expiration)> on_refresh;
+  /// Fetched credentials that have already expired by `clock` are used for
+  /// this long anyway (and refreshed half-way), as botocore does for IMDS: the
+  /// source may be serving the last keys it has, or this clock may be ahead
+  /// (the proxy learns KMS's time from its first answer). 0 = refuse them.
+  std::chrono::seconds expired_grace{300};
+  /// Told (outside any lock) when that happens, for the log.
+  std::function<void(const std::string& message)> on_warning;
 };
 
 struct RefreshStats {

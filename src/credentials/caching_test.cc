@@ -256,12 +256,36 @@ TEST_F(CachingTest, NeverFetchedFailureIsClear) {
   EXPECT_EQ(source_->calls.load(), 1);
 }
 
-TEST_F(CachingTest, AlreadyExpiredCredentialsAreAFailure) {
+// Credentials that look expired on arrival are used for a grace period (as
+// botocore does for IMDS: a source serving its last keys during an outage, or
+// a clock ahead of the source's, which the proxy corrects from KMS's first
+// answer), with a warning, and fetched again half-way; with no grace, refused.
+TEST_F(CachingTest, AlreadyExpiredCredentialsGetAGracePeriodOrAreRefused) {
   source_->lifetime = std::chrono::seconds(-1);
-  auto p = make();
+  std::vector<std::string> warnings;
+  CacheOptions o;
+  o.clock = &clock_;
+  o.on_warning = [&](const std::string& w) { warnings.push_back(w); };
+  auto p = std::make_shared<CachingProvider>(source_, o);
   auto r = get(*p);
-  ASSERT_FALSE(r);
-  EXPECT_NE(r.error().message.find("returned credentials that expired"), std::string::npos);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ((*r)->access_key_id, "AKID-1");
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("returned credentials that expired"), std::string::npos) << warnings[0];
+  EXPECT_NE(warnings[0].find("using them for 300 s"), std::string::npos) << warnings[0];
+  EXPECT_EQ(p->stats().expiration, clock_.now() + std::chrono::seconds(300));
+  clock_.advance(std::chrono::seconds(151));  // half-way: fetched again
+  EXPECT_EQ(key_of(*p), "AKID-1");
+  run_until([&] { return !p->stats().in_flight; });
+  EXPECT_EQ(key_of(*p), "AKID-2");
+
+  CacheOptions strict;
+  strict.clock = &clock_;
+  strict.expired_grace = std::chrono::seconds(0);
+  auto refused = std::make_shared<CachingProvider>(source_, strict);
+  auto e = get(*refused);
+  ASSERT_FALSE(e);
+  EXPECT_NE(e.error().message.find("returned credentials that expired"), std::string::npos);
 }
 
 TEST_F(CachingTest, ShortLivedCredentialsRefreshHalfway) {
