@@ -72,6 +72,23 @@ std::vector<std::string> warnings(const Diagnostics& d) {
   return out;
 }
 
+// Integers as serde_yaml 0.9 (Enclaver) reads them: hex, octal, binary, a
+// '+', an !!int tag; a leading zero or quotes make a string.
+TEST(EnclaverYaml, IntegerFormsOfSerdeYaml) {
+  for (const char* port : {"9999", "+9999", "0x270F", "0o23417", "0b10011100001111", "!!int 9999"}) {
+    auto r = parse_enclaver_yaml(std::string("kms_proxy:\n  listen_port: ") + port + "\n", "test.yaml");
+    ASSERT_TRUE(r.has_value()) << port << ": " << format_diagnostics(r.error());
+    EXPECT_EQ(r->listen.port, 9999) << port;
+  }
+  for (const char* port : {"09999", "'9999'", "0x", "9_999", "-1"}) {
+    auto r = parse_enclaver_yaml(std::string("kms_proxy:\n  listen_port: ") + port + "\n", "test.yaml");
+    EXPECT_FALSE(r.has_value()) << port;
+  }
+  auto zero = parse_enclaver_yaml("kms_proxy:\n  listen_port: 09999\n", "test.yaml");
+  ASSERT_FALSE(zero.has_value());
+  EXPECT_THAT(lines(zero.error()), ElementsAre(HasSubstr("a leading zero makes it a string in YAML 1.2")));
+}
+
 // --- Good files --------------------------------------------------------------
 
 TEST(EnclaverYaml, SeedMinimalFileLoadsAndAdmitsKms) {

@@ -152,7 +152,10 @@ class Reader {
     return f.value.Scalar();
   }
 
-  // A plain (unquoted) decimal integer in [lo, hi], as serde_yaml requires.
+  // An integer in [lo, hi] as serde_yaml 0.9 (Enclaver's parser) reads one:
+  // a plain or !!int scalar, decimal without leading zeros (YAML 1.2 reads
+  // "0123" as a string), or 0x / 0o / 0b with hex, octal or binary digits,
+  // optionally after a '+'. A quoted scalar is a string.
   std::optional<std::uint64_t> integer(const Field& f, std::uint64_t lo, std::uint64_t hi,
                                        std::string_view what) {
     const std::string expect =
@@ -161,13 +164,25 @@ class Reader {
       error(f, "value is missing (" + expect + ")");
       return std::nullopt;
     }
-    if (!f.value.IsScalar() || f.value.Tag() != "?") {
+    const bool int_tag = f.value.Tag() == "tag:yaml.org,2002:int";
+    if (!f.value.IsScalar() || (f.value.Tag() != "?" && !int_tag)) {
       error(f, expect + ", got " + (f.value.IsScalar() ? "the quoted string " : "") + describe(f.value));
       return std::nullopt;
     }
-    const std::string& s = f.value.Scalar();
+    std::string_view s = f.value.Scalar();
+    if (!s.empty() && s.front() == '+') {
+      s.remove_prefix(1);
+    }
+    int base = 10;
+    if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'o' || s[1] == 'b')) {
+      base = s[1] == 'x' ? 16 : s[1] == 'o' ? 8 : 2;
+      s.remove_prefix(2);
+    } else if (s.size() > 1 && s[0] == '0') {
+      error(f, expect + ", got " + describe(f.value) + " (a leading zero makes it a string in YAML 1.2)");
+      return std::nullopt;
+    }
     std::uint64_t v = 0;
-    const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v, base);
     if (s.empty() || ec != std::errc{} || p != s.data() + s.size() || v < lo || v > hi) {
       error(f, expect + ", got " + describe(f.value));
       return std::nullopt;
