@@ -351,7 +351,6 @@ std::optional<Request> build_request(const PolicyCheckFlags& f, const policy::Po
     r.ctx.keys[name] = values;
   }
   return r;
-
 }
 
 // True when `st` lets `principal` in only through its account (an account
