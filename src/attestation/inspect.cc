@@ -61,7 +61,10 @@ Result<Bytes> read_document_input(std::string_view in) {
     return fail(Errc::kAttestationInvalid, "attestation input: larger than 1 MiB");
   }
   const ByteView raw = as_bytes(in);
-  if (looks_like_cose(raw)) {
+  // Hex and base64 are ASCII: a first byte with the high bit set (a CBOR
+  // array or tag, COSE_Sign1 or not) is binary, so parse_document() gets it
+  // and says what is wrong with it (a 3-element array, an indefinite one...).
+  if (looks_like_cose(raw) || (!raw.empty() && raw[0] >= 0x80)) {
     return Bytes(raw.begin(), raw.end());
   }
   std::string text;

@@ -50,6 +50,14 @@ TEST(Inspect, ReadsRawHexAndBase64) {
   Bytes tagged{0xd2};
   tagged.insert(tagged.end(), bin.begin(), bin.end());
   EXPECT_EQ(*read_document_input(as_chars(tagged)), tagged);
+  // Binary that is not a 4-element array is still binary: parse_document
+  // gives the real reason, not "not hex or base64".
+  Bytes three = bin;
+  three[0] = 0x83;
+  EXPECT_EQ(*read_document_input(as_chars(three)), three);
+  auto why = parse_document(three);
+  ASSERT_FALSE(why);
+  EXPECT_EQ(why.error().message.find("not a COSE_Sign1 as raw CBOR"), std::string::npos) << why.error().message;
 
   for (std::string_view bad : {"", "   ", "hello world", "00ff", "AAAA", "{\"a\":1}"}) {
     auto r = read_document_input(bad);

@@ -44,4 +44,15 @@ Result<std::string> read_input_file(const std::string& path, std::size_t limit) 
   return out;
 }
 
+std::string input_file_reason(const Error& e, const std::string& path) {
+  const std::string& m = e.message;
+  if (m.rfind(path + ": ", 0) == 0) {
+    return m.substr(path.size() + 2);
+  }
+  if (m.rfind(path + " ", 0) == 0) {
+    return "it" + m.substr(path.size());
+  }
+  return m;
+}
+
 }  // namespace kp

@@ -24,4 +24,8 @@ inline constexpr std::size_t kMaxInputFileBytes = 1 << 20;
 /// than N bytes".
 Result<std::string> read_input_file(const std::string& path, std::size_t limit = kMaxInputFileBytes);
 
+/// The reason of a read_input_file() error without the path in front: "No
+/// such file or directory", "it is a directory", "it is larger than N bytes".
+std::string input_file_reason(const Error& e, const std::string& path);
+
 }  // namespace kp

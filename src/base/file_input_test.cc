@@ -33,6 +33,8 @@ TEST(FileInput, ReadsSmallFilesAndRefusesDirectoriesMissingAndLargeOnes) {
   auto endless = read_input_file("/dev/zero", 1 << 16);
   ASSERT_FALSE(endless);
   EXPECT_EQ(endless.error().message, "/dev/zero is larger than 65536 bytes");
+  EXPECT_EQ(input_file_reason(endless.error(), "/dev/zero"), "it is larger than 65536 bytes");
+  EXPECT_EQ(input_file_reason(missing.error(), (dir / "missing").string()), "No such file or directory");
   std::filesystem::remove_all(dir);
 }
 

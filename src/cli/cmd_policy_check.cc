@@ -15,6 +15,7 @@
 #include "base/clock.h"
 #include "base/encoding.h"
 #include "base/file_input.h"
+#include "base/http_message.h"
 #include "base/time_format.h"
 #include "cli/commands.h"
 #include "config/measurements.h"
@@ -111,32 +112,33 @@ std::string statement_name(std::size_t index, const std::string& sid) {
   return sid.empty() ? "statement #" + std::to_string(index) : "statement \"" + sid + "\"";
 }
 
-// One failed condition, operator-first for PCR keys:
+// One failed condition, with the request's values, operator-first for PCR keys:
 //   "PCR0 expected 3aa0..., enclave has 0000... (debug-mode enclave)"
 //   "    condition: StringEqualsIgnoreCase kms:RecipientAttestation:ImageSha384"
 // and describe()'s wording for every other key.
-std::string explain(const policy::ConditionFailure& f, const std::map<unsigned, Bytes>& pcrs) {
+std::string explain(const policy::ConditionFailure& f) {
   const auto idx = pcr_of_key(f.key);
   if (!idx || f.op == policy::ConditionOp::kNull) {
     return policy::describe(f);
   }
-  const auto it = pcrs.find(*idx);
+  // The request's values (the measurements, or what --condition put there).
   const bool negated = policy::is_negated(f.op);
   std::string line = "PCR" + std::to_string(*idx) + (negated ? " expected none of " : " expected ") +
-                     (f.expected.empty() ? std::string("(nothing)") : join(f.expected, " or ")) +
-                     ", enclave has " +
-                     (it == pcrs.end() ? std::string("no value (not measured or not given)")
-                                       : hex_encode(it->second));
-  if (it != pcrs.end()) {
-    const std::string actual = hex_encode(it->second);
-    if (all_zero(it->second) && *idx <= 2) {
+                     (f.expected.empty() ? std::string("(nothing)") : join(f.expected, " or ")) + ", enclave has " +
+                     (f.actual.empty() ? std::string("no value (not measured, not given, or no Recipient)")
+                                       : join(f.actual, ", "));
+  for (const auto& actual : f.actual) {
+    if (*idx <= 2 && !actual.empty() && actual.find_first_not_of('0') == std::string::npos) {
       line += " (debug-mode enclave)";
+      break;
     }
-    if (!negated) {
-      for (const auto& e : f.expected) {
-        if (e != actual && lower(e) == actual) {
+  }
+  if (!negated) {
+    for (const auto& e : f.expected) {
+      for (const auto& actual : f.actual) {
+        if (e != actual && lower(e) == lower(actual)) {
           line += " (differs only in letter case: use StringEqualsIgnoreCase or lower-case hex)";
-          break;
+          return line + "\n      condition: " + f.operator_name + " " + f.key;
         }
       }
     }
@@ -262,15 +264,26 @@ struct Request {
 // keys KMS would supply; nullopt after an error message.
 std::optional<Request> build_request(const PolicyCheckFlags& f, const policy::Policy& pol,
                                      const std::map<unsigned, Bytes>& pcrs) {
-  // The action: a KMS operation on a key ("kms:Decrypt", any case).
-  const kms::OperationInfo* op =
-      lower(f.action).starts_with("kms:") ? kms::find_operation(std::string_view(f.action).substr(4)) : nullptr;
-  if (op == nullptr) {
+  // The action: an IAM action of KMS ("kms:Decrypt", any case). They are the
+  // operations' names, except ReEncrypt: kms:ReEncryptFrom on the source
+  // key's policy, kms:ReEncryptTo on the destination key's.
+  const std::string_view name =
+      lower(f.action).starts_with("kms:") ? std::string_view(f.action).substr(4) : std::string_view();
+  if (iequals(name, "ReEncrypt")) {
+    std::cerr << "policy-check: ReEncrypt is authorized as kms:ReEncryptFrom (by the source key's policy) and "
+                 "kms:ReEncryptTo (by the destination key's): check each with --action\n";
+    return std::nullopt;
+  }
+  const bool reencrypt_side = iequals(name, "ReEncryptFrom") || iequals(name, "ReEncryptTo");
+  const kms::OperationInfo* op = kms::find_operation(reencrypt_side ? std::string_view("ReEncrypt") : name);
+  if (name.empty() || op == nullptr) {
     std::cerr << "policy-check: --action must name a KMS operation, e.g. kms:Decrypt or kms:GenerateDataKey (got \""
               << f.action << "\")\n";
     return std::nullopt;
   }
-  const std::string action = "kms:" + std::string(op->name);
+  const std::string action = !reencrypt_side           ? "kms:" + std::string(op->name)
+                             : iequals(name, "ReEncryptFrom") ? std::string("kms:ReEncryptFrom")
+                                                              : std::string("kms:ReEncryptTo");
   if (names_no_key(op->name)) {
     std::cerr << "policy-check: " << action
               << " names no key, so no key policy governs it: the caller's IAM policies do (KMS evaluates "
@@ -346,9 +359,9 @@ std::optional<Request> build_request(const PolicyCheckFlags& f, const policy::Po
   }
   policy::add_encryption_context(r.ctx, ec);
   // --condition replaces what the request would carry for that key.
-  for (const auto& [name, values] : *overrides) {
-    std::erase_if(r.ctx.keys, [&](const auto& e) { return lower(e.first) == lower(name); });
-    r.ctx.keys[name] = values;
+  for (const auto& [key_name, values] : *overrides) {
+    std::erase_if(r.ctx.keys, [&](const auto& e) { return lower(e.first) == lower(key_name); });
+    r.ctx.keys[key_name] = values;
   }
   return r;
 }
@@ -407,8 +420,7 @@ void print_verdict(const policy::Policy& pol, const Request& r, const policy::De
       std::cout << "  " << statement_name(miss.statement_index, miss.sid) << " allows " << r.ctx.action
                 << " to this principal, but its conditions failed:\n";
       for (const auto& fl : miss.failures) {
-        // The PCRs the request carries: none without a Recipient.
-        std::cout << "    - " << explain(fl, r.with_recipient ? pcrs : std::map<unsigned, Bytes>{}) << "\n";
+        std::cout << "    - " << explain(fl) << "\n";
       }
     }
     if (!any_allow) {

@@ -10,6 +10,7 @@
 #include <sstream>
 #include <system_error>
 
+#include "base/file_input.h"
 #include "config/egress.h"
 #include "config/yaml_reader.h"
 
@@ -283,17 +284,14 @@ Checked<Config> load_enclaver_yaml(const std::filesystem::path& path) {
   if (std::error_code ec; std::filesystem::is_directory(path, ec)) {
     return Diagnostics{{{path.string(), 0, 0}, "is a directory, not a configuration file", Severity::kError}};
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    const std::string why = std::error_code(errno, std::generic_category()).message();
-    return Diagnostics{{{path.string(), 0, 0}, "cannot read the file: " + why, Severity::kError}};
+  // Bounded: a configuration is a few KiB; /dev/zero must not fill memory.
+  auto text = read_input_file(path.string(), kMaxInputFileBytes);
+  if (!text) {
+    return Diagnostics{{{path.string(), 0, 0},
+                         "cannot read the file: " + input_file_reason(text.error(), path.string()),
+                         Severity::kError}};
   }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) {
-    return Diagnostics{{{path.string(), 0, 0}, "error while reading the file", Severity::kError}};
-  }
-  return parse_enclaver_yaml(ss.str(), path.string(), path.parent_path());
+  return parse_enclaver_yaml(*text, path.string(), path.parent_path());
 }
 
 }  // namespace kp::config

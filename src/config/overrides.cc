@@ -7,6 +7,7 @@
 #include <sstream>
 #include <system_error>
 
+#include "base/file_input.h"
 #include "base/http_message.h"
 #include "config/address.h"
 #include "config/enclaver_yaml.h"
@@ -318,15 +319,13 @@ Diagnostics load_measurements_file(Config& cfg) {
     return d;
   }
   const Origin where = cfg.origin_of("kms_proxy.attestation.measurements");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    const std::string why = std::error_code(errno, std::generic_category()).message();
-    d.push_back({where, "cannot read measurements file '" + path + "': " + why, Severity::kError});
+  auto text = read_input_file(path);
+  if (!text) {
+    d.push_back({where, "cannot read measurements file '" + path + "': " + input_file_reason(text.error(), path),
+                 Severity::kError});
     return d;
   }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  auto pcrs = parse_measurements_json(ss.str());
+  auto pcrs = parse_measurements_json(*text);
   if (!pcrs) {
     d.push_back({where, "measurements file '" + path + "': " + pcrs.error().message, Severity::kError});
     return d;

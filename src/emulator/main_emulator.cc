@@ -31,8 +31,9 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include "emulator/emulator.h"
+#include "base/file_input.h"
 #include "crypto/pem.h"
+#include "emulator/emulator.h"
 #include "net/http_server.h"
 #include "net/io_pool.h"
 #include "net/server_tls.h"
@@ -58,15 +59,6 @@ struct ServeFlags {
   std::string log_level = "info";
 };
 
-std::optional<std::string> read_text(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) {
-    return std::nullopt;
-  }
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
 
 // "HOST:PORT" or "[V6]:PORT".
 bool split_listen(const std::string& s, std::string& host, std::uint16_t& port) {
@@ -134,9 +126,9 @@ int serve(const ServeFlags& f) {
     }
   }
   for (const auto& path : f.trust_roots) {
-    const auto text = read_text(path);
+    const auto text = kp::read_input_file(path);
     if (!text) {
-      errors.push_back("--trust-root " + path + ": cannot read the file");
+      errors.push_back("--trust-root " + text.error().message);
       continue;
     }
     auto certs = kp::crypto::certificates_der_from_pem(*text);
@@ -149,9 +141,9 @@ int serve(const ServeFlags& f) {
     }
   }
   if (!f.credentials.empty()) {
-    auto text = read_text(f.credentials);
+    auto text = kp::read_input_file(f.credentials);
     if (!text) {
-      errors.push_back("--credentials " + f.credentials + ": cannot read the file");
+      errors.push_back("--credentials " + text.error().message);
     } else {
       auto creds = kp::emulator::parse_credentials(*text);
       kp::secure_wipe(text->data(), text->size());

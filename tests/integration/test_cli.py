@@ -224,9 +224,19 @@ class PolicyCheckTest(h.TempDirTestCase):
         self.assertIn("enclave has no value", r.stdout)
         r = self.check("--policy", pol, "--no-recipient", "--action", "kms:Encrypt")  # no PCRs needed
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        # --condition replaces the measured value instead of adding a second one.
+        # --condition replaces the measured value instead of adding a second one,
+        # and the explanation shows the value the request carried.
         r = self.check(*base, "--condition", f"kms:RecipientAttestation:ImageSha384={AB}")
         self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn(f"PCR0 expected {PCR0_REAL}, enclave has {AB}", r.stdout)
+        # ReEncrypt is two IAM actions, one per key.
+        reenc = self.policy(allow("Re", ["kms:ReEncryptFrom", "kms:ReEncryptTo"]), name="reenc.json")
+        for action in ("kms:ReEncryptFrom", "kms:reencryptto"):
+            r = self.check("--policy", reenc, "--no-recipient", "--action", action)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        r = self.check("--policy", reenc, "--no-recipient", "--action", "kms:ReEncrypt")
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn("kms:ReEncryptFrom (by the source key's policy)", r.stderr)
         # A role session's aws:PrincipalArn is its role; and a note that the
         # account principal delegates to IAM.
         role_pol = self.policy(allow("Role", "kms:Decrypt", {"ArnLike": {

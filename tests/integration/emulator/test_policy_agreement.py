@@ -58,6 +58,10 @@ CASES = [
         "kms:RecipientAttestation:PCR0": "false"}})], "kms:Decrypt", {}, True, True),
     ("aws:PrincipalArn of the root", [statement("kms:Decrypt", {"ArnEquals": {"aws:PrincipalArn": ROOT}})],
      "kms:Decrypt", {}, True, True),
+    # ReEncrypt is authorized as two IAM actions (here on one key for both sides).
+    ("ReEncryptFrom and To", [statement(["kms:ReEncryptFrom", "kms:ReEncryptTo"])], "kms:ReEncryptFrom", {}, False,
+     True),
+    ("kms:ReEncrypt is no IAM action", [statement("kms:ReEncrypt")], "kms:ReEncryptFrom", {}, False, False),
 ]
 
 
@@ -87,6 +91,8 @@ class PolicyCheckAgreesWithTheEmulator(unittest.TestCase):
         try:
             if action == "kms:Encrypt":
                 self.kms.encrypt(Plaintext=b"x", **kwargs)
+            elif action == "kms:ReEncryptFrom":
+                self.kms.re_encrypt(CiphertextBlob=self.ciphertext, SourceKeyId=key_arn, DestinationKeyId=key_arn)
             elif action == "kms:GenerateDataKey":
                 self.kms.generate_data_key(KeySpec="AES_256", **kwargs, **recipient)
             else:
@@ -101,7 +107,7 @@ class PolicyCheckAgreesWithTheEmulator(unittest.TestCase):
                 "--attestation", self.doc_path]
         for k, v in context.items():
             argv += ["--encryption-context", f"{k}={v}"]
-        if not with_recipient and action != "kms:Encrypt":
+        if not with_recipient and action in ("kms:Decrypt", "kms:GenerateDataKey"):
             argv.append("--no-recipient")
         r = subprocess.run(argv, capture_output=True, text=True, timeout=30)
         self.assertIn(r.returncode, (0, 1), r.stdout + r.stderr)
