@@ -509,7 +509,6 @@ TEST(Validate, HostsOdynWouldRefuseAreWarnedAbout) {
   const auto d = validate_text(
       "egress:\n"
       "  allow: [kms.*.com, 169.254.169.254]\n"
-      "  deny: [sts.**]\n"
       "kms_proxy:\n"
       "  listen_port: 9999\n"
       "  region: us-east-1\n");
@@ -518,8 +517,19 @@ TEST(Validate, HostsOdynWouldRefuseAreWarnedAbout) {
                                "test.yaml:2: warning: Enclaver's egress proxy (odyn) would refuse "
                                "kms.us-east-1.amazonaws.com (KMS in us-east-1), which this policy admits")));
   EXPECT_THAT(warnings(d), ::testing::Contains(HasSubstr("'kms.*.amazonaws.com' in egress.allow means the same")));
-  // sts.** denies every name in odyn, IMDS's address not being a name.
   EXPECT_THAT(warnings(d), ::testing::Not(::testing::Contains(HasSubstr("refuse 169.254.169.254"))));
+  // A deny entry odyn reads as "everything" is named as the cause (IMDS's
+  // address is no name: not refused).
+  const auto deny = validate_text(
+      "egress:\n"
+      "  allow: [kms.*.amazonaws.com, 169.254.169.254]\n"
+      "  deny: [sts.**]\n"
+      "kms_proxy:\n"
+      "  listen_port: 9999\n"
+      "  region: us-east-1\n");
+  EXPECT_THAT(warnings(deny), ::testing::Contains(HasSubstr("its matcher finds egress.deny entry 'sts.**'")));
+  EXPECT_THAT(warnings(deny), ::testing::Not(::testing::Contains(HasSubstr("means the same to both"))));
+  EXPECT_THAT(warnings(deny), ::testing::Not(::testing::Contains(HasSubstr("refuse 169.254.169.254"))));
   // The documented pattern: nothing to say.
   const auto ok = validate_text(
       "egress:\n"

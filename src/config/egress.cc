@@ -428,12 +428,17 @@ bool enclaver_entry_matches(std::string_view entry, std::string_view host) {
 
 }  // namespace
 
+std::optional<std::string> enclaver_match(std::span<const std::string> entries, std::string_view host) {
+  for (const auto& e : entries) {
+    if (enclaver_entry_matches(e, host)) {
+      return e;
+    }
+  }
+  return std::nullopt;
+}
+
 bool enclaver_admits(std::span<const std::string> allow, std::span<const std::string> deny, std::string_view host) {
-  const auto any = [host](std::span<const std::string> entries) {
-    return std::any_of(entries.begin(), entries.end(),
-                       [host](const std::string& e) { return enclaver_entry_matches(e, host); });
-  };
-  return any(allow) && !any(deny);
+  return enclaver_match(allow, host) && !enclaver_match(deny, host);
 }
 
 std::vector<std::string> enclaver_compatibility_notes(std::span<const std::string> allow) {

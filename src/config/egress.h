@@ -98,6 +98,8 @@ Diagnostics check_hosts(const EgressOptions& egress, std::span<const std::string
 /// label, `**` = a match as soon as it is reached with a label left, a
 /// trailing dot is a label of its own; deny wins.
 bool enclaver_admits(std::span<const std::string> allow, std::span<const std::string> deny, std::string_view host);
+/// The first of `entries` that Enclaver's matcher matches `host` with.
+std::optional<std::string> enclaver_match(std::span<const std::string> entries, std::string_view host);
 
 /// Warnings for allow patterns that Enclaver's own egress proxy (which the
 /// CONNECT tunnel passes through inside an Enclaver enclave) reads

@@ -169,11 +169,16 @@ void check_egress(const Config& cfg, Collector& c) {
     if (!e.configured() || !policy->decide(host).allowed || enclaver_admits(e.allow, e.deny, host)) {
       return;
     }
-    std::string msg = "Enclaver's egress proxy (odyn) would refuse " + host + " (" + why +
-                      "), which this policy admits: odyn reads '*' as exactly one label, stops matching at '**', "
-                      "and applies egress.deny the same way (configuration.md section 6)";
-    if (const auto suggestion = suggest_pattern(host)) {
-      msg += "; '" + *suggestion + "' in egress.allow means the same to both";
+    std::string msg = "Enclaver's egress proxy (odyn) would refuse " + host + " (" + why + "), which this policy admits";
+    if (const auto denied = enclaver_match(e.deny, host)) {
+      msg += ": its matcher finds egress.deny entry '" + *denied +
+             "' (there '**' matches every name from where it stands; configuration.md section 6)";
+    } else {
+      msg += ": no egress.allow entry admits it under its matcher ('*' is exactly one label there; "
+             "configuration.md section 6)";
+      if (const auto suggestion = suggest_pattern(host)) {
+        msg += "; '" + *suggestion + "' in egress.allow means the same to both";
+      }
     }
     c.add(Diagnostics{{where, std::move(msg), Severity::kWarning}});
   };
