@@ -253,8 +253,10 @@ Runner add_attestation_commands(CLI::App& app) {
       o.overwrite = *force;
       auto r = attestation::init_sim_pki(*pki_dir, o);
       if (!r) {
+        // --force helps only against an existing PKI, not an unwritable path.
         std::cerr << "sim-pki init: " << r.error().message
-                  << (*force ? "" : " (use --force to replace it)") << "\n";
+                  << (!*force && r.error().code == Errc::kAlreadyExists ? " (use --force to replace it)" : "")
+                  << "\n";
         return 1;
       }
       std::cout << "created development PKI in " << *pki_dir << " (root certificate: " << *pki_dir

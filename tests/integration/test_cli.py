@@ -547,6 +547,14 @@ class AttestAndSimPkiTest(h.TempDirTestCase):
         # Private keys are not readable by others.
         for name in ("root.key", "intermediate.key", "leaf.key"):
             self.assertEqual(os.stat(os.path.join(d, name)).st_mode & 0o077, 0, name)
+        # A path that cannot be a directory: --force would not help, so no hint.
+        a_file = os.path.join(self.tmp, "a-file")
+        with open(a_file, "w") as f:
+            f.write("x")
+        r = kp("sim-pki", "init", a_file)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("Not a directory", r.stderr)
+        self.assertNotIn("--force", r.stderr)
 
 
 if __name__ == "__main__":
