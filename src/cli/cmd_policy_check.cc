@@ -21,6 +21,7 @@
 #include "config/measurements.h"
 #include "kms/operations.h"
 #include "policy/kms_request.h"
+#include "policy/match.h"
 #include "policy/policy.h"
 
 namespace kp::cli {
@@ -158,31 +159,19 @@ std::vector<std::string> request_values(const policy::RequestContext& ctx, const
   return {};
 }
 
-// The 12-digit account of an IAM/STS ARN ("" when it is none).
+// The 12-digit account of an ARN ("" when it is none).
 std::string account_of(std::string_view arn) {
-  std::size_t pos = 0;
-  for (int field = 0; field < 4; ++field) {
-    pos = arn.find(':', pos);
-    if (pos == std::string_view::npos) {
-      return {};
-    }
-    ++pos;
-  }
-  const std::string_view account = arn.substr(pos, arn.find(':', pos) - pos);
-  return account.size() == 12 && account.find_first_not_of("0123456789") == std::string_view::npos
-             ? std::string(account)
+  const auto a = policy::parse_arn(arn);
+  return a && a->account.size() == 12 && a->account.find_first_not_of("0123456789") == std::string_view::npos
+             ? std::string(a->account)
              : std::string();
 }
 
 // arn:PARTITION:kms:REGION:ACCOUNT:key/ID -> region ("" if it is not one).
 std::string key_arn_region(std::string_view arn) {
-  const bool kms = arn.starts_with("arn:") && arn.find(":kms:") != std::string_view::npos &&
-                   arn.find(":key/") != std::string_view::npos && !account_of(arn).empty();
-  if (!kms) {
-    return {};
-  }
-  const auto start = arn.find(":kms:") + 5;
-  return std::string(arn.substr(start, arn.find(':', start) - start));
+  const auto a = policy::parse_arn(arn);
+  const bool key = a && a->service == "kms" && a->resource.starts_with("key/") && !account_of(arn).empty();
+  return key ? std::string(a->region) : std::string();
 }
 
 // Operations on no key: no key policy governs them (IAM policies do).

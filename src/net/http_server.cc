@@ -446,8 +446,7 @@ asio::awaitable<void> session(std::shared_ptr<Impl> self, tcp::socket sock, Conn
     }
     // RFC 9112 2.2: empty lines before a request line are ignored (some
     // clients end a POST body with an extra CRLF). Only CR/LF: back to the
-    // idle wait, under the deadline that was running (a trickle of blank
-    // lines must not hold a connection slot for ever).
+    // idle wait, under the deadline that was running (idle_deadline_set).
     if (const std::size_t blank = leading_empty_lines(buf); blank > 0) {
       buf.consume(blank);
       if (buf.size() == 0) {

@@ -520,13 +520,13 @@ asio::awaitable<Attempt> exchange(S& stream, Connection& c, const kp::HttpReques
       a.keep = simple->keep_alive && c.rbuf.size() == 0;
       break;
     }
-    if (resp.status / 100 == 1 && resp.status != 101 && ++interim > kMaxInterimResponses) {
-      a.result = kp::Error(Errc::kUpstreamProtocol, "upstream: " + host_port(ep.host, ep.port) + " sent more than " +
-                                                        std::to_string(kMaxInterimResponses) +
-                                                        " interim (1xx) responses");
-      co_return a;
-    }
     if (resp.status / 100 == 1 && resp.status != 101) {
+      if (++interim > kMaxInterimResponses) {
+        a.result = kp::Error(Errc::kUpstreamProtocol, "upstream: " + host_port(ep.host, ep.port) +
+                                                          " sent more than " + std::to_string(kMaxInterimResponses) +
+                                                          " interim (1xx) responses");
+        co_return a;
+      }
       resp = kp::HttpResponse{};  // interim response (100 Continue, 103): read on
       continue;
     }
