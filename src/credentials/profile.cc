@@ -101,13 +101,14 @@ Found scan(std::string_view text, std::string_view profile, bool config_file) {
 
 // One file of the two, as read for a profile.
 struct Place {
-  const char* variable;  // the environment variable that names the file
-  std::string file;      // "" when neither it nor HOME is set
-  std::string_view kind;  // "credentials file" / "config file"
-  bool config_file = false;
+  bool config_file = false;  // ~/.aws/config, else ~/.aws/credentials
+  std::string file;          // "" when neither its variable nor HOME is set
   std::optional<SecretBytes> text;  // nullopt: missing or unreadable
   Found found;
-  std::string label() const { return std::string(kind) + " " + printable_excerpt(file, 256); }
+  // The environment variable that names the file.
+  const char* variable() const { return config_file ? "AWS_CONFIG_FILE" : "AWS_SHARED_CREDENTIALS_FILE"; }
+  std::string kind() const { return config_file ? "config file" : "credentials file"; }
+  std::string label() const { return kind() + " " + printable_excerpt(file, 256); }
 };
 
 // The static keys of `f`, nullopt when it has none, an error when they are
@@ -214,18 +215,17 @@ Result<std::optional<ProfileCredentials>> credentials_from_profile(const EnvLook
   const std::string profile = explicit_profile ? *named : std::string("default");
 
   Place places[] = {
-      {"AWS_SHARED_CREDENTIALS_FILE", file_path(env, "AWS_SHARED_CREDENTIALS_FILE", "/.aws/credentials"),
-       "credentials file", false, std::nullopt, {}},
-      {"AWS_CONFIG_FILE", file_path(env, "AWS_CONFIG_FILE", "/.aws/config"), "config file", true, std::nullopt, {}},
+      {false, file_path(env, "AWS_SHARED_CREDENTIALS_FILE", "/.aws/credentials"), std::nullopt, {}},
+      {true, file_path(env, "AWS_CONFIG_FILE", "/.aws/config"), std::nullopt, {}},
   };
   std::string reasons;
   bool section_seen = false;  // in either file (with no keys at all: the SDKs go on too)
   for (Place& p : places) {
     std::string why;
     if (p.file.empty()) {
-      why = std::string("no ") + p.variable + " and no HOME";
+      why = std::string("no ") + p.variable() + " and no HOME";
     } else if (p.text = read(p.file); !p.text) {
-      why = "no " + std::string(p.kind) + " at " + printable_excerpt(p.file, 256);
+      why = "no " + p.kind() + " at " + printable_excerpt(p.file, 256);
     } else if (p.text->size() > kMaxFileBytes) {
       return bad(p.label() + ": the file is larger than 1 MiB");
     } else {
