@@ -1,96 +1,25 @@
+// The upstream client over plain TCP: pooling, stale and stray connections,
+// timeouts, malformed answers, serialisation. TLS: upstream_client_tls_test.cc.
 #include "net/upstream_client.h"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <atomic>
 #include <string>
 #include <string_view>
 #include <thread>
 
-#include <boost/asio/bind_cancellation_slot.hpp>
-#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/post.hpp>
 
 #include "base/error.h"
 #include "net/http_server.h"
-#include "net/net_test_support.h"
+#include "net/upstream_test_support.h"
 
 namespace kp::net {
 namespace {
 
 using namespace kp::net::testing;
 namespace asio = boost::asio;
-
-kp::HttpRequest kms_request(std::string body = "{}") {
-  kp::HttpRequest r;
-  r.method = "POST";
-  r.target = "/";
-  r.headers.set("Content-Type", "application/x-amz-json-1.1");
-  r.headers.set("X-Amz-Target", "TrentService.ListKeys");
-  r.body = std::move(body);
-  return r;
-}
-
-// Sends from a coroutine on pool context `ctx_index` and waits for the result.
-kp::Result<kp::HttpResponse> send_on(IoPool& pool, UpstreamClient& client, Endpoint ep, kp::HttpRequest req,
-                                     std::size_t ctx_index = 0) {
-  return run_on(pool.context(ctx_index), client.send(std::move(ep), std::move(req)));
-}
-
-// Always routes to 127.0.0.1:port whatever host is asked (lets a test use a
-// host name the certificate does not cover).
-class FixedTransport final : public Transport {
- public:
-  explicit FixedTransport(std::uint16_t port) : port_(port) {}
-  asio::awaitable<kp::Result<Socket>> connect(std::string host, std::uint16_t port, Deadline deadline) override {
-    (void)host;
-    (void)port;
-    ++connects;
-    co_return co_await DirectTcpTransport().connect("127.0.0.1", port_, deadline);
-  }
-  std::string describe() const override { return "fixed"; }
-  std::atomic<int> connects{0};
-
- private:
-  std::uint16_t port_;
-};
-
-class UpstreamClientTest : public ::testing::Test {
- protected:
-  void SetUp() override { pool.run(); }
-  void TearDown() override {
-    pool.stop();
-    pool.join();
-  }
-  IoPool pool{2};
-};
-
-UpstreamOptions fast() {
-  UpstreamOptions o;
-  o.connect_timeout = 1s;
-  o.tls_handshake_timeout = 1s;
-  o.response_timeout = 2s;
-  return o;
-}
-
-// Answers every request on a connection with a keep-alive 200 echoing the body.
-void keep_alive_echo(int, PeerConn& c, ScriptedServer& self) {
-  while (auto req = c.read_request(3s)) {
-    self.record(*req);
-    const auto body = req->substr(req->find("\r\n\r\n") + 4);
-    if (!c.write(http_response(200, body, "x-amzn-RequestId: rid-1\r\n"))) {
-      return;
-    }
-  }
-}
-
-// A peer that answers every request with keep_alive_echo, plain or TLS.
-struct EchoPeer : ScriptedServer {
-  explicit EchoPeer(const TlsFiles* tls = nullptr)
-      : ScriptedServer([this](int i, PeerConn& c) { keep_alive_echo(i, c, *this); }, tls) {}
-};
 
 TEST_F(UpstreamClientTest, PoolReusesOneConnectionForSequentialRequests) {
   ServerOptions so;
@@ -135,41 +64,6 @@ TEST_F(UpstreamClientTest, PoolIsPerContext) {
   EXPECT_EQ(client.stats().opened, 2u);
   EXPECT_EQ(client.stats().reused, 2u);
   EXPECT_EQ(peer.accepted(), 2);
-}
-
-// The first connection answers one request, reads the second and closes
-// without answering (its idle timer fired at the same moment; over TLS also
-// without close_notify): the client must replay the second request once on
-// a fresh connection.
-void expect_stale_connection_retried(IoPool& pool, const UpstreamOptions& opt, const TlsFiles* tls) {
-  ScriptedServer* self = nullptr;
-  ScriptedServer peer([&](int index, PeerConn& c) {
-    auto r1 = c.read_request();
-    ASSERT_TRUE(r1);
-    self->record(*r1);
-    if (index == 0) {
-      c.write(http_response(200, "first"));
-      auto r2 = c.read_request();
-      ASSERT_TRUE(r2);
-      self->record(*r2);
-      return;  // close
-    }
-    c.write(http_response(200, "second"));
-    c.wait_eof(3s);
-  }, tls);
-  self = &peer;
-  UpstreamClient client(pool, opt);
-  const Endpoint ep{tls != nullptr ? "https" : "http", tls != nullptr ? "localhost" : "127.0.0.1", peer.port()};
-  auto a = send_on(pool, client, ep, kms_request());
-  ASSERT_TRUE(a) << a.error().message;
-  EXPECT_EQ(a->body, "first");
-  auto b = send_on(pool, client, ep, kms_request());
-  ASSERT_TRUE(b) << b.error().message;
-  EXPECT_EQ(b->body, "second");
-  const auto st = client.stats();
-  EXPECT_EQ(st.retries, 1u);
-  EXPECT_EQ(st.opened, 2u);
-  EXPECT_EQ(peer.requests().size(), 3u);
 }
 
 TEST_F(UpstreamClientTest, StaleReusedConnectionIsRetriedOnAFreshOne) {
@@ -221,78 +115,8 @@ TEST_F(UpstreamClientTest, IdleConnectionClosedByServerIsNotReused) {
   EXPECT_EQ(st.idle_closed, 1u);
 }
 
-// A response nobody asked for arrives on an idle pooled connection (a server
-// that sends 408 before closing an idle connection, or a broken one): it
-// must not be read as the next request's answer, which would shift every
-// later answer on that connection to the wrong caller. The connection is
-// dropped and the request goes out on a fresh one. Plain and TLS (where the
-// stray bytes are application data behind OpenSSL, unlike session tickets).
-UpstreamOptions tls_options();  // below, with the other TLS tests
-
-void expect_stray_response_not_delivered(IoPool& pool, const UpstreamOptions& opt, const TlsFiles* tls) {
-  ScriptedServer peer(
-      [&](int index, PeerConn& c) {
-        int n = 0;
-        while (auto req = c.read_request(3s)) {
-          const auto body = req->substr(req->find("\r\n\r\n") + 4);
-          if (!c.write(http_response(200, "answer-to:" + body))) {
-            return;
-          }
-          if (index == 0 && ++n == 1) {
-            std::this_thread::sleep_for(20ms);
-            c.write(http_response(408, "unsolicited"));
-          }
-        }
-      },
-      tls);
-  UpstreamClient client(pool, opt);
-  const Endpoint ep{tls != nullptr ? "https" : "http", tls != nullptr ? "localhost" : "127.0.0.1", peer.port()};
-  auto a = send_on(pool, client, ep, kms_request("one"));
-  ASSERT_TRUE(a) << a.error().message;
-  EXPECT_EQ(a->body, "answer-to:one");
-  std::this_thread::sleep_for(150ms);  // the stray response is in the socket now
-  for (const char* body : {"two", "three"}) {
-    auto b = send_on(pool, client, ep, kms_request(body));
-    ASSERT_TRUE(b) << b.error().message;
-    EXPECT_EQ(b->status, 200u);
-    EXPECT_EQ(b->body, std::string("answer-to:") + body);
-  }
-  const auto st = client.stats();
-  EXPECT_EQ(st.opened, 2u);
-  EXPECT_EQ(st.idle_closed, 1u);
-  EXPECT_EQ(st.retries, 0u);
-}
-
 TEST_F(UpstreamClientTest, StrayResponseOnAPooledConnectionIsNotDelivered) {
   expect_stray_response_not_delivered(pool, fast(), nullptr);
-}
-
-TEST_F(UpstreamClientTest, TlsStrayResponseOnAPooledConnectionIsNotDelivered) {
-  expect_stray_response_not_delivered(pool, tls_options(), &test_pki());
-}
-
-// The upstream answers with Connection: close and closes (over TLS after a
-// close_notify): the connection is not pooled, the next send opens another,
-// and nothing counts as a retry.
-void expect_connection_close_honoured(IoPool& pool, const UpstreamOptions& opt, const TlsFiles* tls) {
-  ScriptedServer peer([&](int, PeerConn& c) {
-    if (c.read_request()) {
-      c.write(http_response(200, "moto-style", "Connection: close\r\n"));
-      c.close_notify();  // TLS only; a plain peer just closes
-    }
-    c.wait_eof(2s);
-  }, tls);
-  UpstreamClient client(pool, opt);
-  const Endpoint ep{tls != nullptr ? "https" : "http", tls != nullptr ? "localhost" : "127.0.0.1", peer.port()};
-  for (int i = 0; i < 2; ++i) {
-    auto r = send_on(pool, client, ep, kms_request());
-    ASSERT_TRUE(r) << r.error().message;
-    EXPECT_EQ(r->body, "moto-style");
-    EXPECT_FALSE(r->headers.contains("Connection"));
-  }
-  EXPECT_EQ(client.stats().opened, 2u);
-  EXPECT_EQ(client.stats().reused, 0u);
-  EXPECT_EQ(client.stats().retries, 0u);
 }
 
 TEST_F(UpstreamClientTest, ConnectionCloseFromUpstreamIsHonoured) {
@@ -323,24 +147,6 @@ TEST_F(UpstreamClientTest, ResetMidResponseIsProtocolErrorAndNotRetried) {
   EXPECT_EQ(client.stats().retries, 0u);
   EXPECT_EQ(peer.accepted(), 1);
   EXPECT_EQ(peer.requests().size(), 2u);
-}
-
-// Sends to an upstream that reads the request and never answers, with a
-// 300 ms response timeout: the send must fail as a timeout, well before 2 s.
-void expect_stalled_upstream_times_out(IoPool& pool, UpstreamOptions opt, const TlsFiles* tls) {
-  ScriptedServer peer([&](int, PeerConn& c) {
-    c.read_request();
-    c.wait_eof(5s);  // never answers
-  }, tls);
-  opt.response_timeout = 300ms;
-  UpstreamClient client(pool, opt);
-  const Endpoint ep{tls != nullptr ? "https" : "http", tls != nullptr ? "localhost" : "127.0.0.1", peer.port()};
-  const auto t0 = std::chrono::steady_clock::now();
-  auto r = send_on(pool, client, ep, kms_request());
-  ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().code, Errc::kUpstreamTimeout);
-  EXPECT_NE(r.error().message.find("no response"), std::string::npos) << r.error().message;
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
 }
 
 TEST_F(UpstreamClientTest, StalledUpstreamTimesOut) { expect_stalled_upstream_times_out(pool, fast(), nullptr); }
@@ -622,207 +428,9 @@ TEST_F(UpstreamClientTest, SendFromAForeignExecutorWorksWithoutPooling) {
   EXPECT_EQ(client.stats().requests, 2u);
 }
 
-// Cancels a send whose upstream read the request and never answers; true
-// when the send ended (with an error) within a second of the cancellation.
-bool cancellation_stops_a_waiting_send(IoPool& pool, const UpstreamOptions& opt, const TlsFiles* tls) {
-  ScriptedServer peer([&](int, PeerConn& c) {
-    c.read_request();
-    c.wait_eof(5s);
-  }, tls);
-  UpstreamClient client(pool, opt);
-  auto done = std::make_shared<std::promise<bool>>();
-  auto fut = done->get_future();
-  asio::cancellation_signal sig;
-  const Endpoint ep{tls != nullptr ? "https" : "http", tls != nullptr ? "localhost" : "127.0.0.1", peer.port()};
-  asio::co_spawn(pool.context(0), client.send(ep, kms_request()),
-                 asio::bind_cancellation_slot(sig.slot(), [done](std::exception_ptr e, kp::Result<kp::HttpResponse> r) {
-                   done->set_value(e != nullptr || !r);
-                 }));
-  std::this_thread::sleep_for(150ms);
-  asio::post(pool.context(0), [&sig] { sig.emit(asio::cancellation_type::terminal); });
-  if (fut.wait_for(1s) != std::future_status::ready) {
-    ADD_FAILURE() << "send ignored cancellation";
-    return false;
-  }
-  return fut.get();
-}
-
 TEST_F(UpstreamClientTest, CancellationStopsAWaitingSend) {
   EXPECT_TRUE(cancellation_stops_a_waiting_send(pool, fast(), nullptr));
 }
-
-// ------------------------------------------------------------------ TLS ---
-
-UpstreamOptions tls_options() {
-  auto o = fast();
-  o.extra_ca_files = {test_pki().ca_cert};
-  return o;
-}
-
-TEST_F(UpstreamClientTest, TlsWithTestCaSucceedsAndReuses) {
-  const auto& pki = test_pki();
-  EchoPeer peer(&pki);
-  UpstreamClient client(pool, tls_options());
-  ASSERT_TRUE(client.ready()) << client.ready().error().message;
-  const Endpoint ep{"https", "localhost", peer.port()};
-  for (const char* body : {"tls-1", "tls-2"}) {
-    auto r = send_on(pool, client, ep, kms_request(body));
-    ASSERT_TRUE(r) << r.error().message;
-    EXPECT_EQ(r->body, body);
-  }
-  EXPECT_EQ(client.stats().opened, 1u);
-  EXPECT_EQ(client.stats().reused, 1u);
-  // IP literal: verified against the IP SAN, no SNI.
-  auto ip = send_on(pool, client, {"https", "127.0.0.1", peer.port()}, kms_request("ip"));
-  ASSERT_TRUE(ip) << ip.error().message;
-}
-
-TEST_F(UpstreamClientTest, TlsWrongHostNameIsRejected) {
-  const auto& pki = test_pki();
-  EchoPeer peer(&pki);
-  auto opt = tls_options();
-  opt.transport = std::make_shared<FixedTransport>(peer.port());
-  UpstreamClient client(pool, opt);
-  auto r = send_on(pool, client, {"https", "kms.us-east-1.amazonaws.com", 443}, kms_request());
-  ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().code, Errc::kUpstreamTls);
-  EXPECT_NE(r.error().message.find("hostname mismatch"), std::string::npos) << r.error().message;
-  EXPECT_TRUE(peer.requests().empty());
-}
-
-TEST_F(UpstreamClientTest, TlsUnknownCaIsRejected) {
-  const auto& pki = test_pki();
-  EchoPeer peer(&pki);
-  UpstreamClient client(pool, fast());  // system roots only
-  auto r = send_on(pool, client, {"https", "localhost", peer.port()}, kms_request());
-  ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().code, Errc::kUpstreamTls);
-  EXPECT_NE(r.error().message.find("certificate verify failed"), std::string::npos) << r.error().message;
-}
-
-TEST_F(UpstreamClientTest, UnreadableCaFileReportedByReady) {
-  auto opt = fast();
-  opt.extra_ca_files = {"/nonexistent/ca.pem"};
-  UpstreamClient client(pool, opt);
-  auto ready = client.ready();
-  ASSERT_FALSE(ready);
-  EXPECT_EQ(ready.error().code, Errc::kUpstreamTls);
-  EXPECT_NE(ready.error().message.find("/nonexistent/ca.pem"), std::string::npos);
-  auto r = send_on(pool, client, {"https", "localhost", 1}, kms_request());
-  ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().code, Errc::kUpstreamTls);
-}
-
-TEST_F(UpstreamClientTest, PlainTcpPeerForHttpsGivesTlsError) {
-  ScriptedServer peer([&](int, PeerConn& c) {
-    c.write("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
-    c.wait_eof(2s);
-  });
-  UpstreamClient client(pool, tls_options());
-  auto r = send_on(pool, client, {"https", "localhost", peer.port()}, kms_request());
-  ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().code, Errc::kUpstreamTls) << r.error().message;
-  EXPECT_NE(r.error().message.find("TLS handshake"), std::string::npos) << r.error().message;
-}
-
-// The client's TLS stream (detail::TlsClientStream) drives OpenSSL on the
-// socket itself; these cover what asio::ssl::stream used to: records larger
-// than a socket write, buffered records, deadlines while waiting for
-// readiness, and the three ways a peer can end a connection.
-
-TEST_F(UpstreamClientTest, TlsCancellationStopsAWaitingSend) {
-  // The cancellation reaches the socket read through TlsClientStream's
-  // operation, which forwards the awaiting coroutine's cancellation slot.
-  EXPECT_TRUE(cancellation_stops_a_waiting_send(pool, tls_options(), &test_pki()));
-}
-
-TEST_F(UpstreamClientTest, TlsRequestHeadAndBodyLeaveInOneRecord) {
-  const auto& pki = test_pki();
-  std::string first_read;
-  ScriptedServer peer([&](int, PeerConn& c) {
-    // One SSL_read returns the data of one record.
-    if (!c.read_some(first_read, 3s)) {
-      return;
-    }
-    c.write(http_response(200, "ok"));
-    c.wait_eof(3s);
-  }, &pki);
-  UpstreamClient client(pool, tls_options());
-  auto r = send_on(pool, client, {"https", "localhost", peer.port()}, kms_request("{\"Marker\":\"tail\"}"));
-  ASSERT_TRUE(r) << r.error().message;
-  EXPECT_EQ(first_read.find("POST / HTTP/1.1\r\n"), 0u) << first_read;
-  EXPECT_NE(first_read.find("{\"Marker\":\"tail\"}"), std::string::npos) << "head and body in separate records";
-}
-
-TEST_F(UpstreamClientTest, TlsLargeRequestAndResponseSpanManyRecords) {
-  const auto& pki = test_pki();
-  EchoPeer peer(&pki);
-  UpstreamClient client(pool, tls_options());
-  const Endpoint ep{"https", "localhost", peer.port()};
-  // 600 KB each way: ~37 records, more than a loopback socket buffer takes
-  // at once, and more buffered records than the stream completes inline.
-  const std::string big = patterned(600 * 1024);
-  for (int round = 0; round < 2; ++round) {
-    auto r = send_on(pool, client, ep, kms_request(big));
-    ASSERT_TRUE(r) << r.error().message;
-    ASSERT_EQ(r->body.size(), big.size());
-    EXPECT_TRUE(r->body == big) << "response body differs";
-  }
-  EXPECT_EQ(client.stats().opened, 1u);
-}
-
-TEST_F(UpstreamClientTest, TlsStalledUpstreamTimesOut) {
-  // Handshake done, request read, no answer: the wait is TlsClientStream's.
-  expect_stalled_upstream_times_out(pool, tls_options(), &test_pki());
-}
-
-TEST_F(UpstreamClientTest, TlsPeerSilentDuringHandshakeTimesOut) {
-  ScriptedServer peer([&](int, PeerConn& c) { c.wait_eof(5s); });  // TCP only: never answers the ClientHello
-  auto opt = tls_options();
-  opt.tls_handshake_timeout = 300ms;
-  UpstreamClient client(pool, opt);
-  const auto t0 = std::chrono::steady_clock::now();
-  auto r = send_on(pool, client, {"https", "localhost", peer.port()}, kms_request());
-  ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().code, Errc::kUpstreamTimeout) << r.error().message;
-  EXPECT_NE(r.error().message.find("TLS handshake"), std::string::npos) << r.error().message;
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
-}
-
-TEST_F(UpstreamClientTest, TlsStaleReusedConnectionIsRetriedOnAFreshOne) {
-  expect_stale_connection_retried(pool, tls_options(), &test_pki());
-}
-
-TEST_F(UpstreamClientTest, TlsCloseMidResponseIsProtocolError) {
-  const auto& pki = test_pki();
-  for (const bool notify : {false, true}) {
-    ScriptedServer peer([&](int, PeerConn& c) {
-      if (c.read_request()) {
-        c.write("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial");
-        std::this_thread::sleep_for(50ms);
-        if (notify) {
-          c.close_notify();
-        }
-      }
-    }, &pki);
-    UpstreamClient client(pool, tls_options());
-    auto r = send_on(pool, client, {"https", "localhost", peer.port()}, kms_request());
-    ASSERT_FALSE(r) << "close_notify " << notify;
-    EXPECT_EQ(r.error().code, Errc::kUpstreamProtocol) << r.error().message;
-    EXPECT_NE(r.error().message.find("truncated"), std::string::npos) << r.error().message;
-    EXPECT_EQ(client.stats().retries, 0u);
-  }
-}
-
-TEST_F(UpstreamClientTest, TlsConnectionCloseWithCloseNotifyIsHonoured) {
-  expect_connection_close_honoured(pool, tls_options(), &test_pki());
-}
-
-}  // namespace
-}  // namespace kp::net
-
-namespace kp::net {
-namespace {
 
 asio::awaitable<kp::Result<kp::HttpResponse>> send_with_temporary(UpstreamClient& client, std::uint16_t port) {
   // The endpoint is a braced temporary inside the co_await expression (the
