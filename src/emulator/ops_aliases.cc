@@ -39,6 +39,27 @@ Result<void> check_alias_target(std::string_view target) {
   return {};
 }
 
+// The key an alias is to point at, under the lock: resolved, `action`
+// allowed by its policy, in the caller's account, not pending deletion.
+Result<std::shared_ptr<const KeyRecord>> alias_target_key(KmsEmulator::Impl& e, const Caller& caller,
+                                                          const std::string& target, std::string_view action) {
+  auto key = e.resolve_locked(target, caller);
+  if (!key) {
+    return key.error();
+  }
+  const auto& k = **key;
+  if (auto a = authorize(k, action, caller, {}); !a) {
+    return a.error();
+  }
+  if (k.account != caller.account) {
+    return fail(Errc::kNotFound, "Key '" + k.arn() + "' does not exist");
+  }
+  if (k.state == KeyState::kPendingDeletion) {
+    return fail(Errc::kInvalidState, k.arn() + " is pending deletion.");
+  }
+  return key;
+}
+
 }  // namespace
 
 Result<Reply> op_create_alias(KmsEmulator::Impl& e, const Caller& caller, json::object& in) {
@@ -51,20 +72,11 @@ Result<Reply> op_create_alias(KmsEmulator::Impl& e, const Caller& caller, json::
     return t.error();
   }
   std::lock_guard<std::mutex> lock(e.mu);
-  auto key = e.resolve_locked(target, caller);
+  auto key = alias_target_key(e, caller, target, "kms:CreateAlias");
   if (!key) {
     return key.error();
   }
   const auto& k = **key;
-  if (auto a = authorize(k, "kms:CreateAlias", caller, {}); !a) {
-    return a.error();
-  }
-  if (k.account != caller.account) {
-    return fail(Errc::kNotFound, "Key '" + k.arn() + "' does not exist");
-  }
-  if (k.state == KeyState::kPendingDeletion) {
-    return fail(Errc::kInvalidState, k.arn() + " is pending deletion.");
-  }
   if (e.store->find_alias(caller.account, name)) {
     return fail(Errc::kAlreadyExists,
                 "An alias with the name " + e.alias_arn(caller.account, name) + " already exists");
@@ -90,20 +102,11 @@ Result<Reply> op_update_alias(KmsEmulator::Impl& e, const Caller& caller, json::
   if (!alias) {
     return fail(Errc::kNotFound, "Alias " + e.alias_arn(caller.account, name) + " is not found.");
   }
-  auto key = e.resolve_locked(target, caller);
+  auto key = alias_target_key(e, caller, target, "kms:UpdateAlias");
   if (!key) {
     return key.error();
   }
   const auto& k = **key;
-  if (auto a = authorize(k, "kms:UpdateAlias", caller, {}); !a) {
-    return a.error();
-  }
-  if (k.account != caller.account) {
-    return fail(Errc::kNotFound, "Key '" + k.arn() + "' does not exist");
-  }
-  if (k.state == KeyState::kPendingDeletion) {
-    return fail(Errc::kInvalidState, k.arn() + " is pending deletion.");
-  }
   if (const auto old = e.store->find_key(alias->target_key_id);
       old && (old->key_usage != k.key_usage || old->symmetric() != k.symmetric())) {
     return fail(Errc::kValidation, "Alias " + e.alias_arn(caller.account, name) +
