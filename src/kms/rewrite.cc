@@ -33,6 +33,7 @@ class RecipientScan {
 
   bool root_is_object = false;
   bool has_recipient = false;          // a root "Recipient" whose value is not null
+  std::size_t own_recipients = 0;      // root "Recipient" members that are not null
   std::size_t null_recipients = 0;     // root "Recipient": null members
   std::size_t root_members = 0;
 
@@ -102,6 +103,7 @@ class RecipientScan {
         ++null_recipients;
       } else {
         has_recipient = true;
+        ++own_recipients;
       }
     }
     return true;
@@ -124,6 +126,12 @@ kp::Result<ScanResult> scan(std::string_view body) {
   const RecipientScan& h = parser.handler();
   if (!h.root_is_object) {
     return kp::fail(Errc::kMalformedRequest, "kms: request body is not a JSON object");
+  }
+  // Two root "Recipient" members, one of them not null: parsers disagree on
+  // which one counts (KMS's may take the last, this scan the first), so the
+  // proxy would decide about attesting on a member KMS does not read.
+  if (h.own_recipients > 0 && h.own_recipients + h.null_recipients > 1) {
+    return kp::fail(Errc::kMalformedRequest, "kms: request body has more than one Recipient member");
   }
   ScanResult r;
   r.has_recipient = h.has_recipient;

@@ -47,7 +47,8 @@ kp::Result<RecipientRewrite> add_recipient(std::string_view body, std::string_vi
 /// What the proxy needs to know about a request body before attesting it:
 /// validates it as a JSON object (kMalformedRequest otherwise) and tells
 /// whether it already has a top-level "Recipient" that is not null (then the
-/// proxy forwards it unchanged and does not call the NSM).
+/// proxy forwards it unchanged and does not call the NSM). More than one
+/// top-level "Recipient" with any of them not null is kMalformedRequest.
 struct RequestScan {
   bool has_recipient = false;
   std::size_t null_recipients = 0;  // top-level "Recipient": null members (removed on insert)

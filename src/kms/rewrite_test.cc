@@ -95,7 +95,6 @@ TEST(AddRecipient, ExistingTopLevelRecipientIsLeftAlone) {
            std::string(R"({"CiphertextBlob":"AQ==","Recipient":{"KeyEncryptionAlgorithm":"RSAES_OAEP_SHA_256","AttestationDocument":"client"}})"),
            std::string(R"( { "Recipient" : {} } )"),
            std::string(R"({"Recipient":"x"})"),    // wrong, but the app's: KMS answers it
-           std::string(R"({"Recipient":null,"Recipient":{}})"),
            std::string(R"({"Recipi\u0065nt":{}})"),  // the same key after unescaping, as KMS reads it
        }) {
     SCOPED_TRACE(body);
@@ -396,6 +395,24 @@ TEST(ScanRequest, TellsWhetherTheAppBroughtItsOwnRecipient) {
   EXPECT_EQ(without->brace, 2u);
   EXPECT_FALSE(scan_request("[1]"));
   EXPECT_FALSE(scan_request("{"));
+}
+
+TEST(ScanRequest, TwoRecipientMembersWithOneNotNullAreRefused) {
+  for (const char* body : {R"({"Recipient":{"AttestationDocument":"AA=="},"KeyId":"k","Recipient":null})",
+                           R"({"Recipient":null,"Recipient":{"AttestationDocument":"AA=="}})",
+                           R"({"Recipient":{},"Recipient":{}})"}) {
+    auto s = scan_request(body);
+    ASSERT_FALSE(s) << body;
+    EXPECT_EQ(s.error().code, Errc::kMalformedRequest);
+    EXPECT_NE(s.error().message.find("more than one Recipient"), std::string::npos) << s.error().message;
+  }
+  // Only nulls: each is removed on insert, nothing to disagree about.
+  auto nulls = scan_request(R"({"Recipient":null,"KeyId":"k","Recipient":null})");
+  ASSERT_TRUE(nulls);
+  EXPECT_FALSE(nulls->has_recipient);
+  EXPECT_EQ(nulls->null_recipients, 2u);
+  // A nested "Recipient" is not a root member.
+  EXPECT_TRUE(scan_request(R"({"Recipient":{"Recipient":1},"EncryptionContext":{"Recipient":"x"}})"));
 }
 
 TEST(RecipientMember, IsCheckedOnceAndSplicesLikeTheDocumentText) {

@@ -186,6 +186,11 @@ asio::awaitable<HttpResponse> ProxyHandler::handle(HttpRequest req) {
   std::shared_ptr<const Attestation> doc;
   std::string body = std::move(req.body);
   if (attested && deps_.attestation != nullptr) {
+    // AWS JSON services read a request without a payload as {} (the SDKs
+    // always send {}); so does the proxy, and KMS names what is missing.
+    if (body.empty()) {
+      body = "{}";
+    }
     // A body that already carries a Recipient is the app's own attestation:
     // forward it unchanged and leave the response alone.
     auto scan = kms::scan_request(body);

@@ -356,7 +356,7 @@ class BadInputTest(h.TempDirTestCase):
     # -------------------------------------------------------------- JSON ---
 
     def test_invalid_or_non_object_json_on_an_attested_operation_is_400_locally(self):
-        for body in (b"{nope", b"", b"[1,2]", b'"Recipient"', b"null", b"42", b'{"a":1} {"b":2}',
+        for body in (b"{nope", b" ", b"[1,2]", b'"Recipient"', b"null", b"42", b'{"a":1} {"b":2}',
                      b'{"CiphertextBlob":"AA\xff\xfe"}', b'{"a":' + b"[" * 100000 + b"]" * 100000 + b"}"):
             with self.subTest(body[:20]):
                 r = self.one(request(b"TrentService.Decrypt", body, close=True))
@@ -370,6 +370,25 @@ class BadInputTest(h.TempDirTestCase):
             r = self.one(request(b"TrentService.Encrypt", body, close=True))
             self.assert_kms_error(r, 400, "SerializationException")
         self.assertEqual(self.upstream_requests(), 2)
+
+    def test_empty_body_on_an_attested_operation_is_read_as_an_empty_object(self):
+        # AWS JSON services read a missing payload as {}: the proxy attests it
+        # and KMS names what is missing.
+        before = self.upstream_requests()
+        self.one(request(b"TrentService.GenerateRandom", b"", close=True))
+        self.assertEqual(self.upstream_requests(), before + 1)
+        sent = json.loads(self.up.requests[-1][2])
+        self.assertEqual(list(sent), ["Recipient"])
+        self.assertIn("AttestationDocument", sent["Recipient"])
+
+    def test_two_recipient_members_are_400_locally(self):
+        own = b'{"AttestationDocument":"AAAA","KeyEncryptionAlgorithm":"RSAES_OAEP_SHA_256"}'
+        for body in (b'{"Recipient":' + own + b',"CiphertextBlob":"AAAA","Recipient":null}',
+                     b'{"Recipient":null,"CiphertextBlob":"AAAA","Recipient":' + own + b'}'):
+            with self.subTest(body[:24]):
+                r = self.one(request(b"TrentService.Decrypt", body, close=True))
+                self.assert_kms_error(r, 400, "SerializationException", "more than one Recipient")
+        self.assertEqual(self.upstream_requests(), 0)
 
     def test_recipient_nested_in_another_member_does_not_skip_attestation(self):
         body = json.dumps({"CiphertextBlob": base64.b64encode(b"c" * 32).decode(),
