@@ -398,6 +398,7 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const config::Config& cfg, Daemon
           const std::string_view path = std::string_view(req.target).substr(0, req.target.find('?'));
           if (req.method != "GET" && req.method != "HEAD") {
             r.status = 405;
+            r.headers.set("Allow", "GET, HEAD");
           } else if (path == "/metrics") {
             r.headers.set("Content-Type", "text/plain; version=0.0.4");
             r.body = metrics->render();
@@ -435,6 +436,10 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const config::Config& cfg, Daemon
                     "Requests served an attestation document (divide by nsm_calls_total for requests "
                     "per NSM call).",
                     a.requests_served);
+            sample("gauge", "kms_proxy_attestation_waiting",
+                   "Requests waiting for an attestation document now (a request leaves the queue when "
+                   "attestation.timeout expires).",
+                   a.waiting);
             const auto u = upstream->stats();
             counter("kms_proxy_upstream_connections_opened_total", "Upstream connections opened.", u.opened);
             counter("kms_proxy_upstream_connections_reused_total", "Requests sent on a pooled connection.",

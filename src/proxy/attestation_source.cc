@@ -31,6 +31,7 @@ struct Waiter {
   explicit Waiter(const asio::any_io_executor& ex) : timer(ex) {}
   asio::steady_timer timer;
   std::optional<DocResult> result;
+  bool gave_up = false;  // timed out; only touched on the waiter's executor
 };
 
 }  // namespace
@@ -90,7 +91,6 @@ struct AttestationSource::Impl : std::enable_shared_from_this<Impl> {
       in_flight = false;
       if (*out) {
         last = **out;
-        stats.requests_served += batch.size();
       } else {
         ++stats.nsm_failures;
       }
@@ -112,11 +112,21 @@ struct AttestationSource::Impl : std::enable_shared_from_this<Impl> {
       }
       it->second.push_back(std::move(w));
     }
+    // Waiters that timed out meanwhile are skipped, and not counted as served.
     for (auto& [ex, waiters] : by_executor) {
-      asio::post(ex, [waiters = std::move(waiters), result = *out]() mutable {
+      asio::post(ex, [self = shared_from_this(), waiters = std::move(waiters), result = *out]() mutable {
+        std::uint64_t served = 0;
         for (auto& w : waiters) {
+          if (w->gave_up) {
+            continue;
+          }
           w->result = result;
           w->timer.cancel();
+          ++served;
+        }
+        if (result && served > 0) {
+          std::lock_guard lock(self->mu);
+          self->stats.requests_served += served;
         }
       });
     }
@@ -167,13 +177,23 @@ asio::awaitable<DocResult> AttestationSource::get() {
   if (waiter->result) {
     co_return std::move(*waiter->result);
   }
+  // Timed out. Still queued (the call in flight hangs and the next has not
+  // started): leave the queue, so a hung NSM does not collect every request
+  // that arrives meanwhile, and a later call does not start for nobody.
+  waiter->gave_up = true;
+  {
+    std::lock_guard lock(impl_->mu);
+    std::erase(impl_->queued, waiter);
+  }
   co_return fail(Errc::kNsmTimeout, "attestation: no document from the NSM within " +
                                        std::to_string(impl_->opts.timeout.count()) + " ms");
 }
 
 AttestationStats AttestationSource::stats() const {
   std::lock_guard lock(impl_->mu);
-  return impl_->stats;
+  AttestationStats st = impl_->stats;
+  st.waiting = impl_->queued.size();
+  return st;
 }
 
 }  // namespace kp::proxy

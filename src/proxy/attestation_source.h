@@ -21,7 +21,8 @@
 //
 // The NSM call is blocking (ioctl): it runs on a dedicated worker thread,
 // never on an I/O thread. Waiters resume on their own executor. A waiter gives
-// up after `timeout` (the NSM driver's own timeout is 2 minutes).
+// up after `timeout` (the NSM driver's own timeout is 2 minutes) and leaves
+// the queue: a hung call holds only the batch it started with.
 //
 // @par Thread safety
 // get() may be called concurrently from coroutines on any executor.
@@ -72,8 +73,9 @@ struct AttestationSourceOptions {
 struct AttestationStats {
   std::uint64_t nsm_calls = 0;
   std::uint64_t nsm_failures = 0;
-  std::uint64_t requests_served = 0;
+  std::uint64_t requests_served = 0;  // given a document (not those that timed out first)
   std::uint64_t cache_hits = 0;
+  std::uint64_t waiting = 0;          // queued for the next call now
 };
 
 class AttestationSource {

@@ -205,5 +205,39 @@ TEST(AttestationSource, HungNsmTimesOutWithoutBlockingIoThreads) {
   pool.join();
 }
 
+// While a call hangs, requests that time out leave the queue (memory stays
+// bounded by the requests actually waiting) and are not counted as served;
+// no call starts afterwards for requests that are gone.
+TEST(AttestationSource, TimedOutRequestsLeaveTheQueueAndAreNotCountedAsServed) {
+  net::IoPool pool(2);
+  pool.run();
+  FakeNsm nsm;
+  nsm.latency = 700ms;
+  {
+    AttestationSourceOptions o;
+    o.timeout = 50ms;
+    AttestationSource src(nsm.fn(), Bytes{9}, o);
+    for (int round = 0; round < 5; ++round) {  // the first round's batch is the hung call's
+      for (const auto& out : run_concurrent(src, 40, pool)) {
+        ASSERT_FALSE(out.doc);
+        EXPECT_EQ(out.doc.error().code, Errc::kNsmTimeout);
+      }
+      EXPECT_EQ(src.stats().waiting, 0u) << "round " << round;
+    }
+    std::this_thread::sleep_for(1s);  // the hung call returns
+    const auto st = src.stats();
+    EXPECT_EQ(st.nsm_calls, 1u);
+    EXPECT_EQ(st.requests_served, 0u);
+    EXPECT_EQ(nsm.calls.load(), 1);
+    // The source still works: the next request starts a call and is served.
+    nsm.latency = 1ms;
+    const auto again = run_concurrent(src, 1, pool);
+    ASSERT_TRUE(again[0].doc) << again[0].doc.error().message;
+    EXPECT_EQ(src.stats().requests_served, 1u);
+  }
+  pool.stop();
+  pool.join();
+}
+
 }  // namespace
 }  // namespace kp::proxy

@@ -13,7 +13,6 @@ void Histogram::observe(std::chrono::nanoseconds d) noexcept {
     ++i;
   }
   buckets_[i].fetch_add(1, std::memory_order_relaxed);
-  count_.fetch_add(1, std::memory_order_relaxed);
   sum_ns_.fetch_add(static_cast<std::uint64_t>(d.count()), std::memory_order_relaxed);
 }
 
@@ -27,7 +26,7 @@ void Histogram::render(std::string& out, std::string_view name, std::string_view
   }
   const std::string braces = labels.empty() ? "" : fmt::format("{{{}}}", labels);
   out += fmt::format("{}_sum{} {:.9f}\n", name, braces, static_cast<double>(sum_ns_.load()) / 1e9);
-  out += fmt::format("{}_count{} {}\n", name, braces, count_.load());
+  out += fmt::format("{}_count{} {}\n", name, braces, cumulative);
 }
 
 void ProxyMetrics::record(std::string_view operation, unsigned status, const PhaseTimes& t) noexcept {

@@ -24,8 +24,10 @@ class Histogram {
   void render(std::string& out, std::string_view name, std::string_view labels) const;
 
  private:
+  // No separate count: _count is rendered as the sum of the buckets read, so
+  // a scrape during traffic still has +Inf == _count (_sum may be one
+  // observation ahead or behind: it is read on its own).
   std::array<std::atomic<std::uint64_t>, kBounds.size() + 1> buckets_{};
-  std::atomic<std::uint64_t> count_{0};
   std::atomic<std::uint64_t> sum_ns_{0};
 };
 

@@ -19,6 +19,7 @@ import concurrent.futures
 import http.client
 import http.server
 import json
+import re
 import os
 import socket
 import socketserver
@@ -27,6 +28,7 @@ import struct
 import threading
 import time
 import unittest
+import urllib.request
 
 import botocore.exceptions
 
@@ -767,16 +769,30 @@ class NsmHangTest(FaultCase):
         proxy, port = h.start_proxy(
             ["--attestation", "simulated", "--sim-pki", pki, "--pcr", "0=" + "ab" * 48,
              "--sim-nsm-latency", "3s", "--attestation-timeout", "400ms",
-             "--endpoint", f"us-east-1={up.url()}"], env=proxy_env())
+             "--endpoint", f"us-east-1={up.url()}", "--metrics-listen", "127.0.0.1:0"], env=proxy_env())
         self.track(proxy)
+        metrics = int(proxy.wait_for_line(r"metrics listen=127\.0\.0\.1:(\d+)", timeout=10).group(1))
+
+        def sample(name):
+            with urllib.request.urlopen(f"http://127.0.0.1:{metrics}/metrics", timeout=5) as r:
+                return int(re.search(rf"^{name} (\d+)$", r.read().decode(), re.M).group(1))
+
         body = json.dumps({"CiphertextBlob": base64.b64encode(b"x" * 64).decode()}).encode()
-        st, _, b, took = kms_raw(port, "TrentService.Decrypt", body, timeout=10)
-        self.assertEqual(st, 503, b)
-        self.assertEqual(b["__type"], "KMSProxyAttestationException")
-        self.assertIn("400 ms", b["message"])
-        self.assertGreater(took, 0.35)
-        self.assertLess(took, 2.5)  # well before the 3 s NSM call ends
+        t0 = time.monotonic()
+        for _ in range(3):  # the first starts the 3 s call; the others queue behind it
+            st, _, b, took = kms_raw(port, "TrentService.Decrypt", body, timeout=10)
+            self.assertEqual(st, 503, b)
+            self.assertEqual(b["__type"], "KMSProxyAttestationException")
+            self.assertIn("400 ms", b["message"])
+            self.assertGreater(took, 0.35)
+            self.assertLess(took, 2.5)  # well before the 3 s NSM call ends
         self.assertEqual([r for r in up.requests if r[0].endswith("Decrypt")], [])
+        # Requests that gave up left the queue, and once the call returns none
+        # is counted as served, nor does a call start for them.
+        self.assertEqual(sample("kms_proxy_attestation_waiting"), 0)
+        time.sleep(max(0.0, 3.8 - (time.monotonic() - t0)))
+        self.assertEqual(sample("kms_proxy_nsm_calls_total"), 1)
+        self.assertEqual(sample("kms_proxy_attested_requests_total"), 0)
 
 
 if __name__ == "__main__":

@@ -203,6 +203,8 @@ class MetricsAndJsonLogTest(h.TempDirTestCase):
         self.assertGreaterEqual(delta("kms_proxy_nsm_calls_total"), 1)
         self.assertLessEqual(delta("kms_proxy_nsm_calls_total"), 6)
         self.assertEqual(value(after, "kms_proxy_nsm_failures_total"), 0)
+        self.assertEqual(types["kms_proxy_attestation_waiting"], "gauge")
+        self.assertEqual(value(after, "kms_proxy_attestation_waiting"), 0)
         # Upstream keep-alive: sequential requests reuse the pooled connection.
         opened = delta("kms_proxy_upstream_connections_opened_total")
         reused = delta("kms_proxy_upstream_connections_reused_total")
@@ -235,7 +237,10 @@ class MetricsAndJsonLogTest(h.TempDirTestCase):
             self.assertEqual(status, 200, path)
             self.assertEqual(body.strip(), "ok")
         self.assertEqual(http_get(self.metrics + "/nope")[0], 404)
-        self.assertEqual(http_get(self.metrics + "/metrics", method="POST")[0], 405)
+        for method in ("POST", "DELETE"):
+            status, headers, _ = http_get(self.metrics + "/metrics", method=method)
+            self.assertEqual(status, 405, method)
+            self.assertEqual(headers.get("Allow"), "GET, HEAD", method)  # RFC 9110 15.5.6
         # The metrics listener is not the KMS listener and vice versa.
         self.assertNotEqual(self.metrics, self.url)
         self.assertEqual(http_get(self.url + "/metrics")[0], 400)
