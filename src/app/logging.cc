@@ -14,9 +14,46 @@ namespace {
 
 void put(spdlog::memory_buf_t& dest, std::string_view s) { dest.append(s.data(), s.data() + s.size()); }
 
+// Length of the well-formed UTF-8 sequence (RFC 3629: no overlongs, no
+// surrogates, at most U+10FFFF) that starts `s` with a lead byte >= 0x80; 0 if
+// there is none.
+std::size_t utf8_sequence_length(std::string_view s) {
+  const auto b = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
+  const unsigned char c = b(0);
+  std::size_t n = 0;
+  unsigned char lo = 0x80;
+  unsigned char hi = 0xbf;  // the second byte's range
+  if (c >= 0xc2 && c <= 0xdf) {
+    n = 2;
+  } else if (c >= 0xe0 && c <= 0xef) {
+    n = 3;
+    lo = c == 0xe0 ? 0xa0 : 0x80;
+    hi = c == 0xed ? 0x9f : 0xbf;
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    n = 4;
+    lo = c == 0xf0 ? 0x90 : 0x80;
+    hi = c == 0xf4 ? 0x8f : 0xbf;
+  } else {
+    return 0;
+  }
+  if (s.size() < n || b(1) < lo || b(1) > hi) {
+    return 0;
+  }
+  for (std::size_t i = 2; i < n; ++i) {
+    if (b(i) < 0x80 || b(i) > 0xbf) {
+      return 0;
+    }
+  }
+  return n;
+}
+
+// A JSON string body. Log lines carry text from outside (error messages that
+// quote a file or a peer), so a byte that is not part of well-formed UTF-8
+// becomes U+FFFD and every line stays valid JSON.
 void append_json_escaped(std::string_view text, spdlog::memory_buf_t& dest) {
   static constexpr char kHex[] = "0123456789abcdef";
-  for (char ch : text) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char ch = text[i];
     const auto c = static_cast<unsigned char>(ch);
     if (c == '"' || c == '\\') {
       dest.push_back('\\');
@@ -24,8 +61,13 @@ void append_json_escaped(std::string_view text, spdlog::memory_buf_t& dest) {
     } else if (c < 0x20 || c == 0x7f) {
       const char esc[] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xf]};
       dest.append(esc, esc + sizeof esc);
-    } else {
+    } else if (c < 0x80) {
       dest.push_back(ch);
+    } else if (const auto n = utf8_sequence_length(text.substr(i)); n > 0) {
+      dest.append(text.data() + i, text.data() + i + n);
+      i += n - 1;
+    } else {
+      put(dest, "\\ufffd");
     }
   }
 }
@@ -146,18 +188,22 @@ spdlog::level::level_enum to_spdlog(config::LogLevel l) {
 
 }  // namespace
 
-void setup_logging(const config::LogOptions& opts) {
-  auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
-  auto logger = std::make_shared<spdlog::logger>("kms-proxy", sink);
+std::unique_ptr<spdlog::formatter> make_formatter(config::LogFormat format) {
   auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
-  if (opts.format == config::LogFormat::kJson) {
+  if (format == config::LogFormat::kJson) {
     formatter->add_flag<JsonMessageFlag>('*');
     formatter->add_flag<JsonFieldsFlag>('&').set_pattern(
         R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","msg":"%*"%&})");
   } else {
     formatter->set_pattern("%Y-%m-%dT%H:%M:%S.%fZ %l %v");
   }
-  logger->set_formatter(std::move(formatter));
+  return formatter;
+}
+
+void setup_logging(const config::LogOptions& opts) {
+  auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+  auto logger = std::make_shared<spdlog::logger>("kms-proxy", sink);
+  logger->set_formatter(make_formatter(opts.format));
   logger->set_level(to_spdlog(opts.level));
   logger->flush_on(spdlog::level::info);
   spdlog::set_default_logger(std::move(logger));

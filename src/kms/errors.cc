@@ -37,6 +37,22 @@ std::string_view sanitize_error_type(std::string_view raw) noexcept {
   return raw;
 }
 
+std::string loggable_request_id(std::string_view raw) {
+  constexpr std::size_t kMax = 128;
+  std::string out(raw.substr(0, kMax));
+  for (char& c : out) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                    c == '_' || c == ':' || c == '/' || c == '+' || c == '=' || c == '-';
+    if (!ok) {
+      c = '?';
+    }
+  }
+  if (raw.size() > kMax) {
+    out += "...";
+  }
+  return out;
+}
+
 bool is_clock_skew_error(std::string_view type) noexcept {
   static constexpr std::string_view kTypes[] = {"AuthFailure",        "InvalidSignatureException",
                                                 "RequestExpired",     "RequestInTheFuture",

@@ -22,6 +22,13 @@ struct KmsErrorInfo {
 /// "ThrottlingException:http://internal..." -> "ThrottlingException".
 std::string_view sanitize_error_type(std::string_view raw) noexcept;
 
+/// KMS's x-amzn-RequestId as it may appear in a log line: at most 128 bytes
+/// of [A-Za-z0-9._:/+=-], any other byte replaced by '?' (a UUID passes
+/// unchanged). The field comes from the upstream, and a log line's
+/// `key=value` pairs are read back as fields: a space, quote or byte that is
+/// not ASCII must not forge one or break a JSON line.
+std::string loggable_request_id(std::string_view raw);
+
 /// nullopt when the body is not a JSON object or carries no usable type. If
 /// the body has no "__type", `error_type_header` (the x-amzn-ErrorType
 /// response header, if any) is used instead.

@@ -72,5 +72,13 @@ TEST(IsClockSkewError, TheSdksListOnly) {
   }
 }
 
+TEST(LoggableRequestId, UuidPassesAndAnythingElseCannotForgeAField) {
+  EXPECT_EQ(loggable_request_id("0f6c1f5e-8d3a-4c1e-9b0e-6a1f2b3c4d5e"), "0f6c1f5e-8d3a-4c1e-9b0e-6a1f2b3c4d5e");
+  EXPECT_EQ(loggable_request_id("abc status=999 forged=1"), "abc?status=999?forged=1");
+  EXPECT_EQ(loggable_request_id("a\"b\xff\xfe\x1b"), "a?b???");
+  const std::string longer(200, 'a');
+  EXPECT_EQ(loggable_request_id(longer), std::string(128, 'a') + "...");
+}
+
 }  // namespace
 }  // namespace kp::kms

@@ -113,7 +113,7 @@ bool ProxyHandler::check_clock(const HttpResponse& resp, SysTime signed_at) {
     spdlog::warn(
         "clock: KMS's Date ({}) puts this machine's clock {} s {}; signing with a correction of {:+} s from now on "
         "(was {:+} s). Synchronise the enclave's clock to remove it",
-        *date_field, to_s < 0 ? -to_s : to_s, to_s < 0 ? "ahead" : "behind", to_s,
+        format_http_date(*date), to_s < 0 ? -to_s : to_s, to_s < 0 ? "ahead" : "behind", to_s,
         duration_cast<seconds>(change->from).count());
     if (deps_.metrics != nullptr) {
       deps_.metrics->clock_offset(change->to);
@@ -145,7 +145,8 @@ asio::awaitable<HttpResponse> ProxyHandler::handle(HttpRequest req) {
     spdlog::info("request op={} status={} attest_us={} upstream_us={} decrypt_us={} total_us={} request_id={}",
                  op_name, resp.status, duration_cast<us>(times.attestation).count(),
                  duration_cast<us>(times.upstream).count(), duration_cast<us>(times.decryption).count(),
-                 duration_cast<us>(times.total).count(), request_id.empty() ? "-" : request_id);
+                 duration_cast<us>(times.total).count(),
+                 request_id.empty() ? std::string("-") : kms::loggable_request_id(request_id));
     return resp;
   };
   // The proxy's own failures: the reason goes to the app in the body and to

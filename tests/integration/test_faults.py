@@ -181,11 +181,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.request = tls
         super().setup()
 
-    def _send(self, status, obj, extra_headers=()):
+    def _send(self, status, obj, extra_headers=(), request_id=None):
         body = json.dumps(obj).encode()
         self.send_response(status)
         self.send_header("Content-Type", JSON_TYPE)
-        self.send_header("x-amzn-RequestId", "fake-%06d" % self.server.up.counters.get("requests", 0))
+        self.send_header("x-amzn-RequestId",
+                         request_id or "fake-%06d" % self.server.up.counters.get("requests", 0))
         for k, v in extra_headers:
             self.send_header(k, v)
         self.send_header("Content-Length", str(len(body)))
@@ -261,6 +262,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._send(503, {"__type": "ServiceUnavailableException", "message": "fake upstream unavailable"})
         elif fault == "throttle":
             self._send(400, {"__type": "ThrottlingException", "message": "Rate exceeded"})
+        elif fault == "hostile_request_id":  # a request id that would forge log fields
+            status, obj = up.answer(target, body)
+            self._send(status, obj, request_id="fake status=999 forged=1 \xff\xfe")
         elif fault == "typed_by_header":  # the error type in x-amzn-ErrorType only
             self._send(400, {"message": "Rate exceeded"},
                        extra_headers=[("x-amzn-ErrorType", "ThrottlingException:http://internal.amazon.com/")])
@@ -707,6 +711,24 @@ class TlsFaultTest(FaultCase):
 
     def test_handshake_that_never_completes_is_504(self):
         self._tls_fault("tls_stall", 504, "KMSProxyTimeoutException", "TLS handshake", max_took=4)
+
+
+class UpstreamTextInLogsTest(FaultCase):
+    """Text from the upstream reaches the request's log line only sanitised."""
+
+    def test_request_id_from_the_upstream_cannot_forge_log_fields(self):
+        up = FaultUpstream()
+        self.addCleanup(up.close)
+        proxy, port = h.start_proxy(["--attestation", "none", "--endpoint", f"us-east-1={up.url()}",
+                                     "--log-format", "json"], env=proxy_env())
+        self.track(proxy)
+        up.set_fault("hostile_request_id", targets=["TrentService.Encrypt"])
+        st, _, body, _ = kms_raw(port, "TrentService.Encrypt", ENCRYPT_BODY)
+        self.assertEqual(st, 200, body)
+        line = json.loads(proxy.wait_for_line(r'"event":"request","op":"Encrypt"', timeout=5).string)
+        self.assertEqual(line["request_id"], "fake?status=999?forged=1???")
+        self.assertEqual(line["status"], 200)
+        self.assertNotIn("forged", line)
 
 
 class NsmHangTest(FaultCase):
