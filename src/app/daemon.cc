@@ -11,8 +11,11 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <future>
+#include <limits>
 #include <optional>
 
 #include "app/transports.h"
@@ -39,6 +42,31 @@ namespace kp::app {
 namespace {
 
 void add_problem(std::vector<std::string>& problems, const Error& e) { problems.push_back(e.message); }
+
+// Connections refused over limits.max_connections come in floods: at most one
+// warning a second, counting the refusals since the previous one.
+class RefusalLog {
+ public:
+  explicit RefusalLog(std::size_t limit) : limit_(limit) {}
+  void refused() {
+    pending_.fetch_add(1, std::memory_order_relaxed);
+    const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::steady_clock::now().time_since_epoch())
+                                 .count();
+    std::int64_t last = last_ms_.load(std::memory_order_relaxed);
+    if (now - last < 1000 || !last_ms_.compare_exchange_strong(last, now)) {
+      return;
+    }
+    spdlog::warn("listener: refused={} connections with 503 since the last such line: limits.max_connections={} "
+                 "reached",
+                 pending_.exchange(0), limit_);
+  }
+
+ private:
+  std::size_t limit_;
+  std::atomic<std::int64_t> last_ms_{std::numeric_limits<std::int64_t>::min() / 2};
+  std::atomic<std::uint64_t> pending_{0};
+};
 
 Error joined(const std::vector<std::string>& problems) {
   std::string msg;
@@ -370,6 +398,11 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const config::Config& cfg, Daemon
   so.header_read_timeout = cfg.listen.timeouts.header;
   so.body_read_timeout = cfg.listen.timeouts.body;
   so.idle_keepalive_timeout = cfg.listen.timeouts.idle;
+  // The listener's own answers get a line like the handler's (fixed reasons).
+  so.on_local_error = [](unsigned status, std::string_view message) {
+    spdlog::info("client_error status={} reason={}", status, message);
+  };
+  so.on_rejected = [log = std::make_shared<RefusalLog>(cfg.listen.max_connections)] { log->refused(); };
   so.write_timeout = cfg.listen.timeouts.write;
   auto* handler = d->handler.get();
   d->server = std::make_unique<net::HttpServer>(

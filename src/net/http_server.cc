@@ -494,27 +494,33 @@ asio::awaitable<void> session(std::shared_ptr<Impl> self, tcp::socket sock, Conn
         ec = co_await detail::read_message(stream, buf, parser, detail::ReadUntil::kMessage, received);
       }
     }
+    // What the server answers itself: a read that failed in a way the client
+    // should hear about, or (RFC 9112 3.2) a missing (HTTP/1.1), repeated or
+    // malformed Host, which is a 400. Then the connection closes.
+    std::optional<Errc> local;
+    std::string message;
     if (ec) {
-      detail::wipe_string(req.body);
       if (ec == beast::error::timeout) {
         bump(cs.timeouts);
       }
-      const auto local = classify_read_error(ec);
+      local = classify_read_error(ec);
+      if (local) {
+        message = read_error_message(*local, ec, opt, parser.is_header_done());
+      }
+    } else if (const std::string_view bad_host = detail::host_field_problem(req); !bad_host.empty()) {
+      local = Errc::kMalformedRequest;
+      message = "http: malformed request: " + std::string(bad_host);
+    }
+    if (ec || local) {
+      detail::wipe_string(req.body);
       if (!local) {
         break;
       }
       bump(cs.local_errors);
-      const auto resp = error_response(*local, read_error_message(*local, ec, opt, parser.is_header_done()));
-      const auto wec = co_await write_response(stream, out, resp, false, 11, false, opt.write_timeout);
-      linger = !wec;
-      break;
-    }
-
-    // RFC 9112 3.2: a missing (HTTP/1.1), repeated or malformed Host is a 400.
-    if (const std::string_view bad_host = detail::host_field_problem(req); !bad_host.empty()) {
-      detail::wipe_string(req.body);
-      bump(cs.local_errors);
-      const auto resp = error_response(Errc::kMalformedRequest, "http: malformed request: " + std::string(bad_host));
+      const auto resp = error_response(*local, message);
+      if (opt.on_local_error) {
+        opt.on_local_error(resp.status, message);
+      }
       const auto wec = co_await write_response(stream, out, resp, false, 11, false, opt.write_timeout);
       linger = !wec;
       break;
@@ -630,6 +636,9 @@ asio::awaitable<void> accept_loop(std::shared_ptr<Impl> self, tcp::acceptor acc)
     auto ex = sock.get_executor();
     if (self->active.load(std::memory_order_relaxed) >= self->opt.max_connections) {
       self->rejected.fetch_add(1, std::memory_order_relaxed);
+      if (self->opt.on_rejected) {
+        self->opt.on_rejected();
+      }
       if (self->rejecting.load(std::memory_order_relaxed) >= kMaxRejecting || self->opt.tls) {
         sock.close(ignored);
         continue;

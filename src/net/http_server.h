@@ -67,6 +67,12 @@ struct ServerOptions {
   /// From accept to the end of the TLS handshake; on expiry the connection
   /// is closed (counted in timeouts and tls_handshake_failures).
   std::chrono::milliseconds tls_handshake_timeout{10'000};
+  /// Told (on an I/O thread, must not block) when the server answers a
+  /// request itself -- 400, 408, 413, 431 -- with the status and the message
+  /// it sent (fixed text, never request bytes); and of every connection
+  /// refused over max_connections. For the operator's log; may be empty.
+  std::function<void(unsigned status, std::string_view message)> on_local_error;
+  std::function<void()> on_rejected;
 };
 
 /// Snapshot of the server's counters (each read is relaxed; fine for metrics).

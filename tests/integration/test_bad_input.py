@@ -282,6 +282,9 @@ class BadInputTest(h.TempDirTestCase):
                 + (b"10000\r\n" + chunk + b"\r\n") * 20 + b"0\r\n\r\n")
         self.assert_kms_error(self.one(data), 413, "RequestEntityTooLargeException")
         self.assertEqual(self.upstream_requests(), 0)
+        # The operator's log has a line for each (no request bytes in it).
+        self.proxy.wait_for_line(r"client_error status=413 reason=http: request body exceeds 1048576 bytes$",
+                                 timeout=5)
 
     @staticmethod
     def _send_quietly(c, data):
@@ -590,6 +593,14 @@ class ConnectionLimitTest(h.TempDirTestCase):
         self.assertEqual(counter("kms_proxy_client_timeouts_total"), 8)  # the hogs
         self.assertEqual(counter("kms_proxy_client_errors_total"), 8)    # their 408s
         self.assertGreaterEqual(counter("kms_proxy_connections_accepted_total"), 9)
+        # ... and in the log: each 408 the listener answered, and the refusals
+        # (at most a line a second: the first at once, later ones counted).
+        self.assertEqual(len(re.findall(r"client_error status=408 reason=http: request header not received "
+                                        r"within 2000 ms", proxy.output())), 8)
+        refusals = re.findall(r"listener: refused=(\d+) connections with 503 since the last such line: "
+                              r"limits\.max_connections=8 reached", proxy.output())
+        self.assertEqual(refusals[:1], ["1"])
+        self.assertLessEqual(sum(map(int, refusals)), counter("kms_proxy_connections_rejected_total"))
 
 
 if __name__ == "__main__":
