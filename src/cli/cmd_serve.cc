@@ -243,6 +243,17 @@ int run(CLI::App& sub, ServeFlags& f) {
   std::_Exit(code);  // as in serve: never wait for a blocked NSM call
 }
 
+// One failed check line, as `check --json` prints every outcome.
+void print_json_failure(std::string_view subject, std::string detail) {
+  app::PreflightReport r;
+  while (!detail.empty() && detail.back() == '\n') {
+    detail.pop_back();
+  }
+  r.lines.push_back(app::CheckLine{app::CheckStatus::kFail, std::string(subject), std::move(detail), ""});
+  std::cout << app::report_json(r) << "\n";
+  std::cout.flush();
+}
+
 int check(CLI::App& sub, ServeFlags& f) {
   if (sub.count("--log-level") == 0) {
     f.log_level = "warn";  // the report is the output; the proxy's own lines only when they matter
@@ -252,13 +263,7 @@ int check(CLI::App& sub, ServeFlags& f) {
   // get as far as the checks included (the text also goes to stderr).
   const auto json_failure = [&](std::string_view subject, std::string detail, int code) {
     if (f.check_json) {
-      app::PreflightReport r;
-      while (!detail.empty() && detail.back() == '\n') {
-        detail.pop_back();
-      }
-      r.lines.push_back(app::CheckLine{app::CheckStatus::kFail, std::string(subject), std::move(detail), ""});
-      std::cout << app::report_json(r) << "\n";
-      std::cout.flush();
+      print_json_failure(subject, std::move(detail));
     }
     return code;
   };
@@ -413,6 +418,18 @@ Runner add_serve_commands(CLI::App& app) {
     }
     return -1;
   };
+}
+
+void report_usage_error(int argc, const char* const* argv, std::string_view message) {
+  if (argc < 2 || std::string_view(argv[1]) != "check") {
+    return;
+  }
+  for (int i = 2; i < argc && std::string_view(argv[i]) != "--"; ++i) {
+    if (std::string_view(argv[i]) == "--json") {
+      print_json_failure("usage", std::string(message));
+      return;
+    }
+  }
 }
 
 }  // namespace kp::cli

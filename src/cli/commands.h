@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <string_view>
 
 namespace kp::cli {
 
@@ -15,5 +16,9 @@ using Runner = std::function<int()>;
 Runner add_serve_commands(CLI::App& app);          // serve, run, check
 Runner add_attestation_commands(CLI::App& app);    // attest, inspect-attestation, sim-pki
 Runner add_policy_check_command(CLI::App& app);    // policy-check
+
+/// A command line CLI11 refused: for `check --json`, prints the failure as the
+/// JSON report (subject "usage") a script parsing stdout expects.
+void report_usage_error(int argc, const char* const* argv, std::string_view message);
 
 }  // namespace kp::cli

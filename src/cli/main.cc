@@ -29,6 +29,9 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);
+    if (code != 0) {
+      kp::cli::report_usage_error(argc, argv, e.what());
+    }
     return code == 0 ? 0 : 2;  // usage errors: 2
   }
   for (auto& r : runners) {

@@ -14,6 +14,7 @@
 // fsync files and RSA-4096 key generation takes a while.
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -22,6 +23,7 @@
 #include <iostream>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -37,6 +39,7 @@
 #include "net/http_server.h"
 #include "net/io_pool.h"
 #include "net/server_tls.h"
+#include "net/transport.h"
 
 namespace {
 
@@ -163,6 +166,12 @@ int serve(const ServeFlags& f) {
   kp::net::ServerOptions server_options;
   if (!split_listen(f.listen, server_options.host, server_options.port)) {
     errors.push_back("--listen must be HOST:PORT (e.g. 127.0.0.1:0), got '" + f.listen + "'");
+  } else if (!f.allow_non_loopback && !kp::net::is_loopback_host(server_options.host)) {
+    errors.push_back("--listen " + f.listen + " is not a loopback address (add --allow-non-loopback to serve it)");
+  }
+  static constexpr std::string_view kLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
+  if (std::find(std::begin(kLevels), std::end(kLevels), f.log_level) == std::end(kLevels)) {
+    errors.push_back("--log-level must be one of trace, debug, info, warn, error, off; got '" + f.log_level + "'");
   }
   server_options.allow_non_loopback = f.allow_non_loopback;
   server_options.tls = tls;
@@ -268,7 +277,12 @@ int main(int argc, char** argv) {
       "      --tls-cert server.pem --tls-key server.key --credentials creds.txt");
   app.footer("Example:\n  kms-emulator serve --data-dir ./kms-data --trust-root ./pki/root.pem");
   app.set_version_flag("--version", "kms-emulator 0.1.0");
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;  // usage errors: 2, as the other startup problems
+  }
 
   auto logger = spdlog::stderr_color_mt("kms-emulator");
   spdlog::set_default_logger(logger);

@@ -30,6 +30,7 @@
 #include "net/detail/server_tls_impl.h"
 #include "net/detail/timed_stream.h"
 #include "net/detail/wiping_buffer.h"
+#include "net/transport.h"
 
 namespace kp::net {
 
@@ -736,10 +737,9 @@ kp::Result<std::uint16_t> HttpServer::start() {
                       "http server: listen host '" + s.opt.host + "' is not an IP address or 'localhost'");
     }
   }
-  if (!addr.is_loopback() && !s.opt.allow_non_loopback) {
-    return kp::fail(Errc::kValidation, "http server: refusing to listen on non-loopback address " +
-                                           s.opt.host +
-                                           " (the proxy serves local clients only; set allow_non_loopback)");
+  if (!is_loopback_host(s.opt.host) && !s.opt.allow_non_loopback) {  // 127/8, ::1, ::ffff:127/104
+    return kp::fail(Errc::kValidation,
+                    "http server: refusing to listen on non-loopback address " + s.opt.host + " (local clients only)");
   }
   const tcp::endpoint ep(addr, s.opt.port);
   const std::string where = addr.to_string() + ":" + std::to_string(s.opt.port);

@@ -669,7 +669,7 @@ TEST_F(HttpServerTest, ShutdownWithAGraceCutsWhatIsLeftAfterIt) {
 }
 
 TEST_F(HttpServerTest, NonLoopbackHostRefused) {
-  for (const char* host : {"0.0.0.0", "10.1.2.3", "::"}) {
+  for (const char* host : {"0.0.0.0", "10.1.2.3", "::", "::ffff:10.1.2.3"}) {
     auto opt = fast_options();
     opt.host = host;
     HttpServer server(pool, opt, echo);
@@ -682,6 +682,22 @@ TEST_F(HttpServerTest, NonLoopbackHostRefused) {
   opt.host = "not-an-address";
   HttpServer server(pool, opt, echo);
   EXPECT_FALSE(server.start());
+}
+
+// The IPv4-mapped form of a loopback address is loopback too (the
+// configuration check says so; the server used to refuse it at bind).
+TEST_F(HttpServerTest, MappedLoopbackAddressIsServed) {
+  auto opt = fast_options();
+  opt.host = "::ffff:127.0.0.1";
+  HttpServer server(pool, opt, echo);
+  auto port = server.start();
+  ASSERT_TRUE(port) << port.error().message;
+  RawConn c(*port);  // IPv4 127.0.0.1 reaches the mapped address
+  c.send("POST /mapped HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi");
+  auto r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200u);
+  EXPECT_EQ(r->body, "POST /mapped hi");
 }
 
 TEST_F(HttpServerTest, LocalhostAndBindFailure) {

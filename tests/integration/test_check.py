@@ -149,6 +149,13 @@ class CheckTest(h.TempDirTestCase):
         doc = json.loads(r.stdout)
         self.assertEqual((doc["ok"], doc["checks"][0]["subject"]), (False, "startup"))
         self.assertIn("no-nsm", doc["checks"][0]["detail"])
+        # A command line the parser refuses (exit 2) too.
+        for args, detail in ((["--bogus-flag"], "--bogus-flag"), (["--key-id"], "--key-id")):
+            r = check(["--attestation", "none", "--json"] + args)
+            self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+            doc = json.loads(r.stdout)
+            self.assertEqual((doc["ok"], doc["checks"][0]["subject"]), (False, "usage"))
+            self.assertIn(detail, doc["checks"][0]["detail"])
 
     def test_unknown_key_fails_with_not_found(self):
         text, r = self.assert_fails(self.sim() + ["--key-id", "alias/no-such-key"], "key alias/no-such-key")

@@ -192,6 +192,21 @@ class EmulatorTlsStartupTest(h.TempDirTestCase):
         self.assertIn("--account must be 12 digits", err)
         self.assertNotIn("listening", out.stdout.decode())
 
+    def test_every_startup_problem_exits_2(self):
+        emulator = os.path.join(h.BIN, "kms-emulator")
+        data = os.path.join(self.tmp, "data")
+        for args, message in ((["serve"], "--data-dir is required"),
+                              (["serve", "--data-dir", data, "--no-such-flag"], "--no-such-flag"),
+                              (["serve", "--data-dir", data, "--workers", "abc"], "--workers"),
+                              (["serve", "--data-dir", data, "--listen", "0.0.0.0:0", "--log-level", "bogus"],
+                               "--listen 0.0.0.0:0 is not a loopback address (add --allow-non-loopback")):
+            with self.subTest(args=args):
+                out = subprocess.run([emulator, *args], capture_output=True, timeout=30)
+                self.assertEqual(out.returncode, 2, out.stderr)
+                self.assertIn(message, out.stderr.decode())
+        self.assertIn("--log-level must be one of", out.stderr.decode())  # with the --listen problem
+        self.assertEqual(subprocess.run([emulator, "--version"], capture_output=True, timeout=30).returncode, 0)
+
 
 if __name__ == "__main__":
     unittest.main()
