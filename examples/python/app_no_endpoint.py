@@ -6,7 +6,9 @@ service-specific endpoint variable that botocore reads since late 2023
 (verified with botocore 1.43.11), so a plain `boto3.client("kms")` already
 talks to the proxy. Nothing in this file knows about the proxy.
 
-Inputs: KMS_CIPHERTEXT (base64, no encryption context), KMS_KEY_ID.
+Inputs (both required): KMS_CIPHERTEXT (base64, no encryption context),
+KMS_KEY_ID. Unlike the other examples it runs these three steps only and
+ignores KMS_STEPS: its point is the endpoint.
 Output: "endpoint: <url>", "decrypt: <plaintext>", "datakey: ok 32",
 "random: 32 bytes", "done"; on an error "error: <step>: <code>: <message>".
 """
@@ -47,6 +49,9 @@ def main():
         return 1
     except BotoCoreError as e:  # e.g. nothing listening at the endpoint
         print(f"error: {step}: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
+        return 1
+    except KeyError as e:  # a required input is not set
+        print(f"error: {step}: missing environment variable {e.args[0]}", file=sys.stderr, flush=True)
         return 1
     print("done", flush=True)
     return 0

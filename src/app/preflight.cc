@@ -97,7 +97,8 @@ std::string common_hint(const kms::KmsErrorInfo& e, bool attested) {
            "on the parent, egress allow list) and the CA bundle";
   }
   if (e.type == "KMSProxyCheckError") {
-    return "the proxy did not answer within --timeout: its log lines above say where it waits";
+    return "the proxy did not answer within --timeout: KMS (or the NSM) is slow or unreachable; a --timeout "
+           "longer than upstream.timeouts.request gets the proxy's own error, which names the step";
   }
   if (e.type == "KMSProxyAttestationException") {
     return "no attestation document: check the NSM device (attestation.device) or the simulator's PKI";

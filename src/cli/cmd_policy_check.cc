@@ -481,8 +481,14 @@ Runner add_policy_check_command(CLI::App& app) {
   sub->add_option("--key-arn", f->key_arn,
                   "The key's ARN: matched against Resource elements (required when a statement names\n"
                   "one), and the request's aws:RequestedRegion");
-  sub->add_option("--key-spec", f->key_spec, "kms:KeySpec of the key (default SYMMETRIC_DEFAULT)");
-  sub->add_option("--key-usage", f->key_usage, "kms:KeyUsage of the key (default ENCRYPT_DECRYPT)");
+  // The KMS model's KeySpec and KeyUsageType values.
+  sub->add_option("--key-spec", f->key_spec, "kms:KeySpec of the key (default SYMMETRIC_DEFAULT)")
+      ->check(CLI::IsMember({"SYMMETRIC_DEFAULT", "RSA_2048", "RSA_3072", "RSA_4096", "ECC_NIST_P256",
+                             "ECC_NIST_P384", "ECC_NIST_P521", "ECC_SECG_P256K1", "ECC_NIST_EDWARDS25519",
+                             "HMAC_224", "HMAC_256", "HMAC_384", "HMAC_512", "SM2", "ML_DSA_44", "ML_DSA_65",
+                             "ML_DSA_87"}));
+  sub->add_option("--key-usage", f->key_usage, "kms:KeyUsage of the key (default ENCRYPT_DECRYPT)")
+      ->check(CLI::IsMember({"ENCRYPT_DECRYPT", "SIGN_VERIFY", "GENERATE_VERIFY_MAC", "KEY_AGREEMENT"}));
   sub->add_option("--encryption-context", f->encryption_context,
                   "Encryption context pair K=V of the request; repeatable");
   sub->add_option("--condition", f->conditions,

@@ -184,6 +184,7 @@ class CheckTest(h.TempDirTestCase):
             text, r = self.assert_fails(self.sim_to(port, "2s"), "attestation + KMS")
         self.assertIn("KMSProxyCheckError", text)
         self.assertIn("--timeout", r.stdout)
+        self.assertIn("longer than upstream.timeouts.request", r.stdout)
 
     def test_does_not_need_the_configured_port(self):
         # A proxy already serves on the manifest's port: check starts its own

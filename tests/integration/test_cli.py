@@ -294,6 +294,8 @@ class PolicyCheckTest(h.TempDirTestCase):
             (("--policy", pol, "--pcr", f"0={AB}", "--action", "kms:Decrpyt"), "--action must name"),
             (("--policy", pol, "--pcr", f"0={AB}", "--action", "kms:GenerateRandom"), "no key policy governs it"),
             (("--policy", pol, "--pcr", f"0={AB}", "--key-arn", "arn:aws:kms:us-east-1:1:alias/x"), "--key-arn"),
+            (("--policy", pol, "--pcr", f"0={AB}", "--key-spec", "BOGUS"), "--key-spec: BOGUS not in"),
+            (("--policy", pol, "--pcr", f"0={AB}", "--key-usage", "encrypt_decrypt"), "--key-usage"),
         ]
         for args, needle in cases:
             with self.subTest(args=args):
