@@ -57,8 +57,8 @@ class RefusalLog {
     if (now - last < 1000 || !last_ms_.compare_exchange_strong(last, now)) {
       return;
     }
-    spdlog::warn("listener: refused={} connections with 503 since the last such line: limits.max_connections={} "
-                 "reached",
+    spdlog::warn("connections_refused refused={} max_connections={} reason=limits.max_connections reached: "
+                 "answered 503 (one such line a second at most, counting since the last)",
                  pending_.exchange(0), limit_);
   }
 

@@ -597,8 +597,8 @@ class ConnectionLimitTest(h.TempDirTestCase):
         # (at most a line a second: the first at once, later ones counted).
         self.assertEqual(len(re.findall(r"client_error status=408 reason=http: request header not received "
                                         r"within 2000 ms", proxy.output())), 8)
-        refusals = re.findall(r"listener: refused=(\d+) connections with 503 since the last such line: "
-                              r"limits\.max_connections=8 reached", proxy.output())
+        refusals = re.findall(r"connections_refused refused=(\d+) max_connections=8 reason=limits\.max_connections "
+                              r"reached", proxy.output())
         self.assertEqual(refusals[:1], ["1"])
         self.assertLessEqual(sum(map(int, refusals)), counter("kms_proxy_connections_rejected_total"))
 
