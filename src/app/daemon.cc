@@ -24,6 +24,7 @@
 #include "attestation/sim_pki.h"
 #include "attestation/simulated_nsm.h"
 #include "base/encoding.h"
+#include "base/time_format.h"
 #include "credentials/default_chain.h"
 #include "credentials/provider.h"
 #include "credentials/upstream_fetcher.h"
@@ -307,7 +308,10 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const config::Config& cfg, Daemon
     auto* metrics = &d->metrics;
     co.cache.on_refresh = [metrics](bool ok, std::optional<SysTime> expiration) {
       metrics->credential_refresh(ok, expiration);
-      if (!ok) {  // the reason reaches requests once the keys in use expire; say it now
+      if (ok) {
+        spdlog::debug("credentials_refreshed expires={}",
+                      expiration ? format_rfc3339(*expiration) : std::string("never"));
+      } else {  // the reason reaches requests once the keys in use expire; say it now
         spdlog::warn("credentials: refresh failed; the keys in use are kept until they expire "
                      "(kms_proxy_credential_refresh_failures_total)");
       }

@@ -16,6 +16,8 @@
 #include <optional>
 #include <vector>
 
+#include <spdlog/spdlog.h>
+
 #include "base/encoding.h"
 
 namespace kp::proxy {
@@ -75,6 +77,11 @@ struct AttestationSource::Impl : std::enable_shared_from_this<Impl> {
     const SysTime call_started = clock.now();
     const auto started_steady = std::chrono::steady_clock::now();
     Result<Bytes> r = fn(public_key);
+    spdlog::debug("nsm_call seq={} waiting={} took_us={} ok={}", seq, batch.size(),
+                  std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                                        started_steady)
+                      .count(),
+                  r.has_value());
     std::optional<DocResult> out;
     if (!r) {
       out.emplace(r.error());

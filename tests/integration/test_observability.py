@@ -120,7 +120,7 @@ class MetricsAndJsonLogTest(h.TempDirTestCase):
         cls.proxy, cls.port = h.start_proxy(
             ["--attestation", "simulated", "--sim-pki", cls.pki, "--pcr", f"0={PCR0}",
              "--endpoint", f"us-east-1={cls.emu_url}", "--metrics-listen", "127.0.0.1:0",
-             "--log-format", "json", "--sim-nsm-latency", "100ms"],
+             "--log-format", "json", "--log-level", "debug", "--sim-nsm-latency", "100ms"],
             env=proxy_env(), name="kms-proxy-observability")
         m = cls.proxy.wait_for_line(r'"msg":"metrics listen=127\.0\.0\.1:(\d+)"', timeout=10)
         cls.metrics = f"http://127.0.0.1:{m.group(1)}"
@@ -230,6 +230,18 @@ class MetricsAndJsonLogTest(h.TempDirTestCase):
                   - value(before, "kms_proxy_attested_requests_total"))
         self.assertEqual(served, 24)
         self.assertGreater(served / calls, 1.0, f"{served} requests, {calls} NSM calls")
+
+    def test_debug_level_shows_each_nsm_call(self):
+        with self.lock:
+            self.kms.generate_random(NumberOfBytes=8)
+        calls = [o for o in self.json_lines() if o.get("event") == "nsm_call"]
+        self.assertTrue(calls, "no nsm_call line at --log-level debug")
+        last = calls[-1]
+        self.assertEqual(last["level"], "debug")
+        self.assertIs(last["ok"], True)
+        self.assertGreaterEqual(last["waiting"], 1)
+        self.assertGreaterEqual(last["took_us"], 90_000)  # --sim-nsm-latency 100ms
+        self.assertEqual([o["seq"] for o in calls], list(range(1, len(calls) + 1)))
 
     def test_health_endpoints(self):
         for path in ("/healthz", "/readyz"):
