@@ -36,7 +36,7 @@ fi
 # Python clients and peers: boto3, the aws CLI and moto are preinstalled on
 # these machines (Debian's python3-boto3 is too old to know Recipient).
 python3 - <<'PY'
-import boto3, botocore, moto  # noqa: F401
+import boto3, botocore, cryptography, moto  # noqa: F401
 PY
 command -v moto_server >/dev/null
 command -v aws >/dev/null

@@ -1,5 +1,6 @@
 #include "attestation/document.h"
 
+#include <algorithm>
 #include <string_view>
 
 #include "cbor/decoder.h"
@@ -48,13 +49,30 @@ Result<Bytes> bytes_field(const Item& v, std::string_view field, std::size_t min
   return *b;
 }
 
-// public_key / user_data / nonce: absent, null, or a bstr of 0..1024 bytes.
-Result<std::optional<Bytes>> optional_field(const Item& payload, std::string_view field) {
+// Whether no item in `v` (keys and values, at any depth) carries a tag: the
+// NSM emits none, and a tag on a map key would let two readers disagree about
+// which field it is (a tag-stripping reader sees a duplicate).
+bool tag_free(const Item& v) {
+  if (!v.tags().empty()) {
+    return false;
+  }
+  if (const auto* a = v.as_array()) {
+    return std::all_of(a->begin(), a->end(), [](const Item& e) { return tag_free(e); });
+  }
+  if (const auto* m = v.as_map()) {
+    return std::all_of(m->begin(), m->end(), [](const auto& e) { return tag_free(e.key) && tag_free(e.value); });
+  }
+  return true;
+}
+
+// user_data / nonce: absent, null, or a bstr of 0..1024 bytes; public_key
+// (min_bytes 1): 1..1024.
+Result<std::optional<Bytes>> optional_field(const Item& payload, std::string_view field, std::size_t min_bytes) {
   const Item* v = payload.find(field);
   if (v == nullptr || v->is_null()) {
     return std::optional<Bytes>{};
   }
-  auto b = bytes_field(*v, field, 0, kMaxOptionalFieldBytes);
+  auto b = bytes_field(*v, field, min_bytes, kMaxOptionalFieldBytes);
   if (!b) {
     return b.error();
   }
@@ -109,6 +127,9 @@ Result<AttestationDocument> parse_payload(ByteView payload_bytes) {
     if (e.key.as_text() == nullptr) {
       return invalid("payload", "map key is not a text string");
     }
+  }
+  if (!tag_free(p)) {
+    return invalid("payload", "CBOR tags are not allowed");
   }
 
   AttestationDocument doc;
@@ -187,7 +208,7 @@ Result<AttestationDocument> parse_payload(ByteView payload_bytes) {
 
   for (auto [name, slot] : {std::pair{"public_key", &doc.public_key},
                             std::pair{"user_data", &doc.user_data}, std::pair{"nonce", &doc.nonce}}) {
-    auto f = optional_field(p, name);
+    auto f = optional_field(p, name, std::string_view(name) == "public_key" ? 1 : 0);
     if (!f) {
       return f.error();
     }
@@ -229,7 +250,7 @@ Result<AttestationDocument> parse_document(ByteView cose) {
   }
   // {1: -35}: alg = ES384, and nothing else (the NSM emits exactly a1 01 38 22).
   const auto* hm = header->as_map();
-  if (hm == nullptr || hm->size() != 1) {
+  if (hm == nullptr || hm->size() != 1 || !tag_free(*header)) {
     return invalid("protected header", "expected a map with exactly the alg entry");
   }
   const Item* alg = header->find(std::int64_t{1});
@@ -241,6 +262,9 @@ Result<AttestationDocument> parse_document(ByteView cose) {
   }
   if (unprot.as_map() == nullptr || !unprot.tags().empty()) {
     return invalid("unprotected header", "expected a map");
+  }
+  if (!unprot.as_map()->empty()) {  // RFC 9052 3: no label in both; the NSM sends {}
+    return invalid("unprotected header", "expected an empty map");
   }
   if (payload.as_bytes() == nullptr || !payload.tags().empty()) {
     return invalid("payload", "expected a byte string");

@@ -21,7 +21,11 @@ constexpr std::size_t kMaxInput = 1u << 20;
 constexpr std::int64_t kSysTimeLimitMs =
     std::chrono::duration_cast<std::chrono::milliseconds>(SysTime::duration::max()).count();
 
-bool looks_like_cose(ByteView b) { return !b.empty() && (b[0] == 0x84 || b[0] == 0xd2); }
+// The first bytes a COSE_Sign1 can start with: a 4-element array (0x84, or
+// 0x9f indefinite), or tag 18 (0xd2, or the long form 0xd8 0x12).
+bool looks_like_cose(ByteView b) {
+  return !b.empty() && (b[0] == 0x84 || b[0] == 0x9f || b[0] == 0xd2 || (b.size() > 1 && b[0] == 0xd8 && b[1] == 0x12));
+}
 
 bool is_space(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\f' || c == '\v'; }
 

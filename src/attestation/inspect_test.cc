@@ -50,6 +50,17 @@ TEST(Inspect, ReadsRawHexAndBase64) {
   Bytes tagged{0xd2};
   tagged.insert(tagged.end(), bin.begin(), bin.end());
   EXPECT_EQ(*read_document_input(as_chars(tagged)), tagged);
+  // Hex of the long-form tag 18 (d8 12) and of an indefinite-length array
+  // (9f ... ff), which the raw form also accepts.
+  for (Bytes other : {Bytes{0xd8, 0x12}, Bytes{0x9f}}) {
+    const bool indefinite = other[0] == 0x9f;
+    other.insert(other.end(), bin.begin() + (indefinite ? 1 : 0), bin.end());
+    if (indefinite) {
+      other.push_back(0xff);
+    }
+    EXPECT_EQ(*read_document_input(hex_encode(other)), other);
+    EXPECT_EQ(*read_document_input(base64_encode(other)), other);
+  }
   // Binary that is not a 4-element array is still binary: parse_document
   // gives the real reason, not "not hex or base64".
   Bytes three = bin;

@@ -236,18 +236,39 @@ VerifyOutcome verify_detailed(const AttestationDocument& doc, const VerifyOption
   }
   if (!shape_ok) {
     return failure(VerifyFailure::kChainInvalid,
-                   "cabundle: not a single path root-first to the certificate's issuer (built " +
-                       std::to_string(n) + " certificates, bundle has " +
-                       std::to_string(doc.cabundle.size()) + ")");
+                   "cabundle: not a single path root-first to the certificate's issuer (the path OpenSSL "
+                   "built has " + std::to_string(n) + " certificates; the certificate and the bundle are " +
+                       std::to_string(certs.size()) + ")");
   }
 
-  // Leaf profile: an end entity allowed to sign.
+  // The profiles AWS documents (and its certificates have): every bundle
+  // certificate after the root a CA with critical basic constraints and
+  // keyCertSign; the leaf an end entity whose key usage allows
+  // digitalSignature. OpenSSL's path validation is looser (not strict mode,
+  // see above; X509_check_ca calls a CA:TRUE certificate without keyCertSign
+  // no CA).
+  for (std::size_t i = 2; i < certs.size(); ++i) {
+    int critical = -1;
+    BASIC_CONSTRAINTS* bc = static_cast<BASIC_CONSTRAINTS*>(
+        X509_get_ext_d2i(certs[i].x509.get(), NID_basic_constraints, &critical, nullptr));
+    const bool ca = bc != nullptr && bc->ca != 0;
+    BASIC_CONSTRAINTS_free(bc);
+    if (!ca || critical != 1) {
+      return failure(VerifyFailure::kChainInvalid,
+                     certs[i].label() + ": basic constraints are not a critical CA:TRUE", certs[i].role);
+    }
+    if ((X509_get_extension_flags(certs[i].x509.get()) & EXFLAG_KUSAGE) == 0 ||
+        (X509_get_key_usage(certs[i].x509.get()) & KU_KEY_CERT_SIGN) == 0) {
+      return failure(VerifyFailure::kChainInvalid, certs[i].label() + ": key usage does not allow keyCertSign",
+                     certs[i].role);
+    }
+  }
   X509* leaf = certs[0].x509.get();
-  if (X509_check_ca(leaf) != 0) {
+  if ((X509_get_extension_flags(leaf) & EXFLAG_CA) != 0 || X509_check_ca(leaf) != 0) {
     return failure(VerifyFailure::kLeafInvalid, certs[0].label() + ": is a CA certificate",
                    "certificate");
   }
-  if ((X509_get_extension_flags(leaf) & EXFLAG_KUSAGE) != 0 &&
+  if ((X509_get_extension_flags(leaf) & EXFLAG_KUSAGE) == 0 ||
       (X509_get_key_usage(leaf) & KU_DIGITAL_SIGNATURE) == 0) {
     return failure(VerifyFailure::kLeafInvalid,
                    certs[0].label() + ": key usage does not allow digitalSignature", "certificate");
