@@ -65,6 +65,8 @@ TEST_F(EmulatorTest, CreateKeyDefaultsAndDescribeKeyByEveryIdentifier) {
   EXPECT_EQ(missing.message,
             "Key 'arn:aws:kms:us-east-1:111122223333:key/11111111-2222-4333-8444-555555555555' does not exist");
   EXPECT_EQ(op("DescribeKey", {{"KeyId", "not-a-key"}}).message, "Invalid keyId 'not-a-key'");
+  // "key/<id>" is an ARN's resource, not a KeyId form of its own.
+  EXPECT_EQ(op("DescribeKey", {{"KeyId", "key/" + id}}).message, "Invalid keyId 'key/" + id + "'");
 }
 
 TEST_F(EmulatorTest, CreateKeyRejectsUnsupportedAndInvalidSpecs) {
@@ -144,6 +146,10 @@ TEST_F(EmulatorTest, DisabledAndPendingDeletionKeys) {
   EXPECT_EQ(p.type, "KMSInvalidStateException");
   EXPECT_EQ(p.message, arn + " is pending deletion.");
   EXPECT_EQ(op("EnableKey", {{"KeyId", id}}).type, "KMSInvalidStateException");
+  // A new policy is taken in every key state (it may be what lets someone cancel).
+  auto put = op("PutKeyPolicy", {{"KeyId", id}, {"PolicyName", "default"},
+                                 {"Policy", op("GetKeyPolicy", {{"KeyId", id}}).body["Policy"]}});
+  EXPECT_EQ(put.status, 200u) << put.raw.body;
   // Cancel leaves the key disabled, as KMS does.
   ASSERT_EQ(op("CancelKeyDeletion", {{"KeyId", id}}).status, 200u);
   EXPECT_EQ(op("Encrypt", {{"KeyId", id}, {"Plaintext", b64("x")}}).type, "DisabledException");

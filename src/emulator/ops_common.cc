@@ -407,10 +407,11 @@ Result<std::shared_ptr<const KeyRecord>> KmsEmulator::Impl::resolve_locked(std::
     }
     return key;
   }
-  if (ref.starts_with("key/")) {
+  if (arn) {  // "key/<id>" only inside an ARN; a bare "key/<id>" is no KeyId form
+    if (!ref.starts_with("key/")) {
+      return fail(Errc::kNotFound, "Invalid arn " + std::string(key_id));
+    }
     ref.remove_prefix(4);
-  } else if (arn) {
-    return fail(Errc::kNotFound, "Invalid arn " + std::string(key_id));
   }
   if (!looks_like_uuid(ref)) {
     return fail(Errc::kNotFound, "Invalid keyId '" + std::string(key_id) + "'");

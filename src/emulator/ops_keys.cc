@@ -264,10 +264,16 @@ Result<Reply> op_put_key_policy(KmsEmulator::Impl& e, const Caller& caller, json
   }
   const bool bypass = get_bool(in, "BypassPolicyLockoutSafetyCheck");
   std::lock_guard<std::mutex> lock(e.mu);
-  auto key = key_to_change(e, caller, in, "kms:PutKeyPolicy",
-                           {{"kms:BypassPolicyLockoutSafetyCheck", {bypass ? "true" : "false"}}});
+  // Not key_to_change(): KMS takes a new policy in every key state, pending
+  // deletion included (the policy may be what lets someone cancel it).
+  auto key = e.resolve_locked(*get_str(in, "KeyId"), caller);
   if (!key) {
     return key.error();
+  }
+  if (auto a = authorize(**key, "kms:PutKeyPolicy", caller,
+                         {{"kms:BypassPolicyLockoutSafetyCheck", {bypass ? "true" : "false"}}});
+      !a) {
+    return a.error();
   }
   const auto& k = **key;
   if (!bypass) {

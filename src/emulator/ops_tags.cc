@@ -8,6 +8,7 @@
 
 #include <boost/json.hpp>
 
+#include "base/http_message.h"
 #include "emulator/internal.h"
 
 namespace kp::emulator {
@@ -31,13 +32,16 @@ Result<void> parse_tags(const json::object& in, std::vector<std::pair<std::strin
     const auto& o = t.as_object();
     std::string k(o.at("TagKey").as_string());
     std::string v(o.at("TagValue").as_string());
-    if (k.starts_with("aws:")) {
+    if (k.size() >= 4 && iequals(std::string_view(k).substr(0, 4), "aws:")) {  // any case: AWS:x too
       return fail(Errc::kTagException, "Tag keys beginning with aws: are reserved");
     }
     if (!seen.insert(k).second) {
       return fail(Errc::kTagException, "Duplicate tag key " + k);
     }
     out.emplace_back(std::move(k), std::move(v));
+  }
+  if (out.size() > kMaxTagsPerKey) {  // CreateKey; TagResource counts the key's tags too
+    return fail(Errc::kTagException, "Too many tags: at most " + std::to_string(kMaxTagsPerKey) + " per key");
   }
   return {};
 }
@@ -105,12 +109,28 @@ Result<Reply> op_list_resource_tags(KmsEmulator::Impl& e, const Caller& caller, 
   if (!key) {
     return key.error();
   }
+  // Paged like ListAliases: the marker is the next page's first tag key.
+  const auto& all = (*key)->tags;
+  std::size_t start = 0;
+  if (const auto marker = get_str(in, "Marker")) {
+    const auto it = std::find_if(all.begin(), all.end(), [&](const auto& t) { return t.first == *marker; });
+    if (it == all.end()) {
+      return fail(Errc::kInvalidMarker, "Invalid marker " + *marker);
+    }
+    start = static_cast<std::size_t>(it - all.begin());
+  }
+  const auto limit = static_cast<std::size_t>(std::clamp<std::int64_t>(get_int(in, "Limit").value_or(50), 1, 50));
+  const std::size_t end = std::min(all.size(), start + limit);
   json::array tags;
-  for (const auto& [k, v] : (*key)->tags) {
-    tags.push_back(json::object{{"TagKey", k}, {"TagValue", v}});
+  for (std::size_t i = start; i < end; ++i) {
+    tags.push_back(json::object{{"TagKey", all[i].first}, {"TagValue", all[i].second}});
   }
   Reply r;
-  r.raw("Tags", json::serialize(tags)).boolean("Truncated", false);
+  r.raw("Tags", json::serialize(tags));
+  if (end < all.size()) {
+    r.str("NextMarker", all[end].first);
+  }
+  r.boolean("Truncated", end < all.size());
   return r;
 }
 

@@ -72,6 +72,39 @@ TEST_F(TagsTest, ReservedDuplicateAndTooManyTags) {
   EXPECT_EQ(tags_of(id).size(), 50u);
   auto missing = op("TagResource", {{"KeyId", id}});
   EXPECT_EQ(missing.type, "ValidationException") << missing.raw.body;
+  // The reserved prefix in any case; CreateKey holds to the quota too.
+  for (const char* reserved_key : {"AWS:x", "Aws:y"}) {
+    EXPECT_EQ(op("TagResource", {{"KeyId", id}, {"Tags", tags({{reserved_key, "1"}})}}).type, "TagException");
+  }
+  json::array fifty_one = fifty;
+  fifty_one.push_back(json::object{{"TagKey", "k50"}, {"TagValue", "v"}});
+  auto create = op("CreateKey", {{"Tags", fifty_one}});
+  EXPECT_EQ(create.type, "TagException") << create.raw.body;
+}
+
+TEST_F(TagsTest, ListResourceTagsPages) {
+  json::array five;
+  for (int i = 0; i < 5; ++i) {
+    five.push_back(json::object{{"TagKey", "k" + std::to_string(i)}, {"TagValue", "v"}});
+  }
+  const std::string id = create_key_id({{"Tags", five}});
+  std::vector<std::string> seen;
+  json::object req{{"KeyId", id}, {"Limit", 2}};
+  for (int page = 0; page < 5; ++page) {
+    auto r = op("ListResourceTags", req);
+    ASSERT_EQ(r.status, 200u) << r.raw.body;
+    for (const auto& t : r.body["Tags"].as_array()) {
+      seen.emplace_back(t.as_object().at("TagKey").as_string());
+    }
+    if (!r.body["Truncated"].as_bool()) {
+      EXPECT_FALSE(r.body.contains("NextMarker"));
+      break;
+    }
+    req["Marker"] = r.body["NextMarker"];
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"k0", "k1", "k2", "k3", "k4"}));
+  auto bad = op("ListResourceTags", {{"KeyId", id}, {"Marker", "garbage"}});
+  EXPECT_EQ(bad.type, "InvalidMarkerException") << bad.raw.body;
 }
 
 TEST_F(TagsTest, PendingDeletionKeysCannotBeTagged) {
