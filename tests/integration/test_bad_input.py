@@ -9,7 +9,6 @@ connection the whole time never sees a failure.
 """
 import base64
 import json
-import os
 import re
 import socket
 import threading
@@ -17,7 +16,7 @@ import time
 import unittest
 
 import harness as h
-from test_faults import (ENCRYPT_BODY, FaultUpstream, fake_auth, fd_count, kms_raw, proxy_env, wait_until,
+from fault_support import (ENCRYPT_BODY, FaultUpstream, fake_auth, fd_count, kms_raw, proxy_env, wait_until,
                          write_config)
 
 JSON_CT = b"application/x-amz-json-1.1"

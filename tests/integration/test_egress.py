@@ -19,7 +19,7 @@ import unittest
 import botocore.exceptions
 
 import harness as h
-from test_faults import kms_raw, proxy_env, wait_until, write_config
+from fault_support import kms_raw, proxy_env
 
 
 def start_tinyproxy(tmpdir, connect_ports, port=None, name="tinyproxy"):

@@ -16,11 +16,10 @@ import base64
 import json
 import os
 import subprocess
-import time
 import unittest
 
 import harness as h
-from test_faults import FaultUpstream, kms_raw, wait_until
+from fault_support import FaultUpstream, kms_raw, wait_until
 
 ACCOUNT = "111122223333"
 PCR0 = "ab" * 48

@@ -24,14 +24,13 @@ import json
 import os
 import re
 import subprocess
-import tempfile
 import threading
 import time
 import unittest
 import urllib.request
 
 import harness as h
-from test_faults import fd_count, proxy_env, rss_kib, wait_until
+from fault_support import fd_count, proxy_env, rss_kib, wait_until
 
 CONNECTIONS = 256
 TARGET_REQUESTS = 200_000

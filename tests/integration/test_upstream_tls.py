@@ -23,7 +23,7 @@ import unittest
 import botocore.exceptions
 
 import harness as h
-from test_faults import proxy_env
+from fault_support import proxy_env
 from test_observability import http_get, parse_prometheus, value
 
 ANSWER = '{"Keys":[{"KeyId":"k-1","KeyArn":"arn:aws:kms:us-east-1:111122223333:key/k-1"}],"Truncated":false}'
