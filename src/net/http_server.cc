@@ -91,42 +91,35 @@ std::size_t leading_empty_lines(const detail::WipingBuffer& buf) noexcept {
   return i;
 }
 
-// Which local error (if any) answers a failed request read.
-std::optional<Errc> classify_read_error(const ErrorCode& ec) {
+// What the server answers itself to a failed request read (nullopt: the
+// client went away, or a socket error: just close).
+struct LocalAnswer {
+  Errc code;
+  std::string message;
+};
+std::optional<LocalAnswer> answer_to_read_error(const ErrorCode& ec, const ServerOptions& opt, bool header_done) {
   if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow) {
-    return Errc::kHeaderTooLarge;
+    return LocalAnswer{Errc::kHeaderTooLarge,
+                       "http: request header exceeds " + std::to_string(opt.max_header_bytes) + " bytes"};
   }
   if (ec == bhttp::error::body_limit) {
-    return Errc::kPayloadTooLarge;
-  }
-  if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message) {
-    return std::nullopt;  // the client went away: nobody to answer
+    return LocalAnswer{Errc::kPayloadTooLarge,
+                       "http: request body exceeds " + std::to_string(opt.max_body_bytes) + " bytes"};
   }
   if (ec == beast::error::timeout) {
     // Only a request that has begun gets here (a connection that stays idle
     // is closed without a word): tell the client why before closing.
-    return Errc::kRequestTimeout;
+    return LocalAnswer{Errc::kRequestTimeout,
+                       header_done ? "http: request body not received within " +
+                                         std::to_string(opt.body_read_timeout.count()) + " ms"
+                                   : "http: request header not received within " +
+                                         std::to_string(opt.header_read_timeout.count()) + " ms"};
   }
-  if (ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category()) {
-    return Errc::kMalformedRequest;
+  if (ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message &&
+      ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category()) {
+    return LocalAnswer{Errc::kMalformedRequest, "http: malformed request: " + ec.message()};
   }
-  return std::nullopt;  // socket errors: close
-}
-
-std::string read_error_message(Errc code, const ErrorCode& ec, const ServerOptions& opt, bool header_done) {
-  switch (code) {
-    case Errc::kRequestTimeout:
-      return header_done ? "http: request body not received within " +
-                               std::to_string(opt.body_read_timeout.count()) + " ms"
-                         : "http: request header not received within " +
-                               std::to_string(opt.header_read_timeout.count()) + " ms";
-    case Errc::kHeaderTooLarge:
-      return "http: request header exceeds " + std::to_string(opt.max_header_bytes) + " bytes";
-    case Errc::kPayloadTooLarge:
-      return "http: request body exceeds " + std::to_string(opt.max_body_bytes) + " bytes";
-    default:
-      return "http: malformed request: " + ec.message();
-  }
+  return std::nullopt;
 }
 
 // Serialises the status line and fields. Content-Length, Connection and
@@ -498,19 +491,14 @@ asio::awaitable<void> session(std::shared_ptr<Impl> self, tcp::socket sock, Conn
     // What the server answers itself: a read that failed in a way the client
     // should hear about, or (RFC 9112 3.2) a missing (HTTP/1.1), repeated or
     // malformed Host, which is a 400. Then the connection closes.
-    std::optional<Errc> local;
-    std::string message;
+    std::optional<LocalAnswer> local;
     if (ec) {
       if (ec == beast::error::timeout) {
         bump(cs.timeouts);
       }
-      local = classify_read_error(ec);
-      if (local) {
-        message = read_error_message(*local, ec, opt, parser.is_header_done());
-      }
+      local = answer_to_read_error(ec, opt, parser.is_header_done());
     } else if (const std::string_view bad_host = detail::host_field_problem(req); !bad_host.empty()) {
-      local = Errc::kMalformedRequest;
-      message = "http: malformed request: " + std::string(bad_host);
+      local = LocalAnswer{Errc::kMalformedRequest, "http: malformed request: " + std::string(bad_host)};
     }
     if (ec || local) {
       detail::wipe_string(req.body);
@@ -518,9 +506,9 @@ asio::awaitable<void> session(std::shared_ptr<Impl> self, tcp::socket sock, Conn
         break;
       }
       bump(cs.local_errors);
-      const auto resp = error_response(*local, message);
+      const auto resp = error_response(local->code, local->message);
       if (opt.on_local_error) {
-        opt.on_local_error(resp.status, message);
+        opt.on_local_error(resp.status, local->message);
       }
       const auto wec = co_await write_response(stream, out, resp, false, 11, false, opt.write_timeout);
       linger = !wec;
