@@ -11,11 +11,10 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <future>
-#include <limits>
+#include <mutex>
 #include <optional>
 
 #include "app/transports.h"
@@ -45,28 +44,45 @@ namespace {
 void add_problem(std::vector<std::string>& problems, const Error& e) { problems.push_back(e.message); }
 
 // Connections refused over limits.max_connections come in floods: at most one
-// warning a second, counting the refusals since the previous one.
-class RefusalLog {
+// warning a second, counting the refusals since the previous one. A timer
+// reports the tail of a burst that no later refusal would bring out.
+class RefusalLog : public std::enable_shared_from_this<RefusalLog> {
  public:
-  explicit RefusalLog(std::size_t limit) : limit_(limit) {}
+  RefusalLog(const boost::asio::any_io_executor& ex, std::size_t limit) : timer_(ex), limit_(limit) {}
   void refused() {
-    pending_.fetch_add(1, std::memory_order_relaxed);
-    const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                 std::chrono::steady_clock::now().time_since_epoch())
-                                 .count();
-    std::int64_t last = last_ms_.load(std::memory_order_relaxed);
-    if (now - last < 1000 || !last_ms_.compare_exchange_strong(last, now)) {
-      return;
+    std::lock_guard lock(mu_);
+    ++pending_;
+    const auto now = std::chrono::steady_clock::now();
+    if (!last_ || now - *last_ >= std::chrono::seconds(1)) {
+      flush_locked(now);
+    } else if (!armed_) {
+      armed_ = true;
+      timer_.expires_at(*last_ + std::chrono::seconds(1));
+      timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+        std::lock_guard relock(self->mu_);
+        self->armed_ = false;
+        if (!ec && self->pending_ > 0) {
+          self->flush_locked(std::chrono::steady_clock::now());
+        }
+      });
     }
-    spdlog::warn("connections_refused refused={} max_connections={} reason=limits.max_connections reached: "
-                 "answered 503 (one such line a second at most, counting since the last)",
-                 pending_.exchange(0), limit_);
   }
 
  private:
+  void flush_locked(std::chrono::steady_clock::time_point now) {
+    spdlog::warn("connections_refused refused={} max_connections={} reason=limits.max_connections reached: "
+                 "answered 503 (one such line a second at most, counting since the last)",
+                 pending_, limit_);
+    pending_ = 0;
+    last_ = now;
+  }
+
+  std::mutex mu_;
+  boost::asio::steady_timer timer_;
   std::size_t limit_;
-  std::atomic<std::int64_t> last_ms_{std::numeric_limits<std::int64_t>::min() / 2};
-  std::atomic<std::uint64_t> pending_{0};
+  std::uint64_t pending_ = 0;
+  std::optional<std::chrono::steady_clock::time_point> last_;
+  bool armed_ = false;
 };
 
 Error joined(const std::vector<std::string>& problems) {
@@ -406,7 +422,8 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const config::Config& cfg, Daemon
   so.on_local_error = [](unsigned status, std::string_view message) {
     spdlog::info("client_error status={} reason={}", status, message);
   };
-  so.on_rejected = [log = std::make_shared<RefusalLog>(cfg.listen.max_connections)] { log->refused(); };
+  so.on_rejected = [log = std::make_shared<RefusalLog>(d->pool->context(0).get_executor(),
+                                                      cfg.listen.max_connections)] { log->refused(); };
   so.write_timeout = cfg.listen.timeouts.write;
   auto* handler = d->handler.get();
   d->server = std::make_unique<net::HttpServer>(

@@ -331,6 +331,12 @@ Result<PreflightReport> preflight(config::Config cfg, DaemonExtras extras, const
       auto fut =
           boost::asio::co_spawn(client_pool.next(), client->send(ep, std::move(*req)), boost::asio::use_future);
       auto got = fut.get();
+      if (!got && got.error().code == Errc::kUpstreamTimeout) {
+        // Its own client's message would name the proxy's port as the silent
+        // "upstream": the proxy was still working on it.
+        return no_answer(authority, "nothing within --timeout (" + std::to_string(opts.timeout.count()) +
+                                        " ms): the proxy was still waiting for KMS or the NSM");
+      }
       if (!got) {
         return no_answer(authority, got.error().message);
       }

@@ -183,6 +183,7 @@ class CheckTest(h.TempDirTestCase):
             port = silent.getsockname()[1]
             text, r = self.assert_fails(self.sim_to(port, "2s"), "attestation + KMS")
         self.assertIn("KMSProxyCheckError", text)
+        self.assertIn("nothing within --timeout (2000 ms): the proxy was still waiting for KMS or the NSM", text)
         self.assertIn("--timeout", r.stdout)
         self.assertIn("longer than upstream.timeouts.request", r.stdout)
 
