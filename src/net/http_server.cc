@@ -2,7 +2,10 @@
 // own io_context. See http_server.h for the contract.
 #include "net/http_server.h"
 
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <array>
 #include <atomic>
 #include <condition_variable>
@@ -15,6 +18,7 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/stream.hpp>
@@ -60,6 +64,8 @@ constexpr std::chrono::milliseconds kLingerTimeout = 2s;
 constexpr std::size_t kMaxRejecting = 256;
 
 constexpr std::string_view k100Continue = "HTTP/1.1 100 Continue\r\n\r\n";
+// How often requests with the handler are checked for a client that left.
+constexpr std::chrono::milliseconds kClientWatchPeriod = 1s;
 
 // TLS: a response up to this size goes out as one write (one TLS record,
 // one send) instead of one per buffer.
@@ -217,12 +223,16 @@ struct Conn {
   asio::cancellation_signal cancel;
   Stream* stream = nullptr;
   bool idle = false;  // no request in hand: waiting for one, or reading its header (shutdown cuts these)
+  bool in_handler = false;     // a request is with the handler
+  std::uint64_t handled = 0;   // requests given to the handler so far
+  std::uint64_t watched = ~std::uint64_t{0};  // `handled` when watch_clients() last looked
   Conn* prev = nullptr;
   Conn* next = nullptr;
 };
 
 struct alignas(64) CtxState {
   Conn* head = nullptr;
+  bool watching = false;  // a watch_clients() runs on this context
   std::atomic<std::uint64_t> requests{0};
   std::atomic<std::uint64_t> local_errors{0};
   std::atomic<std::uint64_t> handler_exceptions{0};
@@ -375,6 +385,56 @@ asio::awaitable<void> tls_close(TlsStream& stream, detail::WipingBuffer& buf, bo
   }
 }
 
+// A client that leaves while its request is with the handler (the SDK gave up,
+// the app stopped) must not keep the connection's slot, the handler's wait
+// and the upstream connection until the upstream answers or times out. Once a
+// second, while requests are with the handler, each one that already was a
+// second ago gets a peek at its socket: end of stream or an error means the
+// client is gone, and the handler is cut as close_all() cuts it (a client's
+// half-close counts as leaving, as in nginx). Nothing is added per request
+// but two assignments and a flag test.
+bool client_gone(int fd) noexcept {
+  char byte = 0;
+  const ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+asio::awaitable<void> watch_clients(std::shared_ptr<Impl> self, std::size_t idx) {
+  CtxState& cs = *self->ctx[idx];
+  asio::steady_timer tick(co_await asio::this_coro::executor);
+  for (;;) {
+    tick.expires_after(kClientWatchPeriod);
+    auto [ec] = co_await tick.async_wait(kUseTuple);
+    bool busy = false;
+    for (Conn* c = cs.head, *next = nullptr; c != nullptr && !ec; c = next) {
+      next = c->next;
+      if (!c->in_handler || c->stream == nullptr) {
+        continue;
+      }
+      busy = true;
+      if (c->watched != c->handled) {
+        c->watched = c->handled;  // a newer request: look again next time
+      } else if (client_gone(c->stream->socket().native_handle())) {
+        c->cancel.emit(asio::cancellation_type::terminal);
+        c->stream->close();
+      }
+    }
+    if (ec || !busy || self->shutting_down.load(std::memory_order_acquire)) {
+      cs.watching = false;
+      co_return;
+    }
+  }
+}
+
+// Starts watch_clients() on context `idx` unless one runs there already.
+void watch_clients_of(const std::shared_ptr<Impl>& self, std::size_t idx) {
+  CtxState& cs = *self->ctx[idx];
+  if (!cs.watching) {
+    cs.watching = true;
+    asio::co_spawn(self->pool.context(idx), watch_clients(self, idx), asio::detached);
+  }
+}
+
 template <class S>
 S open_stream(tcp::socket sock, const ServerOptions& opt) {
   if constexpr (kIsTls<S>) {
@@ -522,15 +582,19 @@ asio::awaitable<void> session(std::shared_ptr<Impl> self, tcp::socket sock, Conn
     bump(cs.requests);
     kp::HttpResponse resp;
     bool threw = false;
+    conn->in_handler = true;
+    ++conn->handled;
+    watch_clients_of(self, idx);
     try {
       resp = co_await self->handler(std::move(req));
     } catch (...) {
       threw = true;
     }
+    conn->in_handler = false;
     if (threw) {
       auto cs_state = co_await asio::this_coro::cancellation_state;
       if (cs_state.cancelled() != asio::cancellation_type::none) {
-        break;  // close_all(): the handler was cut on purpose
+        break;  // close_all() or a client that left: the handler was cut on purpose
       }
       bump(cs.handler_exceptions);
       resp = error_response(Errc::kInternal, "proxy: internal error while handling the request");

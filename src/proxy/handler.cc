@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/cancellation_state.hpp>
+#include <boost/asio/this_coro.hpp>
+
 #include <chrono>
 
 #include "attestation/document.h"
@@ -131,19 +134,24 @@ bool ProxyHandler::check_clock(const HttpResponse& resp, SysTime signed_at) {
 
 asio::awaitable<HttpResponse> ProxyHandler::handle(HttpRequest req) {
   const auto t0 = Steady::now();
+  // The server cancels a request whose client left (net::HttpServer): its
+  // line says 499, nginx's "client closed request", whatever the cut step
+  // made of it, and nobody reads the answer.
+  const asio::cancellation_state cancelled = co_await asio::this_coro::cancellation_state;
   PhaseTimes times;
   std::string_view target = req.headers.get("X-Amz-Target").value_or("");
   std::string op_name(kms::operation_name(target).value_or("Other"));
 
   auto finish = [&](HttpResponse resp, std::string_view request_id) {
     times.total = Steady::now() - t0;
+    const unsigned status = cancelled.cancelled() != asio::cancellation_type::none ? 499 : resp.status;
     if (deps_.metrics != nullptr) {
-      deps_.metrics->record(op_name, resp.status, times);
+      deps_.metrics->record(op_name, status, times);
     }
     using std::chrono::duration_cast;
     using us = std::chrono::microseconds;
     spdlog::info("request op={} status={} attest_us={} upstream_us={} decrypt_us={} total_us={} request_id={}",
-                 op_name, resp.status, duration_cast<us>(times.attestation).count(),
+                 op_name, status, duration_cast<us>(times.attestation).count(),
                  duration_cast<us>(times.upstream).count(), duration_cast<us>(times.decryption).count(),
                  duration_cast<us>(times.total).count(),
                  request_id.empty() ? std::string("-") : kms::loggable_request_id(request_id));
@@ -186,6 +194,7 @@ asio::awaitable<HttpResponse> ProxyHandler::handle(HttpRequest req) {
   const auto attested = kms::attested_op(target);
   std::shared_ptr<const Attestation> doc;
   std::string body = std::move(req.body);
+  net::ScopedWipe wipe_body(body);  // every way out, a thrown cancellation included
   if (attested && deps_.attestation != nullptr) {
     // AWS JSON services read a request without a payload as {} (the SDKs
     // always send {}); so does the proxy, and KMS names what is missing.

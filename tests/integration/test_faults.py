@@ -351,6 +351,42 @@ class UpstreamTextInLogsTest(FaultCase):
         self.assertNotIn("forged", line)
 
 
+class ClientLeavesTest(FaultCase):
+    """A client that gives up while KMS stalls frees its connection at once:
+    the proxy cuts the request (logged as 499) and its upstream connection,
+    instead of holding both until upstream.timeouts.request (30 s here)."""
+
+    def test_request_of_a_client_that_left_is_cut(self):
+        up = FaultUpstream()
+        self.addCleanup(up.close)
+        self.addCleanup(up.release.set)
+        proxy, port = h.start_proxy(["--attestation", "none", "--endpoint", f"us-east-1={up.url()}",
+                                     "--metrics-listen", "127.0.0.1:0"], env=proxy_env())
+        self.track(proxy)
+        metrics = int(proxy.wait_for_line(r"metrics listen=127\.0\.0\.1:(\d+)", timeout=10).group(1))
+
+        def active():
+            with urllib.request.urlopen(f"http://127.0.0.1:{metrics}/metrics", timeout=5) as r:
+                return int(re.search(r"^kms_proxy_active_connections (\d+)$", r.read().decode(), re.M).group(1))
+
+        up.set_fault("stall", targets=["TrentService.Encrypt"])
+        c = socket.create_connection(("127.0.0.1", port), timeout=5)
+        c.sendall(b"POST / HTTP/1.1\r\nHost: kms\r\nContent-Type: " + JSON_TYPE.encode()
+                  + b"\r\nX-Amz-Target: TrentService.Encrypt\r\nContent-Length: %d\r\n\r\n" % len(ENCRYPT_BODY)
+                  + ENCRYPT_BODY)
+        self.assertTrue(wait_until(lambda: up.count("faults") == 1, 5), "the request never reached the upstream")
+        self.assertEqual(active(), 1)
+        t0 = time.monotonic()
+        c.close()
+        self.assertTrue(wait_until(lambda: active() == 0, 5), "the slot is still held")
+        self.assertLess(time.monotonic() - t0, 5)
+        proxy.wait_for_line(r"request op=Encrypt status=499 ", timeout=5)
+        # The proxy is still fine, and the upstream connection it cut is not reused.
+        up.set_fault("ok")
+        st, _, body, _ = kms_raw(port, "TrentService.Encrypt", ENCRYPT_BODY)
+        self.assertEqual(st, 200, body)
+
+
 class NsmHangTest(FaultCase):
     """The (simulated) NSM takes longer than the proxy's 10 s attestation wait:
     attested requests fail with a retryable 5xx KMS-style error after ~10 s;
