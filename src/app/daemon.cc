@@ -11,6 +11,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <future>
@@ -141,6 +142,7 @@ struct Daemon::Impl {
   credentials::Chain chain;
   std::unique_ptr<net::UpstreamClient> upstream;
   proxy::ProxyMetrics metrics;
+  std::atomic<bool> stopping{false};  // stop() began: a cut request is the proxy's doing
   std::unique_ptr<proxy::ProxyHandler> handler;
   std::unique_ptr<net::HttpServer> server;
   std::unique_ptr<net::HttpServer> metrics_server;
@@ -407,6 +409,7 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const config::Config& cfg, Daemon
   deps.key = d->key.get();
   deps.metrics = &d->metrics;
   deps.skew = &d->skew;
+  deps.stopping = &d->stopping;
   d->handler = std::make_unique<proxy::ProxyHandler>(proxy::HandlerOptions{d->cfg.upstream}, deps);
 
   net::ServerOptions so;
@@ -574,6 +577,7 @@ bool Daemon::stop(std::optional<std::chrono::milliseconds> grace) {
     return true;
   }
   d.started = false;
+  d.stopping = true;
   bool drained = grace ? d.server->shutdown(*grace) : d.server->shutdown();
   if (d.metrics_server) {
     d.metrics_server->shutdown();

@@ -419,7 +419,7 @@ asio::awaitable<void> watch_clients(std::shared_ptr<Impl> self, std::size_t idx)
         c->stream->close();
       }
     }
-    if (ec || !busy || self->shutting_down.load(std::memory_order_acquire)) {
+    if (ec || !busy) {  // also while draining: a client that left must not hold the drain
       cs.watching = false;
       co_return;
     }

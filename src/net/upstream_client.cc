@@ -691,7 +691,11 @@ asio::awaitable<kp::Result<kp::HttpResponse>> UpstreamClient::send_borrowed(cons
       }
       co_return std::move(*a.result);
     }
-    if (a.stale && attempt == 0 && replayable) {
+    // A cancelled exchange (the caller's client left) is not a stale
+    // connection, and a cancelled coroutine may not wait again anyway.
+    const bool cancelled =
+        (co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none;
+    if (a.stale && attempt == 0 && replayable && !cancelled) {
       // RFC 9112 9.3.1: the server may close an idle connection at any time;
       // nothing of the response arrived, so the request is replayed once on
       // a fresh connection (if repeating it cannot change anything).

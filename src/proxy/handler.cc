@@ -136,15 +136,20 @@ asio::awaitable<HttpResponse> ProxyHandler::handle(HttpRequest req) {
   const auto t0 = Steady::now();
   // The server cancels a request whose client left (net::HttpServer): its
   // line says 499, nginx's "client closed request", whatever the cut step
-  // made of it, and nobody reads the answer.
-  const asio::cancellation_state cancelled = co_await asio::this_coro::cancellation_state;
+  // made of it, and nobody reads the answer. (A cut while the proxy stops
+  // keeps the status the cut step produced.)
+  const asio::cancellation_state cancellation = co_await asio::this_coro::cancellation_state;
+  const auto client_left = [&] {
+    return cancellation.cancelled() != asio::cancellation_type::none &&
+           (deps_.stopping == nullptr || !deps_.stopping->load(std::memory_order_relaxed));
+  };
   PhaseTimes times;
   std::string_view target = req.headers.get("X-Amz-Target").value_or("");
   std::string op_name(kms::operation_name(target).value_or("Other"));
 
   auto finish = [&](HttpResponse resp, std::string_view request_id) {
     times.total = Steady::now() - t0;
-    const unsigned status = cancelled.cancelled() != asio::cancellation_type::none ? 499 : resp.status;
+    const unsigned status = client_left() ? 499 : resp.status;
     if (deps_.metrics != nullptr) {
       deps_.metrics->record(op_name, status, times);
     }
@@ -160,7 +165,9 @@ asio::awaitable<HttpResponse> ProxyHandler::handle(HttpRequest req) {
   // The proxy's own failures: the reason goes to the app in the body and to
   // the operator here (messages never carry bodies or secrets).
   auto fail_with = [&](const Error& e) {
-    spdlog::warn("proxy error op={} type={} reason={}", op_name, to_http(e.code).type, e.message);
+    if (!client_left()) {  // else the step failed because it was cut: the 499 line says it
+      spdlog::warn("proxy error op={} type={} reason={}", op_name, to_http(e.code).type, e.message);
+    }
     return finish(error_response(e), {});
   };
 

@@ -361,14 +361,21 @@ class ClientLeavesTest(FaultCase):
         self.addCleanup(up.close)
         self.addCleanup(up.release.set)
         proxy, port = h.start_proxy(["--attestation", "none", "--endpoint", f"us-east-1={up.url()}",
-                                     "--metrics-listen", "127.0.0.1:0"], env=proxy_env())
+                                     "--metrics-listen", "127.0.0.1:0", "--threads", "1"],  # one pool
+                                    env=proxy_env())
         self.track(proxy)
         metrics = int(proxy.wait_for_line(r"metrics listen=127\.0\.0\.1:(\d+)", timeout=10).group(1))
 
-        def active():
+        def sample(name):
             with urllib.request.urlopen(f"http://127.0.0.1:{metrics}/metrics", timeout=5) as r:
-                return int(re.search(r"^kms_proxy_active_connections (\d+)$", r.read().decode(), re.M).group(1))
+                return int(re.search(rf"^{name} (\d+)$", r.read().decode(), re.M).group(1))
 
+        def active():
+            return sample("kms_proxy_active_connections")
+
+        # One answered request first: the stalled one then goes out on a pooled
+        # connection, whose cut must not pass for a stale connection to retry.
+        self.assertEqual(kms_raw(port, "TrentService.Encrypt", ENCRYPT_BODY)[0], 200)
         up.set_fault("stall", targets=["TrentService.Encrypt"])
         c = socket.create_connection(("127.0.0.1", port), timeout=5)
         c.sendall(b"POST / HTTP/1.1\r\nHost: kms\r\nContent-Type: " + JSON_TYPE.encode()
@@ -381,6 +388,10 @@ class ClientLeavesTest(FaultCase):
         self.assertTrue(wait_until(lambda: active() == 0, 5), "the slot is still held")
         self.assertLess(time.monotonic() - t0, 5)
         proxy.wait_for_line(r"request op=Encrypt status=499 ", timeout=5)
+        self.assertEqual(sample("kms_proxy_upstream_connections_reused_total"), 1)
+        self.assertEqual(sample("kms_proxy_upstream_retries_total"), 0)
+        self.assertEqual(up.count("faults"), 1)
+        self.assertNotIn("proxy error", proxy.output())  # the 499 line says it all
         # The proxy is still fine, and the upstream connection it cut is not reused.
         up.set_fault("ok")
         st, _, body, _ = kms_raw(port, "TrentService.Encrypt", ENCRYPT_BODY)
