@@ -2,10 +2,7 @@
 // own io_context. See http_server.h for the contract.
 #include "net/http_server.h"
 
-#include <sys/socket.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <array>
 #include <atomic>
 #include <condition_variable>
@@ -86,17 +83,6 @@ kp::HttpResponse error_response(Errc code, std::string_view message) {
   return kp::make_error_response(h.status, h.type, message);
 }
 
-// The CR and LF bytes at the start of the buffer.
-std::size_t leading_empty_lines(const detail::WipingBuffer& buf) noexcept {
-  const auto* p = static_cast<const char*>(buf.data().data());
-  const std::size_t n = buf.size();
-  std::size_t i = 0;
-  while (i < n && (p[i] == '\r' || p[i] == '\n')) {
-    ++i;
-  }
-  return i;
-}
-
 // What the server answers itself to a failed request read (nullopt: the
 // client went away, or a socket error: just close).
 struct LocalAnswer {
@@ -126,45 +112,6 @@ std::optional<LocalAnswer> answer_to_read_error(const ErrorCode& ec, const Serve
     return LocalAnswer{Errc::kMalformedRequest, "http: malformed request: " + ec.message()};
   }
   return std::nullopt;
-}
-
-// Serialises the status line and fields. Content-Length, Connection and
-// framing fields are ours; fields that could split the header (CR/LF) or are
-// not tokens are dropped rather than sent. Returns whether a body follows.
-bool build_head(std::string& out, const kp::HttpResponse& r, bool keep_alive, unsigned req_version,
-                bool head_request) {
-  out += "HTTP/1.1 ";
-  detail::append_decimal(out, r.status);
-  out += ' ';
-  out += detail::reason_phrase(r.status);
-  out += "\r\n";
-  bool has_date = false;
-  for (const auto& [name, value] : r.headers.fields()) {
-    if (detail::is_hop_by_hop(name) || !detail::is_token(name) || !kp::is_safe_field_value(value)) {
-      continue;
-    }
-    has_date = has_date || kp::iequals(name, "date");
-    out += name;
-    out += ": ";
-    out += value;
-    out += "\r\n";
-  }
-  if (!has_date) {
-    detail::append_date_field(out);
-  }
-  const bool bodiless_status = r.status == 204 || r.status == 304;
-  if (!bodiless_status) {
-    out += "Content-Length: ";
-    detail::append_decimal(out, r.body.size());
-    out += "\r\n";
-  }
-  if (!keep_alive) {
-    out += "Connection: close\r\n";
-  } else if (req_version < 11) {
-    out += "Connection: keep-alive\r\n";
-  }
-  out += "\r\n";
-  return !bodiless_status && !head_request;
 }
 
 // Wipes a sensitive response body however the write ends (also when the
@@ -328,7 +275,7 @@ asio::awaitable<ErrorCode> write_response(S& stream, std::string& out, const kp:
                                           bool keep_alive, unsigned req_version, bool head_request,
                                           std::chrono::milliseconds timeout) {
   out.clear();
-  const bool with_body = build_head(out, resp, keep_alive, req_version, head_request);
+  const bool with_body = detail::build_response_head(out, resp, keep_alive, req_version, head_request);
   if constexpr (kIsTls<S>) {
     if (with_body && out.size() + resp.body.size() <= kTlsCoalesceLimit) {
       out.append(resp.body);
@@ -385,20 +332,11 @@ asio::awaitable<void> tls_close(TlsStream& stream, detail::WipingBuffer& buf, bo
   }
 }
 
-// A client that leaves while its request is with the handler (the SDK gave up,
-// the app stopped) must not keep the connection's slot, the handler's wait
-// and the upstream connection until the upstream answers or times out. Once a
-// second, while requests are with the handler, each one that already was a
-// second ago gets a peek at its socket: end of stream or an error means the
-// client is gone, and the handler is cut as close_all() cuts it (a client's
-// half-close counts as leaving, as in nginx). Nothing is added per request
-// but two assignments and a flag test.
-bool client_gone(int fd) noexcept {
-  char byte = 0;
-  const ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
-}
-
+// A client that left (its SDK gave up) must not hold its slot, the handler's
+// wait and the upstream connection until the upstream answers. Once a second,
+// each request that was with the handler a second ago too gets a peek at its
+// socket: end of stream (a half-close too, as in nginx) or an error cuts the
+// handler as close_all() does. Per request: two assignments and a flag test.
 asio::awaitable<void> watch_clients(std::shared_ptr<Impl> self, std::size_t idx) {
   CtxState& cs = *self->ctx[idx];
   asio::steady_timer tick(co_await asio::this_coro::executor);
@@ -414,7 +352,7 @@ asio::awaitable<void> watch_clients(std::shared_ptr<Impl> self, std::size_t idx)
       busy = true;
       if (c->watched != c->handled) {
         c->watched = c->handled;  // a newer request: look again next time
-      } else if (client_gone(c->stream->socket().native_handle())) {
+      } else if (peek_peer(c->stream->socket().native_handle()) == PeerState::kClosed) {
         c->cancel.emit(asio::cancellation_type::terminal);
         c->stream->close();
       }
@@ -501,7 +439,9 @@ asio::awaitable<void> session(std::shared_ptr<Impl> self, tcp::socket sock, Conn
     // RFC 9112 2.2: empty lines before a request line are ignored (some
     // clients end a POST body with an extra CRLF). Only CR/LF: back to the
     // idle wait, under the deadline that was running (idle_deadline_set).
-    if (const std::size_t blank = leading_empty_lines(buf); blank > 0) {
+    if (const std::size_t blank = detail::leading_empty_lines(
+            std::string_view(static_cast<const char*>(buf.data().data()), buf.size()));
+        blank > 0) {
       buf.consume(blank);
       if (buf.size() == 0) {
         continue;

@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 
 #include <array>
+#include <cerrno>
 #include <vector>
 
 #include <boost/asio/as_tuple.hpp>
@@ -144,6 +145,18 @@ std::string host_field(std::string_view host, std::uint16_t port, bool https) {
   std::string out;
   append_host(out, host);
   return out;
+}
+
+PeerState peek_peer(int fd) noexcept {
+  char byte = 0;
+  const ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n > 0) {
+    return PeerState::kData;
+  }
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+    return PeerState::kQuiet;
+  }
+  return PeerState::kClosed;
 }
 
 bool is_loopback_host(std::string_view host) {

@@ -105,6 +105,11 @@ boost::asio::generic::stream_protocol vsock_protocol();
 /// ::ffff:127.x (brackets around IPv6 literals allowed). No DNS.
 bool is_loopback_host(std::string_view host);
 
+/// What one non-blocking recv(MSG_PEEK) sees on a connected socket: nothing
+/// yet, bytes waiting, or the peer's end of stream / an error.
+enum class PeerState { kQuiet, kData, kClosed };
+PeerState peek_peer(int fd) noexcept;
+
 /// Strips the brackets of an IPv6 literal ("[::1]" -> "::1").
 std::string_view unbracket(std::string_view host) noexcept;
 

@@ -163,14 +163,10 @@ bool looks_alive(Connection& c) {
     // Records read along with the last response: tickets, or a stray answer.
     return c.tls->idle_check() == TlsStream::IdleState::kQuiet;
   }
-  const int fd = c.lowest().socket().native_handle();
-  char byte;
-  const ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  if (n == 0) {
-    return false;
-  }
-  if (n < 0) {
-    return errno == EAGAIN || errno == EWOULDBLOCK;
+  switch (peek_peer(c.lowest().socket().native_handle())) {
+    case PeerState::kQuiet: return true;
+    case PeerState::kClosed: return false;
+    case PeerState::kData: break;
   }
   return c.tls.has_value() && c.tls->idle_check() == TlsStream::IdleState::kQuiet;
 }

@@ -189,4 +189,48 @@ void wipe_string(std::string& s) noexcept {
   s.clear();
 }
 
+bool build_response_head(std::string& out, const kp::HttpResponse& r, bool keep_alive, unsigned req_version,
+                         bool head_request) {
+  out += "HTTP/1.1 ";
+  append_decimal(out, r.status);
+  out += ' ';
+  out += reason_phrase(r.status);
+  out += "\r\n";
+  bool has_date = false;
+  for (const auto& [name, value] : r.headers.fields()) {
+    if (is_hop_by_hop(name) || !is_token(name) || !kp::is_safe_field_value(value)) {
+      continue;
+    }
+    has_date = has_date || kp::iequals(name, "date");
+    out += name;
+    out += ": ";
+    out += value;
+    out += "\r\n";
+  }
+  if (!has_date) {
+    append_date_field(out);
+  }
+  const bool bodiless_status = r.status == 204 || r.status == 304;
+  if (!bodiless_status) {
+    out += "Content-Length: ";
+    append_decimal(out, r.body.size());
+    out += "\r\n";
+  }
+  if (!keep_alive) {
+    out += "Connection: close\r\n";
+  } else if (req_version < 11) {
+    out += "Connection: keep-alive\r\n";
+  }
+  out += "\r\n";
+  return !bodiless_status && !head_request;
+}
+
+std::size_t leading_empty_lines(std::string_view s) noexcept {
+  std::size_t i = 0;
+  while (i < s.size() && (s[i] == '\r' || s[i] == '\n')) {
+    ++i;
+  }
+  return i;
+}
+
 }  // namespace kp::net::detail

@@ -62,6 +62,17 @@ void append_decimal(std::string& out, std::uint64_t v);
 /// thread and per second.
 void append_date_field(std::string& out);
 
+/// Serialises a response's status line and fields into `out`: Content-Length,
+/// Connection and framing fields are ours; fields that could split the header
+/// (CR/LF) or are not tokens are dropped rather than sent; a Date is added if
+/// missing. Returns whether a body follows.
+bool build_response_head(std::string& out, const kp::HttpResponse& r, bool keep_alive, unsigned req_version,
+                         bool head_request);
+
+/// The CR and LF bytes at the start of `s` (RFC 9112 2.2: empty lines before
+/// a request line are ignored).
+std::size_t leading_empty_lines(std::string_view s) noexcept;
+
 /// Appends `add` to `s`; when `s` must grow, the old block is wiped first.
 void append_wiping(std::string& s, std::string_view add);
 /// Reserves capacity `n` (bounded by the caller); wipes the old block.
