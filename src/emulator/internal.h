@@ -4,6 +4,7 @@
 // writer. Not a public header.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -110,6 +111,21 @@ std::optional<std::string> get_str(const boost::json::object& in, std::string_vi
 /// Optional integer member.
 std::optional<std::int64_t> get_int(const boost::json::object& in, std::string_view key);
 bool get_bool(const boost::json::object& in, std::string_view key);
+/// Where a list operation's page starts: 0 without a Marker, else the index
+/// of the item whose `name(item)` is the Marker (InvalidMarkerException when
+/// no item is: markers are the next page's first name).
+template <class Items, class Name>
+Result<std::size_t> page_start(const boost::json::object& in, const Items& items, Name name) {
+  const auto marker = get_str(in, "Marker");
+  if (!marker) {
+    return std::size_t{0};
+  }
+  const auto it = std::find_if(items.begin(), items.end(), [&](const auto& item) { return name(item) == *marker; });
+  if (it == items.end()) {
+    return fail(Errc::kInvalidMarker, "Invalid marker " + *marker);
+  }
+  return static_cast<std::size_t>(it - items.begin());
+}
 /// Base64-decodes a blob member (SerializationException if not base64).
 Result<std::optional<Bytes>> get_blob(const boost::json::object& in, std::string_view key);
 /// Decodes a secret blob member and wipes its base64 text in the request.

@@ -156,14 +156,11 @@ Result<Reply> op_list_aliases(KmsEmulator::Impl& e, const Caller& caller, json::
       std::erase_if(aliases, [&](const AliasRecord& a) { return a.target_key_id != *target; });
     }
   }
-  std::size_t start = 0;
-  if (const auto marker = get_str(in, "Marker")) {
-    const auto it = std::find_if(aliases.begin(), aliases.end(), [&](const auto& a) { return a.name == *marker; });
-    if (it == aliases.end()) {
-      return fail(Errc::kInvalidMarker, "Invalid marker " + *marker);
-    }
-    start = static_cast<std::size_t>(it - aliases.begin());
+  const auto first = page_start(in, aliases, [](const AliasRecord& a) -> const std::string& { return a.name; });
+  if (!first) {
+    return first.error();
   }
+  const std::size_t start = *first;
   Reply list;
   std::string items = "[";
   std::size_t i = start;

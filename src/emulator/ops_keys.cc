@@ -172,14 +172,11 @@ Result<Reply> op_list_keys(KmsEmulator::Impl& e, const Caller& caller, json::obj
     std::lock_guard<std::mutex> lock(e.mu);
     keys = e.store->keys_of(caller.account);
   }
-  std::size_t start = 0;
-  if (const auto marker = get_str(in, "Marker")) {
-    const auto it = std::find_if(keys.begin(), keys.end(), [&](const auto& k) { return k->key_id == *marker; });
-    if (it == keys.end()) {
-      return fail(Errc::kInvalidMarker, "Invalid marker " + *marker);
-    }
-    start = static_cast<std::size_t>(it - keys.begin());
+  const auto first = page_start(in, keys, [](const auto& k) -> const std::string& { return k->key_id; });
+  if (!first) {
+    return first.error();
   }
+  const std::size_t start = *first;
   json::array list;
   std::size_t i = start;
   for (; i < keys.size() && static_cast<std::int64_t>(i - start) < limit; ++i) {

@@ -111,14 +111,11 @@ Result<Reply> op_list_resource_tags(KmsEmulator::Impl& e, const Caller& caller, 
   }
   // Paged like ListAliases: the marker is the next page's first tag key.
   const auto& all = (*key)->tags;
-  std::size_t start = 0;
-  if (const auto marker = get_str(in, "Marker")) {
-    const auto it = std::find_if(all.begin(), all.end(), [&](const auto& t) { return t.first == *marker; });
-    if (it == all.end()) {
-      return fail(Errc::kInvalidMarker, "Invalid marker " + *marker);
-    }
-    start = static_cast<std::size_t>(it - all.begin());
+  const auto first = page_start(in, all, [](const auto& t) -> const std::string& { return t.first; });
+  if (!first) {
+    return first.error();
   }
+  const std::size_t start = *first;
   const auto limit = static_cast<std::size_t>(std::clamp<std::int64_t>(get_int(in, "Limit").value_or(50), 1, 50));
   const std::size_t end = std::min(all.size(), start + limit);
   json::array tags;
