@@ -1,5 +1,5 @@
 // Fuzz target: the HTTP server's request reading path, byte for byte as
-// net/http_server.cc's session runs it: detail::RequestSink (Beast
+// net/http_session.cc's session runs it: detail::RequestSink (Beast
 // basic_parser into kp::HttpRequest) with the server's header/body limits and
 // the fast path (detail::take_simple) that read_message offers the buffer to,
 // detail::read_message over a detail::WipingBuffer sized like the server's
@@ -54,7 +54,7 @@ namespace asio = boost::asio;
 namespace bhttp = boost::beast::http;
 using kp::net::detail::ErrorCode;
 
-// The server's buffer constants (http_server.cc kInitialReadBuffer / kReadSlack).
+// The server's buffer constants (http_session.cc kInitialReadBuffer / kReadSlack).
 constexpr std::size_t kInitialReadBuffer = 8 * 1024;
 constexpr std::size_t kReadSlack = 16 * 1024;
 // More pipelined requests than this in one input add no coverage.
@@ -125,7 +125,7 @@ void check_request(const kp::HttpRequest& req, const kp::net::ServerOptions& opt
   }
 }
 
-// The session loop of http_server.cc without the handler and the writes.
+// The session loop of http_session.cc without the handler and the writes.
 asio::awaitable<void> session(ChunkStream& stream, kp::net::ServerOptions opt) {
   kp::net::detail::WipingBuffer buf(kInitialReadBuffer, opt.max_header_bytes + kReadSlack);
   std::size_t total_received = 0;

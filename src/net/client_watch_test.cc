@@ -1,5 +1,5 @@
 // HttpServer's watch over requests whose client left while the handler works
-// (watch_clients in http_server.cc): the handler is cut, the slot freed; a
+// (watch_clients in http_session.cc): the handler is cut, the slot freed; a
 // client that is still there, or has sent its next request already, is not.
 #include <gtest/gtest.h>
 

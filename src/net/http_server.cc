@@ -1,36 +1,24 @@
 // HttpServer: one acceptor, one coroutine per connection on the connection's
-// own io_context. See http_server.h for the contract.
+// own io_context. See http_server.h for the contract. This file: start, the
+// accept loop, shutdown and statistics; the per-connection half is in
+// http_session.cc, the state both share in detail/server_state.h.
 #include "net/http_server.h"
 
-#include <algorithm>
-#include <array>
 #include <atomic>
 #include <condition_variable>
-#include <limits>
 #include <mutex>
-#include <optional>
-#include <type_traits>
-#include <vector>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
-#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/write.hpp>
-#include <boost/beast/core/error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/system/error_code.hpp>
 
 #include "base/error.h"
-#include "base/secret.h"
-#include "net/detail/http_parse.h"
+#include "net/detail/server_state.h"
 #include "net/detail/http_wire.h"
-#include "net/detail/server_tls_impl.h"
-#include "net/detail/timed_stream.h"
-#include "net/detail/wiping_buffer.h"
 #include "net/transport.h"
 
 namespace kp::net {
@@ -38,553 +26,17 @@ namespace kp::net {
 namespace {
 
 namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace bhttp = beast::http;
 using tcp = asio::ip::tcp;
-using Stream = detail::TimedStream<tcp>;  // deadlines without a timer per operation
-using detail::ErrorCode;
+using ErrorCode = boost::system::error_code;
 using namespace std::chrono_literals;
 
 constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 
-// Read buffers start small (most KMS requests are well under 4 KiB) and grow
-// to header limit + this slack; body bytes stream through the buffer.
-constexpr std::size_t kInitialReadBuffer = 8 * 1024;
-constexpr std::size_t kReadSlack = 16 * 1024;
-// After an error answer we half-close and drain what the client still sends
-// (so its unread data does not turn our close into an RST that destroys the
-// answer), bounded in bytes and time.
-constexpr std::size_t kLingerMaxBytes = 256 * 1024;
-constexpr std::chrono::milliseconds kLingerTimeout = 2s;
 // At most this many 503 answers in flight; beyond, over-limit sockets are
 // closed at once (a flood must not grow memory without bound).
 constexpr std::size_t kMaxRejecting = 256;
 
-constexpr std::string_view k100Continue = "HTTP/1.1 100 Continue\r\n\r\n";
-// How often requests with the handler are checked for a client that left.
-constexpr std::chrono::milliseconds kClientWatchPeriod = 1s;
-
-// TLS: a response up to this size goes out as one write (one TLS record,
-// one send) instead of one per buffer.
-constexpr std::size_t kTlsCoalesceLimit = 16 * 1024;
-// TLS: closing without an error answer pending (idle timeout, shutdown, the
-// peer left), we send close_notify and give the peer this long to answer
-// with its own (RFC 8446 6.1 does not require waiting for it).
-constexpr std::chrono::milliseconds kCloseNotifyWait = 250ms;
-
-// Counters are written only by their context's thread: a relaxed load+store
-// is enough and avoids a locked RMW on the hot path.
-inline void bump(std::atomic<std::uint64_t>& c) noexcept {
-  c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-}
-
-kp::HttpResponse error_response(Errc code, std::string_view message) {
-  const auto h = kp::to_http(code);
-  return kp::make_error_response(h.status, h.type, message);
-}
-
-// What the server answers itself to a failed request read (nullopt: the
-// client went away, or a socket error: just close).
-struct LocalAnswer {
-  Errc code;
-  std::string message;
-};
-std::optional<LocalAnswer> answer_to_read_error(const ErrorCode& ec, const ServerOptions& opt, bool header_done) {
-  if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow) {
-    return LocalAnswer{Errc::kHeaderTooLarge,
-                       "http: request header exceeds " + std::to_string(opt.max_header_bytes) + " bytes"};
-  }
-  if (ec == bhttp::error::body_limit) {
-    return LocalAnswer{Errc::kPayloadTooLarge,
-                       "http: request body exceeds " + std::to_string(opt.max_body_bytes) + " bytes"};
-  }
-  if (ec == beast::error::timeout) {
-    // Only a request that has begun gets here (a connection that stays idle
-    // is closed without a word): tell the client why before closing.
-    return LocalAnswer{Errc::kRequestTimeout,
-                       header_done ? "http: request body not received within " +
-                                         std::to_string(opt.body_read_timeout.count()) + " ms"
-                                   : "http: request header not received within " +
-                                         std::to_string(opt.header_read_timeout.count()) + " ms"};
-  }
-  if (ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message &&
-      ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category()) {
-    return LocalAnswer{Errc::kMalformedRequest, "http: malformed request: " + ec.message()};
-  }
-  return std::nullopt;
-}
-
-// Wipes a sensitive response body however the write ends (also when the
-// session is torn down by cancellation mid-write).
-struct ResponseWipe {
-  kp::HttpResponse& r;
-  ~ResponseWipe() {
-    if (r.sensitive_body) {
-      detail::wipe_string(r.body);
-    }
-  }
-};
-
-// The TLS session stream: Asio's SSL stream over the plain Stream (whose
-// deadline bounds every TLS read and write underneath), forwarding the few
-// Stream calls the session makes, so one session template serves both.
-class TlsStream {
- public:
-  using executor_type = Stream::executor_type;
-  TlsStream(tcp::socket sock, asio::ssl::context& ctx) : ssl_(std::move(sock), ctx) {}
-
-  executor_type get_executor() noexcept { return ssl_.get_executor(); }
-  Stream& lowest() noexcept { return ssl_.next_layer(); }
-  tcp::socket& socket() noexcept { return lowest().socket(); }
-  void expires_after(std::chrono::steady_clock::duration d) { lowest().expires_after(d); }
-  asio::ssl::stream<Stream>& ssl() noexcept { return ssl_; }
-
-  template <class Buffers, class Token>
-  auto async_read_some(const Buffers& b, Token&& token) {
-    return ssl_.async_read_some(b, std::forward<Token>(token));
-  }
-  template <class Buffers, class Token>
-  auto async_write_some(const Buffers& b, Token&& token) {
-    return ssl_.async_write_some(b, std::forward<Token>(token));
-  }
-
- private:
-  asio::ssl::stream<Stream> ssl_;
-};
-
-template <class S>
-constexpr bool kIsTls = std::is_same_v<S, TlsStream>;
-
-inline Stream& lowest_layer(Stream& s) noexcept { return s; }
-inline Stream& lowest_layer(TlsStream& s) noexcept { return s.lowest(); }
-
-}  // namespace
-
-ScopedWipe::~ScopedWipe() { detail::wipe_string(s_); }
-
-// A live session, registered in its context's list so begin_shutdown() and
-// close_all() can reach it. Touched only on the session's thread; owned by
-// the co_spawn completion handler so the cancellation signal outlives the
-// coroutine.
-struct Conn {
-  asio::cancellation_signal cancel;
-  Stream* stream = nullptr;
-  bool idle = false;  // no request in hand: waiting for one, or reading its header (shutdown cuts these)
-  bool in_handler = false;     // a request is with the handler
-  std::uint64_t handled = 0;   // requests given to the handler so far
-  std::uint64_t watched = ~std::uint64_t{0};  // `handled` when watch_clients() last looked
-  Conn* prev = nullptr;
-  Conn* next = nullptr;
-};
-
-struct alignas(64) CtxState {
-  Conn* head = nullptr;
-  bool watching = false;  // a watch_clients() runs on this context
-  std::atomic<std::uint64_t> requests{0};
-  std::atomic<std::uint64_t> local_errors{0};
-  std::atomic<std::uint64_t> handler_exceptions{0};
-  std::atomic<std::uint64_t> timeouts{0};
-  std::atomic<std::uint64_t> accepted{0};
-  std::atomic<std::uint64_t> tls_failures{0};
-};
-
-struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
-  Impl(IoPool& p, ServerOptions o, Handler h) : pool(p), opt(std::move(o)), handler(std::move(h)) {
-    for (std::size_t i = 0; i < pool.size(); ++i) {
-      ctx.push_back(std::make_unique<CtxState>());
-    }
-  }
-
-  void task_done() {
-    if (tasks.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-      std::lock_guard lock(drain_mutex);
-      drain_cv.notify_all();
-    }
-  }
-
-  void begin_shutdown();
-  void close_all();
-
-  IoPool& pool;
-  const ServerOptions opt;
-  const Handler handler;
-  std::vector<std::unique_ptr<CtxState>> ctx;
-  // The acceptor lives in the accept loop's frame on pool.context(0) (Impl
-  // may outlive the contexts, so it must own no I/O object); this pointer is
-  // set and read only on that context's thread.
-  tcp::acceptor* acceptor = nullptr;
-
-  std::atomic<bool> started{false};
-  std::atomic<bool> shutting_down{false};
-  std::atomic<std::uint16_t> port{0};
-  std::atomic<std::uint64_t> active{0};     // sessions (for max_connections)
-  std::atomic<std::uint64_t> tasks{0};      // sessions + rejections + acceptor
-  std::atomic<std::uint64_t> rejecting{0};  // 503 answers in flight
-  std::atomic<std::uint64_t> rejected{0};
-  std::mutex drain_mutex;
-  std::condition_variable drain_cv;
-};
-
-namespace {
-
 using Impl = HttpServer::Impl;
-
-// Registers the session and undoes everything on every exit path, including
-// destruction of a suspended frame when the pool stops.
-struct SessionGuard {
-  Impl& self;
-  CtxState& cs;
-  Conn& conn;
-  SessionGuard(Impl& s, CtxState& c, Conn& n) : self(s), cs(c), conn(n) {
-    conn.next = cs.head;
-    if (cs.head != nullptr) {
-      cs.head->prev = &conn;
-    }
-    cs.head = &conn;
-  }
-  ~SessionGuard() {
-    conn.stream = nullptr;
-    if (conn.prev != nullptr) {
-      conn.prev->next = conn.next;
-    } else {
-      cs.head = conn.next;
-    }
-    if (conn.next != nullptr) {
-      conn.next->prev = conn.prev;
-    }
-    self.active.fetch_sub(1, std::memory_order_relaxed);
-    self.task_done();
-  }
-  SessionGuard(const SessionGuard&) = delete;
-  SessionGuard& operator=(const SessionGuard&) = delete;
-};
-
-struct TaskGuard {
-  Impl& self;
-  std::atomic<std::uint64_t>* extra = nullptr;  // decremented too
-  ~TaskGuard() {
-    if (extra != nullptr) {
-      extra->fetch_sub(1, std::memory_order_relaxed);
-    }
-    self.task_done();
-  }
-};
-
-template <class S>
-asio::awaitable<ErrorCode> write_response(S& stream, std::string& out, const kp::HttpResponse& resp,
-                                          bool keep_alive, unsigned req_version, bool head_request,
-                                          std::chrono::milliseconds timeout) {
-  out.clear();
-  const bool with_body = detail::build_response_head(out, resp, keep_alive, req_version, head_request);
-  if constexpr (kIsTls<S>) {
-    if (with_body && out.size() + resp.body.size() <= kTlsCoalesceLimit) {
-      out.append(resp.body);
-      stream.expires_after(timeout);
-      auto [ec, n] = co_await asio::async_write(stream, asio::buffer(out), kUseTuple);
-      (void)n;
-      if (resp.sensitive_body) {
-        detail::wipe_string(out);
-      }
-      co_return ec;
-    }
-  }
-  std::array<asio::const_buffer, 2> bufs{asio::buffer(out),
-                                         with_body ? asio::buffer(resp.body) : asio::const_buffer{}};
-  // TimedStream sends at once what the socket takes (usually the whole
-  // answer) and waits in the reactor only for the rest.
-  stream.expires_after(timeout);
-  auto [ec, n] = co_await asio::async_write(stream, bufs, kUseTuple);
-  (void)n;
-  co_return ec;
-}
-
-// Half-close, then drain the client's remaining bytes for a short while so
-// the close does not become an RST that discards our answer (RFC 9112 9.6).
-asio::awaitable<void> linger_close(Stream& stream, detail::WipingBuffer& buf) {
-  ErrorCode ec;
-  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
-  if (ec) {
-    co_return;
-  }
-  stream.expires_after(kLingerTimeout);
-  std::size_t total = 0;
-  while (total < kLingerMaxBytes) {
-    buf.clear();
-    auto space = buf.prepare_at_least(4096);
-    auto [rec, n] = co_await stream.async_read_some(space, kUseTuple);
-    buf.commit(n);
-    buf.clear();
-    total += n;
-    if (rec) {
-      break;
-    }
-  }
-}
-
-// TLS close: close_notify (and the peer's, briefly), then for an error
-// answer the same drain as plain HTTP, on the raw socket.
-asio::awaitable<void> tls_close(TlsStream& stream, detail::WipingBuffer& buf, bool linger) {
-  stream.expires_after(linger ? kLingerTimeout : kCloseNotifyWait);
-  auto [ec] = co_await stream.ssl().async_shutdown(kUseTuple);
-  (void)ec;
-  if (linger && stream.socket().is_open()) {
-    co_await linger_close(stream.lowest(), buf);
-  }
-}
-
-// A client that left (its SDK gave up) must not hold its slot, the handler's
-// wait and the upstream connection until the upstream answers. Once a second,
-// each request that was with the handler a second ago too gets a peek at its
-// socket: end of stream (a half-close too, as in nginx) or an error cuts the
-// handler as close_all() does. Per request: two assignments and a flag test.
-asio::awaitable<void> watch_clients(std::shared_ptr<Impl> self, std::size_t idx) {
-  CtxState& cs = *self->ctx[idx];
-  asio::steady_timer tick(co_await asio::this_coro::executor);
-  for (;;) {
-    tick.expires_after(kClientWatchPeriod);
-    auto [ec] = co_await tick.async_wait(kUseTuple);
-    bool busy = false;
-    for (Conn* c = cs.head, *next = nullptr; c != nullptr && !ec; c = next) {
-      next = c->next;
-      if (!c->in_handler || c->stream == nullptr) {
-        continue;
-      }
-      busy = true;
-      if (c->watched != c->handled) {
-        c->watched = c->handled;  // a newer request: look again next time
-      } else if (peek_peer(c->stream->socket().native_handle()) == PeerState::kClosed) {
-        c->cancel.emit(asio::cancellation_type::terminal);
-        c->stream->close();
-      }
-    }
-    if (ec || !busy) {  // also while draining: a client that left must not hold the drain
-      cs.watching = false;
-      co_return;
-    }
-  }
-}
-
-// Starts watch_clients() on context `idx` unless one runs there already.
-void watch_clients_of(const std::shared_ptr<Impl>& self, std::size_t idx) {
-  CtxState& cs = *self->ctx[idx];
-  if (!cs.watching) {
-    cs.watching = true;
-    asio::co_spawn(self->pool.context(idx), watch_clients(self, idx), asio::detached);
-  }
-}
-
-template <class S>
-S open_stream(tcp::socket sock, const ServerOptions& opt) {
-  if constexpr (kIsTls<S>) {
-    return S(std::move(sock), opt.tls->impl().ctx);
-  } else {
-    return S(std::move(sock));
-  }
-}
-
-template <class S>
-asio::awaitable<void> session(std::shared_ptr<Impl> self, tcp::socket sock, Conn* conn, std::size_t idx) {
-  CtxState& cs = *self->ctx[idx];
-  SessionGuard guard(*self, cs, *conn);
-  const ServerOptions& opt = self->opt;
-  S stream = open_stream<S>(std::move(sock), opt);
-  conn->stream = &lowest_layer(stream);
-  if constexpr (kIsTls<S>) {
-    // The handshake deadline runs from accept; the header deadline from its end.
-    stream.expires_after(opt.tls_handshake_timeout);
-    auto [hec] = co_await stream.ssl().async_handshake(asio::ssl::stream_base::server, kUseTuple);
-    if (hec) {
-      bump(cs.tls_failures);
-      if (hec == beast::error::timeout) {
-        bump(cs.timeouts);
-      }
-      ErrorCode ignored;
-      stream.socket().close(ignored);
-      co_return;
-    }
-  }
-
-  detail::WipingBuffer buf(kInitialReadBuffer, opt.max_header_bytes + kReadSlack);
-  std::string out;
-  out.reserve(512);
-  bool first = true;
-  bool idle_deadline_set = false;  // the keep-alive wait's deadline runs (blank lines do not renew it)
-  bool linger = false;
-  const detail::SimpleLimits simple_limits{
-      .header_limit = std::min<std::size_t>(opt.max_header_bytes, std::numeric_limits<std::uint32_t>::max()),
-      .body_limit = static_cast<std::uint64_t>(opt.max_body_bytes)};
-  // The first request's header deadline runs from accept.
-  stream.expires_after(opt.header_read_timeout);
-
-  for (;;) {
-    // --- Wait for the first byte of the next request (idle keep-alive). ---
-    if (buf.size() == 0) {
-      if (self->shutting_down.load(std::memory_order_acquire)) {
-        break;
-      }
-      if (!first && !idle_deadline_set) {
-        stream.expires_after(opt.idle_keepalive_timeout);
-        idle_deadline_set = true;
-      }
-      conn->idle = true;
-      auto [ec, n] = co_await stream.async_read_some(buf.prepare_at_least(4096), kUseTuple);
-      buf.commit(n);
-      if (ec) {
-        if (ec == beast::error::timeout && first) {
-          bump(cs.timeouts);
-        }
-        break;
-      }
-    }
-    // RFC 9112 2.2: empty lines before a request line are ignored (some
-    // clients end a POST body with an extra CRLF). Only CR/LF: back to the
-    // idle wait, under the deadline that was running (idle_deadline_set).
-    if (const std::size_t blank = detail::leading_empty_lines(
-            std::string_view(static_cast<const char*>(buf.data().data()), buf.size()));
-        blank > 0) {
-      buf.consume(blank);
-      if (buf.size() == 0) {
-        continue;
-      }
-    }
-    if (!first) {
-      stream.expires_after(opt.header_read_timeout);
-    }
-    first = false;
-    idle_deadline_set = false;
-
-    // --- Read the header, then (after 100 Continue if asked) the body. An
-    // SDK's plain request, here whole before Beast has read any of it, takes
-    // the fast path instead (http_simple.h). ---
-    kp::HttpRequest req;
-    detail::RequestSink parser(req);
-    parser.header_limit(static_cast<std::uint32_t>(simple_limits.header_limit));
-    parser.body_limit(simple_limits.body_limit);
-    std::optional<detail::SimpleMessage> simple;
-    const auto fast = [&](detail::WipingBuffer& b) {
-      simple = detail::take_simple(b, simple_limits, req);
-      return simple.has_value();
-    };
-    std::size_t received = 0;
-    // Until the header is in, shutdown may still cut the connection: no
-    // request has been taken, and a half-sent one must not hold the drain.
-    if (self->shutting_down.load(std::memory_order_acquire)) {
-      break;
-    }
-    ErrorCode ec = co_await detail::read_message(stream, buf, parser, detail::ReadUntil::kHeader, received, fast);
-    conn->idle = false;
-    if (!ec && !simple) {
-      if (!parser.is_done()) {
-        if (parser.expect_continue() && req.version >= 11 && buf.size() == 0) {
-          stream.expires_after(opt.write_timeout);
-          auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(k100Continue), kUseTuple);
-          (void)wn;
-          if (wec) {
-            break;
-          }
-        }
-        parser.eager(true);
-        stream.expires_after(opt.body_read_timeout);
-        ec = co_await detail::read_message(stream, buf, parser, detail::ReadUntil::kMessage, received);
-      }
-    }
-    // What the server answers itself: a read that failed in a way the client
-    // should hear about, or (RFC 9112 3.2) a missing (HTTP/1.1), repeated or
-    // malformed Host, which is a 400. Then the connection closes.
-    std::optional<LocalAnswer> local;
-    if (ec) {
-      if (ec == beast::error::timeout) {
-        bump(cs.timeouts);
-      }
-      local = answer_to_read_error(ec, opt, parser.is_header_done());
-    } else if (const std::string_view bad_host = detail::host_field_problem(req); !bad_host.empty()) {
-      local = LocalAnswer{Errc::kMalformedRequest, "http: malformed request: " + std::string(bad_host)};
-    }
-    if (ec || local) {
-      detail::wipe_string(req.body);
-      if (!local) {
-        break;
-      }
-      bump(cs.local_errors);
-      const auto resp = error_response(local->code, local->message);
-      if (opt.on_local_error) {
-        opt.on_local_error(resp.status, local->message);
-      }
-      const auto wec = co_await write_response(stream, out, resp, false, 11, false, opt.write_timeout);
-      linger = !wec;
-      break;
-    }
-
-    // --- Handle. ---
-    const bool head_request = req.method == "HEAD";
-    const bool client_keep_alive = simple ? simple->keep_alive : parser.keep_alive();
-    const unsigned version = req.version;
-    bump(cs.requests);
-    kp::HttpResponse resp;
-    bool threw = false;
-    conn->in_handler = true;
-    ++conn->handled;
-    watch_clients_of(self, idx);
-    try {
-      resp = co_await self->handler(std::move(req));
-    } catch (...) {
-      threw = true;
-    }
-    conn->in_handler = false;
-    if (threw) {
-      auto cs_state = co_await asio::this_coro::cancellation_state;
-      if (cs_state.cancelled() != asio::cancellation_type::none) {
-        break;  // close_all() or a client that left: the handler was cut on purpose
-      }
-      bump(cs.handler_exceptions);
-      resp = error_response(Errc::kInternal, "proxy: internal error while handling the request");
-    } else if (resp.status < 200 || resp.status > 599) {
-      bump(cs.handler_exceptions);
-      resp = error_response(Errc::kInternal, "proxy: handler produced an invalid HTTP status");
-    }
-    ResponseWipe wipe{resp};
-
-    // --- Write. ---
-    const bool keep = client_keep_alive && !self->shutting_down.load(std::memory_order_acquire);
-    const auto wec = co_await write_response(stream, out, resp, keep, version, head_request, opt.write_timeout);
-    if (wec) {
-      if (wec == beast::error::timeout) {
-        bump(cs.timeouts);
-      }
-      break;
-    }
-    if (!keep) {
-      linger = buf.size() != 0 || !client_keep_alive;
-      break;
-    }
-  }
-
-  if constexpr (kIsTls<S>) {
-    co_await tls_close(stream, buf, linger);
-  } else if (linger) {
-    co_await linger_close(stream, buf);
-  }
-  ErrorCode ignored;
-  stream.socket().close(ignored);
-}
-
-// Over max_connections: answer 503 at once (writing before the request has
-// been read is allowed, RFC 9112 9.3) and close gracefully.
-asio::awaitable<void> reject(std::shared_ptr<Impl> self, tcp::socket sock) {
-  TaskGuard guard{*self, &self->rejecting};
-  Stream stream(std::move(sock));
-  std::string out;
-  const auto resp = error_response(
-      Errc::kTooManyConnections,
-      "http: too many connections (limit " + std::to_string(self->opt.max_connections) + "), retry later");
-  const auto ec =
-      co_await write_response(stream, out, resp, false, 11, false, std::min<std::chrono::milliseconds>(
-                                                                         self->opt.write_timeout, 2s));
-  if (!ec) {
-    detail::WipingBuffer buf(4096, 4096);
-    co_await linger_close(stream, buf);
-  }
-}
 
 bool is_resource_exhaustion(const ErrorCode& ec) {
   return ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space ||
@@ -638,7 +90,7 @@ asio::awaitable<void> accept_loop(std::shared_ptr<Impl> self, tcp::acceptor acc)
       }
       self->rejecting.fetch_add(1, std::memory_order_relaxed);
       self->tasks.fetch_add(1, std::memory_order_relaxed);
-      asio::co_spawn(ex, reject(self, std::move(sock)), [](std::exception_ptr) {});
+      asio::co_spawn(ex, detail::refuse_connection(self, std::move(sock)), [](std::exception_ptr) {});
       continue;
     }
     self->active.fetch_add(1, std::memory_order_relaxed);
@@ -646,15 +98,15 @@ asio::awaitable<void> accept_loop(std::shared_ptr<Impl> self, tcp::acceptor acc)
     bump(self->ctx[idx]->accepted);  // single writer: the accept loop
     auto owned = std::make_unique<Conn>();
     Conn* conn = owned.get();
-    auto body = self->opt.tls ? session<TlsStream>(self, std::move(sock), conn, idx)
-                              : session<Stream>(self, std::move(sock), conn, idx);
-    asio::co_spawn(ex, std::move(body),
+    asio::co_spawn(ex, detail::serve_connection(self, std::move(sock), conn, idx),
                    asio::bind_cancellation_slot(conn->cancel.slot(),
                                                 [owned = std::move(owned)](std::exception_ptr) {}));
   }
 }
 
 }  // namespace
+
+ScopedWipe::~ScopedWipe() { detail::wipe_string(s_); }
 
 void HttpServer::Impl::begin_shutdown() {
   if (shutting_down.exchange(true)) {

@@ -21,7 +21,7 @@
 //   auto port = server.start();  pool.run();  ...  server.shutdown();
 //
 // The public API speaks kp::HttpRequest / kp::HttpResponse only; Beast stays
-// in http_server.cc. Depends on base/ and Asio.
+// in http_session.cc. Depends on base/ and Asio.
 #pragma once
 
 #include <chrono>
