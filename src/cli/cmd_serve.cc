@@ -336,7 +336,34 @@ int check(CLI::App& sub, ServeFlags& f) {
 
 }  // namespace
 
-Runner add_serve_commands(CLI::App& app) {
+int split_run_command(const CLI::App& app, int argc, const char* const* argv, std::vector<std::string>& command) {
+  const CLI::App* run_cmd = argc >= 2 && std::string_view(argv[1]) == "run" ? app.get_subcommand("run") : nullptr;
+  if (run_cmd == nullptr) {
+    return argc;
+  }
+  for (int i = 2; i < argc; ++i) {
+    const std::string_view word(argv[i]);
+    if (word == "--") {
+      command.assign(argv + i + 1, argv + argc);
+      return i;
+    }
+    if (word.size() < 2 || word.front() != '-') {
+      command.assign(argv + i, argv + argc);
+      return i;
+    }
+    // An option: "--name=value" is one word; "--name value" two, unless
+    // it is a flag. An unknown option is one word (CLI11 reports it).
+    if (word.find('=') == std::string_view::npos) {
+      const CLI::Option* opt = run_cmd->get_option_no_throw(std::string(word));
+      if (opt != nullptr && opt->get_items_expected_max() > 0) {
+        ++i;
+      }
+    }
+  }
+  return argc;
+}
+
+Runner add_serve_commands(CLI::App& app, std::shared_ptr<const std::vector<std::string>> run_command) {
   auto flags = std::make_shared<ServeFlags>();
   auto* serve_cmd = app.add_subcommand("serve", "Run the KMS proxy until SIGTERM/SIGINT/SIGHUP");
   serve_cmd->footer(
@@ -364,7 +391,10 @@ Runner add_serve_commands(CLI::App& app) {
       "no_proxy/NO_PROXY = localhost,127.0.0.1 (as Enclaver's odyn does; plus the listen address if\n"
       "it is another). SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 go to CMD (after\n"
       "SIGTERM, SIGINT or SIGQUIT, SIGKILL if CMD has not exited in 10 s); when CMD exits the proxy\n"
-      "stops.\n"
+      "stops. While the proxy starts, SIGTERM, SIGINT, SIGHUP or SIGQUIT cancel the start (CMD is\n"
+      "not started) and SIGUSR1/SIGUSR2 are dropped. CMD's words (after --, or from the first word\n"
+      "that is not an option) reach it verbatim; it inherits the environment and the descriptors\n"
+      "run was given, not the proxy's sockets.\n"
       "Exit status: CMD's (128+N if killed by signal N; 127 not found, 126 not executable); 1 if\n"
       "the proxy could not start (CMD is then not started); 2 for usage or configuration errors.\n"
       "Examples:\n"
@@ -372,8 +402,9 @@ Runner add_serve_commands(CLI::App& app) {
       "  kms-proxy run --attestation simulated --sim-pki ./pki --region us-east-1 \\\n"
       "      --endpoint us-east-1=http://127.0.0.1:4566 -- aws kms generate-random --number-of-bytes 32");
   add_common_flags(*run_cmd, *run_flags);
-  run_cmd->add_option("command", run_flags->command, "CMD [ARGS...] (after --)")->required();
-  run_cmd->positionals_at_end();
+  // CMD never reaches CLI11 (split_run_command); this positional only names
+  // it in --help.
+  run_cmd->add_option("command", run_flags->command, "CMD [ARGS...] (after --)");
 
   auto check_flags = std::make_shared<ServeFlags>();
   auto* check_cmd = app.add_subcommand(
@@ -406,7 +437,8 @@ Runner add_serve_commands(CLI::App& app) {
   check_cmd->add_option("--timeout", check_flags->check_timeout,
                         "Longest wait for each answer (default 60s)");
 
-  return [serve_cmd, run_cmd, check_cmd, flags, run_flags, check_flags]() -> int {
+  return [serve_cmd, run_cmd, check_cmd, flags, run_flags, check_flags,
+          run_command]() -> int {
     if (*serve_cmd) {
       return serve(*serve_cmd, *flags);
     }
@@ -414,6 +446,7 @@ Runner add_serve_commands(CLI::App& app) {
       return check(*check_cmd, *check_flags);
     }
     if (*run_cmd) {
+      run_flags->command = *run_command;
       return run(*run_cmd, *run_flags);
     }
     return -1;

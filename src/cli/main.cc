@@ -2,6 +2,8 @@
 // command line and hand over to the chosen subcommand.
 #include <CLI/CLI.hpp>
 #include <iostream>
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "cli/commands.h"
@@ -20,13 +22,15 @@ int main(int argc, char** argv) {
       "  kms-proxy inspect-attestation doc.b64 --at document");
   app.require_subcommand(1);
   app.set_version_flag("--version", "kms-proxy 0.1.0");
+  auto run_command = std::make_shared<std::vector<std::string>>();
   std::vector<kp::cli::Runner> runners = {
-      kp::cli::add_serve_commands(app),
+      kp::cli::add_serve_commands(app, run_command),
       kp::cli::add_attestation_commands(app),
       kp::cli::add_policy_check_command(app),
   };
+  const int cli_argc = kp::cli::split_run_command(app, argc, argv, *run_command);
   try {
-    app.parse(argc, argv);
+    app.parse(cli_argc, argv);
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);
     if (code != 0) {

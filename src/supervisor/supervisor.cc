@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #if defined(__linux__)
@@ -16,6 +17,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <climits>
+#include <dirent.h>
 #include <optional>
 #include <set>
 
@@ -77,6 +80,22 @@ void default_report(std::string_view line) {
   std::fflush(stderr);
 }
 
+// Empties the self-pipe; returns the signals in it that run() would pass on
+// (stop requests and SIGCHLD are not).
+std::vector<int> drain_signals(int read_fd) {
+  std::vector<int> out;
+  unsigned char buf[64];
+  ssize_t n = 0;
+  while ((n = ::read(read_fd, buf, sizeof buf)) > 0) {
+    for (ssize_t i = 0; i + 1 < n; i += 2) {
+      if (buf[i + 1] != kStopRequest && buf[i] != SIGCHLD) {
+        out.push_back(buf[i]);
+      }
+    }
+  }
+  return out;
+}
+
 // The child's environment: ours, minus unset_env and overridden names, plus
 // the additions. Built before spawning (nothing is allocated in the child).
 std::vector<std::string> build_env(const ChildSpec& spec) {
@@ -112,6 +131,9 @@ std::vector<char*> pointers(std::vector<std::string>& strings) {
 // entry of this process's PATH in order (an empty entry is the current
 // directory; no PATH: /bin:/usr/bin, glibc's default).
 std::vector<std::string> exec_candidates(const std::string& file) {
+  if (file.empty()) {
+    return {};  // "command not found", as a shell says (not EACCES for a PATH directory)
+  }
   if (file.find('/') != std::string::npos) {
     return {file};
   }
@@ -130,6 +152,66 @@ std::vector<std::string> exec_candidates(const std::string& file) {
   return out;
 }
 
+// The descriptors this process holds without close-on-exec, >= 3, sorted:
+// at Supervisor::create() these are the ones its caller passed in (CMD gets
+// them too, as with tini). Asio opens its sockets without close-on-exec, so
+// the proxy's own (the listeners above all) must be closed in the child.
+std::vector<int> inheritable_fds() {
+  std::vector<int> out;
+  if (DIR* d = ::opendir("/proc/self/fd"); d != nullptr) {
+    const int own = ::dirfd(d);
+    while (const dirent* e = ::readdir(d)) {
+      char* end = nullptr;
+      const long fd = std::strtol(e->d_name, &end, 10);
+      if (end != e->d_name && *end == '\0' && fd >= 3 && fd != own && fd <= INT_MAX) {
+        out.push_back(static_cast<int>(fd));
+      }
+    }
+    ::closedir(d);
+  } else {  // no /proc: ask each descriptor below the limit (bounded)
+    rlimit lim{};
+    const rlim_t top = ::getrlimit(RLIMIT_NOFILE, &lim) == 0 ? std::min<rlim_t>(lim.rlim_cur, 65536) : 1024;
+    for (int fd = 3; static_cast<rlim_t>(fd) < top; ++fd) {
+      if (::fcntl(fd, F_GETFD) >= 0) {
+        out.push_back(fd);
+      }
+    }
+  }
+  std::erase_if(out, [](int fd) {
+    const int flags = ::fcntl(fd, F_GETFD);
+    return flags < 0 || (flags & FD_CLOEXEC) != 0;
+  });
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// In the forked child (async-signal-safe): closes [lo, hi], with
+// close_range(2) where the kernel has it (5.9+), else one close() per
+// descriptor below `limit` (the enclave kernels nitro-cli ships are 4.14).
+void close_span(int lo, int hi, int limit) noexcept {
+  if (lo > hi) {
+    return;
+  }
+#if defined(SYS_close_range)
+  if (::syscall(SYS_close_range, static_cast<unsigned>(lo), static_cast<unsigned>(hi), 0U) == 0) {
+    return;
+  }
+#endif
+  for (int fd = lo; fd <= hi && fd < limit; ++fd) {
+    ::close(fd);
+  }
+}
+
+// In the forked child: closes every descriptor >= 3 except `keep` (sorted).
+void close_fds_except(const int* keep, std::size_t n, int limit) noexcept {
+  int from = 3;
+  for (std::size_t i = 0; i < n; ++i) {
+    close_span(from, keep[i] - 1, limit);
+    from = std::max(from, keep[i] + 1);
+  }
+  close_span(from, INT_MAX, limit);
+}
+
 struct Spawned {
   pid_t pid = -1;
   int error = 0;  // errno of fork or of the exec (as execvp reports it)
@@ -143,13 +225,29 @@ struct Spawned {
 // runs our handler in the child (it would write to the parent's self-pipe)
 // before the child has reset the dispositions. An exec error comes back
 // through a close-on-exec pipe.
-Spawned spawn(const std::string& file, char* const argv[], char* const envp[], const rlimit* nofile) {
+Spawned spawn(const std::string& file, char* const argv[], char* const envp[], const rlimit* nofile,
+              const std::vector<int>& inherited) {
   std::vector<std::string> candidates = exec_candidates(file);
   std::vector<char*> paths = pointers(candidates);
+  // execvp's fallback for a file the kernel will not execute (ENOEXEC: a
+  // script without "#!"): /bin/sh FILE ARGS...; prepared here, FILE set in the child.
+  std::vector<char*> sh_argv{const_cast<char*>("sh"), nullptr};
+  for (char* const* a = argv + 1; *a != nullptr; ++a) {
+    sh_argv.push_back(*a);
+  }
+  sh_argv.push_back(nullptr);
   int report[2];
   if (::pipe2(report, O_CLOEXEC) != 0) {
     return {-1, errno};
   }
+  // Kept open in the child: what the caller passed in, and the report pipe
+  // (close-on-exec: it closes when the exec succeeds).
+  std::vector<int> keep(inherited);
+  keep.insert(std::upper_bound(keep.begin(), keep.end(), report[1]), report[1]);
+  rlimit lim{};
+  const int fd_limit = ::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < static_cast<rlim_t>(INT_MAX)
+                           ? static_cast<int>(lim.rlim_cur)
+                           : 1 << 20;
   sigset_t all;
   sigfillset(&all);
   sigset_t previous;
@@ -167,6 +265,7 @@ Spawned spawn(const std::string& file, char* const argv[], char* const envp[], c
 #if defined(__linux__)
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);
 #endif
+    close_fds_except(keep.data(), keep.size(), fd_limit);  // the proxy's sockets are not CMD's
     if (nofile != nullptr) {
       ::setrlimit(RLIMIT_NOFILE, nofile);  // lowering is always allowed
     }
@@ -184,6 +283,12 @@ Spawned spawn(const std::string& file, char* const argv[], char* const envp[], c
     for (char* const* p = paths.data(); *p != nullptr; ++p) {
       ::execve(*p, argv, envp);
       err = errno;
+      if (err == ENOEXEC) {
+        sh_argv[1] = *p;
+        ::execve("/bin/sh", sh_argv.data(), envp);
+        err = errno;
+        break;
+      }
       if (err == EACCES) {
         denied = true;
       } else if (err != ENOENT && err != ENOTDIR) {
@@ -235,6 +340,7 @@ struct Supervisor::State {
   // its own soft limit afterwards (app/daemon.cc); CMD gets this one back.
   rlimit nofile{};
   bool have_nofile = false;
+  std::vector<int> inherited_fds;  // passed on to CMD (inheritable_fds())
   int read_fd = -1;
   int write_fd = -1;
   struct sigaction previous[kNumHandled] = {};
@@ -257,6 +363,7 @@ Result<std::unique_ptr<Supervisor>> Supervisor::create(Options opts) {
   std::unique_ptr<Supervisor> sup(new Supervisor(std::move(opts)));
   State& st = *sup->state_;
   st.have_nofile = ::getrlimit(RLIMIT_NOFILE, &st.nofile) == 0;
+  st.inherited_fds = inheritable_fds();
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) {
     return fail(Errc::kInternal, std::string("supervisor: pipe2 failed: ") + std::strerror(errno));
@@ -318,6 +425,16 @@ int Supervisor::run(const ChildSpec& spec) {
     opts_.report(prog + ": no command given");
     return 127;
   }
+  // Signals other than the termination ones that came before CMD existed
+  // were for nobody: replaying them would hit CMD before it could set up
+  // its handlers (SIGUSR1's default action ends it). The termination ones
+  // (and stop requests) are in g_term_signal / stop_signal.
+  for (const int signo : drain_signals(st.read_fd)) {
+    if (!is_termination(signo)) {
+      opts_.report(prog + ": " + signal_name(signo) + " received before " + spec.argv[0] +
+                   " started; not passed on");
+    }
+  }
   if (const int early = g_term_signal.load() != 0 ? g_term_signal.load() : st.stop_signal.load(); early != 0) {
     opts_.report(prog + ": not starting " + spec.argv[0] + ": received " + signal_name(early));
     return 128 + early;
@@ -330,7 +447,8 @@ int Supervisor::run(const ChildSpec& spec) {
   std::vector<char*> argv = pointers(args);
   std::vector<char*> envp = pointers(env);
 
-  const Spawned spawned = spawn(args[0], argv.data(), envp.data(), st.have_nofile ? &st.nofile : nullptr);
+  const Spawned spawned = spawn(args[0], argv.data(), envp.data(), st.have_nofile ? &st.nofile : nullptr,
+                                st.inherited_fds);
   if (spawned.pid < 0) {
     const int err = spawned.error;
     const bool not_found = err == ENOENT || err == ENOTDIR;
@@ -369,8 +487,9 @@ int Supervisor::run(const ChildSpec& spec) {
         } else if (signo == SIGCHLD) {
           // handled by the reaping below
         } else {
-          // A terminal's ^C went to the whole foreground group: CMD has it.
-          const bool cmd_has_it = signo == SIGINT && kind == kFromKernel && ::getpgid(pid) == own_group;
+          // A terminal's ^C or ^\ went to the whole foreground group: CMD has it.
+          const bool cmd_has_it =
+              (signo == SIGINT || signo == SIGQUIT) && kind == kFromKernel && ::getpgid(pid) == own_group;
           if (!cmd_has_it) {
             ::kill(pid, signo);
           }

@@ -5,6 +5,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <sys/wait.h>
 #if defined(__linux__)
 #include <sys/prctl.h>
@@ -18,6 +19,7 @@
 #include <functional>
 #include <fstream>
 #include <mutex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -167,6 +169,51 @@ TEST(ExecFailure, EmptyArgv) {
   EXPECT_THAT(cap.lines, ::testing::ElementsAre("kms-proxy: no command given"));
 }
 
+TEST(ExecFailure, EmptyCommandNameIsNotFound) {
+  Captured cap;
+  EXPECT_EQ(run_child({{""}, {}, {}}, cap.options()), 127);  // was 126: PATH's directories gave EACCES
+  EXPECT_THAT(cap.lines, ::testing::ElementsAre("kms-proxy: : command not found"));
+}
+
+TEST(Exec, ScriptWithoutShebangRunsUnderBinSh) {
+  TempDir dir;
+  const std::string script = dir.file("no-shebang");
+  std::ofstream(script) << "printf '%s' \"$1\" > \"$OUT\"\nexit 3\n";
+  std::filesystem::permissions(script, std::filesystem::perms::owner_all);
+  ChildSpec spec;
+  spec.argv = {script, "arg one"};
+  spec.env = {{"OUT", dir.file("out")}};
+  Captured cap;
+  EXPECT_EQ(run_child(spec, cap.options()), 3);  // as execvp and a shell do (was 126, ENOEXEC)
+  EXPECT_EQ(read_file(dir.file("out")), "arg one");
+}
+
+TEST(Descriptors, ChildGetsInheritedOnesNotTheProcessOwn) {
+  TempDir dir;
+  // Open before the supervisor exists, without close-on-exec: "passed in by
+  // the caller". Opened after it: the proxy's own (Asio's sockets have no
+  // close-on-exec), which CMD must not hold.
+  const int inherited = ::open("/dev/null", O_RDONLY);
+  ASSERT_GE(inherited, 3);
+  auto sup = make();
+  ASSERT_TRUE(sup);
+  const int own = ::open("/dev/null", O_RDONLY);
+  ASSERT_GE(own, 3);
+  ChildSpec spec;
+  spec.argv = {"/bin/sh", "-c", "ls /proc/self/fd > \"$OUT\""};
+  spec.env = {{"OUT", dir.file("fds")}};
+  EXPECT_EQ(sup->run(spec), 0);
+  std::set<int> fds;
+  std::istringstream in(read_file(dir.file("fds")));
+  for (int fd = 0; in >> fd;) {
+    fds.insert(fd);
+  }
+  EXPECT_TRUE(fds.count(inherited)) << read_file(dir.file("fds"));
+  EXPECT_FALSE(fds.count(own)) << read_file(dir.file("fds"));
+  ::close(own);
+  ::close(inherited);
+}
+
 TEST(Environment, ChildSeesAdditionsOverridesAndRemovals) {
   TempDir dir;
   ASSERT_EQ(::setenv("KP_SUP_INHERITED", "kept", 1), 0);
@@ -271,6 +318,21 @@ TEST(Signals, TerminationBeforeRunDoesNotStartChild) {
   spec.env = {{"OUT", dir.file("started")}};
   EXPECT_EQ(sup->run(spec), 143);
   EXPECT_FALSE(std::filesystem::exists(dir.file("started")));
+}
+
+TEST(Signals, OtherSignalsBeforeRunAreNotReplayedToTheChild) {
+  TempDir dir;
+  Captured cap;
+  auto sup = make(cap.options());
+  ASSERT_TRUE(sup);
+  ASSERT_EQ(::kill(::getpid(), SIGUSR1), 0);  // during the proxy's start: for nobody
+  ChildSpec spec;
+  // Replayed, SIGUSR1 would kill this child before its sleep ends (138).
+  spec.argv = {"/bin/sh", "-c", "sleep 0.3; : > \"$OUT\""};
+  spec.env = {{"OUT", dir.file("done")}};
+  EXPECT_EQ(sup->run(spec), 0);
+  EXPECT_TRUE(std::filesystem::exists(dir.file("done")));
+  EXPECT_THAT(cap.lines, ::testing::ElementsAre("kms-proxy: SIGUSR1 received before /bin/sh started; not passed on"));
 }
 
 TEST(Signals, HandlersRestoredAfterwards) {

@@ -202,6 +202,86 @@ class RunTest(h.TempDirTestCase):
         self.assertIn(f"cannot bind 127.0.0.1:{busy_metrics}", r.stderr)
         self.assertFalse(os.path.exists(self.marker))
 
+    def test_command_words_reach_the_command_verbatim(self):
+        # CLI11 read "[a,b]" as a list: CMD got "a" and "b" ("[ -e f ]" broke sh).
+        words = ["[%s]", "[a,b]", "[]", '["x"]', "a,b", "--", "--port", "-x", "'q'"]
+        script = "import json, sys; print(json.dumps(sys.argv[1:]))"
+        for sep in (["--"], []):  # `run [options] -- CMD ...` and `run [options] CMD ...`
+            with self.subTest(sep=sep):
+                r = kp("run", "--attestation", "none", "--port", "0",
+                       "--endpoint", "us-east-1=http://127.0.0.1:9", *sep,
+                       sys.executable, "-c", script, *words, env=clean_env())
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertEqual(json.loads(r.stdout.strip().splitlines()[-1]), words)
+
+    def test_the_command_does_not_hold_the_proxy_sockets(self):
+        # Asio opens sockets without close-on-exec: CMD held the listener,
+        # and a daemon it left behind kept the port bound after run ended.
+        script = ("import os, json; fds = {}\n"
+                  "for fd in os.listdir('/proc/self/fd'):\n"
+                  "    try: fds[fd] = os.readlink('/proc/self/fd/' + fd)\n"
+                  "    except OSError: pass\n"
+                  "print(json.dumps(fds))")
+        r = kp("run", "--attestation", "none", "--port", "0", "--metrics-listen", "127.0.0.1:0", "--",
+               sys.executable, "-c", script, env=clean_env())
+        self.assertEqual(r.returncode, 0, r.stderr)
+        fds = json.loads(r.stdout.strip().splitlines()[-1])
+        self.assertFalse([t for t in fds.values() if t.startswith("socket:")], fds)
+
+    def test_a_terminal_quit_reaches_the_command_once(self):
+        # ^C and ^\ go to the whole foreground process group, CMD included:
+        # the proxy must not pass them on a second time (^\ was).
+        import pty
+        counter = os.path.join(self.tmp, "counter.py")
+        ready = os.path.join(self.tmp, "ready")
+        with open(counter, "w") as f:
+            f.write("import signal, sys, time, os\n"
+                    "seen = []\n"
+                    "for s in (signal.SIGINT, signal.SIGQUIT):\n"
+                    "    signal.signal(s, lambda n, _: seen.append(signal.Signals(n).name))\n"
+                    "open(sys.argv[1], 'w').close()\n"
+                    "end = time.monotonic() + 2.0\n"
+                    "while time.monotonic() < end: time.sleep(0.02)\n"
+                    "print('SEEN', ','.join(seen), flush=True)\n")
+        pid, fd = pty.fork()
+        if pid == 0:
+            try:
+                os.execve(KMS_PROXY, [KMS_PROXY, "run", "--attestation", "none", "--port", "0", "--log-level", "warn",
+                                      "--", sys.executable, counter, ready], clean_env())
+            finally:
+                os._exit(127)
+        out = b""
+        try:
+            deadline = time.monotonic() + 30
+            while not os.path.exists(ready) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.assertTrue(os.path.exists(ready), "the command did not start")
+            os.write(fd, b"\x03")  # ^C
+            time.sleep(0.2)
+            os.write(fd, b"\x1c")  # ^\
+            deadline = time.monotonic() + 30
+            import select
+            while time.monotonic() < deadline:
+                r, _, _ = select.select([fd], [], [], 0.5)
+                if r:
+                    try:
+                        chunk = os.read(fd, 4096)
+                    except OSError:
+                        break
+                    if not chunk:
+                        break
+                    out += chunk
+        finally:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            os.waitpid(pid, 0)
+            os.close(fd)
+        m = re.search(rb"SEEN ([A-Z,]*)", out)
+        self.assertIsNotNone(m, out)
+        self.assertEqual(m.group(1).decode().split(","), ["SIGINT", "SIGQUIT"], out)
+
     def test_usage_errors(self):
         r = kp("run", "--attestation", "none", env=clean_env())
         self.assertEqual(r.returncode, 2)
