@@ -445,6 +445,11 @@ int policy_check(const PolicyCheckFlags& f) {
     std::cerr << "policy-check: " << pol.error().message << "\n";
     return 2;
   }
+  if (auto attachable = policy::check_attachable(*text); !attachable) {
+    std::cerr << "policy-check: KMS would refuse this policy document (PutKeyPolicy): "
+              << attachable.error().message << "\n";
+    return 2;
+  }
   const auto pcrs = read_measurements(f);
   if (!pcrs) {
     return 2;

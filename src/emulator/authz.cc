@@ -14,10 +14,6 @@ namespace kp::emulator {
 
 namespace {
 
-// KMS's quota on a key policy document ("Key policy document size: 32 KB"),
-// below the API model's 131072-character limit.
-constexpr std::size_t kKeyPolicyQuotaBytes = 32768;
-
 policy::KeyFacts facts_of(const KeyRecord& key) {
   policy::KeyFacts f;
   f.arn = key.arn();
@@ -67,10 +63,8 @@ Result<void> authorize(const KeyRecord& key, std::string_view action, const Call
 }
 
 Result<void> check_policy_document(std::string_view policy_text) {
-  if (policy_text.size() > kKeyPolicyQuotaBytes) {
-    return fail(Errc::kLimitExceeded, "The key policy is " + std::to_string(policy_text.size()) +
-                                          " bytes; the maximum key policy size is " +
-                                          std::to_string(kKeyPolicyQuotaBytes) + " bytes.");
+  if (auto ok = policy::check_attachable(policy_text); !ok) {
+    return ok.error();
   }
   auto p = policy::parse_policy(policy_text);
   if (!p) {

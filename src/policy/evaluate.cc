@@ -77,6 +77,63 @@ bool principal_matches(const Principal& p, const RequestContext& ctx) {
   return false;
 }
 
+// The principals a request is made by, for NotPrincipal: the caller, plus
+// for an STS assumed-role session its role, plus (unless the caller is the
+// account itself) its account. IAM evaluates NotPrincipal against each of
+// them: a Deny with NotPrincipal spares a session only if it lists the
+// session, the role and the account (IAM User Guide, "NotPrincipal": "you
+// must also specify the account ARN ... the role ARN and the session").
+std::vector<std::string> caller_identities(const RequestContext& ctx) {
+  std::vector<std::string> out{ctx.principal_arn};
+  const auto arn = parse_arn(ctx.principal_arn);
+  if (!arn || arn->account.empty()) {
+    return out;  // a service principal, or a name: just itself
+  }
+  const std::string prefix = "arn:" + std::string(arn->partition) + ":iam::" + std::string(arn->account) + ":";
+  if (arn->service == "sts" && arn->resource.rfind("assumed-role/", 0) == 0) {
+    const std::string_view rest = arn->resource.substr(13);
+    out.push_back(prefix + "role/" + std::string(rest.substr(0, rest.find('/'))));
+  }
+  if (!(arn->service == "iam" && arn->resource == "root")) {
+    out.push_back(prefix + "root");
+  }
+  return out;
+}
+
+// Does the Principal element name `identity` itself (an account also as its
+// 12-digit id)? No wildcards and no "account covers its principals" here.
+bool names_exactly(const Principal& p, std::string_view identity) {
+  for (const auto* list : {&p.aws, &p.service, &p.federated, &p.canonical_user}) {
+    for (const auto& name : *list) {
+      if (name == identity) {
+        return true;
+      }
+    }
+  }
+  if (const auto arn = parse_arn(identity); arn && arn->service == "iam" && arn->resource == "root") {
+    for (const auto& name : p.aws) {
+      if (is_account_id(name) && name == arn->account) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+// NotPrincipal: the statement leaves out the caller only when it names every
+// principal the request is made by.
+bool not_principal_excludes(const Principal& p, const RequestContext& ctx) {
+  if (p.everyone) {
+    return true;
+  }
+  for (const auto& identity : caller_identities(ctx)) {
+    if (!names_exactly(p, identity)) {
+      return false;
+    }
+  }
+  return true;
+}
+
 bool action_applies(const Statement& st, std::string_view action) {
   bool any = false;
   for (const auto& pattern : st.actions) {
@@ -294,8 +351,9 @@ Decision evaluate(const Policy& policy, const RequestContext& ctx) {
     if (!st.effective()) {
       continue;
     }
-    if (!action_applies(st, ctx.action) || principal_matches(st.principal, ctx) == st.not_principal ||
-        !resource_applies(st, ctx.resource)) {
+    const bool principal_applies =
+        st.not_principal ? !not_principal_excludes(st.principal, ctx) : principal_matches(st.principal, ctx);
+    if (!action_applies(st, ctx.action) || !principal_applies || !resource_applies(st, ctx.resource)) {
       continue;
     }
     // Evaluate every condition (no short-circuit) so policy-check can show all failures.

@@ -1,11 +1,16 @@
 // Key policy document parsing and validation (policy.h).
+#include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
 #include <array>
 #include <cctype>
+#include <charconv>
+#include <cmath>
+#include <set>
 #include <string>
+#include <unordered_set>
 
 #include "policy/match.h"
 #include "policy/policy.h"
@@ -34,6 +39,89 @@ bool ends_with_ci(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && ascii_iequals(s.substr(s.size() - suffix.size()), suffix);
 }
 
+// Finds the first key repeated within one object, anywhere in a document
+// (Boost.JSON's DOM keeps the last one silently, so a statement with
+// "Effect":"Deny","Effect":"Allow" would read as an Allow; KMS refuses such
+// a document). SAX, no DOM.
+class DuplicateKeyScan {
+ public:
+  static constexpr std::size_t max_array_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_object_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_string_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_key_size = static_cast<std::size_t>(-1);
+
+  std::optional<std::string> duplicate;
+
+  bool on_document_begin(json::error_code&) { return true; }
+  bool on_document_end(json::error_code&) { return true; }
+  bool on_array_begin(json::error_code&) {
+    frames_.emplace_back();
+    return true;
+  }
+  bool on_array_end(std::size_t, json::error_code&) {
+    frames_.pop_back();
+    return true;
+  }
+  bool on_object_begin(json::error_code&) {
+    frames_.emplace_back();
+    return true;
+  }
+  bool on_object_end(std::size_t, json::error_code&) {
+    frames_.pop_back();
+    return true;
+  }
+  bool on_key_part(json::string_view s, std::size_t, json::error_code&) {
+    key_.append(s.data(), s.size());
+    return true;
+  }
+  bool on_key(json::string_view s, std::size_t, json::error_code&) {
+    key_.append(s.data(), s.size());
+    if (!frames_.empty() && !frames_.back().insert(key_).second && !duplicate) {
+      duplicate = key_;
+    }
+    key_.clear();
+    return true;
+  }
+  bool on_string_part(json::string_view, std::size_t, json::error_code&) { return true; }
+  bool on_string(json::string_view, std::size_t, json::error_code&) { return true; }
+  bool on_number_part(json::string_view, json::error_code&) { return true; }
+  bool on_int64(std::int64_t, json::string_view, json::error_code&) { return true; }
+  bool on_uint64(std::uint64_t, json::string_view, json::error_code&) { return true; }
+  bool on_double(double, json::string_view, json::error_code&) { return true; }
+  bool on_bool(bool, json::error_code&) { return true; }
+  bool on_null(json::error_code&) { return true; }
+  bool on_comment_part(json::string_view, json::error_code&) { return true; }
+  bool on_comment(json::string_view, json::error_code&) { return true; }
+
+ private:
+  std::vector<std::unordered_set<std::string>> frames_;  // keys seen per open object (empty for arrays)
+  std::string key_;
+};
+
+// The first key repeated inside one object of `text` (valid JSON), if any.
+std::optional<std::string> duplicate_key(std::string_view text) {
+  json::basic_parser<DuplicateKeyScan> parser{json::parse_options{}};
+  json::error_code ec;
+  parser.write_some(false, text.data(), text.size(), ec);
+  return ec ? std::nullopt : parser.handler().duplicate;
+}
+
+// A JSON number as policy text. Integers print as written; a fraction or an
+// exponent in its shortest round-trip form ("1.5", not Boost's "1.5E0"), so
+// a condition value 1.5 compares equal to the request's "1.5".
+std::string number_text(const json::value& v) {
+  if (!v.is_double()) {
+    return json::serialize(v);
+  }
+  const double d = v.get_double();
+  if (!std::isfinite(d)) {
+    return json::serialize(v);
+  }
+  std::array<char, 64> buf{};
+  const auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), d);
+  return ec == std::errc{} ? std::string(buf.data(), end) : json::serialize(v);
+}
+
 // A JSON scalar as policy text: strings as-is, booleans/numbers in JSON form.
 std::optional<std::string> scalar_text(const json::value& v, bool strings_only) {
   if (v.is_string()) {
@@ -46,7 +134,7 @@ std::optional<std::string> scalar_text(const json::value& v, bool strings_only) 
     return v.get_bool() ? "true" : "false";
   }
   if (v.is_number()) {
-    return json::serialize(v);
+    return number_text(v);
   }
   return std::nullopt;
 }
@@ -378,6 +466,34 @@ Result<Statement> parse_statement(const json::value& v, std::size_t index) {
 
 }  // namespace
 
+Result<void> check_attachable(std::string_view text) {
+  if (text.size() > kKeyPolicyQuotaBytes) {
+    return Error(Errc::kLimitExceeded, "The key policy is " + std::to_string(text.size()) +
+                                           " bytes; the maximum key policy size is " +
+                                           std::to_string(kKeyPolicyQuotaBytes) + " bytes.");
+  }
+  // UTF-8 decoding of what may appear: ASCII, and U+0080..U+00FF as two bytes
+  // (0xC2 or 0xC3, then a continuation byte).
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c == '\t' || c == '\n' || c == '\r' || (c >= 0x20 && c < 0x7f)) {
+      continue;
+    }
+    if (c == 0x7f) {
+      continue;  // DEL is inside \u0020-\u00FF
+    }
+    if ((c == 0xc2 || c == 0xc3) && i + 1 < text.size() &&
+        (static_cast<unsigned char>(text[i + 1]) & 0xc0) == 0x80) {
+      ++i;
+      continue;
+    }
+    return Error(Errc::kValidation, "The key policy contains a character KMS does not accept at byte " +
+                                        std::to_string(i) +
+                                        " (allowed: tab, LF, CR and U+0020 to U+00FF)");
+  }
+  return {};
+}
+
 Result<Policy> parse_policy(std::string_view text) {
   if (text.size() > kMaxPolicyBytes) {
     return malformed("document is " + std::to_string(text.size()) + " bytes; the maximum is " +
@@ -390,6 +506,9 @@ Result<Policy> parse_policy(std::string_view text) {
   }
   if (!doc.is_object()) {
     return malformed("the document must be a JSON object");
+  }
+  if (const auto dup = duplicate_key(text)) {
+    return malformed("the element \"" + *dup + "\" appears twice in one object (KMS refuses duplicate elements)");
   }
   Policy policy;
   policy.version = "2008-10-17";
@@ -434,6 +553,13 @@ Result<Policy> parse_policy(std::string_view text) {
     }
   } else {
     return malformed("Statement must be an object or an array of objects");
+  }
+  std::set<std::string_view> sids;
+  for (std::size_t i = 0; i < policy.statements.size(); ++i) {
+    const std::string& sid = policy.statements[i].sid;
+    if (!sid.empty() && !sids.insert(sid).second) {
+      return malformed(statement_label(i, sid) + ": another statement has the same Sid (Sids must be unique)");
+    }
   }
   return policy;
 }

@@ -37,6 +37,10 @@
 //    account (the emulator has no IAM policies, so "delegate to IAM" is taken
 //    as allowed); a role ARN also matches that role's STS assumed-role
 //    sessions; other ARNs and Service/Federated/CanonicalUser names match exactly.
+//  * NotPrincipal: the statement applies unless it names every principal the
+//    request is made by, each exactly: an IAM user and its account; an
+//    assumed-role session, its role and its account (IAM User Guide,
+//    "NotPrincipal"); an account listed alone does not spare its users.
 //  * Typed operators (policy/typed_values.h): a policy value that is not a
 //    number / date / address / base64 is a parse error (a clear error beats a
 //    silently wrong decision); a request value that is not one matches no
@@ -133,6 +137,16 @@ struct Policy {
   std::string id;
   std::vector<Statement> statements;
 };
+
+/// KMS's quota on one key policy document ("Key policy document size: 32 KB"),
+/// below the API model's 131072-character limit on the parameter.
+inline constexpr std::size_t kKeyPolicyQuotaBytes = 32768;
+
+/// What PutKeyPolicy and CreateKey check of a document besides its grammar:
+/// at most kKeyPolicyQuotaBytes (Errc::kLimitExceeded), and only tab, LF, CR
+/// and U+0020..U+00FF, in UTF-8 (Errc::kValidation): the characters the KMS
+/// API reference allows in a key policy.
+Result<void> check_attachable(std::string_view text);
 
 /// Parses and validates a key policy document. Errc::kMalformedPolicy naming
 /// what is wrong (like KMS's MalformedPolicyDocumentException).

@@ -385,6 +385,50 @@ TEST(Statements, ActionsWildcardsAndNotAction) {
   }
 }
 
+// NotPrincipal is not "Principal negated": a Deny with NotPrincipal spares
+// the caller only if it names every principal the request is made by (an
+// account listed alone spared all its users and roles).
+TEST(Statements, NotPrincipalSparesOnlyACallerNamedWithItsRoleAndAccount) {
+  constexpr const char* kAlice = "arn:aws:iam::111122223333:user/alice";
+  constexpr const char* kSession = "arn:aws:sts::111122223333:assumed-role/app/i-0abc";
+  struct Row {
+    const char* not_principal;  // JSON
+    const char* caller;
+    bool spared;
+  };
+  const Row rows[] = {
+      {R"({"AWS":"arn:aws:iam::111122223333:root"})", kAlice, false},
+      {R"({"AWS":"111122223333"})", kAlice, false},
+      {R"({"AWS":"arn:aws:iam::111122223333:user/alice"})", kAlice, false},
+      {R"({"AWS":["arn:aws:iam::111122223333:user/alice","arn:aws:iam::111122223333:root"]})", kAlice, true},
+      {R"({"AWS":["arn:aws:iam::111122223333:user/alice","111122223333"]})", kAlice, true},
+      {R"({"AWS":["arn:aws:iam::111122223333:user/bob","111122223333"]})", kAlice, false},
+      {R"({"AWS":"arn:aws:iam::111122223333:root"})", "arn:aws:iam::111122223333:root", true},
+      {R"({"AWS":["arn:aws:iam::111122223333:role/app","arn:aws:iam::111122223333:root"]})", kSession, false},
+      {R"({"AWS":[")" "arn:aws:sts::111122223333:assumed-role/app/i-0abc\",\"arn:aws:iam::111122223333:root\"]}",
+       kSession, false},
+      {R"({"AWS":[")" "arn:aws:sts::111122223333:assumed-role/app/i-0abc\",\"arn:aws:iam::111122223333:role/app\","
+       "\"111122223333\"]}",
+       kSession, true},
+      {R"("*")", kAlice, true},
+      {R"({"Service":"ec2.amazonaws.com"})", "ec2.amazonaws.com", true},
+      {R"({"Service":"ec2.amazonaws.com"})", kAlice, false},
+  };
+  for (const auto& row : rows) {
+    const Policy p = parse_ok(std::string(R"({"Statement":[)"
+                                          R"({"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"},)"
+                                          R"({"Effect":"Deny","NotPrincipal":)") +
+                              row.not_principal + R"(,"Action":"kms:Decrypt","Resource":"*"}]})");
+    EXPECT_EQ(evaluate(p, ctx("kms:Decrypt", row.caller)).allowed, row.spared)
+        << "NotPrincipal " << row.not_principal << " vs " << row.caller;
+    // With Allow, the same rule decides whom the statement grants to.
+    const Policy a = parse_ok(std::string(R"({"Statement":[{"Effect":"Allow","NotPrincipal":)") +
+                              row.not_principal + R"(,"Action":"kms:Decrypt","Resource":"*"}]})");
+    EXPECT_EQ(evaluate(a, ctx("kms:Decrypt", row.caller)).allowed, !row.spared)
+        << "Allow NotPrincipal " << row.not_principal << " vs " << row.caller;
+  }
+}
+
 TEST(Statements, PrincipalForms) {
   struct Row {
     const char* principal;  // JSON
@@ -415,9 +459,6 @@ TEST(Statements, PrincipalForms) {
     const Policy p = parse_ok(std::string(R"({"Statement":[{"Effect":"Allow","Principal":)") + row.principal +
                               R"(,"Action":"kms:Decrypt","Resource":"*"}]})");
     EXPECT_EQ(evaluate(p, ctx("kms:Decrypt", row.caller)).allowed, row.match) << row.principal << " vs " << row.caller;
-    const Policy n = parse_ok(std::string(R"({"Statement":[{"Effect":"Allow","NotPrincipal":)") + row.principal +
-                              R"(,"Action":"kms:Decrypt","Resource":"*"}]})");
-    EXPECT_EQ(evaluate(n, ctx("kms:Decrypt", row.caller)).allowed, !row.match) << "NotPrincipal " << row.principal;
   }
   // The caller account may be given explicitly instead of derived from the ARN.
   const Policy acct = parse_ok(R"({"Statement":{"Effect":"Allow","Principal":{"AWS":"111122223333"},)"
@@ -536,6 +577,17 @@ TEST(Parse, RejectsMalformedPolicies) {
       {R"({"Statement":[]})", "empty array"},
       {R"({"Statement":"x"})", "Statement must be an object"},
       {R"({"Foo":1,"Statement":[]})", "unknown top-level element \"Foo\""},
+      // Boost.JSON keeps the last of two equal keys: the Deny read as an Allow.
+      {R"({"Statement":[{"Effect":"Deny","Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}]})",
+       "the element \"Effect\" appears twice in one object"},
+      {R"({"Statement":[{"Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"*"}],"Statement":[]})",
+       "the element \"Statement\" appears twice"},
+      {R"({"Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*","Condition":)"
+       R"({"StringEquals":{"kms:RecipientAttestation:PCR0":"a","kms:RecipientAttestation:PCR0":"b"}}}]})",
+       "the element \"kms:RecipientAttestation:PCR0\" appears twice"},
+      {R"({"Statement":[{"Sid":"A","Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"},)"
+       R"({"Sid":"A","Effect":"Deny","Principal":"*","Action":"kms:Decrypt","Resource":"*"}]})",
+       "Statement 1 (\"A\"): another statement has the same Sid"},
       {R"({"Statement":[{"Principal":"*","Action":"kms:*","Resource":"*"}]})", "Statement 0 has no Effect"},
       {R"({"Statement":[{"Effect":"allow","Principal":"*","Action":"kms:*","Resource":"*"}]})",
        "Effect must be \"Allow\" or \"Deny\""},
@@ -594,6 +646,29 @@ TEST(Parse, RejectsMalformedPolicies) {
     EXPECT_NE(p.error().message.find(needle), std::string::npos) << json << "\n -> " << p.error().message;
     EXPECT_EQ(p.error().message.rfind("policy: ", 0), 0u) << p.error().message;
   }
+}
+
+TEST(Parse, NumbersInConditionsKeepTheirWrittenForm) {
+  const Policy p = parse_ok(R"({"Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*",)"
+                            R"("Condition":{"StringEquals":{"kms:EncryptionContext:v":[1.5, 7, 0.25]}}}]})");
+  EXPECT_EQ(p.statements[0].conditions[0].values, (std::vector<std::string>{"1.5", "7", "0.25"}));  // not "1.5E0"
+}
+
+TEST(Parse, AttachableDocumentsFollowKmsQuotaAndCharacterSet) {
+  const std::string small = R"({"Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}]})";
+  EXPECT_TRUE(check_attachable(small));
+  EXPECT_TRUE(check_attachable("{\"Id\":\"caf\xc3\xa9\t\xc2\xa0\"}"));  // U+00E9, U+00A0: Latin-1
+  const auto cjk = check_attachable("{\"Id\":\"\xe4\xb8\xad\"}");       // U+4E2D
+  ASSERT_FALSE(cjk);
+  EXPECT_EQ(cjk.error().code, Errc::kValidation);
+  EXPECT_FALSE(check_attachable(std::string("{\"Id\":\"\x01\"}")));
+  EXPECT_FALSE(check_attachable("{\"Id\":\"\xc3\"}"));  // truncated UTF-8
+  std::string big = small;
+  big.insert(1, "\"Id\":\"" + std::string(kKeyPolicyQuotaBytes, 'x') + "\",");
+  const auto over = check_attachable(big);
+  ASSERT_FALSE(over);
+  EXPECT_EQ(over.error().code, Errc::kLimitExceeded);
+  EXPECT_TRUE(parse_policy(big));  // the grammar allows it: only attaching it fails
 }
 
 TEST(Context, DefaultKeysFromThePrincipal) {
