@@ -1,5 +1,7 @@
 // Key policy evaluation (policy.h), plus KMS's default policy and messages.
+#include <algorithm>
 #include <array>
+#include <optional>
 #include <string>
 
 #include "base/encoding.h"
@@ -182,6 +184,136 @@ std::vector<std::string> lookup(const RequestContext& ctx, std::string_view key)
   return out;
 }
 
+std::string_view trim_blanks(std::string_view s) {
+  while (!s.empty() && s.front() == ' ') {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && s.back() == ' ') {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+// Appends `v`; in a pattern, with '*' and '?' made literal.
+void append_literal(std::string& out, std::string_view v, bool pattern) {
+  for (const char ch : v) {
+    if (pattern && (ch == '*' || ch == '?')) {
+      out.push_back(kLiteralNext);
+    }
+    out.push_back(ch);
+  }
+}
+
+// The text of a default value 'like this' ('' is one quote); nullopt if malformed.
+std::optional<std::string> quoted_default(std::string_view d) {
+  if (d.size() < 2 || d.front() != '\'' || d.back() != '\'') {
+    return std::nullopt;
+  }
+  std::string out;
+  for (std::size_t k = 1; k + 1 < d.size(); ++k) {
+    if (d[k] == '\'') {
+      if (k + 2 < d.size() && d[k + 1] == '\'') {
+        ++k;
+      } else {
+        return std::nullopt;
+      }
+    }
+    out.push_back(d[k]);
+  }
+  return out;
+}
+
+// Policy variables (IAM User Guide, "IAM policy elements: Variables and
+// tags"), for Version 2012-10-17 documents: ${key} becomes the request's
+// value of that condition key (names case-insensitive), ${key, 'default'}
+// the default when the key has no single value, ${*} ${?} ${$} those
+// characters, literally. One pass. nullopt when a variable does not resolve
+// (its key absent or multi-valued without a default, or malformed): the
+// condition then does not hold, as AWS's "the entire statement may be
+// invalid" has it.
+std::optional<std::string> resolve_variables(std::string_view v, const RequestContext& ctx, bool pattern) {
+  std::string out;
+  std::size_t i = 0;
+  while (i < v.size()) {
+    if (v[i] != '$' || i + 1 >= v.size() || v[i + 1] != '{') {
+      out.push_back(v[i++]);
+      continue;
+    }
+    std::size_t j = i + 2;
+    bool quoted = false;
+    for (; j < v.size() && (quoted || v[j] != '}'); ++j) {
+      if (v[j] == '\'') {
+        quoted = !quoted;
+      }
+    }
+    if (j >= v.size()) {
+      return std::nullopt;  // "${" without its "}"
+    }
+    const std::string_view body = trim_blanks(v.substr(i + 2, j - i - 2));
+    i = j + 1;
+    if (body == "*" || body == "?" || body == "$") {
+      append_literal(out, body, pattern);
+      continue;
+    }
+    std::string_view key = body;
+    std::optional<std::string> fallback;
+    if (const auto comma = body.find(','); comma != std::string_view::npos) {
+      key = trim_blanks(body.substr(0, comma));
+      fallback = quoted_default(trim_blanks(body.substr(comma + 1)));
+      if (!fallback) {
+        return std::nullopt;
+      }
+    }
+    if (key.empty() || key.find(' ') != std::string_view::npos) {
+      return std::nullopt;
+    }
+    const auto values = lookup(ctx, key);
+    if (values.size() == 1) {
+      append_literal(out, values.front(), pattern);
+    } else if (fallback) {
+      append_literal(out, *fallback, pattern);
+    } else {
+      return std::nullopt;
+    }
+  }
+  return out;
+}
+
+// String and ARN operators take policy variables in their values.
+bool takes_variables(ConditionOp op) {
+  switch (op) {
+    case ConditionOp::kStringEquals:
+    case ConditionOp::kStringNotEquals:
+    case ConditionOp::kStringEqualsIgnoreCase:
+    case ConditionOp::kStringNotEqualsIgnoreCase:
+    case ConditionOp::kStringLike:
+    case ConditionOp::kStringNotLike:
+    case ConditionOp::kArnEquals:
+    case ConditionOp::kArnNotEquals:
+    case ConditionOp::kArnLike:
+    case ConditionOp::kArnNotLike:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// `c` with its policy variables resolved against `ctx` (nullopt: one did not
+// resolve).
+std::optional<Condition> with_variables(const Condition& c, const RequestContext& ctx) {
+  Condition out = c;
+  const bool pattern = c.op != ConditionOp::kStringEquals && c.op != ConditionOp::kStringNotEquals &&
+                       c.op != ConditionOp::kStringEqualsIgnoreCase && c.op != ConditionOp::kStringNotEqualsIgnoreCase;
+  for (auto& v : out.values) {
+    auto r = resolve_variables(v, ctx, pattern);
+    if (!r) {
+      return std::nullopt;
+    }
+    v = std::move(*r);
+  }
+  return out;
+}
+
 bool negated(ConditionOp op) {
   switch (op) {
     case ConditionOp::kStringNotEquals:
@@ -345,6 +477,7 @@ std::string join(const std::vector<std::string>& v, std::string_view sep) {
 
 Decision evaluate(const Policy& policy, const RequestContext& ctx) {
   Decision d;
+  const bool variables = policy.version == "2012-10-17";  // 2008-10-17 takes "${" literally
   std::optional<std::size_t> first_allow;
   for (std::size_t i = 0; i < policy.statements.size(); ++i) {
     const Statement& st = policy.statements[i];
@@ -360,7 +493,11 @@ Decision evaluate(const Policy& policy, const RequestContext& ctx) {
     std::vector<ConditionFailure> failures;
     for (const Condition& c : st.conditions) {
       std::vector<std::string> actual = lookup(ctx, c.key);
-      if (!condition_holds(c, actual)) {
+      const bool resolve = variables && takes_variables(c.op) &&
+                           std::any_of(c.values.begin(), c.values.end(),
+                                       [](const std::string& v) { return v.find("${") != std::string::npos; });
+      const std::optional<Condition> resolved = resolve ? with_variables(c, ctx) : std::nullopt;
+      if (resolve ? !(resolved && condition_holds(*resolved, actual)) : !condition_holds(c, actual)) {
         const bool present = !actual.empty();
         failures.push_back(ConditionFailure{c.op, c.operator_name, c.key, c.values, std::move(actual), present});
       }

@@ -65,7 +65,18 @@ bool wildcard_match(std::string_view pattern, std::string_view text, bool ignore
   std::size_t mark = 0;
   auto same = [ignore_case](char a, char b) { return ignore_case ? fold(a) == fold(b) : a == b; };
   while (t < text.size()) {
-    if (p < pattern.size() && pattern[p] == '*') {
+    if (p + 1 < pattern.size() && pattern[p] == kLiteralNext) {
+      if (same(pattern[p + 1], text[t])) {  // an escaped '*' or '?' (policy variables ${*}, ${?})
+        p += 2;
+        ++t;
+      } else if (star != std::string_view::npos) {
+        p = star + 1;
+        mark += char_length(text, mark);
+        t = mark;
+      } else {
+        return false;
+      }
+    } else if (p < pattern.size() && pattern[p] == '*') {
       star = p++;
       mark = t;
     } else if (p < pattern.size() && pattern[p] == '?') {

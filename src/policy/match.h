@@ -8,8 +8,15 @@
 
 namespace kp::policy {
 
+/// In a pattern, makes the next character literal: how a resolved policy
+/// variable (${*}, ${?}, or a request value put into a StringLike pattern)
+/// keeps its '*' and '?' from acting as wildcards. KMS refuses control
+/// characters in policy documents, so no written pattern contains it.
+inline constexpr char kLiteralNext = '\x01';
+
 /// IAM wildcard match: '*' = any run (also empty), '?' = exactly one character
-/// (a whole UTF-8 sequence). ASCII case folding when `ignore_case`.
+/// (a whole UTF-8 sequence); kLiteralNext escapes the next character. ASCII
+/// case folding when `ignore_case`.
 bool wildcard_match(std::string_view pattern, std::string_view text, bool ignore_case) noexcept;
 
 /// ArnEquals/ArnLike: each of the six colon-separated ARN components

@@ -46,7 +46,11 @@
 //    silently wrong decision); a request value that is not one matches no
 //    policy value. Numeric and Date order: NumericLessThan holds when the
 //    request's value is less than a policy value.
-//  * Not supported: policy variables (${...} are taken literally).
+//  * Policy variables (Version 2012-10-17 only; 2008-10-17 takes them
+//    literally) in String* and Arn* condition values: ${key} is the request's
+//    single value of that key, ${key, 'default'} the default otherwise, ${*}
+//    ${?} ${$} those characters taken literally. A variable that does not
+//    resolve makes its condition fail. Not in Resource elements.
 #pragma once
 
 #include <cstddef>

@@ -211,6 +211,48 @@ TEST(Conditions, TypedFailuresAreDescribedWithTheirRelation) {
   EXPECT_FALSE(is_negated(ConditionOp::kNumericLessThan));
 }
 
+// Policy variables (2012-10-17): a Deny naming ${aws:PrincipalAccount} was
+// read literally and never applied.
+TEST(Conditions, PolicyVariables) {
+  auto decide = [](const std::string& version, const std::string& op, const std::string& key,
+                   const std::string& value, RequestContext c) {
+    const Policy p = parse_ok(R"({"Version":")" + version + R"(","Statement":[{"Effect":"Allow","Principal":"*",)"
+                              R"("Action":"kms:*","Resource":"*","Condition":{")" + op + R"(":{")" + key +
+                              R"(":")" + value + R"("}}}]})");
+    return evaluate(p, c).allowed;
+  };
+  RequestContext c = ctx("kms:Decrypt", "arn:aws:iam::111122223333:role/parent");
+  c.keys["kms:EncryptionContext:owner"] = {"111122223333"};
+  c.keys["kms:EncryptionContext:pattern"] = {"a*b"};
+  const std::string arn_of_caller = "arn:aws:iam::${aws:PrincipalAccount}:role/parent";
+  EXPECT_TRUE(decide("2012-10-17", "ArnEquals", "aws:PrincipalArn", arn_of_caller, c));
+  EXPECT_FALSE(decide("2008-10-17", "ArnEquals", "aws:PrincipalArn", arn_of_caller, c));  // literal there
+  EXPECT_TRUE(decide("2012-10-17", "StringEquals", "kms:EncryptionContext:owner", "${AWS:principalaccount}", c));
+  // A key without a value: the default, else the condition fails.
+  EXPECT_TRUE(decide("2012-10-17", "StringEquals", "kms:EncryptionContext:owner", "${aws:username, '111122223333'}", c));
+  EXPECT_FALSE(decide("2012-10-17", "StringEquals", "kms:EncryptionContext:owner", "${aws:username}", c));
+  EXPECT_FALSE(decide("2012-10-17", "StringNotEquals", "kms:EncryptionContext:owner", "${aws:username}", c));
+  EXPECT_TRUE(decide("2012-10-17", "StringEquals", "kms:EncryptionContext:pattern", "a${*}b", c));
+  EXPECT_FALSE(decide("2012-10-17", "StringEquals", "kms:EncryptionContext:pattern", "${foo", c));  // malformed
+  // In a pattern ${*} and a substituted value are literal, the rest stays a wildcard.
+  RequestContext star = c;
+  star.keys["kms:EncryptionContext:pattern"] = {"axxb"};
+  EXPECT_FALSE(decide("2012-10-17", "StringLike", "kms:EncryptionContext:pattern", "a${*}b", star));
+  EXPECT_TRUE(decide("2012-10-17", "StringLike", "kms:EncryptionContext:pattern", "a${*}b", c));
+  EXPECT_TRUE(decide("2012-10-17", "StringLike", "kms:EncryptionContext:pattern", "a*b", star));
+  EXPECT_TRUE(decide("2012-10-17", "StringLike", "kms:EncryptionContext:pattern", "${aws:PrincipalAccount, 'x'}*", [&] {
+    RequestContext r = c;
+    r.keys["kms:EncryptionContext:pattern"] = {"111122223333-suffix"};
+    return r;
+  }()));
+  EXPECT_TRUE(decide("2012-10-17", "StringEquals", "kms:EncryptionContext:pattern", "${aws:none, 'a*b'}", c));
+  EXPECT_TRUE(decide("2012-10-17", "StringEquals", "kms:EncryptionContext:owner", "${aws:none, 'it''s'}", [&] {
+    RequestContext r = c;
+    r.keys["kms:EncryptionContext:owner"] = {"it's"};
+    return r;
+  }()));
+}
+
 TEST(Conditions, IfExists) {
   run_table("kms:RecipientAttestation:ImageSha384",
             {
