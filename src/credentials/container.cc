@@ -1,5 +1,9 @@
 #include "credentials/container.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
 #include <cerrno>
@@ -142,16 +146,35 @@ Result<std::string> ContainerCredentialsSource::authorization_value() const {
   }
   // Re-read on every fetch: EKS Pod Identity rotates the file. The file is
   // tiny and a fetch happens about once an hour, so reading it inline on the
-  // I/O thread is acceptable.
-  std::ifstream in(settings_.token_file, std::ios::binary);
-  if (!in) {
+  // I/O thread is acceptable for a regular file; anything else (a FIFO
+  // without a writer would block the thread, and with it every request on
+  // it) is refused without waiting.
+  const int fd = ::open(settings_.token_file.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
     return bad(name_ + ": cannot open AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE " +
                printable_excerpt(settings_.token_file, 256) + ": " + std::strerror(errno));
   }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return bad(name_ + ": AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE " + printable_excerpt(settings_.token_file, 256) +
+               " is not a regular file");
+  }
   std::string raw;
   raw.resize(kMaxTokenFile + 1);
-  in.read(raw.data(), static_cast<std::streamsize>(raw.size()));
-  raw.resize(static_cast<std::size_t>(in.gcount()));
+  std::size_t got = 0;
+  while (got < raw.size()) {
+    const ssize_t n = ::read(fd, raw.data() + got, raw.size() - got);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      break;
+    }
+    got += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  raw.resize(got);
   SecretBytes guard = SecretBytes::take(std::move(raw));  // wipes the file bytes on return
   if (guard.size() > kMaxTokenFile) {
     return bad(name_ + ": AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE is larger than 16 KiB");

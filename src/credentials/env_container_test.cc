@@ -1,6 +1,7 @@
 // Environment source and container credentials endpoint, the latter against a
 // fake endpoint on 127.0.0.1 through a real socket.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <unistd.h>
 #include <filesystem>
@@ -223,6 +224,13 @@ TEST_F(ContainerFetch, TokenFileWinsAndIsReReadOnEveryFetch) {
   EXPECT_NE(bad.error().message.find("control characters"), std::string::npos);
   EXPECT_EQ(server.requests().size(), 2U);
 
+  // A FIFO (or anything not a regular file) is refused at once: reading it
+  // blocked the I/O thread until a writer came.
+  std::filesystem::remove(file);
+  ASSERT_EQ(::mkfifo(file.c_str(), 0600), 0);
+  auto fifo = fetch_once(source);
+  ASSERT_FALSE(fifo);
+  EXPECT_NE(fifo.error().message.find("is not a regular file"), std::string::npos) << fifo.error().message;
   std::filesystem::remove(file);
   auto missing = fetch_once(source);
   ASSERT_FALSE(missing);

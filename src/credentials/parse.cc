@@ -1,6 +1,9 @@
 #include "credentials/parse.h"
 
+#include <algorithm>
 #include <new>
+#include <optional>
+#include <string>
 
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/null_resource.hpp>
@@ -30,6 +33,31 @@ const boost::json::string* string_field(const boost::json::object& obj, std::str
   return v != nullptr ? v->if_string() : nullptr;
 }
 
+// An Expiration: RFC 3339 with a zone. parse_time_utc() reads years
+// 1900..2199 only (inside SysTime's range); botocore reads any four-digit
+// year, so a well-formed time before 1900 is read as 1900 (long expired) and
+// one after 2199 as no expiry (outer nullopt: malformed).
+std::optional<std::optional<SysTime>> parse_expiration(std::string_view s) {
+  if (auto t = parse_time_utc(s)) {
+    return std::optional<SysTime>(*t);
+  }
+  const bool four_digit_year = s.size() > 4 && s[4] == '-' &&
+                               std::all_of(s.begin(), s.begin() + 4, [](char c) { return c >= '0' && c <= '9'; });
+  if (!four_digit_year) {
+    return std::nullopt;
+  }
+  const unsigned year = static_cast<unsigned>(std::stoi(std::string(s.substr(0, 4))));
+  const unsigned bound = year > kMaxParsedYear ? kMaxParsedYear : kMinParsedYear;
+  if (year >= kMinParsedYear && year <= kMaxParsedYear) {
+    return std::nullopt;  // the year is fine: the rest is not
+  }
+  auto t = parse_time_utc(std::to_string(bound) + std::string(s.substr(4)));
+  if (!t) {
+    return std::nullopt;
+  }
+  return year > kMaxParsedYear ? std::optional<SysTime>() : std::optional<SysTime>(*t);
+}
+
 Result<sigv4::Credentials> extract(const boost::json::value& doc, std::string_view source,
                                    const CredentialsDocumentRules& rules) {
   const auto* obj = doc.if_object();
@@ -37,11 +65,12 @@ Result<sigv4::Credentials> extract(const boost::json::value& doc, std::string_vi
     return bad(source, "credentials response is not a JSON object");
   }
   if (rules.require_success_code) {
+    const auto* code_value = obj->if_contains("Code");
     const auto* code = string_field(*obj, "Code");
-    if (code == nullptr) {
-      return bad(source, "credentials response has no \"Code\" field");
+    if (code_value != nullptr && code == nullptr) {
+      return bad(source, "credentials response field \"Code\" is not a string");
     }
-    if (*code != "Success") {
+    if (code != nullptr && *code != "Success") {
       return bad(source, "credentials response Code is \"" +
                              printable_excerpt(std::string_view(*code)) + "\", not \"Success\"");
     }
@@ -82,13 +111,13 @@ Result<sigv4::Credentials> extract(const boost::json::value& doc, std::string_vi
     if (exp_s == nullptr) {
       return bad(source, "credentials response field \"Expiration\" is not a string");
     }
-    auto t = parse_time_utc(std::string_view(*exp_s));
+    auto t = parse_expiration(std::string_view(*exp_s));
     if (!t) {
       return bad(source, "credentials response field \"Expiration\" (\"" +
                              printable_excerpt(std::string_view(*exp_s)) +
                              "\") is not an RFC 3339 time with a zone");
     }
-    creds.expiration = *t;
+    creds.expiration = *t;  // nullopt: a year past 2199, as good as never
   } else if (rules.require_expiration) {
     return bad(source, "credentials response is missing the string field \"Expiration\"");
   }

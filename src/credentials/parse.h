@@ -22,7 +22,8 @@
 namespace kp::credentials {
 
 struct CredentialsDocumentRules {
-  /// IMDS: "Code" must be present and equal to "Success".
+  /// IMDS: a "Code" other than "Success" is an error (its absence is not:
+  /// botocore does not require it, and IMDS emulators leave it out).
   bool require_success_code = false;
   /// IMDS always sends a session token and an expiration; the container
   /// endpoint normally does too but long-term keys are tolerated there.

@@ -55,10 +55,33 @@ TEST(ParseCredentials, ImdsDocumentNeedsSuccessCode) {
   EXPECT_EQ(failed.error().message.rfind("imds: ", 0), 0U) << failed.error().message;
   expect_no_secret(failed.error().message);
 
+  // No Code at all: accepted, as botocore does (IMDS emulators leave it out).
   auto missing = parse_credentials_document(doc(R"(,"Expiration":"2024-05-01T12:00:00Z")"), "imds",
                                             imds_rules());
-  ASSERT_FALSE(missing);
-  EXPECT_NE(missing.error().message.find("\"Code\""), std::string::npos);
+  ASSERT_TRUE(missing) << missing.error().message;
+  auto not_string = parse_credentials_document(doc(R"(,"Code":1,"Expiration":"2024-05-01T12:00:00Z")"), "imds",
+                                               imds_rules());
+  ASSERT_FALSE(not_string);
+  EXPECT_NE(not_string.error().message.find("\"Code\""), std::string::npos);
+}
+
+// botocore reads any four-digit year: one past what parse_time_utc() reads
+// (2199) is no expiry, one before 1900 long expired; neither stops the source.
+TEST(ParseCredentials, ExpirationYearsOutsideTheParsedRange) {
+  auto far = parse_credentials_document(doc(R"(,"Code":"Success","Expiration":"9999-12-31T23:59:59Z")"), "imds",
+                                        imds_rules());
+  ASSERT_TRUE(far) << far.error().message;
+  EXPECT_FALSE(far->expiration.has_value());
+  auto past = parse_credentials_document(doc(R"(,"Code":"Success","Expiration":"1800-01-01T00:00:00Z")"), "imds",
+                                         imds_rules());
+  ASSERT_TRUE(past) << past.error().message;
+  ASSERT_TRUE(past->expiration.has_value());
+  EXPECT_EQ(format_rfc3339(*past->expiration), "1900-01-01T00:00:00Z");
+  for (const char* bad : {"9999-13-01T00:00:00Z", "2200-01-01T00:00:00", "22000-01-01T00:00:00Z", "2024-02-30T00:00:00Z"}) {
+    EXPECT_FALSE(parse_credentials_document(doc(std::string(R"(,"Code":"Success","Expiration":")") + bad + "\""),
+                                            "imds", imds_rules()))
+        << bad;
+  }
 }
 
 TEST(ParseCredentials, MalformedJsonIsAClearError) {

@@ -1,5 +1,8 @@
 #include "credentials/profile.h"
 
+#include <algorithm>
+#include <vector>
+
 #include <fstream>
 
 #include "base/http_message.h"
@@ -20,6 +23,7 @@ struct Found {
   std::optional<std::string_view> key_id, secret, token;
   std::optional<std::string_view> role_source;  // role_arn, sso_*, web identity, login: before static keys
   std::optional<std::string_view> process;      // credential_process: after the credentials file's keys
+  std::optional<std::string> repeated;          // "the section [x]" or "the key k": appears twice
 };
 
 // botocore's credential chain: env, assume-role, web identity, SSO, login,
@@ -55,6 +59,7 @@ bool section_is(std::string_view section, std::string_view profile, bool config_
 Found scan(std::string_view text, std::string_view profile, bool config_file) {
   Found f;
   bool in_profile = false;
+  std::vector<std::string_view> headers;  // the profile's section headers met so far
   while (!text.empty()) {
     const auto eol = text.find('\n');
     std::string_view line = text.substr(0, eol);
@@ -71,7 +76,16 @@ Found scan(std::string_view text, std::string_view profile, bool config_file) {
     }
     if (line.front() == '[') {
       const auto close = line.find(']');
-      in_profile = close != std::string_view::npos && section_is(trim(line.substr(1, close - 1)), profile, config_file);
+      const std::string_view header = close != std::string_view::npos ? trim(line.substr(1, close - 1)) : "";
+      in_profile = close != std::string_view::npos && section_is(header, profile, config_file);
+      if (in_profile) {
+        // The SDKs' INI readers refuse a repeated section (botocore:
+        // ConfigParseError); merging them would pair keys never issued together.
+        if (std::find(headers.begin(), headers.end(), header) != headers.end() && !f.repeated) {
+          f.repeated = "the section [" + printable_excerpt(header) + "]";
+        }
+        headers.push_back(header);
+      }
       f.section = f.section || in_profile;
       continue;
     }
@@ -84,12 +98,18 @@ Found scan(std::string_view text, std::string_view profile, bool config_file) {
     }
     const std::string_view key = trim(line.substr(0, sep));
     const std::string_view value = trim(line.substr(sep + 1));
+    const auto set_once = [&](std::optional<std::string_view>& slot, std::string_view name) {
+      if (slot && !f.repeated) {
+        f.repeated = "the key " + std::string(name);
+      }
+      slot = value;
+    };
     if (iequals(key, "aws_access_key_id")) {
-      f.key_id = value;
+      set_once(f.key_id, "aws_access_key_id");
     } else if (iequals(key, "aws_secret_access_key")) {
-      f.secret = value;
+      set_once(f.secret, "aws_secret_access_key");
     } else if (iequals(key, "aws_session_token")) {
-      f.token = value;
+      set_once(f.token, "aws_session_token");
     } else if (!f.role_source && is_role_source(key)) {
       f.role_source = key;
     } else if (!f.process && iequals(key, "credential_process")) {
@@ -190,6 +210,9 @@ Result<std::optional<sigv4::Credentials>> parse_shared_credentials(std::string_v
     return bad(where + ": the file is larger than 1 MiB");
   }
   const Found f = scan(text, profile, false);
+  if (f.repeated) {
+    return bad(where + ": " + *f.repeated + " appears twice (the AWS SDKs refuse such a file)");
+  }
   if (!f.section) {
     *why_not = "profile: no [" + printable_excerpt(profile) + "] in " + printable_excerpt(file_name, 256);
     return std::optional<sigv4::Credentials>();
@@ -230,6 +253,10 @@ Result<std::optional<ProfileCredentials>> credentials_from_profile(const EnvLook
       return bad(p.label() + ": the file is larger than 1 MiB");
     } else {
       p.found = scan(p.text->chars(), profile, p.config_file);
+      if (p.found.repeated) {
+        return bad(p.label() + " " + section_name(p, profile) + ": " + *p.found.repeated +
+                   " appears twice (the AWS SDKs refuse such a file)");
+      }
       const std::string name = section_name(p, profile);
       why = p.found.section ? name + " in " + printable_excerpt(p.file, 256) + " has no aws_access_key_id"
                             : "no " + name + " in " + printable_excerpt(p.file, 256);

@@ -248,14 +248,38 @@ TEST(ProfileCredentials, HalfSetKeysAreErrors) {
   auto no_id = parse_shared_credentials("[default]\r\naws_secret_access_key = very-secret\r\n", "default", "/f", &why);
   ASSERT_FALSE(no_id);
   EXPECT_EQ(no_id.error().message.find("very-secret"), std::string::npos);
-  // Sections are case-sensitive; a later value wins; nested (indented) lines are skipped.
-  auto later = parse_shared_credentials(
+  // Sections are case-sensitive; nested (indented) lines are skipped.
+  auto nested = parse_shared_credentials(
       "[Default]\naws_access_key_id=A\n[default]\naws_access_key_id = FIRST\naws_secret_access_key = s1\n"
-      "  aws_access_key_id = NESTED\naws_access_key_id = SECOND\n",
+      "  aws_access_key_id = NESTED\n",
       "default", "/f", &why);
-  ASSERT_TRUE(later) << later.error().message;
-  ASSERT_TRUE(*later);
-  EXPECT_EQ((*later)->access_key_id, "SECOND");
+  ASSERT_TRUE(nested) << nested.error().message;
+  ASSERT_TRUE(*nested);
+  EXPECT_EQ((*nested)->access_key_id, "FIRST");
+}
+
+// A repeated section or key: botocore (configparser, strict) refuses the
+// file; merging would sign with a key id and a secret never issued together.
+TEST(ProfileCredentials, RepeatedSectionsAndKeysAreErrors) {
+  std::string why;
+  auto sections = parse_shared_credentials(
+      "[default]\naws_access_key_id = AKIDONE\naws_secret_access_key = s1\n[other]\n"
+      "[default]\naws_access_key_id = AKIDTWO\n",
+      "default", "/f", &why);
+  ASSERT_FALSE(sections);
+  EXPECT_NE(sections.error().message.find("the section [default] appears twice"), std::string::npos)
+      << sections.error().message;
+  auto keys = parse_shared_credentials(
+      "[default]\naws_access_key_id = AKIDONE\naws_secret_access_key = s1\naws_access_key_id = AKIDTWO\n",
+      "default", "/f", &why);
+  ASSERT_FALSE(keys);
+  EXPECT_NE(keys.error().message.find("the key aws_access_key_id appears twice"), std::string::npos);
+  EXPECT_EQ(keys.error().message.find("s1"), std::string::npos);
+  // Another profile's repetitions are not this one's business.
+  auto others = parse_shared_credentials(
+      "[x]\na=1\n[x]\na=2\n[default]\naws_access_key_id = AKIDONE\naws_secret_access_key = s1\n", "default", "/f",
+      &why);
+  ASSERT_TRUE(others) << others.error().message;
 }
 
 TEST(ProfileCredentials, ChainOrderAndDescription) {
