@@ -1,16 +1,20 @@
 #include "base/file_input.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 namespace kp {
 
 Result<std::string> read_input_file(const std::string& path, std::size_t limit) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO nobody writes to must not block; reads from
+  // a FIFO, socket or terminal then wait in poll() under one deadline.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     return fail(Errc::kValidation, path + ": " + std::strerror(errno));
   }
@@ -19,11 +23,23 @@ Result<std::string> read_input_file(const std::string& path, std::size_t limit) 
     ::close(fd);
     return fail(Errc::kValidation, path + " is a directory");
   }
+  const auto deadline = std::chrono::steady_clock::now() + kInputStreamTimeout;
   std::string out;
   char buf[16 * 1024];
   for (;;) {
     const ssize_t n = ::read(fd, buf, sizeof buf);
     if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      pollfd pfd{fd, POLLIN, 0};
+      if (left.count() <= 0 || ::poll(&pfd, 1, static_cast<int>(left.count())) == 0) {
+        ::close(fd);
+        return fail(Errc::kValidation, path + ": nothing to read within " +
+                                           std::to_string(kInputStreamTimeout.count()) +
+                                           " s (a FIFO nobody writes to?)");
+      }
       continue;
     }
     if (n < 0) {

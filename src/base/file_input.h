@@ -8,6 +8,7 @@
 // character devices are fine (/dev/stdin, <(...)).
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <string>
 
@@ -15,13 +16,18 @@
 
 namespace kp {
 
+/// How long a FIFO, socket or terminal may take to deliver the whole file
+/// (a FIFO nobody writes to would otherwise block the start for ever).
+inline constexpr std::chrono::seconds kInputStreamTimeout{10};
+
 /// Default bound for command-line inputs: far above any document, policy or
 /// certificate bundle they hold.
 inline constexpr std::size_t kMaxInputFileBytes = 1 << 20;
 
 /// The file's bytes. Errors (Errc::kValidation): "PATH: No such file or
 /// directory" (the system's reason), "PATH is a directory", "PATH is larger
-/// than N bytes".
+/// than N bytes", "PATH: nothing to read within 10 s ..." (a FIFO without a
+/// writer reads as empty; one whose writer sends nothing times out).
 Result<std::string> read_input_file(const std::string& path, std::size_t limit = kMaxInputFileBytes);
 
 /// The reason of a read_input_file() error without the path in front: "No

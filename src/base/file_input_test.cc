@@ -2,9 +2,12 @@
 #include "base/file_input.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 namespace kp {
 namespace {
@@ -35,6 +38,34 @@ TEST(FileInput, ReadsSmallFilesAndRefusesDirectoriesMissingAndLargeOnes) {
   EXPECT_EQ(endless.error().message, "/dev/zero is larger than 65536 bytes");
   EXPECT_EQ(input_file_reason(endless.error(), "/dev/zero"), "it is larger than 65536 bytes");
   EXPECT_EQ(input_file_reason(missing.error(), (dir / "missing").string()), "No such file or directory");
+  std::filesystem::remove_all(dir);
+}
+
+// A FIFO given as --config, --policy, ...: opening one nobody writes to
+// blocked the start for ever; it now reads as empty (one whose writer sends
+// nothing gives up after kInputStreamTimeout).
+TEST(FileInput, FifoWithoutWriterDoesNotBlock) {
+  const auto dir = std::filesystem::temp_directory_path() / "kp-file-input-fifo";
+  std::filesystem::create_directories(dir);
+  const std::string fifo = (dir / "fifo").string();
+  std::filesystem::remove(fifo);
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  auto r = read_input_file(fifo);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(*r, "");
+  // A pipe with its writer (/dev/stdin, <(...)) is read to its end.
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  std::thread writer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the reader waits in poll()
+    [[maybe_unused]] const auto n = ::write(fds[1], "piped", 5);
+    ::close(fds[1]);
+  });
+  auto piped = read_input_file("/dev/fd/" + std::to_string(fds[0]));
+  writer.join();
+  ::close(fds[0]);
+  ASSERT_TRUE(piped) << piped.error().message;
+  EXPECT_EQ(*piped, "piped");
   std::filesystem::remove_all(dir);
 }
 

@@ -440,14 +440,16 @@ int policy_check(const PolicyCheckFlags& f) {
     std::cerr << "policy-check: --policy " << text.error().message << "\n";
     return 2;
   }
-  auto pol = policy::parse_policy(*text);
-  if (!pol) {
-    std::cerr << "policy-check: " << pol.error().message << "\n";
-    return 2;
-  }
+  // KMS's document rules first: a Latin-1 file gets the character message,
+  // not "not valid JSON".
   if (auto attachable = policy::check_attachable(*text); !attachable) {
     std::cerr << "policy-check: KMS would refuse this policy document (PutKeyPolicy): "
               << attachable.error().message << "\n";
+    return 2;
+  }
+  auto pol = policy::parse_policy(*text);
+  if (!pol) {
+    std::cerr << "policy-check: " << pol.error().message << "\n";
     return 2;
   }
   const auto pcrs = read_measurements(f);

@@ -50,6 +50,29 @@ Result<EndpointSpec> authority_to_endpoint(std::string_view rest, std::string sc
 
 }  // namespace
 
+std::string url_for_message(std::string_view text) {
+  std::string shown;
+  const std::size_t sep = text.find("://");
+  const std::size_t host_at = sep == std::string_view::npos ? 0 : sep + 3;
+  const std::size_t end = text.find_first_of("/?#", host_at);
+  const std::size_t at = text.substr(0, end).rfind('@');
+  if (at != std::string_view::npos && at >= host_at) {
+    shown = std::string(text.substr(0, host_at)) + "***" + std::string(text.substr(at));
+  } else {
+    shown = std::string(text);
+  }
+  constexpr std::size_t kMax = 200;
+  std::string out;
+  for (std::size_t i = 0; i < shown.size() && i < kMax; ++i) {
+    const auto c = static_cast<unsigned char>(shown[i]);
+    out.push_back(c < 0x20 || c >= 0x7f ? '?' : static_cast<char>(c));
+  }
+  if (shown.size() > kMax) {
+    out += "...";
+  }
+  return out;
+}
+
 std::string EndpointSpec::url() const { return scheme + "://" + format_authority(host, port); }
 
 Result<EndpointSpec> parse_endpoint(std::string_view text) {

@@ -73,6 +73,11 @@ struct EndpointSpec {
 /// Errors: Errc::kValidation with the reason (without the input text).
 Result<EndpointSpec> parse_endpoint(std::string_view text);
 
+/// An endpoint or URL as an error message may show it: user info (which may
+/// hold a password) replaced by "***", bytes outside printable ASCII by '?'
+/// (no terminal escapes), at most 200 characters.
+std::string url_for_message(std::string_view text);
+
 /// kms.<region>.amazonaws.com[.cn], port 443 (no FIPS / dual-stack guessing:
 /// use `endpoints:` for those).
 EndpointSpec default_kms_endpoint(std::string_view region);

@@ -300,11 +300,11 @@ TEST(EnclaverYamlErrors, WrongTypesAllReportedTogether) {
           "err_types.yaml:3: kms_proxy.region: 'US_EAST_1' is not a region name (lower-case letters, digits and '-')",
           "err_types.yaml:5: kms_proxy.attestation.mode: expected nsm, simulated or none, got 'tpm'",
           "err_types.yaml:6: kms_proxy.attestation.max_age: expected a duration such as 500ms, 10s, 5m or a "
-          "number of seconds, got 'soon'",
+          "number of seconds (at most 100000h), got 'soon'",
           "err_types.yaml:8: kms_proxy.limits.max_connections: expected an integer 1..1000000, got '0'",
           "err_types.yaml:10: kms_proxy.io.threads: expected a thread count 0..256, got '1000'",
           "err_types.yaml:11: kms_proxy.io.busy_poll_us: expected a number of microseconds 0..10000, got '1ms'",
-          "err_types.yaml:13: egress.proxy_port: expected a port number 0..65535, got '70000'",
+          "err_types.yaml:13: egress.proxy_port: expected a port number 1..65535, got '70000'",
           "err_types.yaml:14: egress.allow: expected a list of strings, got 'kms.*'",
           "err_types.yaml:16: ingress[0].listen_port: expected a port number 0..65535, got '-1'",
           "err_types.yaml:18: defaults.cpu_count: expected an integer 1..2147483647, got 'two'"));

@@ -114,9 +114,9 @@ void read_egress(Reader& r, const Field& f) {
   auto& e = r.cfg().egress;
   r.mapping(f, {"proxy_port", "allow", "deny"}, [&](const Field& c) {
     const std::string name = c.key.Scalar();
-    if (name == "proxy_port") {
-      if (auto p = r.port(c)) {
-        e.proxy_port = *p;
+    if (name == "proxy_port") {  // a port to connect to: 0 names none (the flag says the same)
+      if (auto p = r.integer(c, 1, 65535, "a port number")) {
+        e.proxy_port = static_cast<std::uint16_t>(*p);
       }
     } else if (name == "allow") {
       read_patterns(r, c, e.allow);

@@ -45,7 +45,7 @@ void read_endpoint_map(Reader& r, const Field& f) {
     }
     auto spec = parse_endpoint(*text);
     if (!spec) {
-      r.error(c, "'" + *text + "': " + spec.error().message);
+      r.error(c, "'" + url_for_message(*text) + "': " + spec.error().message);
       continue;
     }
     r.cfg().upstream.endpoints[region] = *spec;
@@ -190,7 +190,7 @@ void read_credentials(Reader& r, const Field& f) {
       if (auto s = r.str(c)) {
         auto spec = parse_endpoint(*s);
         if (!spec || spec->scheme != "http") {
-          r.error(c, "expected http://HOST[:PORT], got '" + *s + "'");
+          r.error(c, "expected http://HOST[:PORT], got '" + url_for_message(*s) + "'");
         } else {
           cr.imds_endpoint = spec->url();
         }

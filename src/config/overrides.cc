@@ -77,19 +77,22 @@ std::optional<Millis> parse_duration(std::string_view text) {
   std::int64_t n = 0;
   std::from_chars(text.data(), text.data() + digits, n);
   const std::string_view unit = text.substr(digits);
+  std::optional<Millis> d;
   if (unit.empty() || unit == "s") {
-    return Millis(n * 1000);
+    d = Millis(n * 1000);
+  } else if (unit == "ms") {
+    d = Millis(n);
+  } else if (unit == "m") {
+    d = Millis(n * 60'000);
+  } else if (unit == "h") {
+    d = Millis(n * 3'600'000);
   }
-  if (unit == "ms") {
-    return Millis(n);
+  // Deadlines are kept in nanoseconds (steady_clock): 999999999h would
+  // wrap round and become a deadline in the past (or a small one).
+  if (d && *d > kMaxDuration) {
+    return std::nullopt;
   }
-  if (unit == "m") {
-    return Millis(n * 60'000);
-  }
-  if (unit == "h") {
-    return Millis(n * 3'600'000);
-  }
-  return std::nullopt;
+  return d;
 }
 
 Diagnostics apply_environment(Config& cfg, const EnvLookup& env) {
@@ -196,7 +199,7 @@ Diagnostics apply_overrides(Config& cfg, const FlagOverrides& f) {
     }
     auto spec = parse_endpoint(std::string_view(e).substr(eq + 1));
     if (!spec) {
-      err("--endpoint", "'" + e + "': " + spec.error().message);
+      err("--endpoint", "'" + url_for_message(e) + "': " + spec.error().message);
       continue;
     }
     cfg.upstream.endpoints[region] = *spec;

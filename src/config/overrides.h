@@ -75,7 +75,12 @@ Diagnostics apply_overrides(Config& cfg, const FlagOverrides& flags);
 /// attestation.pcrs; PCRs set explicitly (file `pcrs:` or --pcr) win.
 Diagnostics load_measurements_file(Config& cfg);
 
-/// Parses "250ms", "10s", "5m", "1h" or a bare integer (seconds).
+/// The longest duration any setting takes (about 11 years; the clocks hold
+/// deadlines in 64-bit nanoseconds, ~292 years, so sums stay in range).
+inline constexpr Millis kMaxDuration = std::chrono::hours(100'000);
+
+/// Parses "250ms", "10s", "5m", "1h" or a bare integer (seconds); nullopt
+/// also above kMaxDuration.
 std::optional<Millis> parse_duration(std::string_view text);
 
 struct Loaded {

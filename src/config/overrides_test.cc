@@ -324,8 +324,29 @@ TEST(Syntax, Durations) {
   EXPECT_EQ(parse_duration("10"), std::optional(Millis(10000)));
   EXPECT_EQ(parse_duration("5m"), std::optional(Millis(300000)));
   EXPECT_EQ(parse_duration("1h"), std::optional(Millis(3600000)));
-  for (const char* bad : {"", "s", "-1s", "1.5s", "10 s", "3d", "1234567890s"}) {
+  // The longest is 100000h: 3000000h wrapped round in the nanosecond clocks.
+  EXPECT_EQ(parse_duration("100000h"), std::optional(kMaxDuration));
+  for (const char* bad : {"", "s", "-1s", "1.5s", "10 s", "3d", "1234567890s", "100001h", "3000000h", "999999999h"}) {
     EXPECT_FALSE(parse_duration(bad).has_value()) << bad;
+  }
+}
+
+// Error messages quote URLs without their user info (a password) and
+// without terminal escapes.
+TEST(Syntax, UrlsInMessages) {
+  EXPECT_EQ(url_for_message("https://AKIAEXAMPLE:wJalrSECRET@kms.example.com:443"), "https://***@kms.example.com:443");
+  EXPECT_EQ(url_for_message("us-east-1=http://admin:Sup3r@127.0.0.1:1/x@y"), "us-east-1=http://***@127.0.0.1:1/x@y");
+  EXPECT_EQ(url_for_message("user:pw@host"), "***@host");
+  EXPECT_EQ(url_for_message("https://host/p"), "https://host/p");
+  EXPECT_EQ(url_for_message("\xff\x1b[31mred"), "??[31mred");
+  EXPECT_EQ(url_for_message(std::string(300, 'h')), std::string(200, 'h') + "...");
+  FlagOverrides f;
+  f.endpoints = {"us-east-1=https://AKIA:topsecret@kms.example.com/path"};
+  Config cfg;
+  const auto d = apply_overrides(cfg, f);
+  ASSERT_FALSE(d.empty());
+  for (const auto& e : d) {
+    EXPECT_EQ(e.message.find("topsecret"), std::string::npos) << e.message;
   }
 }
 

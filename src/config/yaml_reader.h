@@ -204,7 +204,7 @@ class Reader {
     }
     const auto d = parse_duration(f.value.Scalar());
     if (!d) {
-      error(f, "expected a duration such as 500ms, 10s, 5m or a number of seconds, got " +
+      error(f, "expected a duration such as 500ms, 10s, 5m or a number of seconds (at most 100000h), got " +
                    describe(f.value));
       return std::nullopt;
     }

@@ -9,6 +9,7 @@
 #include "policy/match.h"
 #include "policy/policy.h"
 #include "policy/typed_values.h"
+#include "policy/variables.h"
 
 namespace kp::policy {
 
@@ -85,19 +86,21 @@ bool principal_matches(const Principal& p, const RequestContext& ctx) {
 // them: a Deny with NotPrincipal spares a session only if it lists the
 // session, the role and the account (IAM User Guide, "NotPrincipal": "you
 // must also specify the account ARN ... the role ARN and the session").
-std::vector<std::string> caller_identities(const RequestContext& ctx) {
-  std::vector<std::string> out{ctx.principal_arn};
+struct CallerIdentities {
+  std::string caller;                   // the principal ARN (or service name) itself
+  bool session = false;                 // an STS assumed-role session: its role counts too
+  std::optional<std::string> account;   // "arn:...:iam::A:root", unless the caller is it
+};
+
+CallerIdentities caller_identities(const RequestContext& ctx) {
+  CallerIdentities out{ctx.principal_arn, false, std::nullopt};
   const auto arn = parse_arn(ctx.principal_arn);
   if (!arn || arn->account.empty()) {
     return out;  // a service principal, or a name: just itself
   }
-  const std::string prefix = "arn:" + std::string(arn->partition) + ":iam::" + std::string(arn->account) + ":";
-  if (arn->service == "sts" && arn->resource.rfind("assumed-role/", 0) == 0) {
-    const std::string_view rest = arn->resource.substr(13);
-    out.push_back(prefix + "role/" + std::string(rest.substr(0, rest.find('/'))));
-  }
+  out.session = arn->service == "sts" && arn->resource.rfind("assumed-role/", 0) == 0;
   if (!(arn->service == "iam" && arn->resource == "root")) {
-    out.push_back(prefix + "root");
+    out.account = "arn:" + std::string(arn->partition) + ":iam::" + std::string(arn->account) + ":root";
   }
   return out;
 }
@@ -122,18 +125,29 @@ bool names_exactly(const Principal& p, std::string_view identity) {
   return false;
 }
 
+// Does the Principal element name the role of session `session_arn`? The
+// session ARN has the role's name but not its path: role/team/app and
+// role/app both name the role of assumed-role/app/... (as Principal does).
+bool names_role_of(const Principal& p, std::string_view session_arn) {
+  for (const auto& name : p.aws) {
+    const auto arn = parse_arn(name);
+    if (arn && arn->service == "iam" && arn->resource.rfind("role/", 0) == 0 &&
+        is_session_of_role(*arn, session_arn)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 // NotPrincipal: the statement leaves out the caller only when it names every
 // principal the request is made by.
 bool not_principal_excludes(const Principal& p, const RequestContext& ctx) {
   if (p.everyone) {
     return true;
   }
-  for (const auto& identity : caller_identities(ctx)) {
-    if (!names_exactly(p, identity)) {
-      return false;
-    }
-  }
-  return true;
+  const CallerIdentities who = caller_identities(ctx);
+  return names_exactly(p, who.caller) && (!who.session || names_role_of(p, who.caller)) &&
+         (!who.account || names_exactly(p, *who.account));
 }
 
 bool action_applies(const Statement& st, std::string_view action) {
@@ -147,165 +161,37 @@ bool action_applies(const Statement& st, std::string_view action) {
   return st.not_action ? !any : any;
 }
 
-bool resource_applies(const Statement& st, std::string_view resource) {
+// `variables`: the policy is 2012-10-17, so ${...} in a Resource resolves
+// (an entry whose variable does not resolve names nothing).
+bool resource_applies(const Statement& st, const RequestContext& ctx, bool variables, std::size_t& budget) {
   // Without a resource the request is for "the key this policy is attached
   // to", which every Resource entry of a key policy denotes.
+  const std::string_view resource = ctx.resource;
   if (resource.empty()) {
     return !st.not_resource;
   }
   bool any = false;
   for (const auto& pattern : st.resources) {
-    if (wildcard_match(pattern, resource, /*ignore_case=*/false)) {
-      any = true;
+    if (variables && pattern.find("${") != std::string::npos) {
+      const auto resolved = detail::resolve_variables(pattern, ctx, /*pattern=*/true, budget);
+      any = resolved && wildcard_match(*resolved, resource, /*ignore_case=*/false, /*escapes=*/true);
+    } else {
+      any = wildcard_match(pattern, resource, /*ignore_case=*/false);
+    }
+    if (any) {
       break;
     }
   }
   return st.not_resource ? !any : any;
 }
 
-std::vector<std::string> lookup(const RequestContext& ctx, std::string_view key) {
-  std::vector<std::string> out;
-  bool found = false;
-  for (const auto& [name, values] : ctx.keys) {
-    if (ascii_iequals(name, key)) {
-      found = true;
-      out.insert(out.end(), values.begin(), values.end());
-    }
-  }
-  if (!found) {
-    if (ascii_iequals(key, "aws:PrincipalArn") && !ctx.principal_arn.empty()) {
-      out.push_back(principal_arn_key_value(ctx.principal_arn));
-    } else if (ascii_iequals(key, "kms:CallerAccount") || ascii_iequals(key, "aws:PrincipalAccount")) {
-      if (auto a = caller_account(ctx); !a.empty()) {
-        out.push_back(std::move(a));
-      }
-    }
-  }
-  return out;
-}
 
-std::string_view trim_blanks(std::string_view s) {
-  while (!s.empty() && s.front() == ' ') {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && s.back() == ' ') {
-    s.remove_suffix(1);
-  }
-  return s;
-}
-
-// Appends `v`; in a pattern, with '*' and '?' made literal.
-void append_literal(std::string& out, std::string_view v, bool pattern) {
-  for (const char ch : v) {
-    if (pattern && (ch == '*' || ch == '?')) {
-      out.push_back(kLiteralNext);
-    }
-    out.push_back(ch);
-  }
-}
-
-// The text of a default value 'like this' ('' is one quote); nullopt if malformed.
-std::optional<std::string> quoted_default(std::string_view d) {
-  if (d.size() < 2 || d.front() != '\'' || d.back() != '\'') {
-    return std::nullopt;
-  }
-  std::string out;
-  for (std::size_t k = 1; k + 1 < d.size(); ++k) {
-    if (d[k] == '\'') {
-      if (k + 2 < d.size() && d[k + 1] == '\'') {
-        ++k;
-      } else {
-        return std::nullopt;
-      }
-    }
-    out.push_back(d[k]);
-  }
-  return out;
-}
-
-// Policy variables (IAM User Guide, "IAM policy elements: Variables and
-// tags"), for Version 2012-10-17 documents: ${key} becomes the request's
-// value of that condition key (names case-insensitive), ${key, 'default'}
-// the default when the key has no single value, ${*} ${?} ${$} those
-// characters, literally. One pass. nullopt when a variable does not resolve
-// (its key absent or multi-valued without a default, or malformed): the
-// condition then does not hold, as AWS's "the entire statement may be
-// invalid" has it.
-std::optional<std::string> resolve_variables(std::string_view v, const RequestContext& ctx, bool pattern) {
-  std::string out;
-  std::size_t i = 0;
-  while (i < v.size()) {
-    if (v[i] != '$' || i + 1 >= v.size() || v[i + 1] != '{') {
-      out.push_back(v[i++]);
-      continue;
-    }
-    std::size_t j = i + 2;
-    bool quoted = false;
-    for (; j < v.size() && (quoted || v[j] != '}'); ++j) {
-      if (v[j] == '\'') {
-        quoted = !quoted;
-      }
-    }
-    if (j >= v.size()) {
-      return std::nullopt;  // "${" without its "}"
-    }
-    const std::string_view body = trim_blanks(v.substr(i + 2, j - i - 2));
-    i = j + 1;
-    if (body == "*" || body == "?" || body == "$") {
-      append_literal(out, body, pattern);
-      continue;
-    }
-    std::string_view key = body;
-    std::optional<std::string> fallback;
-    if (const auto comma = body.find(','); comma != std::string_view::npos) {
-      key = trim_blanks(body.substr(0, comma));
-      fallback = quoted_default(trim_blanks(body.substr(comma + 1)));
-      if (!fallback) {
-        return std::nullopt;
-      }
-    }
-    if (key.empty() || key.find(' ') != std::string_view::npos) {
-      return std::nullopt;
-    }
-    const auto values = lookup(ctx, key);
-    if (values.size() == 1) {
-      append_literal(out, values.front(), pattern);
-    } else if (fallback) {
-      append_literal(out, *fallback, pattern);
-    } else {
-      return std::nullopt;
-    }
-  }
-  return out;
-}
-
-// String and ARN operators take policy variables in their values.
-bool takes_variables(ConditionOp op) {
-  switch (op) {
-    case ConditionOp::kStringEquals:
-    case ConditionOp::kStringNotEquals:
-    case ConditionOp::kStringEqualsIgnoreCase:
-    case ConditionOp::kStringNotEqualsIgnoreCase:
-    case ConditionOp::kStringLike:
-    case ConditionOp::kStringNotLike:
-    case ConditionOp::kArnEquals:
-    case ConditionOp::kArnNotEquals:
-    case ConditionOp::kArnLike:
-    case ConditionOp::kArnNotLike:
-      return true;
-    default:
-      return false;
-  }
-}
-
-// `c` with its policy variables resolved against `ctx` (nullopt: one did not
-// resolve).
-std::optional<Condition> with_variables(const Condition& c, const RequestContext& ctx) {
+// `c` with its policy variables resolved (nullopt: one did not resolve).
+std::optional<Condition> with_variables(const Condition& c, const RequestContext& ctx, std::size_t& budget) {
   Condition out = c;
-  const bool pattern = c.op != ConditionOp::kStringEquals && c.op != ConditionOp::kStringNotEquals &&
-                       c.op != ConditionOp::kStringEqualsIgnoreCase && c.op != ConditionOp::kStringNotEqualsIgnoreCase;
+  const bool pattern = detail::is_pattern_operator(c.op);
   for (auto& v : out.values) {
-    auto r = resolve_variables(v, ctx, pattern);
+    auto r = detail::resolve_variables(v, ctx, pattern, budget);
     if (!r) {
       return std::nullopt;
     }
@@ -366,7 +252,8 @@ bool order_holds(ConditionOp op, std::optional<int> cmp) {
 }
 
 // The positive relation behind `op` for one policy value and one request value.
-bool value_matches(ConditionOp op, std::string_view policy_value, std::string_view request_value) {
+// `escapes`: the policy value has its variables resolved (wildcard_match).
+bool value_matches(ConditionOp op, std::string_view policy_value, std::string_view request_value, bool escapes) {
   switch (typed_kind(op)) {
     case TypedKind::kNumber:
       return order_holds(op, compare_typed(parse_number, policy_value, request_value));
@@ -394,18 +281,18 @@ bool value_matches(ConditionOp op, std::string_view policy_value, std::string_vi
       return ascii_iequals(policy_value, request_value);
     case ConditionOp::kStringLike:
     case ConditionOp::kStringNotLike:
-      return wildcard_match(policy_value, request_value, /*ignore_case=*/false);
+      return wildcard_match(policy_value, request_value, /*ignore_case=*/false, escapes);
     case ConditionOp::kArnEquals:
     case ConditionOp::kArnNotEquals:
     case ConditionOp::kArnLike:
     case ConditionOp::kArnNotLike:
-      return arn_match(policy_value, request_value);
+      return arn_match(policy_value, request_value, escapes);
     default:  // kNull (handled by condition_holds) and the typed operators above
       return false;
   }
 }
 
-bool condition_holds(const Condition& c, const std::vector<std::string>& actual) {
+bool condition_holds(const Condition& c, const std::vector<std::string>& actual, bool escapes = false) {
   const bool present = !actual.empty();
   if (c.op == ConditionOp::kNull) {
     // "true" = the key must be absent, "false" = it must be present; values OR'ed.
@@ -428,7 +315,7 @@ bool condition_holds(const Condition& c, const std::vector<std::string>& actual)
   }
   auto matches_any_policy_value = [&](const std::string& request_value) {
     for (const auto& p : c.values) {
-      if (value_matches(c.op, p, request_value)) {
+      if (value_matches(c.op, p, request_value, escapes)) {
         return true;
       }
     }
@@ -475,9 +362,31 @@ std::string join(const std::vector<std::string>& v, std::string_view sep) {
 
 }  // namespace
 
+std::vector<std::string> detail::lookup_key(const RequestContext& ctx, std::string_view key) {
+  std::vector<std::string> out;
+  bool found = false;
+  for (const auto& [name, values] : ctx.keys) {
+    if (ascii_iequals(name, key)) {
+      found = true;
+      out.insert(out.end(), values.begin(), values.end());
+    }
+  }
+  if (!found) {
+    if (ascii_iequals(key, "aws:PrincipalArn") && !ctx.principal_arn.empty()) {
+      out.push_back(principal_arn_key_value(ctx.principal_arn));
+    } else if (ascii_iequals(key, "kms:CallerAccount") || ascii_iequals(key, "aws:PrincipalAccount")) {
+      if (auto a = caller_account(ctx); !a.empty()) {
+        out.push_back(std::move(a));
+      }
+    }
+  }
+  return out;
+}
+
 Decision evaluate(const Policy& policy, const RequestContext& ctx) {
   Decision d;
   const bool variables = policy.version == "2012-10-17";  // 2008-10-17 takes "${" literally
+  std::size_t budget = detail::kVariableBudget;
   std::optional<std::size_t> first_allow;
   for (std::size_t i = 0; i < policy.statements.size(); ++i) {
     const Statement& st = policy.statements[i];
@@ -486,18 +395,23 @@ Decision evaluate(const Policy& policy, const RequestContext& ctx) {
     }
     const bool principal_applies =
         st.not_principal ? !not_principal_excludes(st.principal, ctx) : principal_matches(st.principal, ctx);
-    if (!action_applies(st, ctx.action) || !principal_applies || !resource_applies(st, ctx.resource)) {
+    if (!action_applies(st, ctx.action) || !principal_applies || !resource_applies(st, ctx, variables, budget)) {
       continue;
     }
     // Evaluate every condition (no short-circuit) so policy-check can show all failures.
     std::vector<ConditionFailure> failures;
     for (const Condition& c : st.conditions) {
-      std::vector<std::string> actual = lookup(ctx, c.key);
-      const bool resolve = variables && takes_variables(c.op) &&
+      std::vector<std::string> actual = detail::lookup_key(ctx, c.key);
+      const bool resolve = variables && detail::takes_variables(c.op) &&
                            std::any_of(c.values.begin(), c.values.end(),
                                        [](const std::string& v) { return v.find("${") != std::string::npos; });
-      const std::optional<Condition> resolved = resolve ? with_variables(c, ctx) : std::nullopt;
-      if (resolve ? !(resolved && condition_holds(*resolved, actual)) : !condition_holds(c, actual)) {
+      const std::optional<Condition> resolved = resolve ? with_variables(c, ctx, budget) : std::nullopt;
+      // ...IfExists on an absent key holds whatever its values say ("use
+      // IfExists to prevent variables from causing invalid statements").
+      const bool holds = !resolve ? condition_holds(c, actual)
+                         : resolved ? condition_holds(*resolved, actual, detail::is_pattern_operator(c.op))
+                                    : c.if_exists && actual.empty();
+      if (!holds) {
         const bool present = !actual.empty();
         failures.push_back(ConditionFailure{c.op, c.operator_name, c.key, c.values, std::move(actual), present});
       }

@@ -57,7 +57,7 @@ bool ascii_iequals(std::string_view a, std::string_view b) noexcept {
   return true;
 }
 
-bool wildcard_match(std::string_view pattern, std::string_view text, bool ignore_case) noexcept {
+bool wildcard_match(std::string_view pattern, std::string_view text, bool ignore_case, bool escapes) noexcept {
   // Greedy matching with a single backtrack point: O(|pattern| * |text|) worst case.
   std::size_t p = 0;
   std::size_t t = 0;
@@ -65,7 +65,7 @@ bool wildcard_match(std::string_view pattern, std::string_view text, bool ignore
   std::size_t mark = 0;
   auto same = [ignore_case](char a, char b) { return ignore_case ? fold(a) == fold(b) : a == b; };
   while (t < text.size()) {
-    if (p + 1 < pattern.size() && pattern[p] == kLiteralNext) {
+    if (escapes && p + 1 < pattern.size() && pattern[p] == kLiteralNext) {
       if (same(pattern[p + 1], text[t])) {  // an escaped '*' or '?' (policy variables ${*}, ${?})
         p += 2;
         ++t;
@@ -99,7 +99,7 @@ bool wildcard_match(std::string_view pattern, std::string_view text, bool ignore
   return p == pattern.size();
 }
 
-bool arn_match(std::string_view pattern, std::string_view arn) noexcept {
+bool arn_match(std::string_view pattern, std::string_view arn, bool escapes) noexcept {
   if (pattern == "*") {
     return true;
   }
@@ -107,9 +107,11 @@ bool arn_match(std::string_view pattern, std::string_view arn) noexcept {
   // ("arn:" itself is the first segment of both).
   const auto p = parse_arn(pattern);
   const auto a = parse_arn(arn);
-  return p && a && wildcard_match(p->partition, a->partition, false) &&
-         wildcard_match(p->service, a->service, false) && wildcard_match(p->region, a->region, false) &&
-         wildcard_match(p->account, a->account, false) && wildcard_match(p->resource, a->resource, false);
+  return p && a && wildcard_match(p->partition, a->partition, false, escapes) &&
+         wildcard_match(p->service, a->service, false, escapes) &&
+         wildcard_match(p->region, a->region, false, escapes) &&
+         wildcard_match(p->account, a->account, false, escapes) &&
+         wildcard_match(p->resource, a->resource, false, escapes);
 }
 
 }  // namespace kp::policy

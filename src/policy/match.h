@@ -8,22 +8,23 @@
 
 namespace kp::policy {
 
-/// In a pattern, makes the next character literal: how a resolved policy
-/// variable (${*}, ${?}, or a request value put into a StringLike pattern)
-/// keeps its '*' and '?' from acting as wildcards. KMS refuses control
-/// characters in policy documents, so no written pattern contains it.
+/// In a pattern built from policy variables (and only there: see
+/// `escapes`), makes the next character literal: how ${*}, ${?} and a
+/// request value put into a StringLike pattern keep their '*' and '?' (and
+/// this character itself) from acting as wildcards.
 inline constexpr char kLiteralNext = '\x01';
 
 /// IAM wildcard match: '*' = any run (also empty), '?' = exactly one character
-/// (a whole UTF-8 sequence); kLiteralNext escapes the next character. ASCII
-/// case folding when `ignore_case`.
-bool wildcard_match(std::string_view pattern, std::string_view text, bool ignore_case) noexcept;
+/// (a whole UTF-8 sequence). ASCII case folding when `ignore_case`. With
+/// `escapes`, kLiteralNext makes the next pattern character literal (a
+/// written pattern is matched without: a \u0001 in a policy is a character).
+bool wildcard_match(std::string_view pattern, std::string_view text, bool ignore_case, bool escapes = false) noexcept;
 
 /// ArnEquals/ArnLike: each of the six colon-separated ARN components
 /// ("arn:partition:service:region:account:resource") is wildcard-matched
 /// separately, case-sensitively; a lone "*" matches anything. A value that is
 /// not an ARN never matches a pattern other than "*".
-bool arn_match(std::string_view pattern, std::string_view arn) noexcept;
+bool arn_match(std::string_view pattern, std::string_view arn, bool escapes = false) noexcept;
 
 /// The five fields of "arn:partition:service:region:account:resource" (the
 /// resource keeps any further colons); views into the parsed string.

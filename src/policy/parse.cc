@@ -6,8 +6,6 @@
 
 #include <array>
 #include <cctype>
-#include <charconv>
-#include <cmath>
 #include <set>
 #include <string>
 #include <unordered_set>
@@ -39,11 +37,12 @@ bool ends_with_ci(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && ascii_iequals(s.substr(s.size() - suffix.size()), suffix);
 }
 
-// Finds the first key repeated within one object, anywhere in a document
-// (Boost.JSON's DOM keeps the last one silently, so a statement with
-// "Effect":"Deny","Effect":"Allow" would read as an Allow; KMS refuses such
-// a document). SAX, no DOM.
-class DuplicateKeyScan {
+// What Boost.JSON's DOM loses, from a SAX pass over the document: the first
+// key repeated within one object (the DOM keeps the last one silently, so a
+// statement with "Effect":"Deny","Effect":"Allow" would read as an Allow;
+// KMS refuses such a document), and each number as written, in document
+// order (the DOM holds 1.0 as the double 1).
+class DocumentScan {
  public:
   static constexpr std::size_t max_array_size = static_cast<std::size_t>(-1);
   static constexpr std::size_t max_object_size = static_cast<std::size_t>(-1);
@@ -51,6 +50,7 @@ class DuplicateKeyScan {
   static constexpr std::size_t max_key_size = static_cast<std::size_t>(-1);
 
   std::optional<std::string> duplicate;
+  std::vector<std::string> numbers;
 
   bool on_document_begin(json::error_code&) { return true; }
   bool on_document_end(json::error_code&) { return true; }
@@ -84,42 +84,92 @@ class DuplicateKeyScan {
   }
   bool on_string_part(json::string_view, std::size_t, json::error_code&) { return true; }
   bool on_string(json::string_view, std::size_t, json::error_code&) { return true; }
-  bool on_number_part(json::string_view, json::error_code&) { return true; }
-  bool on_int64(std::int64_t, json::string_view, json::error_code&) { return true; }
-  bool on_uint64(std::uint64_t, json::string_view, json::error_code&) { return true; }
-  bool on_double(double, json::string_view, json::error_code&) { return true; }
+  bool on_number_part(json::string_view s, json::error_code&) {
+    number_.append(s.data(), s.size());
+    return true;
+  }
+  bool on_int64(std::int64_t, json::string_view s, json::error_code&) { return number(s); }
+  bool on_uint64(std::uint64_t, json::string_view s, json::error_code&) { return number(s); }
+  bool on_double(double, json::string_view s, json::error_code&) { return number(s); }
   bool on_bool(bool, json::error_code&) { return true; }
   bool on_null(json::error_code&) { return true; }
   bool on_comment_part(json::string_view, json::error_code&) { return true; }
   bool on_comment(json::string_view, json::error_code&) { return true; }
 
  private:
+  bool number(json::string_view last_part) {
+    number_.append(last_part.data(), last_part.size());
+    numbers.push_back(std::move(number_));
+    number_.clear();
+    return true;
+  }
+
   std::vector<std::unordered_set<std::string>> frames_;  // keys seen per open object (empty for arrays)
   std::string key_;
+  std::string number_;
 };
 
-// The first key repeated inside one object of `text` (valid JSON), if any.
-std::optional<std::string> duplicate_key(std::string_view text) {
-  json::basic_parser<DuplicateKeyScan> parser{json::parse_options{}};
+// The scan of `text` (valid JSON).
+DocumentScan scan_document(std::string_view text) {
+  json::basic_parser<DocumentScan> parser{json::parse_options{}};
   json::error_code ec;
   parser.write_some(false, text.data(), text.size(), ec);
-  return ec ? std::nullopt : parser.handler().duplicate;
+  return ec ? DocumentScan{} : std::move(parser.handler());
 }
 
-// A JSON number as policy text. Integers print as written; a fraction or an
-// exponent in its shortest round-trip form ("1.5", not Boost's "1.5E0"), so
-// a condition value 1.5 compares equal to the request's "1.5".
+// Each number of the DOM -> its text as written, while parse_policy() runs
+// (set by its NumberTexts scope; the parse helpers below read it).
+thread_local const std::unordered_map<const json::value*, std::string>* t_number_texts = nullptr;
+
+// Pairs the DOM's numbers with the scan's texts: objects iterate in
+// insertion order (duplicates were refused), so a walk in document order
+// meets the numbers in the scan's order.
+void index_numbers(const json::value& v, std::vector<std::string>& texts, std::size_t& next,
+                   std::unordered_map<const json::value*, std::string>& out) {
+  switch (v.kind()) {
+    case json::kind::object:
+      for (const auto& member : v.get_object()) {
+        index_numbers(member.value(), texts, next, out);
+      }
+      break;
+    case json::kind::array:
+      for (const auto& e : v.get_array()) {
+        index_numbers(e, texts, next, out);
+      }
+      break;
+    case json::kind::int64:
+    case json::kind::uint64:
+    case json::kind::double_:
+      if (next < texts.size()) {
+        out.emplace(&v, std::move(texts[next++]));
+      }
+      break;
+    default:
+      break;
+  }
+}
+
+struct NumberTexts {
+  std::unordered_map<const json::value*, std::string> map;
+  NumberTexts(const json::value& doc, std::vector<std::string> texts) {
+    std::size_t next = 0;
+    index_numbers(doc, texts, next, map);
+    t_number_texts = &map;
+  }
+  ~NumberTexts() { t_number_texts = nullptr; }
+  NumberTexts(const NumberTexts&) = delete;
+  NumberTexts& operator=(const NumberTexts&) = delete;
+};
+
+// A JSON number as policy text: as written ("1.0", "10E2"), so a condition
+// value compares with the request's text as the author wrote it.
 std::string number_text(const json::value& v) {
-  if (!v.is_double()) {
-    return json::serialize(v);
+  if (t_number_texts != nullptr) {
+    if (const auto it = t_number_texts->find(&v); it != t_number_texts->end()) {
+      return it->second;
+    }
   }
-  const double d = v.get_double();
-  if (!std::isfinite(d)) {
-    return json::serialize(v);
-  }
-  std::array<char, 64> buf{};
-  const auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), d);
-  return ec == std::errc{} ? std::string(buf.data(), end) : json::serialize(v);
+  return json::serialize(v);
 }
 
 // A JSON scalar as policy text: strings as-is, booleans/numbers in JSON form.
@@ -507,9 +557,12 @@ Result<Policy> parse_policy(std::string_view text) {
   if (!doc.is_object()) {
     return malformed("the document must be a JSON object");
   }
-  if (const auto dup = duplicate_key(text)) {
-    return malformed("the element \"" + *dup + "\" appears twice in one object (KMS refuses duplicate elements)");
+  DocumentScan scan = scan_document(text);
+  if (scan.duplicate) {
+    return malformed("the element \"" + *scan.duplicate +
+                     "\" appears twice in one object (KMS refuses duplicate elements)");
   }
+  const NumberTexts numbers(doc, std::move(scan.numbers));
   Policy policy;
   policy.version = "2008-10-17";
   const json::value* statements = nullptr;

@@ -47,10 +47,13 @@
 //    policy value. Numeric and Date order: NumericLessThan holds when the
 //    request's value is less than a policy value.
 //  * Policy variables (Version 2012-10-17 only; 2008-10-17 takes them
-//    literally) in String* and Arn* condition values: ${key} is the request's
-//    single value of that key, ${key, 'default'} the default otherwise, ${*}
-//    ${?} ${$} those characters taken literally. A variable that does not
-//    resolve makes its condition fail. Not in Resource elements.
+//    literally) in String* and Arn* condition values and in Resource: ${key}
+//    is the request's single value of that key, ${key, 'default'} the default
+//    otherwise, ${*} ${?} ${$} those characters taken literally; a resolved
+//    value is literal inside a pattern (policy/variables.h). A variable that
+//    does not resolve makes its condition fail (so a Deny with it does not
+//    apply), except that ...IfExists on an absent key holds; in Resource it
+//    names nothing.
 #pragma once
 
 #include <cstddef>

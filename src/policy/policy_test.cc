@@ -253,6 +253,55 @@ TEST(Conditions, PolicyVariables) {
   }()));
 }
 
+TEST(Conditions, PolicyVariablesEscapesBudgetIfExistsAndResources) {
+  auto policy = [](const std::string& statement_rest) {
+    return parse_ok(R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*",)" +
+                    statement_rest + "}]}");
+  };
+  // A request value is literal in a pattern, \u0001 included (it was the
+  // internal escape: "\x01X" put into the pattern matched "X").
+  const Policy like = policy(R"("Resource":"*","Condition":{"StringLike":{"kms:EncryptionContext:a":"${kms:EncryptionContext:b}"}})");
+  RequestContext c = ctx();
+  c.keys["kms:EncryptionContext:a"] = {"X"};
+  c.keys["kms:EncryptionContext:b"] = {std::string("\x01X")};
+  EXPECT_FALSE(evaluate(like, c).allowed);
+  c.keys["kms:EncryptionContext:a"] = {std::string("\x01X")};
+  EXPECT_TRUE(evaluate(like, c).allowed);
+  // A written \u0001 is a character, with or without variables; '*' stays a wildcard.
+  const Policy written = policy(R"("Resource":"*","Condition":{"StringLike":{"kms:EncryptionContext:a":"\u0001*"}})");
+  c.keys["kms:EncryptionContext:a"] = {"*"};
+  EXPECT_FALSE(evaluate(written, c).allowed);
+  c.keys["kms:EncryptionContext:a"] = {std::string("\x01") + "anything"};
+  EXPECT_TRUE(evaluate(written, c).allowed);
+
+  // Resolved text is bounded per evaluation: past the budget a variable does not resolve.
+  const Policy eq = policy(R"("Resource":"*","Condition":{"StringEquals":{"kms:EncryptionContext:a":"${kms:EncryptionContext:b}"}})");
+  RequestContext big = ctx();
+  big.keys["kms:EncryptionContext:a"] = {std::string(1000, 'v')};
+  big.keys["kms:EncryptionContext:b"] = {std::string(1000, 'v')};
+  EXPECT_TRUE(evaluate(eq, big).allowed);
+  big.keys["kms:EncryptionContext:a"] = {std::string(kMaxPolicyBytes * 2 + 1, 'v')};
+  big.keys["kms:EncryptionContext:b"] = big.keys["kms:EncryptionContext:a"];
+  EXPECT_FALSE(evaluate(eq, big).allowed);
+
+  // ...IfExists on an absent key holds even if a variable would not resolve.
+  const Policy if_exists = policy(R"("Resource":"*","Condition":{"StringEqualsIfExists":{"kms:EncryptionContext:a":"${kms:EncryptionContext:zz}"}})");
+  EXPECT_TRUE(evaluate(if_exists, ctx()).allowed);
+  RequestContext present = ctx();
+  present.keys["kms:EncryptionContext:a"] = {"x"};
+  EXPECT_FALSE(evaluate(if_exists, present).allowed);
+
+  // Variables in Resource (2012-10-17): resolved, then matched as a pattern.
+  const Policy res = policy(R"("Resource":"arn:aws:kms:us-east-1:111122223333:${kms:EncryptionContext:k}*")");
+  RequestContext r = ctx();
+  r.resource = "arn:aws:kms:us-east-1:111122223333:key/1234";
+  EXPECT_FALSE(evaluate(res, r).allowed);
+  r.keys["kms:EncryptionContext:k"] = {"key/"};
+  EXPECT_TRUE(evaluate(res, r).allowed);
+  r.keys["kms:EncryptionContext:k"] = {"alias/"};
+  EXPECT_FALSE(evaluate(res, r).allowed);
+}
+
 TEST(Conditions, IfExists) {
   run_table("kms:RecipientAttestation:ImageSha384",
             {
@@ -450,6 +499,10 @@ TEST(Statements, NotPrincipalSparesOnlyACallerNamedWithItsRoleAndAccount) {
       {R"({"AWS":[")" "arn:aws:sts::111122223333:assumed-role/app/i-0abc\",\"arn:aws:iam::111122223333:root\"]}",
        kSession, false},
       {R"({"AWS":[")" "arn:aws:sts::111122223333:assumed-role/app/i-0abc\",\"arn:aws:iam::111122223333:role/app\","
+       "\"111122223333\"]}",
+       kSession, true},
+      // The session ARN has no role path: role/team/app is its role too.
+      {R"({"AWS":[")" "arn:aws:sts::111122223333:assumed-role/app/i-0abc\",\"arn:aws:iam::111122223333:role/team/app\","
        "\"111122223333\"]}",
        kSession, true},
       {R"("*")", kAlice, true},
@@ -692,8 +745,9 @@ TEST(Parse, RejectsMalformedPolicies) {
 
 TEST(Parse, NumbersInConditionsKeepTheirWrittenForm) {
   const Policy p = parse_ok(R"({"Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*",)"
-                            R"("Condition":{"StringEquals":{"kms:EncryptionContext:v":[1.5, 7, 0.25]}}}]})");
-  EXPECT_EQ(p.statements[0].conditions[0].values, (std::vector<std::string>{"1.5", "7", "0.25"}));  // not "1.5E0"
+                            R"("Condition":{"StringEquals":{"kms:EncryptionContext:v":[1.5, 7, 0.25, 1.0, 10E2, -0, 123456789012345678901234]}}}]})");
+  EXPECT_EQ(p.statements[0].conditions[0].values,
+            (std::vector<std::string>{"1.5", "7", "0.25", "1.0", "10E2", "-0", "123456789012345678901234"}));
 }
 
 TEST(Parse, AttachableDocumentsFollowKmsQuotaAndCharacterSet) {
