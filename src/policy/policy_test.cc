@@ -280,7 +280,7 @@ TEST(Conditions, PolicyVariablesEscapesBudgetIfExistsAndResources) {
   big.keys["kms:EncryptionContext:a"] = {std::string(1000, 'v')};
   big.keys["kms:EncryptionContext:b"] = {std::string(1000, 'v')};
   EXPECT_TRUE(evaluate(eq, big).allowed);
-  big.keys["kms:EncryptionContext:a"] = {std::string(kMaxPolicyBytes * 2 + 1, 'v')};
+  big.keys["kms:EncryptionContext:a"] = {std::string(kKeyPolicyQuotaBytes * 2 + 1, 'v')};
   big.keys["kms:EncryptionContext:b"] = big.keys["kms:EncryptionContext:a"];
   EXPECT_FALSE(evaluate(eq, big).allowed);
 

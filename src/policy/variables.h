@@ -22,8 +22,9 @@ std::vector<std::string> lookup_key(const RequestContext& ctx, std::string_view 
 
 /// Resolved text allowed per evaluation (pattern x text matching is
 /// quadratic: a 32 KB policy full of variables each bringing a long request
-/// value would otherwise cost seconds). Twice the largest policy.
-inline constexpr std::size_t kVariableBudget = 2 * kMaxPolicyBytes;
+/// value cost 20 s). Twice KMS's policy quota: at most twice the matching
+/// work a policy without variables can ask for.
+inline constexpr std::size_t kVariableBudget = 2 * kKeyPolicyQuotaBytes;
 
 /// `value` with its variables resolved against `ctx`: ${key} is the key's
 /// single value, ${key, 'default'} ('' a quote) the default when it has none
