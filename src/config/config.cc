@@ -61,13 +61,17 @@ std::string url_for_message(std::string_view text) {
   } else {
     shown = std::string(text);
   }
+  return value_for_message(shown);
+}
+
+std::string value_for_message(std::string_view text) {
   constexpr std::size_t kMax = 200;
   std::string out;
-  for (std::size_t i = 0; i < shown.size() && i < kMax; ++i) {
-    const auto c = static_cast<unsigned char>(shown[i]);
+  for (std::size_t i = 0; i < text.size() && i < kMax; ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
     out.push_back(c < 0x20 || c >= 0x7f ? '?' : static_cast<char>(c));
   }
-  if (shown.size() > kMax) {
+  if (text.size() > kMax) {
     out += "...";
   }
   return out;

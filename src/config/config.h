@@ -78,6 +78,10 @@ Result<EndpointSpec> parse_endpoint(std::string_view text);
 /// (no terminal escapes), at most 200 characters.
 std::string url_for_message(std::string_view text);
 
+/// Any other value as an error message may show it: bytes outside printable
+/// ASCII as '?', at most 200 characters.
+std::string value_for_message(std::string_view text);
+
 /// kms.<region>.amazonaws.com[.cn], port 443 (no FIPS / dual-stack guessing:
 /// use `endpoints:` for those).
 EndpointSpec default_kms_endpoint(std::string_view region);

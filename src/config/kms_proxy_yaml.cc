@@ -31,7 +31,7 @@ void read_endpoint_map(Reader& r, const Field& f) {
     const std::string region = kv.first.Scalar();
     const Field c{kv.first, kv.second, f.path + "." + region};
     if (!is_valid_region(region)) {
-      r.error(r.at(kv.first), f.path + ": '" + region +
+      r.error(r.at(kv.first), f.path + ": '" + value_for_message(region) +
                                   "' is not a region name (lower-case letters, digits and '-')");
       continue;
     }
@@ -294,7 +294,7 @@ void read_kms_proxy(Reader& r, const Field& f) {
                   if (is_valid_region(*s)) {
                     cfg.upstream.default_region = *s;
                   } else {
-                    r.error(c, "'" + *s + "' is not a region name (lower-case letters, digits and '-')");
+                    r.error(c, "'" + value_for_message(*s) + "' is not a region name (lower-case letters, digits and '-')");
                   }
                 }
               } else if (name == "attestation") {

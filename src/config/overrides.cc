@@ -194,7 +194,7 @@ Diagnostics apply_overrides(Config& cfg, const FlagOverrides& f) {
     }
     const std::string region = e.substr(0, eq);
     if (!is_valid_region(region)) {
-      err("--endpoint", "'" + region + "' is not a region name (lower-case letters, digits and '-')");
+      err("--endpoint", "'" + value_for_message(region) + "' is not a region name (lower-case letters, digits and '-')");
       continue;
     }
     auto spec = parse_endpoint(std::string_view(e).substr(eq + 1));

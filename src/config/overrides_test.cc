@@ -340,6 +340,7 @@ TEST(Syntax, UrlsInMessages) {
   EXPECT_EQ(url_for_message("https://host/p"), "https://host/p");
   EXPECT_EQ(url_for_message("\xff\x1b[31mred"), "??[31mred");
   EXPECT_EQ(url_for_message(std::string(300, 'h')), std::string(200, 'h') + "...");
+  EXPECT_EQ(value_for_message(std::string(900000, 'r')).size(), 203U);  // a 900 KB region printed whole
   FlagOverrides f;
   f.endpoints = {"us-east-1=https://AKIA:topsecret@kms.example.com/path"};
   Config cfg;

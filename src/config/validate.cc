@@ -91,7 +91,7 @@ void check_listen(const Config& cfg, Collector& c) {
 void check_upstream(const Config& cfg, Collector& c) {
   const auto& u = cfg.upstream;
   if (u.default_region && !is_valid_region(*u.default_region)) {
-    c.error("kms_proxy.region", "region '" + *u.default_region +
+    c.error("kms_proxy.region", "region '" + value_for_message(*u.default_region) +
                                     "' is not a region name (lower-case letters, digits and '-')");
   }
   for (const auto& [region, spec] : u.endpoints) {
