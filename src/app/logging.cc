@@ -1,12 +1,15 @@
 #include "app/logging.h"
 
+#include <unistd.h>
+
 #include <spdlog/pattern_formatter.h>
-#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <string_view>
 #include <vector>
+
+#include "app/log_sink.h"
 
 namespace kp::app {
 
@@ -201,11 +204,13 @@ std::unique_ptr<spdlog::formatter> make_formatter(config::LogFormat format) {
 }
 
 void setup_logging(const config::LogOptions& opts) {
-  auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+  auto sink = std::make_shared<BatchingFdSink>(STDERR_FILENO);
   auto logger = std::make_shared<spdlog::logger>("kms-proxy", sink);
   logger->set_formatter(make_formatter(opts.format));
   logger->set_level(to_spdlog(opts.level));
-  logger->flush_on(spdlog::level::info);
+  // The sink writes warnings at once and other lines within a few
+  // milliseconds; flush() (shutdown, before exec) writes what is pending.
+  logger->flush_on(spdlog::level::warn);
   spdlog::set_default_logger(std::move(logger));
 }
 
