@@ -65,25 +65,17 @@ bool wildcard_match(std::string_view pattern, std::string_view text, bool ignore
   std::size_t mark = 0;
   auto same = [ignore_case](char a, char b) { return ignore_case ? fold(a) == fold(b) : a == b; };
   while (t < text.size()) {
-    if (escapes && p + 1 < pattern.size() && pattern[p] == kLiteralNext) {
-      if (same(pattern[p + 1], text[t])) {  // an escaped '*' or '?' (policy variables ${*}, ${?})
-        p += 2;
-        ++t;
-      } else if (star != std::string_view::npos) {
-        p = star + 1;
-        mark += char_length(text, mark);
-        t = mark;
-      } else {
-        return false;
-      }
-    } else if (p < pattern.size() && pattern[p] == '*') {
+    // An escaped character (a resolved policy variable's '*' or '?') is
+    // compared like any other, never taken as a wildcard.
+    const bool escaped = escapes && p + 1 < pattern.size() && pattern[p] == kLiteralNext;
+    if (!escaped && p < pattern.size() && pattern[p] == '*') {
       star = p++;
       mark = t;
-    } else if (p < pattern.size() && pattern[p] == '?') {
+    } else if (!escaped && p < pattern.size() && pattern[p] == '?') {
       ++p;
       t += char_length(text, t);
-    } else if (p < pattern.size() && same(pattern[p], text[t])) {
-      ++p;
+    } else if (p < pattern.size() && same(pattern[escaped ? p + 1 : p], text[t])) {
+      p += escaped ? 2 : 1;
       ++t;
     } else if (star != std::string_view::npos) {
       p = star + 1;

@@ -2,6 +2,7 @@
 #include "policy/variables.h"
 
 #include "policy/match.h"
+#include "policy/typed_values.h"
 
 namespace kp::policy::detail {
 
@@ -109,15 +110,8 @@ std::optional<std::string> resolve_variables(std::string_view v, const RequestCo
 }
 
 bool takes_variables(ConditionOp op) noexcept {
-  switch (op) {
-    case ConditionOp::kStringEquals:
-    case ConditionOp::kStringNotEquals:
-    case ConditionOp::kStringEqualsIgnoreCase:
-    case ConditionOp::kStringNotEqualsIgnoreCase:
-      return true;
-    default:
-      return is_pattern_operator(op);
-  }
+  // The String* and Arn* operators: the untyped ones but Bool and Null.
+  return typed_kind(op) == TypedKind::kNone && op != ConditionOp::kBool && op != ConditionOp::kNull;
 }
 
 bool is_pattern_operator(ConditionOp op) noexcept {
