@@ -6,25 +6,16 @@
 
 #include "base/encoding.h"
 #include "policy/match.h"
+#include "policy/policy_test_support.h"
 
 namespace kp::policy {
 namespace {
 
-constexpr const char* kAccount = "111122223333";
-constexpr const char* kRole = "arn:aws:iam::111122223333:role/enclave-app";
+using testing::kAccount;
+using testing::kRole;
+using testing::ctx;
+using testing::parse_ok;
 
-Policy parse_ok(const std::string& json) {
-  auto p = parse_policy(json);
-  EXPECT_TRUE(p) << p.error().message << "\n" << json;
-  return p ? std::move(*p) : Policy{};
-}
-
-RequestContext ctx(std::string action = "kms:Decrypt", std::string principal = kRole) {
-  RequestContext c;
-  c.action = std::move(action);
-  c.principal_arn = std::move(principal);
-  return c;
-}
 
 // One Allow statement for everyone on kms:Decrypt guarded by `condition` (JSON object text).
 std::string allow_with(const std::string& condition) {
@@ -209,97 +200,6 @@ TEST(Conditions, TypedFailuresAreDescribedWithTheirRelation) {
             "NotIpAddress aws:SourceIp: expected an address in none of 10.0.0.0/8, 192.168.0.0/16, request has 10.1.2.3");
   EXPECT_TRUE(is_negated(ConditionOp::kNotIpAddress));
   EXPECT_FALSE(is_negated(ConditionOp::kNumericLessThan));
-}
-
-// Policy variables (2012-10-17): a Deny naming ${aws:PrincipalAccount} was
-// read literally and never applied.
-TEST(Conditions, PolicyVariables) {
-  auto decide = [](const std::string& version, const std::string& op, const std::string& key,
-                   const std::string& value, RequestContext c) {
-    const Policy p = parse_ok(R"({"Version":")" + version + R"(","Statement":[{"Effect":"Allow","Principal":"*",)"
-                              R"("Action":"kms:*","Resource":"*","Condition":{")" + op + R"(":{")" + key +
-                              R"(":")" + value + R"("}}}]})");
-    return evaluate(p, c).allowed;
-  };
-  RequestContext c = ctx("kms:Decrypt", "arn:aws:iam::111122223333:role/parent");
-  c.keys["kms:EncryptionContext:owner"] = {"111122223333"};
-  c.keys["kms:EncryptionContext:pattern"] = {"a*b"};
-  const std::string arn_of_caller = "arn:aws:iam::${aws:PrincipalAccount}:role/parent";
-  EXPECT_TRUE(decide("2012-10-17", "ArnEquals", "aws:PrincipalArn", arn_of_caller, c));
-  EXPECT_FALSE(decide("2008-10-17", "ArnEquals", "aws:PrincipalArn", arn_of_caller, c));  // literal there
-  EXPECT_TRUE(decide("2012-10-17", "StringEquals", "kms:EncryptionContext:owner", "${AWS:principalaccount}", c));
-  // A key without a value: the default, else the condition fails.
-  EXPECT_TRUE(decide("2012-10-17", "StringEquals", "kms:EncryptionContext:owner", "${aws:username, '111122223333'}", c));
-  EXPECT_FALSE(decide("2012-10-17", "StringEquals", "kms:EncryptionContext:owner", "${aws:username}", c));
-  EXPECT_FALSE(decide("2012-10-17", "StringNotEquals", "kms:EncryptionContext:owner", "${aws:username}", c));
-  EXPECT_TRUE(decide("2012-10-17", "StringEquals", "kms:EncryptionContext:pattern", "a${*}b", c));
-  EXPECT_FALSE(decide("2012-10-17", "StringEquals", "kms:EncryptionContext:pattern", "${foo", c));  // malformed
-  // In a pattern ${*} and a substituted value are literal, the rest stays a wildcard.
-  RequestContext star = c;
-  star.keys["kms:EncryptionContext:pattern"] = {"axxb"};
-  EXPECT_FALSE(decide("2012-10-17", "StringLike", "kms:EncryptionContext:pattern", "a${*}b", star));
-  EXPECT_TRUE(decide("2012-10-17", "StringLike", "kms:EncryptionContext:pattern", "a${*}b", c));
-  EXPECT_TRUE(decide("2012-10-17", "StringLike", "kms:EncryptionContext:pattern", "a*b", star));
-  EXPECT_TRUE(decide("2012-10-17", "StringLike", "kms:EncryptionContext:pattern", "${aws:PrincipalAccount, 'x'}*", [&] {
-    RequestContext r = c;
-    r.keys["kms:EncryptionContext:pattern"] = {"111122223333-suffix"};
-    return r;
-  }()));
-  EXPECT_TRUE(decide("2012-10-17", "StringEquals", "kms:EncryptionContext:pattern", "${aws:none, 'a*b'}", c));
-  EXPECT_TRUE(decide("2012-10-17", "StringEquals", "kms:EncryptionContext:owner", "${aws:none, 'it''s'}", [&] {
-    RequestContext r = c;
-    r.keys["kms:EncryptionContext:owner"] = {"it's"};
-    return r;
-  }()));
-}
-
-TEST(Conditions, PolicyVariablesEscapesBudgetIfExistsAndResources) {
-  auto policy = [](const std::string& statement_rest) {
-    return parse_ok(R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*",)" +
-                    statement_rest + "}]}");
-  };
-  // A request value is literal in a pattern, \u0001 included (it was the
-  // internal escape: "\x01X" put into the pattern matched "X").
-  const Policy like = policy(R"("Resource":"*","Condition":{"StringLike":{"kms:EncryptionContext:a":"${kms:EncryptionContext:b}"}})");
-  RequestContext c = ctx();
-  c.keys["kms:EncryptionContext:a"] = {"X"};
-  c.keys["kms:EncryptionContext:b"] = {std::string("\x01X")};
-  EXPECT_FALSE(evaluate(like, c).allowed);
-  c.keys["kms:EncryptionContext:a"] = {std::string("\x01X")};
-  EXPECT_TRUE(evaluate(like, c).allowed);
-  // A written \u0001 is a character, with or without variables; '*' stays a wildcard.
-  const Policy written = policy(R"("Resource":"*","Condition":{"StringLike":{"kms:EncryptionContext:a":"\u0001*"}})");
-  c.keys["kms:EncryptionContext:a"] = {"*"};
-  EXPECT_FALSE(evaluate(written, c).allowed);
-  c.keys["kms:EncryptionContext:a"] = {std::string("\x01") + "anything"};
-  EXPECT_TRUE(evaluate(written, c).allowed);
-
-  // Resolved text is bounded per evaluation: past the budget a variable does not resolve.
-  const Policy eq = policy(R"("Resource":"*","Condition":{"StringEquals":{"kms:EncryptionContext:a":"${kms:EncryptionContext:b}"}})");
-  RequestContext big = ctx();
-  big.keys["kms:EncryptionContext:a"] = {std::string(1000, 'v')};
-  big.keys["kms:EncryptionContext:b"] = {std::string(1000, 'v')};
-  EXPECT_TRUE(evaluate(eq, big).allowed);
-  big.keys["kms:EncryptionContext:a"] = {std::string(kKeyPolicyQuotaBytes * 2 + 1, 'v')};
-  big.keys["kms:EncryptionContext:b"] = big.keys["kms:EncryptionContext:a"];
-  EXPECT_FALSE(evaluate(eq, big).allowed);
-
-  // ...IfExists on an absent key holds even if a variable would not resolve.
-  const Policy if_exists = policy(R"("Resource":"*","Condition":{"StringEqualsIfExists":{"kms:EncryptionContext:a":"${kms:EncryptionContext:zz}"}})");
-  EXPECT_TRUE(evaluate(if_exists, ctx()).allowed);
-  RequestContext present = ctx();
-  present.keys["kms:EncryptionContext:a"] = {"x"};
-  EXPECT_FALSE(evaluate(if_exists, present).allowed);
-
-  // Variables in Resource (2012-10-17): resolved, then matched as a pattern.
-  const Policy res = policy(R"("Resource":"arn:aws:kms:us-east-1:111122223333:${kms:EncryptionContext:k}*")");
-  RequestContext r = ctx();
-  r.resource = "arn:aws:kms:us-east-1:111122223333:key/1234";
-  EXPECT_FALSE(evaluate(res, r).allowed);
-  r.keys["kms:EncryptionContext:k"] = {"key/"};
-  EXPECT_TRUE(evaluate(res, r).allowed);
-  r.keys["kms:EncryptionContext:k"] = {"alias/"};
-  EXPECT_FALSE(evaluate(res, r).allowed);
 }
 
 TEST(Conditions, IfExists) {
