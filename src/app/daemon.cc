@@ -44,6 +44,13 @@ namespace {
 
 void add_problem(std::vector<std::string>& problems, const Error& e) { problems.push_back(e.message); }
 
+// "FILE:LINE: " (or "--flag: ") of the setting at `path` when it was set
+// explicitly: a startup problem about a value points at where it was written.
+std::string origin_prefix(const config::Config& cfg, std::string_view path) {
+  const config::Origin where = cfg.origin_of(path);
+  return where.source.empty() ? std::string() : config::Diagnostic{where, std::string()}.to_string();
+}
+
 // Connections refused over limits.max_connections come in floods: at most one
 // warning a second, counting the refusals since the previous one. A timer
 // reports the tail of a burst that no later refusal would bring out.
@@ -210,7 +217,7 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const config::Config& cfg, Daemon
     case config::AttestationMode::kNsm: {
       auto dev = attestation::open_nsm_device(cfg.attestation.nsm_device);
       if (!dev) {
-        problems.push_back(dev.error().message +
+        problems.push_back(origin_prefix(cfg, "kms_proxy.attestation.device") + dev.error().message +
                            " (outside a Nitro Enclave use --attestation simulated --sim-pki-dir DIR "
                            "for development, or --attestation none)");
       } else {
@@ -231,7 +238,8 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const config::Config& cfg, Daemon
     case config::AttestationMode::kSimulated: {
       auto pki = attestation::load_sim_pki(cfg.attestation.sim_pki_dir);
       if (!pki) {
-        problems.push_back("simulated attestation: " + pki.error().message +
+        problems.push_back(origin_prefix(cfg, "kms_proxy.attestation.sim_pki_dir") +
+                           "simulated attestation: " + pki.error().message +
                            " (create one with: kms-proxy sim-pki init DIR)");
         break;
       }
@@ -264,6 +272,9 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const config::Config& cfg, Daemon
   uo.idle_pool_expiry = cfg.upstream.pool.idle_timeout;
   uo.max_idle_per_endpoint = cfg.upstream.pool.max_idle_per_host;
   uo.extra_ca_files = cfg.upstream.ca_files;
+  if (std::string at = origin_prefix(cfg, "kms_proxy.upstream.ca_file"); !at.empty()) {
+    uo.ca_files_source = at.substr(0, at.size() - 2);  // without the ": "
+  }
   std::string path_line = "direct";
   std::shared_ptr<net::Transport> credentials_transport;  // the credential endpoints' path
   if (cfg.vsock.enabled()) {

@@ -3,6 +3,8 @@
 #include "net/upstream_client.h"
 
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -13,6 +15,7 @@
 #include <atomic>
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <limits>
 #include <optional>
 
@@ -63,6 +66,31 @@ struct Counters {
   std::atomic<std::uint64_t> idle_closed{0};
 };
 
+// Appends `text` to `lines` after a newline when `lines` already holds one.
+void add_line(std::string& lines, std::string_view text) {
+  if (!lines.empty() && lines.back() != '\n' && !text.empty()) {
+    lines += '\n';
+  }
+  lines += text;
+}
+
+// Why a CA file did not load: the system's reason when it cannot be read,
+// else OpenSSL's (e.g. no certificate in it).
+std::string ca_file_problem(const std::string& file) {
+  std::string openssl = take_openssl_error();
+  struct stat st {};
+  if (::stat(file.c_str(), &st) != 0) {
+    return std::strerror(errno);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return "not a regular file";
+  }
+  if (::access(file.c_str(), R_OK) != 0) {
+    return std::strerror(errno);
+  }
+  return "no PEM certificate could be read from it (" + openssl + ")";
+}
+
 // Immutable after construction; shared by every context state (and kept
 // alive by them, so in-flight sends never touch the UpstreamClient itself).
 struct Shared {
@@ -80,11 +108,19 @@ struct Shared {
       tls_error = kp::Error(Errc::kUpstreamTls,
                             "upstream: cannot load the system trust store: " + take_openssl_error());
     }
+    // Every file that cannot be loaded is named, one line each.
+    std::string ca_problems;
     for (const auto& file : opt.extra_ca_files) {
       if (SSL_CTX_load_verify_locations(ctx, file.c_str(), nullptr) != 1) {
-        tls_error = kp::Error(Errc::kUpstreamTls,
-                              "upstream: cannot load CA file '" + file + "': " + take_openssl_error());
+        add_line(ca_problems, opt.ca_files_source.empty() ? std::string() : opt.ca_files_source + ": ");
+        ca_problems += "upstream: cannot load CA file '" + file + "': " + ca_file_problem(file);
       }
+    }
+    if (!ca_problems.empty()) {
+      if (tls_error) {
+        add_line(ca_problems, tls_error->message);
+      }
+      tls_error = kp::Error(Errc::kUpstreamTls, std::move(ca_problems));
     }
     if (!opt.use_system_roots && opt.extra_ca_files.empty()) {
       tls_error = kp::Error(Errc::kUpstreamTls, "upstream: no trust anchors (system roots off, no CA files)");

@@ -59,6 +59,9 @@ struct UpstreamOptions {
   std::chrono::milliseconds idle_pool_expiry{50'000};      // below KMS's idle close
   std::size_t max_idle_per_endpoint = 64;                  // per io_context
   std::vector<std::string> extra_ca_files;                 // PEM bundles added to the trust store
+  /// Where extra_ca_files was set ("enclaver.yaml:12", "--ca-file"): the
+  /// prefix of the error naming a file that cannot be loaded. Empty: none.
+  std::string ca_files_source;
   bool use_system_roots = true;
   std::size_t max_response_header = 64 * 1024;
   std::size_t max_response_body = 1024 * 1024;

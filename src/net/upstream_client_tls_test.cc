@@ -2,7 +2,12 @@
 // verification, records, deadlines, and the plain-TCP scenarios over TLS.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -67,10 +72,34 @@ TEST_F(UpstreamClientTest, UnreadableCaFileReportedByReady) {
   auto ready = client.ready();
   ASSERT_FALSE(ready);
   EXPECT_EQ(ready.error().code, Errc::kUpstreamTls);
-  EXPECT_NE(ready.error().message.find("/nonexistent/ca.pem"), std::string::npos);
+  EXPECT_NE(ready.error().message.find("/nonexistent/ca.pem': No such file or directory"), std::string::npos)
+      << ready.error().message;
   auto r = send_on(pool, client, {"https", "localhost", 1}, kms_request());
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, Errc::kUpstreamTls);
+}
+
+// Startup errors are reported all at once: every CA file that cannot be
+// loaded gets its own line, with its reason and where the list was set.
+TEST_F(UpstreamClientTest, EveryBadCaFileIsNamed) {
+  const auto dir = std::filesystem::temp_directory_path() / ("kp-ca-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto not_pem = (dir / "not.pem").string();
+  std::ofstream(not_pem) << "hello\n";
+  auto opt = fast();
+  opt.extra_ca_files = {"/nonexistent/a.pem", not_pem, dir.string(), "/nonexistent/b.pem"};
+  opt.ca_files_source = "proxy.yaml:7";
+  UpstreamClient client(pool, opt);
+  auto ready = client.ready();
+  std::filesystem::remove_all(dir);
+  ASSERT_FALSE(ready);
+  const std::string& m = ready.error().message;
+  EXPECT_EQ(std::count(m.begin(), m.end(), '\n'), 3) << m;
+  EXPECT_NE(m.find("proxy.yaml:7: upstream: cannot load CA file '/nonexistent/a.pem': No such file"),
+            std::string::npos) << m;
+  EXPECT_NE(m.find("'" + not_pem + "': no PEM certificate"), std::string::npos) << m;
+  EXPECT_NE(m.find("'" + dir.string() + "': not a regular file"), std::string::npos) << m;
+  EXPECT_NE(m.find("proxy.yaml:7: upstream: cannot load CA file '/nonexistent/b.pem'"), std::string::npos) << m;
 }
 
 TEST_F(UpstreamClientTest, PlainTcpPeerForHttpsGivesTlsError) {

@@ -176,6 +176,20 @@ class RunTest(h.TempDirTestCase):
         self.assertIn(f"{cfg}:3:", r.stderr)
         self.assertIn("nothing was started", r.stderr)
         self.assertFalse(os.path.exists(self.marker))
+        # Files the configuration names but that cannot be used: every one is
+        # reported, each at the line that names it, and nothing is started.
+        files_cfg = os.path.join(self.tmp, "files.yaml")
+        with open(files_cfg, "w") as f:
+            f.write("kms_proxy:\n  listen_port: 0\n  upstream:\n"
+                    f"    ca_file: [{self.tmp}/no-ca-1.pem, {self.tmp}/no-ca-2.pem]\n"
+                    f"  attestation:\n    mode: simulated\n    sim_pki_dir: {self.tmp}/no-pki\n")
+        r = kp("run", "--config", files_cfg, "--", *cmd, env=clean_env())
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(f"{files_cfg}:4: upstream: cannot load CA file '{self.tmp}/no-ca-1.pem': No such file", r.stderr)
+        self.assertIn(f"{files_cfg}:4: upstream: cannot load CA file '{self.tmp}/no-ca-2.pem': No such file", r.stderr)
+        self.assertIn(f"{files_cfg}:7: simulated attestation: sim_pki: cannot read {self.tmp}/no-pki/", r.stderr)
+        self.assertIn("command was not started", r.stderr)
+        self.assertFalse(os.path.exists(self.marker))
         # Malformed numeric flags are reported with the file's errors, all at once.
         r = kp("run", "--config", cfg, "--attestation", "none", "--port", "abc", "--threads", "x", "--",
                *cmd, env=clean_env())
