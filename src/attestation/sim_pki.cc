@@ -11,11 +11,10 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <string>
 
 #include "attestation/ossl_util.h"
+#include "base/file_input.h"
 
 namespace kp::attestation {
 
@@ -152,12 +151,20 @@ Result<void> write_file(const std::filesystem::path& p, std::string_view data, m
   return {};
 }
 
+// Far above any PEM certificate or P-384 key.
+constexpr std::size_t kMaxPemBytes = 64 * 1024;
+
+Error read_error(const std::filesystem::path& p, const Error& e) {
+  return Error{e.code == Errc::kValidation && ::access(p.c_str(), F_OK) != 0 ? Errc::kNotFound : e.code,
+               "sim_pki: cannot read " + p.string() + ": " + input_file_reason(e, p.string())};
+}
+
 Result<std::string> read_text(const std::filesystem::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  if (!f) {
-    return Error{Errc::kNotFound, "sim_pki: cannot read " + p.string()};
+  auto text = read_input_file(p.string(), kMaxPemBytes);
+  if (!text) {
+    return read_error(p, text.error());
   }
-  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  return std::move(*text);
 }
 
 Result<Bytes> read_cert(const std::filesystem::path& p) {
@@ -174,15 +181,14 @@ Result<Bytes> read_cert(const std::filesystem::path& p) {
 }
 
 Result<SecretBytes> read_key(const std::filesystem::path& p) {
-  auto text = read_text(p);
-  if (!text) {
-    return text.error();
+  auto key = read_secret_input_file(p.string(), kMaxPemBytes);
+  if (!key) {
+    return read_error(p, key.error());
   }
-  auto key = SecretBytes::take(std::move(*text));
-  if (!parse_key_pem(key)) {
+  if (!parse_key_pem(*key)) {
     return Error{Errc::kValidation, "sim_pki: " + p.string() + " is not a PEM private key"};
   }
-  return key;
+  return std::move(*key);
 }
 
 struct FullPki {

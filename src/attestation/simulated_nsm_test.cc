@@ -409,6 +409,8 @@ TEST_F(SimPkiDir, LoadRejectsMissingOrMismatchedFiles) {
   auto missing = load_sim_pki(dir_);
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().code, Errc::kNotFound);
+  EXPECT_NE(missing.error().message.find("root.pem: No such file or directory"), std::string::npos)
+      << missing.error().message;
   ASSERT_TRUE(init_sim_pki(dir_));
   std::filesystem::copy_file(dir_ / "intermediate.key", dir_ / "leaf.key",
                              std::filesystem::copy_options::overwrite_existing);

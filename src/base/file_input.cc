@@ -11,7 +11,11 @@
 
 namespace kp {
 
-Result<std::string> read_input_file(const std::string& path, std::size_t limit) {
+namespace {
+
+// Reads the whole file into `out`, which never grows past `limit` bytes.
+// `secret`: the read buffer is wiped before returning.
+Result<void> read_into(const std::string& path, std::size_t limit, std::string& out, bool secret) {
   // O_NONBLOCK: opening a FIFO nobody writes to must not block; reads from
   // a FIFO, socket or terminal then wait in poll() under one deadline.
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
@@ -24,8 +28,17 @@ Result<std::string> read_input_file(const std::string& path, std::size_t limit) 
     return fail(Errc::kValidation, path + " is a directory");
   }
   const auto deadline = std::chrono::steady_clock::now() + kInputStreamTimeout;
-  std::string out;
   char buf[16 * 1024];
+  struct WipeOnExit {
+    char* p;
+    std::size_t n;
+    bool on;
+    ~WipeOnExit() {
+      if (on) {
+        secure_wipe(p, n);
+      }
+    }
+  } wipe{buf, sizeof buf, secret};
   for (;;) {
     const ssize_t n = ::read(fd, buf, sizeof buf);
     if (n < 0 && errno == EINTR) {
@@ -57,7 +70,30 @@ Result<std::string> read_input_file(const std::string& path, std::size_t limit) 
     out.append(buf, static_cast<std::size_t>(n));
   }
   ::close(fd);
+  return {};
+}
+
+}  // namespace
+
+Result<std::string> read_input_file(const std::string& path, std::size_t limit) {
+  std::string out;
+  if (auto r = read_into(path, limit, out, false); !r) {
+    return r.error();
+  }
   return out;
+}
+
+Result<SecretBytes> read_secret_input_file(const std::string& path, std::size_t limit) {
+  // Room for the whole file up front: the string never reallocates, so no
+  // copy of its bytes is left behind in freed memory; take() wipes it.
+  std::string out;
+  out.reserve(limit);
+  auto r = read_into(path, limit, out, true);
+  SecretBytes secret = SecretBytes::take(std::move(out));
+  if (!r) {
+    return r.error();
+  }
+  return secret;
 }
 
 std::string input_file_reason(const Error& e, const std::string& path) {

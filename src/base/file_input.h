@@ -13,6 +13,7 @@
 #include <string>
 
 #include "base/result.h"
+#include "base/secret.h"
 
 namespace kp {
 
@@ -29,6 +30,11 @@ inline constexpr std::size_t kMaxInputFileBytes = 1 << 20;
 /// than N bytes", "PATH: nothing to read within 10 s ..." (a FIFO without a
 /// writer reads as empty; one whose writer sends nothing times out).
 Result<std::string> read_input_file(const std::string& path, std::size_t limit = kMaxInputFileBytes);
+
+/// The same for a file that holds a secret (a private key): the bytes go
+/// straight into wiped memory (`limit` bytes are reserved up front, so keep it
+/// small) and the read buffer is wiped.
+Result<SecretBytes> read_secret_input_file(const std::string& path, std::size_t limit);
 
 /// The reason of a read_input_file() error without the path in front: "No
 /// such file or directory", "it is a directory", "it is larger than N bytes".

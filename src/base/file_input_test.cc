@@ -41,6 +41,31 @@ TEST(FileInput, ReadsSmallFilesAndRefusesDirectoriesMissingAndLargeOnes) {
   std::filesystem::remove_all(dir);
 }
 
+// A private key read from a file: the same bounds and reasons, into wiped memory.
+TEST(FileInput, SecretFilesHaveTheSameBoundsAndReasons) {
+  const auto dir = std::filesystem::temp_directory_path() / "kp-file-input-secret";
+  std::filesystem::create_directories(dir);
+  const std::string key = (dir / "key.pem").string();
+  const std::string text(20000, 'k');  // more than one read buffer
+  std::ofstream(key) << text;
+  auto ok = read_secret_input_file(key, 64 * 1024);
+  ASSERT_TRUE(ok) << ok.error().message;
+  EXPECT_EQ(ok->chars(), text);
+  auto big = read_secret_input_file(key, 1000);
+  ASSERT_FALSE(big);
+  EXPECT_EQ(big.error().message, key + " is larger than 1000 bytes");
+  auto d = read_secret_input_file(dir.string(), 1000);
+  ASSERT_FALSE(d);
+  EXPECT_EQ(d.error().message, dir.string() + " is a directory");
+  auto missing = read_secret_input_file((dir / "missing").string(), 1000);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().message, (dir / "missing").string() + ": No such file or directory");
+  auto endless = read_secret_input_file("/dev/zero", 4096);
+  ASSERT_FALSE(endless);
+  EXPECT_EQ(endless.error().message, "/dev/zero is larger than 4096 bytes");
+  std::filesystem::remove_all(dir);
+}
+
 // A FIFO given as --config, --policy, ...: opening one nobody writes to
 // blocked the start for ever; it now reads as empty (one whose writer sends
 // nothing gives up after kInputStreamTimeout).
