@@ -30,6 +30,7 @@ struct ServeFlags {
   std::string threads;
   std::string busy_poll_us;
   std::string egress_proxy_port;
+  std::string credential_sources;
   std::vector<std::string> command;  // run only
   std::vector<std::string> key_ids;  // check only
   std::string check_timeout;         // check only
@@ -50,6 +51,9 @@ void add_common_flags(CLI::App& sub, ServeFlags& f) {
   sub.add_option("--vsock", f.vsock, "Reach KMS through AF_VSOCK CID:PORT (e.g. AWS vsock-proxy on 3:8000)");
   sub.add_option("--egress-proxy-port", f.egress_proxy_port,
                  "Tunnel to KMS with HTTP CONNECT through 127.0.0.1:PORT");
+  sub.add_option("--credential-sources", f.credential_sources,
+                 "Where the proxy's own credentials may come from, in order: a comma-separated list of env, "
+                 "profile, container, imds (default: all four, in that order)");
   sub.add_option("--attestation", f.attestation,
                  "nsm (default, needs /dev/nsm) | simulated (development) | none (no Recipient)");
   sub.add_option("--nsm-device", f.nsm_device, "NSM device path (default /dev/nsm)");
@@ -81,6 +85,7 @@ void fill_overrides(CLI::App& sub, ServeFlags& f) {
   if (given("--region")) f.o.region = f.region;
   if (given("--vsock")) f.o.vsock = f.vsock;
   if (given("--egress-proxy-port")) f.o.egress_proxy_port = f.egress_proxy_port;
+  if (given("--credential-sources")) f.o.credential_sources = f.credential_sources;
   if (given("--attestation")) f.o.attestation_mode = f.attestation;
   if (given("--nsm-device")) f.o.nsm_device = f.nsm_device;
   if (given("--sim-pki-dir")) f.o.sim_pki_dir = f.sim_pki;
@@ -372,7 +377,9 @@ Runner add_serve_commands(CLI::App& app, std::shared_ptr<const std::vector<std::
       "nothing starts (exit 2). Exit status: 0 after a graceful stop (SIGTERM, SIGINT or SIGHUP:\n"
       "no new connections, idle and half-received requests closed, requests in progress get up\n"
       "to 10 s to finish), 1 if the proxy could not start or some request was cut.\n"
-      "Credentials: AWS_ACCESS_KEY_ID/..., the container endpoint, or the instance role (IMDSv2).\n"
+      "Credentials (the proxy's own, first source that has them): the environment (AWS_ACCESS_KEY_ID/...),\n"
+      "a profile of ~/.aws/credentials or ~/.aws/config, the container endpoint, or the instance role\n"
+      "(IMDSv2); --credential-sources (credentials.sources) picks and orders them.\n"
       "Examples:\n"
       "  kms-proxy serve --config /etc/enclaver/enclaver.yaml\n"
       "  kms-proxy serve --config enclaver.yaml --vsock 3:8000 --region us-east-1 \\\n"

@@ -1,5 +1,6 @@
 #include "config/overrides.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
@@ -221,6 +222,35 @@ Diagnostics apply_overrides(Config& cfg, const FlagOverrides& f) {
     if (const auto v = number("--egress-proxy-port", *f.egress_proxy_port, 1, 65535)) {
       cfg.egress.proxy_port = static_cast<std::uint16_t>(*v);
       cfg.origins["egress.proxy_port"] = flag("--egress-proxy-port");
+    }
+  }
+  if (f.credential_sources) {
+    // The same list as credentials.sources, comma-separated, in order.
+    std::vector<CredentialSource> chain;
+    bool ok = true;
+    std::string_view rest = *f.credential_sources;
+    while (ok) {
+      const auto comma = rest.find(',');
+      const std::string_view item = rest.substr(0, comma);
+      const auto s = parse_credential_source(item);
+      if (!s) {
+        err("--credential-sources", "expected a comma-separated list of env, profile, container and imds, got '" +
+                                        value_for_message(*f.credential_sources) + "'");
+        ok = false;
+      } else if (std::find(chain.begin(), chain.end(), *s) != chain.end()) {
+        err("--credential-sources", "'" + std::string(item) + "' is listed twice");
+        ok = false;
+      } else {
+        chain.push_back(*s);
+      }
+      if (comma == std::string_view::npos) {
+        break;
+      }
+      rest.remove_prefix(comma + 1);
+    }
+    if (ok) {
+      cfg.credentials.chain = std::move(chain);
+      cfg.origins["kms_proxy.credentials.sources"] = flag("--credential-sources");
     }
   }
   if (f.attestation_mode) {

@@ -66,6 +66,7 @@ struct FlagOverrides {
   std::optional<std::string> max_connections;      // --max-connections N
   std::optional<std::string> threads;              // --threads N
   std::optional<std::string> busy_poll_us;         // --busy-poll-us N
+  std::optional<std::string> credential_sources;   // --credential-sources env,profile,container,imds
 };
 
 /// Applies flag values over `cfg` (recording each flag as the origin).

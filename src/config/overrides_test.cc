@@ -148,6 +148,7 @@ TEST(Flags, OverrideFileValues) {
   f.egress_proxy_port = "11000";
   f.threads = "2";
   f.busy_poll_us = "10000";
+  f.credential_sources = "imds,env";
   EXPECT_THAT(apply_overrides(c, f), IsEmpty());
   EXPECT_EQ(c.listen.port, 8888);
   EXPECT_EQ(c.origin_of("kms_proxy.listen_port").source, "--port");
@@ -170,7 +171,34 @@ TEST(Flags, OverrideFileValues) {
   EXPECT_EQ(c.io.threads, 2U);
   EXPECT_EQ(c.io.busy_poll, std::chrono::microseconds(10'000));
   EXPECT_EQ(c.origin_of("kms_proxy.io.busy_poll_us").source, "--busy-poll-us");
+  EXPECT_THAT(c.credentials.chain, ElementsAre(CredentialSource::kImds, CredentialSource::kEnv));
+  EXPECT_EQ(c.origin_of("kms_proxy.credentials.sources").source, "--credential-sources");
   EXPECT_THAT(errors(validate(c)), IsEmpty());
+}
+
+// credentials.sources as a flag (an Enclaver manifest cannot carry it):
+// the same names, in order, each once; a bad list leaves the default.
+TEST(Flags, CredentialSources) {
+  for (const auto& [value, message] : std::vector<std::pair<std::string, std::string>>{
+           {"imds,imds", "--credential-sources: 'imds' is listed twice"},
+           {"", "--credential-sources: expected a comma-separated list of env, profile, container and imds, got ''"},
+           {"env,,imds", "--credential-sources: expected a comma-separated list of env, profile, container and imds, "
+                         "got 'env,,imds'"},
+           {"env, imds", "--credential-sources: expected a comma-separated list of env, profile, container and imds, "
+                         "got 'env, imds'"},
+           {"sso", "--credential-sources: expected a comma-separated list of env, profile, container and imds, "
+                   "got 'sso'"}}) {
+    Config c;
+    FlagOverrides f;
+    f.credential_sources = value;
+    EXPECT_THAT(lines(apply_overrides(c, f)), ElementsAre(message)) << value;
+    EXPECT_EQ(c.credentials.chain.size(), 4U) << value;
+  }
+  Config c;
+  FlagOverrides f;
+  f.credential_sources = "container";
+  EXPECT_THAT(apply_overrides(c, f), IsEmpty());
+  EXPECT_THAT(c.credentials.chain, ElementsAre(CredentialSource::kContainer));
 }
 
 TEST(Flags, ListenFlagSetsHostAndPortAndIsValidated) {

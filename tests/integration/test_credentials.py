@@ -75,7 +75,7 @@ def recording_kms(test):
 
 
 class CredentialSourcesTest(h.TempDirTestCase):
-    def proxy(self, credentials_yaml, env_extra=None):
+    def proxy(self, credentials_yaml, env_extra=None, flags=()):
         cfg = os.path.join(self.tmp, "enclaver.yaml")
         with open(cfg, "w") as f:
             f.write("version: v1\nname: creds-test\nkms_proxy:\n  listen_port: 9999\n"
@@ -93,7 +93,7 @@ class CredentialSourcesTest(h.TempDirTestCase):
             else:
                 env[k] = v
         proxy, port = h.start_proxy(["--config", cfg, "--attestation", "none",
-                                     "--endpoint", f"us-east-1=http://127.0.0.1:{kms_port}"], env=env)
+                                     "--endpoint", f"us-east-1=http://127.0.0.1:{kms_port}", *flags], env=env)
         self.track(proxy)
         return proxy, port
 
@@ -102,6 +102,18 @@ class CredentialSourcesTest(h.TempDirTestCase):
         # The environment has keys, but only IMDS is listed (then env): IMDS wins.
         proxy, port = self.proxy(f"    sources: [imds, env]\n"
                                  f"    imds_endpoint: http://127.0.0.1:{imds_port}\n")
+        self.assertRegex(proxy.output(), rf"credentials=IMDSv2 http://127\.0\.0\.1:{imds_port}")
+        h.boto3_kms(f"http://127.0.0.1:{port}").list_keys()
+        self.assertEqual(self.signed_with, [IMDS_KEY])
+        self.assertIn(("PUT", "/latest/api/token"), imds_calls)
+
+    def test_sources_as_a_flag_override_the_file(self):
+        # An Enclaver manifest cannot carry credentials.sources: the flag does
+        # the same (here against a file that lists the environment first).
+        imds_port, imds_calls = fake_imds(self)
+        proxy, port = self.proxy(f"    sources: [env, imds]\n"
+                                 f"    imds_endpoint: http://127.0.0.1:{imds_port}\n",
+                                 flags=["--credential-sources", "imds"])
         self.assertRegex(proxy.output(), rf"credentials=IMDSv2 http://127\.0\.0\.1:{imds_port}")
         h.boto3_kms(f"http://127.0.0.1:{port}").list_keys()
         self.assertEqual(self.signed_with, [IMDS_KEY])
