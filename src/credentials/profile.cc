@@ -1,10 +1,12 @@
 #include "credentials/profile.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <vector>
 
-#include <fstream>
-
+#include "base/file_input.h"
 #include "base/http_message.h"
 #include "credentials/parse.h"
 
@@ -187,16 +189,17 @@ Error not_supported(const Place& p, std::string_view profile, std::string_view k
 }  // namespace
 
 SecretFileReader read_secret_file() {
-  return [](const std::string& path) -> std::optional<SecretBytes> {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-      return std::nullopt;
+  return [](const std::string& path) -> Result<std::optional<SecretBytes>> {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0 && (errno == ENOENT || errno == ENOTDIR)) {
+      return std::optional<SecretBytes>();
     }
-    std::string raw;
-    raw.resize(kMaxFileBytes + 1);
-    in.read(raw.data(), static_cast<std::streamsize>(raw.size()));
-    raw.resize(static_cast<std::size_t>(in.gcount()));
-    return SecretBytes::take(std::move(raw));
+    auto text = read_secret_input_file(path, kMaxFileBytes);
+    if (!text) {
+      return fail(Errc::kCredentialsUnavailable, "credentials: cannot read " + printable_excerpt(path, 256) + ": " +
+                                                     input_file_reason(text.error(), path));
+    }
+    return std::optional<SecretBytes>(std::move(*text));
   };
 }
 
@@ -247,7 +250,9 @@ Result<std::optional<ProfileCredentials>> credentials_from_profile(const EnvLook
     std::string why;
     if (p.file.empty()) {
       why = std::string("no ") + p.variable() + " and no HOME";
-    } else if (p.text = read(p.file); !p.text) {
+    } else if (auto text = read(p.file); !text) {
+      return text.error();
+    } else if (p.text = std::move(*text); !p.text) {
       why = "no " + p.kind() + " at " + printable_excerpt(p.file, 256);
     } else if (p.text->size() > kMaxFileBytes) {
       return bad(p.label() + ": the file is larger than 1 MiB");

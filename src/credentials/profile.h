@@ -36,9 +36,11 @@
 
 namespace kp::credentials {
 
-/// Reads a whole file into wiped memory; nullopt when it does not exist or
-/// cannot be read (the source then does not apply).
-using SecretFileReader = std::function<std::optional<SecretBytes>(const std::string& path)>;
+/// Reads a whole file into wiped memory: nullopt when it does not exist (the
+/// source then does not apply); an error with the reason when it exists but
+/// cannot be read (no permission, a directory, over 1 MiB, a FIFO that sends
+/// nothing), so the proxy does not go on to sign as someone else.
+using SecretFileReader = std::function<Result<std::optional<SecretBytes>>(const std::string& path)>;
 SecretFileReader read_secret_file();
 
 struct ProfileCredentials {

@@ -4,6 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <map>
 
 #include "credentials/default_chain.h"
@@ -38,14 +42,14 @@ struct OneFile {
   std::string text;
   std::string asked;
   SecretFileReader reader() {
-    return [this](const std::string& p) -> std::optional<SecretBytes> {
+    return [this](const std::string& p) -> Result<std::optional<SecretBytes>> {
       if (asked.empty()) {
         asked = p;  // the first file read (the credentials file comes first)
       }
       if (p != path) {
-        return std::nullopt;
+        return std::optional<SecretBytes>();
       }
-      return SecretBytes::copy_of(std::string_view(text));
+      return std::optional<SecretBytes>(SecretBytes::copy_of(std::string_view(text)));
     };
   }
 };
@@ -54,12 +58,12 @@ struct OneFile {
 struct MultiFile {
   std::map<std::string, std::string> files;
   SecretFileReader reader() {
-    return [this](const std::string& p) -> std::optional<SecretBytes> {
+    return [this](const std::string& p) -> Result<std::optional<SecretBytes>> {
       const auto it = files.find(p);
       if (it == files.end()) {
-        return std::nullopt;
+        return std::optional<SecretBytes>();
       }
-      return SecretBytes::copy_of(std::string_view(it->second));
+      return std::optional<SecretBytes>(SecretBytes::copy_of(std::string_view(it->second)));
     };
   }
 };
@@ -311,6 +315,48 @@ TEST(ProfileCredentials, ChainOrderAndDescription) {
   auto none = make_default_chain(std::move(n));
   ASSERT_FALSE(none);
   EXPECT_EQ(f.asked, "");
+}
+
+// The real reader: a missing file does not apply; one that exists but cannot
+// be read stops the start with the reason (the chain must not fall through
+// to another source and sign as someone else).
+TEST(ProfileCredentials, RealReaderTellsAbsentFromUnreadable) {
+  const auto dir = std::filesystem::temp_directory_path() / ("kp-profile-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto reader = read_secret_file();
+
+  auto missing = reader((dir / "none").string());
+  ASSERT_TRUE(missing) << missing.error().message;
+  EXPECT_FALSE(*missing);
+  auto below_a_file = reader((dir / "none" / "credentials").string());
+  ASSERT_TRUE(below_a_file);
+  EXPECT_FALSE(*below_a_file);
+
+  const auto file = (dir / "credentials").string();
+  std::ofstream(file) << kFile;
+  auto ok = reader(file);
+  ASSERT_TRUE(ok) << ok.error().message;
+  ASSERT_TRUE(*ok);
+  EXPECT_EQ((*ok)->chars(), std::string_view(kFile));
+
+  auto a_dir = reader(dir.string());
+  ASSERT_FALSE(a_dir);
+  EXPECT_EQ(a_dir.error().code, Errc::kCredentialsUnavailable);
+  EXPECT_EQ(a_dir.error().message, "credentials: cannot read " + dir.string() + ": it is a directory");
+
+  std::ofstream(file, std::ios::trunc) << std::string((1 << 20) + 1, '#');
+  auto big = reader(file);
+  ASSERT_FALSE(big);
+  EXPECT_EQ(big.error().message, "credentials: cannot read " + file + ": it is larger than 1048576 bytes");
+
+  // Through the chain's entry point: the error, not a fall-through.
+  std::string why;
+  auto r = credentials_from_profile(fake_env({{"AWS_SHARED_CREDENTIALS_FILE", dir.string()},
+                                              {"AWS_CONFIG_FILE", (dir / "none").string()}}),
+                                    reader, &why);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("it is a directory"), std::string::npos) << r.error().message;
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
