@@ -280,6 +280,16 @@ TEST(EnclaverYaml, EmptyVsockAndMetricsListenAreUnset) {
 
 // --- Errors, each with its line ---------------------------------------------
 
+// A list key written as one scalar keeps its line for later checks.
+TEST(EnclaverYamlErrors, SingleCaFileKeepsItsLine) {
+  for (const std::string value : {"\"\"", "[\"\"]"}) {
+    auto r = parse_enclaver_yaml("kms_proxy:\n  listen_port: 9999\n  upstream:\n    ca_file: " + value + "\n",
+                                 "x.yaml");
+    ASSERT_TRUE(r.has_value()) << format_diagnostics(r.error());
+    EXPECT_THAT(errors(validate(*r)), ElementsAre("x.yaml:4: upstream.ca_file: empty path")) << value;
+  }
+}
+
 TEST(EnclaverYamlErrors, UnknownKeysWithFileAndLine) {
   EXPECT_THAT(errors_of("err_unknown_keys.yaml"),
               ElementsAre("err_unknown_keys.yaml:3: unknown key 'colour' at the top level (expected one of: "

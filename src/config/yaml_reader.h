@@ -215,6 +215,7 @@ class Reader {
   // A list of strings; each entry's position is recorded as path[i].
   std::optional<std::vector<std::string>> str_list(const Field& f, bool allow_single) {
     if (allow_single && f.value.IsScalar()) {
+      record(f);
       record(f.path + "[0]", at(f));
       return std::vector<std::string>{f.value.Scalar()};
     }
