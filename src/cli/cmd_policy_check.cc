@@ -128,6 +128,7 @@ std::string explain(const policy::ConditionFailure& f) {
                      (f.expected.empty() ? std::string("(nothing)") : join(f.expected, " or ")) + ", enclave has " +
                      (f.actual.empty() ? std::string("no value (not measured, not given, or no Recipient)")
                                        : join(f.actual, ", "));
+  line += policy::unresolved_note(f);
   for (const auto& actual : f.actual) {
     if (*idx <= 2 && !actual.empty() && actual.find_first_not_of('0') == std::string::npos) {
       line += " (debug-mode enclave)";

@@ -186,12 +186,14 @@ bool resource_applies(const Statement& st, const RequestContext& ctx, bool varia
 }
 
 
-// `c` with its policy variables resolved (nullopt: one did not resolve).
-std::optional<Condition> with_variables(const Condition& c, const RequestContext& ctx, std::size_t& budget) {
+// `c` with its policy variables resolved (nullopt: one did not resolve, and
+// `why` says which and why).
+std::optional<Condition> with_variables(const Condition& c, const RequestContext& ctx, std::size_t& budget,
+                                        std::string& why) {
   Condition out = c;
   const bool pattern = detail::is_pattern_operator(c.op);
   for (auto& v : out.values) {
-    auto r = detail::resolve_variables(v, ctx, pattern, budget);
+    auto r = detail::resolve_variables(v, ctx, pattern, budget, &why);
     if (!r) {
       return std::nullopt;
     }
@@ -405,7 +407,8 @@ Decision evaluate(const Policy& policy, const RequestContext& ctx) {
       const bool resolve = variables && detail::takes_variables(c.op) &&
                            std::any_of(c.values.begin(), c.values.end(),
                                        [](const std::string& v) { return v.find("${") != std::string::npos; });
-      const std::optional<Condition> resolved = resolve ? with_variables(c, ctx, budget) : std::nullopt;
+      std::string unresolved;
+      const std::optional<Condition> resolved = resolve ? with_variables(c, ctx, budget, unresolved) : std::nullopt;
       // ...IfExists on an absent key holds whatever its values say ("use
       // IfExists to prevent variables from causing invalid statements").
       const bool holds = !resolve ? condition_holds(c, actual)
@@ -413,7 +416,8 @@ Decision evaluate(const Policy& policy, const RequestContext& ctx) {
                                     : c.if_exists && actual.empty();
       if (!holds) {
         const bool present = !actual.empty();
-        failures.push_back(ConditionFailure{c.op, c.operator_name, c.key, c.values, std::move(actual), present});
+        failures.push_back(ConditionFailure{c.op, c.operator_name, c.key, c.values, std::move(actual), present,
+                                            resolve && !resolved ? std::move(unresolved) : std::string()});
       }
     }
     if (!failures.empty()) {
@@ -471,6 +475,11 @@ std::string_view expectation(ConditionOp op) {
 
 bool is_negated(ConditionOp op) noexcept { return negated(op); }
 
+std::string unresolved_note(const ConditionFailure& f) {
+  return f.unresolved.empty() ? std::string()
+                              : " (a policy variable does not resolve, so the condition cannot hold: " + f.unresolved + ")";
+}
+
 std::string describe(const ConditionFailure& f) {
   std::string out = f.operator_name + " " + f.key + ": ";
   if (f.op == ConditionOp::kNull) {
@@ -481,6 +490,7 @@ std::string describe(const ConditionFailure& f) {
     out += join(f.expected, negated(f.op) ? ", " : " or ");
   }
   out += f.key_present ? ", request has " + join(f.actual, ", ") : ", request has no value";
+  out += unresolved_note(f);
   return out;
 }
 

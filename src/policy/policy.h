@@ -186,6 +186,7 @@ struct ConditionFailure {
   std::vector<std::string> expected;  // the policy's values
   std::vector<std::string> actual;    // the request's values (empty when absent)
   bool key_present = false;
+  std::string unresolved;             // why a policy variable in `expected` did not resolve
 };
 
 /// A statement whose action, principal and resource applied but whose
@@ -217,8 +218,12 @@ Decision evaluate(const Policy& policy, const RequestContext& ctx);
 bool is_negated(ConditionOp op) noexcept;
 
 /// e.g. "StringEqualsIgnoreCase kms:RecipientAttestation:PCR0: expected 3aa0..., request has 0000..."
-/// (or "... request has no value").
+/// (or "... request has no value"), with unresolved_note() at the end.
 std::string describe(const ConditionFailure& failure);
+
+/// " (a policy variable does not resolve, ...: WHY)" when one in the
+/// condition's values did not, else "".
+std::string unresolved_note(const ConditionFailure& failure);
 
 /// The policy KMS attaches when CreateKey gets none, formatted as GetKeyPolicy returns it.
 std::string default_key_policy(std::string_view account_id, std::string_view partition = "aws");

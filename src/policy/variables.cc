@@ -51,7 +51,13 @@ std::optional<std::string> quoted_default(std::string_view d) {
 }  // namespace
 
 std::optional<std::string> resolve_variables(std::string_view v, const RequestContext& ctx, bool pattern,
-                                             std::size_t& budget) {
+                                             std::size_t& budget, std::string* why) {
+  const auto fail = [&](std::string reason) -> std::optional<std::string> {
+    if (why != nullptr) {
+      *why = std::move(reason);
+    }
+    return std::nullopt;
+  };
   std::string out;
   std::size_t i = 0;
   while (i < v.size()) {
@@ -70,7 +76,7 @@ std::optional<std::string> resolve_variables(std::string_view v, const RequestCo
       }
     }
     if (j >= v.size()) {
-      return std::nullopt;  // "${" without its "}"
+      return fail("'${' without its '}'");
     }
     const std::string_view body = trim_blanks(v.substr(i + 2, j - i - 2));
     i = j + 1;
@@ -84,11 +90,11 @@ std::optional<std::string> resolve_variables(std::string_view v, const RequestCo
       key = trim_blanks(body.substr(0, comma));
       fallback = quoted_default(trim_blanks(body.substr(comma + 1)));
       if (!fallback) {
-        return std::nullopt;
+        return fail("${" + std::string(body) + "}: the default is not a 'quoted' text");
       }
     }
     if (key.empty() || key.find(' ') != std::string_view::npos) {
-      return std::nullopt;
+      return fail("${" + std::string(body) + "}: not a condition key name");
     }
     const auto values = lookup_key(ctx, key);
     if (values.size() == 1) {
@@ -96,14 +102,17 @@ std::optional<std::string> resolve_variables(std::string_view v, const RequestCo
     } else if (fallback) {
       append_literal(out, *fallback, pattern);
     } else {
-      return std::nullopt;
+      return fail("${" + std::string(body) + "}: the request has " +
+                  (values.empty() ? "no " + std::string(key)
+                                  : std::to_string(values.size()) + " values of " + std::string(key) +
+                                        " (a variable takes one)"));
     }
     if (out.size() > budget) {
-      return std::nullopt;
+      return fail("the values of the policy's variables are too long in all");
     }
   }
   if (out.size() > budget) {
-    return std::nullopt;
+    return fail("the values of the policy's variables are too long in all");
   }
   budget -= out.size();
   return out;

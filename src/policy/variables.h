@@ -34,9 +34,10 @@ inline constexpr std::size_t kVariableBudget = 2 * kKeyPolicyQuotaBytes;
 /// a variable, and kLiteralNext written in the value, are escaped.
 /// nullopt when a variable does not resolve (key without a single value and
 /// no default, "${" without "}", an empty or spaced name, a malformed
-/// default) or the budget (decremented by the result's size) runs out.
+/// default) or the budget (decremented by the result's size) runs out; then
+/// `why`, when given, says which variable and why (for policy-check).
 std::optional<std::string> resolve_variables(std::string_view value, const RequestContext& ctx, bool pattern,
-                                             std::size_t& budget);
+                                             std::size_t& budget, std::string* why = nullptr);
 
 /// String* and Arn* operators take variables in their values.
 bool takes_variables(ConditionOp op) noexcept;

@@ -105,5 +105,43 @@ TEST(Conditions, PolicyVariablesEscapesBudgetIfExistsAndResources) {
   EXPECT_FALSE(evaluate(res, r).allowed);
 }
 
+// policy-check says why a variable did not resolve (it showed the raw
+// ${...} as the expected value, and nothing else).
+TEST(Conditions, UnresolvedVariablesAreExplained) {
+  auto why = [](const std::string& value, RequestContext c) {
+    const Policy p = parse_ok(R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*",)"
+                              R"("Action":"kms:*","Resource":"*","Condition":{"StringEquals":{)"
+                              R"("kms:EncryptionContext:team":")" + value + R"("}}}]})");
+    const Decision d = evaluate(p, c);
+    EXPECT_FALSE(d.allowed) << value;
+    if (d.condition_misses.size() != 1 || d.condition_misses[0].failures.size() != 1) {
+      ADD_FAILURE() << value;
+      return std::string();
+    }
+    return d.condition_misses[0].failures[0].unresolved;
+  };
+  RequestContext c = ctx();
+  c.keys["kms:EncryptionContext:team"] = {"x"};
+  EXPECT_EQ(why("${aws:PrincipalTag/team}", c), "${aws:PrincipalTag/team}: the request has no aws:PrincipalTag/team");
+  RequestContext two = c;
+  two.keys["kms:EncryptionContext:other"] = {"a", "b"};
+  EXPECT_EQ(why("${kms:EncryptionContext:other}", two),
+            "${kms:EncryptionContext:other}: the request has 2 values of kms:EncryptionContext:other (a variable "
+            "takes one)");
+  EXPECT_EQ(why("${team", c), "'${' without its '}'");
+  EXPECT_EQ(why("${aws:x, nope}", c), "${aws:x, nope}: the default is not a 'quoted' text");
+  EXPECT_EQ(why("${a b}", c), "${a b}: not a condition key name");
+  // A variable that resolves to another value: a plain mismatch, no note.
+  RequestContext tagged = c;
+  tagged.keys["aws:PrincipalTag/team"] = {"y"};
+  EXPECT_EQ(why("${aws:PrincipalTag/team}", tagged), "");
+  // describe() carries the reason.
+  ConditionFailure f{ConditionOp::kStringEquals, "StringEquals", "kms:EncryptionContext:team",
+                     {"${aws:PrincipalTag/team}"}, {"x"}, true, "${aws:PrincipalTag/team}: the request has no aws:PrincipalTag/team"};
+  EXPECT_EQ(describe(f), "StringEquals kms:EncryptionContext:team: expected ${aws:PrincipalTag/team}, request has x "
+                         "(a policy variable does not resolve, so the condition cannot hold: "
+                         "${aws:PrincipalTag/team}: the request has no aws:PrincipalTag/team)");
+}
+
 }  // namespace
 }  // namespace kp::policy

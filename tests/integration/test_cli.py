@@ -144,6 +144,16 @@ class PolicyCheckTest(h.TempDirTestCase):
         r = self.check(*base)
         self.assertEqual(r.returncode, 1, r.stdout)
         self.assertIn("kms:EncryptionContext:app: expected billing, request has no value", r.stdout)
+        # A policy variable the request cannot fill: said so, with the key it lacks.
+        pol = self.enclave_policy(extra={"StringEquals": {"kms:EncryptionContext:app": "${aws:PrincipalTag/app}"}})
+        r = self.check("--policy", pol, "--pcr", f"0={PCR0_REAL}", "--encryption-context", "app=billing")
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("expected ${aws:PrincipalTag/app}, request has billing (a policy variable does not resolve, "
+                      "so the condition cannot hold: ${aws:PrincipalTag/app}: the request has no "
+                      "aws:PrincipalTag/app)", r.stdout)
+        r = self.check("--policy", pol, "--pcr", f"0={PCR0_REAL}", "--encryption-context", "app=billing",
+                       "--condition", "aws:PrincipalTag/app=billing")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
 
     def test_typed_conditions_and_condition_flag(self):
         # A production-style policy: the enclave may decrypt only from the
