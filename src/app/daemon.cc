@@ -352,6 +352,12 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const config::Config& cfg, Daemon
     } else {
       d->chain = std::move(*chain);
       d->credentials = d->chain.provider;
+      for (const auto& w : d->chain.warnings) {
+        spdlog::warn("{}", w);
+      }
+      if (d->chain.expiration) {
+        d->metrics.credential_expiry(*d->chain.expiration);
+      }
       // The source chosen is the one every request will use: if the egress
       // policy refuses its host, no request could ever be signed.
       if (const std::string& host = d->chain.endpoint_host;

@@ -52,6 +52,49 @@ TEST_F(ChainTest, EnvironmentComesFirst) {
   EXPECT_EQ((*creds)->access_key_id, "AKIAIOSFODNN7EXAMPLE");
   EXPECT_EQ((*creds)->session_token.chars(), "very-secret-token");
   EXPECT_EQ(http_->calls(), 0U);
+  EXPECT_TRUE(chain->warnings.empty());
+  EXPECT_FALSE(chain->expiration);
+}
+
+// AWS_CREDENTIAL_EXPIRATION: named in the startup line and kept for the
+// expiry metric; keys already past it are a startup warning (KMS decides).
+TEST_F(ChainTest, EnvironmentKeysWithAnExpiration) {
+  auto later = make_default_chain(options({{"AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE"},
+                                           {"AWS_SECRET_ACCESS_KEY", "very-secret-key"},
+                                           {"AWS_CREDENTIAL_EXPIRATION", "2199-01-01T00:00:00+02:00"}}));
+  ASSERT_TRUE(later) << later.error().message;
+  EXPECT_EQ(later->description,
+            "environment (AWS_ACCESS_KEY_ID=AKIA...MPLE, no session token, expires 2198-12-31T22:00:00Z)");
+  EXPECT_TRUE(later->warnings.empty());
+  ASSERT_TRUE(later->expiration);
+  EXPECT_EQ(format_rfc3339(*later->expiration), "2198-12-31T22:00:00Z");
+
+  auto past = make_default_chain(options({{"AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE"},
+                                          {"AWS_SECRET_ACCESS_KEY", "very-secret-key"},
+                                          {"AWS_CREDENTIAL_EXPIRATION", "2020-01-01T00:00:00Z"}}));
+  ASSERT_TRUE(past) << past.error().message;
+  ASSERT_EQ(past->warnings.size(), 1U);
+  EXPECT_EQ(past->warnings[0], "credentials: the keys from environment expired at 2020-01-01T00:00:00Z; KMS will "
+                               "refuse requests signed with them");
+  // The keys are still served: KMS answers ExpiredTokenException, which reaches the app.
+  auto creds = run_for(ioc_, past->provider->get());
+  ASSERT_TRUE(creds);
+  EXPECT_EQ((*creds)->access_key_id, "AKIAIOSFODNN7EXAMPLE");
+
+  // Beyond 2199: no expiry, as for an IMDS Expiration. Malformed: the start stops.
+  auto never = make_default_chain(options({{"AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE"},
+                                           {"AWS_SECRET_ACCESS_KEY", "very-secret-key"},
+                                           {"AWS_CREDENTIAL_EXPIRATION", "2300-01-01T00:00:00Z"}}));
+  ASSERT_TRUE(never) << never.error().message;
+  EXPECT_FALSE(never->expiration);
+  for (const char* bad : {"tomorrow", "2026-01-01T00:00:00", "2026-02-30T00:00:00Z"}) {
+    auto r = make_default_chain(options({{"AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE"},
+                                         {"AWS_SECRET_ACCESS_KEY", "very-secret-key"},
+                                         {"AWS_CREDENTIAL_EXPIRATION", bad}}));
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().message, std::string("credentials: AWS_CREDENTIAL_EXPIRATION is not an RFC 3339 time such "
+                                             "as 2026-01-31T12:00:00Z: '") + bad + "'");
+  }
 }
 
 TEST_F(ChainTest, ContainerWhenItsVariablesAreSet) {

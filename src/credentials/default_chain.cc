@@ -4,6 +4,7 @@
 #include <optional>
 #include <vector>
 
+#include "base/time_format.h"
 #include "credentials/parse.h"
 #include "credentials/provider.h"
 
@@ -34,8 +35,16 @@ using Attempt = Result<std::optional<Chain>>;
 Chain static_chain(SourceKind kind, const std::string& what, std::string_view key_field, sigv4::Credentials c) {
   Chain chain;
   chain.kind = kind;
+  chain.expiration = c.expiration;
   chain.description = what + " (" + std::string(key_field) + "=" + mask_access_key_id(c.access_key_id) +
-                      (c.session_token.empty() ? ", no session token)" : ", with session token)");
+                      (c.session_token.empty() ? ", no session token" : ", with session token") +
+                      (c.expiration ? ", expires " + format_rfc3339(*c.expiration) : std::string()) + ")";
+  // Fixed keys are never refreshed: once past their expiration KMS refuses
+  // every request (ExpiredTokenException, passed on to the app).
+  if (c.expiration && *c.expiration <= std::chrono::system_clock::now()) {
+    chain.warnings.push_back("credentials: the keys from " + what + " expired at " + format_rfc3339(*c.expiration) +
+                             "; KMS will refuse requests signed with them");
+  }
   chain.provider = std::make_shared<credentials::StaticCredentialsProvider>(std::move(c));
   return chain;
 }

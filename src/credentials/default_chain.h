@@ -17,6 +17,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -57,6 +58,10 @@ struct Chain {
   std::shared_ptr<ImdsClient> imds;        // set when kind == kImds (reuse it for the region)
   SourceKind kind = SourceKind::kImds;
   std::string description;  // for the startup log; no secrets
+  std::vector<std::string> warnings;  // for the startup log (e.g. keys already expired)
+  /// Fixed credentials' expiry (AWS_CREDENTIAL_EXPIRATION); refreshed ones
+  /// report theirs through CacheOptions::on_refresh.
+  std::optional<SysTime> expiration;
   /// The host credentials are fetched from (container endpoint, IMDS); empty
   /// for static credentials. The daemon checks it against the egress policy.
   std::string endpoint_host;

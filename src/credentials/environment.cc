@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "base/secret.h"
+#include "credentials/parse.h"
 
 namespace kp::credentials {
 
@@ -55,6 +56,17 @@ Result<std::optional<sigv4::Credentials>> credentials_from_env(const EnvLookup& 
                 "credentials: AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not");
   }
   sigv4::Credentials creds;
+  // AWS_CREDENTIAL_EXPIRATION (botocore, the AWS SDKs): when temporary keys
+  // given in the environment stop working.
+  if (auto expiration = env_value(env, "AWS_CREDENTIAL_EXPIRATION")) {
+    const auto t = parse_expiration(*expiration);
+    if (!t) {
+      return fail(Errc::kCredentialsUnavailable,
+                  "credentials: AWS_CREDENTIAL_EXPIRATION is not an RFC 3339 time such as 2026-01-31T12:00:00Z: '" +
+                      printable_excerpt(*expiration) + "'");
+    }
+    creds.expiration = *t;
+  }
   creds.access_key_id = std::move(*key_id);
   creds.secret_access_key = std::move(secret_bytes);
   creds.session_token = std::move(token_bytes);

@@ -33,30 +33,6 @@ const boost::json::string* string_field(const boost::json::object& obj, std::str
   return v != nullptr ? v->if_string() : nullptr;
 }
 
-// An Expiration: RFC 3339 with a zone. parse_time_utc() reads years
-// 1900..2199 only (inside SysTime's range); botocore reads any four-digit
-// year, so a well-formed time before 1900 is read as 1900 (long expired) and
-// one after 2199 as no expiry (outer nullopt: malformed).
-std::optional<std::optional<SysTime>> parse_expiration(std::string_view s) {
-  if (auto t = parse_time_utc(s)) {
-    return std::optional<SysTime>(*t);
-  }
-  const bool four_digit_year = s.size() > 4 && s[4] == '-' &&
-                               std::all_of(s.begin(), s.begin() + 4, [](char c) { return c >= '0' && c <= '9'; });
-  if (!four_digit_year) {
-    return std::nullopt;
-  }
-  const unsigned year = static_cast<unsigned>(std::stoi(std::string(s.substr(0, 4))));
-  const unsigned bound = year > kMaxParsedYear ? kMaxParsedYear : kMinParsedYear;
-  if (year >= kMinParsedYear && year <= kMaxParsedYear) {
-    return std::nullopt;  // the year is fine: the rest is not
-  }
-  auto t = parse_time_utc(std::to_string(bound) + std::string(s.substr(4)));
-  if (!t) {
-    return std::nullopt;
-  }
-  return year > kMaxParsedYear ? std::optional<SysTime>() : std::optional<SysTime>(*t);
-}
 
 Result<sigv4::Credentials> extract(const boost::json::value& doc, std::string_view source,
                                    const CredentialsDocumentRules& rules) {
@@ -125,6 +101,30 @@ Result<sigv4::Credentials> extract(const boost::json::value& doc, std::string_vi
 }
 
 }  // namespace
+
+// parse_time_utc() reads years 1900..2199 only (inside SysTime's range);
+// botocore reads any four-digit year, so a well-formed time before 1900 is
+// read as 1900 (long expired) and one after 2199 as no expiry.
+std::optional<std::optional<SysTime>> parse_expiration(std::string_view s) {
+  if (auto t = parse_time_utc(s)) {
+    return std::optional<SysTime>(*t);
+  }
+  const bool four_digit_year = s.size() > 4 && s[4] == '-' &&
+                               std::all_of(s.begin(), s.begin() + 4, [](char c) { return c >= '0' && c <= '9'; });
+  if (!four_digit_year) {
+    return std::nullopt;
+  }
+  const unsigned year = static_cast<unsigned>(std::stoi(std::string(s.substr(0, 4))));
+  const unsigned bound = year > kMaxParsedYear ? kMaxParsedYear : kMinParsedYear;
+  if (year >= kMinParsedYear && year <= kMaxParsedYear) {
+    return std::nullopt;  // the year is fine: the rest is not
+  }
+  auto t = parse_time_utc(std::to_string(bound) + std::string(s.substr(4)));
+  if (!t) {
+    return std::nullopt;
+  }
+  return year > kMaxParsedYear ? std::optional<SysTime>() : std::optional<SysTime>(*t);
+}
 
 Result<sigv4::Credentials> parse_credentials_document(std::string_view body,
                                                       std::string_view source,

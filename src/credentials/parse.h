@@ -37,6 +37,10 @@ Result<sigv4::Credentials> parse_credentials_document(std::string_view body,
                                                       std::string_view source,
                                                       const CredentialsDocumentRules& rules);
 
+/// An Expiration (or AWS_CREDENTIAL_EXPIRATION): RFC 3339 with a zone.
+/// Outer nullopt: malformed; inner nullopt: a year after 2199 (no expiry).
+std::optional<std::optional<SysTime>> parse_expiration(std::string_view s);
+
 /// `s` with control characters replaced by '?' and cut to `max` characters:
 /// for echoing small untrusted, non-secret values (a status "Code") in errors.
 std::string printable_excerpt(std::string_view s, std::size_t max = 64);

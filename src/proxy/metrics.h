@@ -53,6 +53,12 @@ class ProxyMetrics {
     }
     (ok ? credential_refreshes_ : credential_failures_).fetch_add(1, std::memory_order_release);
   }
+  /// Fixed credentials that expire (AWS_CREDENTIAL_EXPIRATION): their
+  /// expiry, shown as for refreshed ones, without counting a refresh.
+  void credential_expiry(std::chrono::system_clock::time_point expiration) noexcept {
+    credential_expiry_s_.store(std::chrono::duration_cast<std::chrono::seconds>(expiration.time_since_epoch()).count(),
+                               std::memory_order_relaxed);
+  }
   std::uint64_t requests_total() const noexcept { return requests_.load(); }
   /// The signing clock's correction changed (proxy/clock_skew.h).
   void clock_offset(std::chrono::milliseconds offset) noexcept {

@@ -369,6 +369,28 @@ class CredentialRefreshTest(h.TempDirTestCase):
         self.assertIsNone(self.metric(metrics, "kms_proxy_credentials_expiry_timestamp_seconds"))
 
 
+    def test_environment_keys_with_an_expiration(self):
+        # AWS_CREDENTIAL_EXPIRATION: in the startup line and the expiry gauge
+        # (no refresh counted); keys already expired are a startup warning.
+        emu, emu_url = h.start_emulator(os.path.join(self.tmp, "data"))
+        self.track(emu)
+        for stamp, unix, expired in (("2031-05-06T07:08:09Z", 1935817689, False),
+                                     ("2021-05-06T09:08:09+02:00", 1620284889, True)):
+            env = proxy_env(AWS_CREDENTIAL_EXPIRATION=stamp,
+                            AWS_SHARED_CREDENTIALS_FILE=os.path.join(self.tmp, "none"))
+            proxy, _ = h.start_proxy(["--attestation", "none", "--endpoint", f"us-east-1={emu_url}",
+                                      "--metrics-listen", "127.0.0.1:0"], env=env)
+            self.track(proxy)
+            m = proxy.wait_for_line(r"metrics listen=127\.0\.0\.1:(\d+)", timeout=10)
+            metrics = f"http://127.0.0.1:{m.group(1)}/metrics"
+            self.assertEqual(self.metric(metrics, "kms_proxy_credentials_expiry_timestamp_seconds"), unix)
+            self.assertEqual(self.metric(metrics, "kms_proxy_credential_refreshes_total"), 0)
+            self.assertIn("credentials=environment (", proxy.output())
+            self.assertIn(", expires 20", proxy.output())
+            self.assertEqual("the keys from environment expired at" in proxy.output(), expired, proxy.output())
+            proxy.stop()
+
+
 class RealNsmModeTest(h.TempDirTestCase):
     """`--attestation nsm` with a device that is not an NSM: the startup line
     says nsm (not simulated), requests fail with a KMS-style error and the
