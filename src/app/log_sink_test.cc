@@ -13,6 +13,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 
 namespace kp::app {
 namespace {
@@ -83,6 +84,21 @@ TEST(BatchingFdSink, ABurstIsBatchedAndArrivesWholeAndInOrder) {
     EXPECT_EQ(got, expected);
     // 500 lines of ~17 bytes: a handful of 4 KiB batches, not 500 writes.
     EXPECT_LT(sink->writes(), 20U);
+  }
+}
+
+// An idle sink's flusher waits without a deadline; the first line left
+// pending after that must wake it (else it waited for the next line or the
+// end of the process).
+TEST(BatchingFdSink, AFlusherThatWentToSleepIsWokenByAPendingLine) {
+  Pipe p;
+  auto sink = std::make_shared<BatchingFdSink>(p.w, 30ms);
+  auto log = logger_on(sink);
+  for (int round = 0; round < 3; ++round) {
+    std::this_thread::sleep_for(150ms);  // quiet for five windows: the flusher sleeps
+    log->info("a{}", round);                // at once (quiet)
+    log->info("b{}", round);                // pending: only the flusher can write it
+    EXPECT_EQ(read_for(p.r, 16, 5s), "info a" + std::to_string(round) + "\ninfo b" + std::to_string(round) + "\n");
   }
 }
 
