@@ -11,9 +11,11 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace kp::app {
 namespace {
@@ -100,6 +102,56 @@ TEST(BatchingFdSink, AFlusherThatWentToSleepIsWokenByAPendingLine) {
     log->info("b{}", round);                // pending: only the flusher can write it
     EXPECT_EQ(read_for(p.r, 16, 5s), "info a" + std::to_string(round) + "\ninfo b" + std::to_string(round) + "\n");
   }
+}
+
+// Several I/O threads log at once while the flusher writes batches outside
+// the logging lock: every line arrives once, whole, each thread's in order.
+TEST(BatchingFdSink, ConcurrentLoggersKeepEveryLineWholeAndInOrder) {
+  Pipe p;
+  constexpr int kThreads = 4;
+  constexpr int kLines = 3000;
+  std::string got;
+  std::thread reader([&] { got = read_for(p.r, std::size_t{1} << 30, 8s); });
+  {
+    auto sink = std::make_shared<BatchingFdSink>(p.w, 1ms, 4096);
+    auto log = logger_on(sink);
+    std::vector<std::thread> writers;
+    for (int t = 0; t < kThreads; ++t) {
+      writers.emplace_back([&, t] {
+        for (int i = 0; i < kLines; ++i) {
+          if (i % 500 == 0) {
+            log->warn("t{} line {}", t, i);  // written at once, with what is pending
+          } else {
+            log->info("t{} line {}", t, i);
+          }
+        }
+      });
+    }
+    for (auto& w : writers) {
+      w.join();
+    }
+  }  // the sink goes: the tail is written
+  ::close(p.w);
+  p.w = -1;
+  reader.join();
+  std::vector<int> next(kThreads, 0);
+  std::size_t pos = 0;
+  int lines = 0;
+  while (pos < got.size()) {
+    const auto nl = got.find('\n', pos);
+    ASSERT_NE(nl, std::string::npos) << "a torn last line";
+    const std::string line = got.substr(pos, nl - pos);
+    pos = nl + 1;
+    int t = -1;
+    int i = -1;
+    char level[16] = {};
+    ASSERT_EQ(std::sscanf(line.c_str(), "%15s t%d line %d", level, &t, &i), 3) << line;
+    ASSERT_TRUE(t >= 0 && t < kThreads) << line;
+    EXPECT_EQ(i, next[t]) << line;
+    next[t] = i + 1;
+    ++lines;
+  }
+  EXPECT_EQ(lines, kThreads * kLines);
 }
 
 TEST(BatchingFdSink, WarningsGoOutAtOnceWithWhatIsPending) {
