@@ -112,8 +112,8 @@ struct Shared {
     std::string ca_problems;
     for (const auto& file : opt.extra_ca_files) {
       if (SSL_CTX_load_verify_locations(ctx, file.c_str(), nullptr) != 1) {
-        add_line(ca_problems, opt.ca_files_source.empty() ? std::string() : opt.ca_files_source + ": ");
-        ca_problems += "upstream: cannot load CA file '" + file + "': " + ca_file_problem(file);
+        add_line(ca_problems, (opt.ca_files_source.empty() ? std::string() : opt.ca_files_source + ": ") +
+                                  "upstream: cannot load CA file '" + file + "': " + ca_file_problem(file));
       }
     }
     if (!ca_problems.empty()) {

@@ -100,6 +100,14 @@ TEST_F(UpstreamClientTest, EveryBadCaFileIsNamed) {
   EXPECT_NE(m.find("'" + not_pem + "': no PEM certificate"), std::string::npos) << m;
   EXPECT_NE(m.find("'" + dir.string() + "': not a regular file"), std::string::npos) << m;
   EXPECT_NE(m.find("proxy.yaml:7: upstream: cannot load CA file '/nonexistent/b.pem'"), std::string::npos) << m;
+  // Without a source: the same lines, unprefixed.
+  opt.ca_files_source.clear();
+  opt.extra_ca_files = {"/nonexistent/a.pem", "/nonexistent/b.pem"};
+  UpstreamClient plain(pool, opt);
+  ASSERT_FALSE(plain.ready());
+  EXPECT_EQ(plain.ready().error().message,
+            "upstream: cannot load CA file '/nonexistent/a.pem': No such file or directory\n"
+            "upstream: cannot load CA file '/nonexistent/b.pem': No such file or directory");
 }
 
 TEST_F(UpstreamClientTest, PlainTcpPeerForHttpsGivesTlsError) {
