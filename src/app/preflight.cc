@@ -4,6 +4,7 @@
 #include <boost/asio/use_future.hpp>
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <array>
 #include <future>
 #include <utility>
@@ -11,6 +12,7 @@
 #include "base/clock.h"
 #include "base/encoding.h"
 #include "base/secret.h"
+#include "crypto/ec.h"
 #include "kms/errors.h"
 #include "net/io_pool.h"
 #include "net/upstream_client.h"
@@ -206,7 +208,58 @@ CheckLine judge_generate_random(const HttpResponse& resp, bool attested) {
 }
 
 bool is_checkable_operation(std::string_view op) noexcept {
-  return op == "Decrypt" || op == "GenerateDataKey" || op == "GenerateDataKeyPair";
+  return op == "Decrypt" || op == "GenerateDataKey" || op == "GenerateDataKeyPair" || op == "DeriveSharedSecret";
+}
+
+std::optional<KeyFacts> key_facts_of(const HttpResponse& describe_key) {
+  if (describe_key.status != 200) {
+    return std::nullopt;
+  }
+  boost::system::error_code ec;
+  const json::value doc = json::parse(describe_key.body, ec);
+  const json::object* meta = nullptr;
+  if (!ec && doc.is_object()) {
+    if (const auto* m = doc.as_object().if_contains("KeyMetadata"); m != nullptr) {
+      meta = m->if_object();
+    }
+  }
+  if (meta == nullptr) {
+    return std::nullopt;
+  }
+  KeyFacts facts;
+  const auto text = [&](std::string_view name) {
+    const auto* v = meta->if_contains(name);
+    return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
+  };
+  facts.key_spec = text("KeySpec");
+  facts.key_usage = text("KeyUsage");
+  if (const auto* algs = meta->if_contains("EncryptionAlgorithms"); algs != nullptr && algs->is_array()) {
+    for (const auto& a : algs->as_array()) {
+      if (a.is_string()) {
+        facts.encryption_algorithms.emplace_back(a.as_string());
+      }
+    }
+  }
+  return facts;
+}
+
+std::vector<std::string> operations_for(const std::optional<KeyFacts>& facts) {
+  if (facts && facts->key_usage == "KEY_AGREEMENT") {
+    return {"DeriveSharedSecret"};
+  }
+  return {"Decrypt"};
+}
+
+std::optional<std::string> decrypt_algorithm_for(const std::optional<KeyFacts>& facts) {
+  if (!facts || facts->key_spec.empty() || facts->key_spec == "SYMMETRIC_DEFAULT" ||
+      facts->encryption_algorithms.empty()) {
+    return std::nullopt;  // KMS's default (SYMMETRIC_DEFAULT) is right
+  }
+  const auto& algs = facts->encryption_algorithms;
+  if (std::find(algs.begin(), algs.end(), "RSAES_OAEP_SHA_256") != algs.end()) {
+    return std::string("RSAES_OAEP_SHA_256");
+  }
+  return algs.front();
 }
 
 CheckLine judge_dry_run(std::string_view op, std::string_view key_id, std::string_view region,
@@ -367,7 +420,27 @@ Result<PreflightReport> preflight(config::Config cfg, DaemonExtras extras, const
                      "give its ARN, or --region"});
       continue;
     }
-    for (const auto& op : opts.operations) {
+    // What kind of key it is, when the credentials may ask (DescribeKey,
+    // passed through): an asymmetric key's Decrypt must name its algorithm,
+    // and a key-agreement key is checked with DeriveSharedSecret.
+    std::optional<KeyFacts> facts;
+    HttpResponse described;
+    {
+      json::object body;
+      body["KeyId"] = key;
+      described = call("DescribeKey", json::serialize(body), r);
+      facts = key_facts_of(described);
+    }
+    const std::vector<std::string> ops = opts.operations.empty() ? operations_for(facts) : opts.operations;
+    if (error_of(described).type == "KMSProxyCheckError") {
+      // No answer at all (the proxy or KMS is silent): the checks would
+      // wait as long again for nothing; each gets this answer.
+      for (const auto& op : ops) {
+        emit(judge_dry_run(op, key, r, described, attested));
+      }
+      continue;
+    }
+    for (const auto& op : ops) {
       json::object body;
       body["KeyId"] = key;
       body["DryRun"] = true;
@@ -375,12 +448,31 @@ Result<PreflightReport> preflight(config::Config cfg, DaemonExtras extras, const
         // Ignored with IGNORE_CIPHERTEXT; sent for endpoints that still require it.
         body["CiphertextBlob"] = "AA==";
         body["DryRunModifiers"] = json::array{"IGNORE_CIPHERTEXT"};
+        if (auto alg = decrypt_algorithm_for(facts)) {
+          body["EncryptionAlgorithm"] = *alg;
+        }
       } else if (op == "GenerateDataKey") {
         body["KeySpec"] = "AES_256";
       } else if (op == "GenerateDataKeyPair") {
         body["KeyPairSpec"] = "ECC_NIST_P256";
+      } else if (op == "DeriveSharedSecret") {
+        // A fresh public key on the key's curve (P-256 when DescribeKey
+        // could not say which): KMS checks it before it answers the DryRun.
+        const std::string spec_name = facts && !facts->key_spec.empty() ? facts->key_spec : "ECC_NIST_P256";
+        const auto spec = crypto::key_pair_spec_from_name(spec_name);
+        auto pair = spec && crypto::is_ecc(*spec) ? crypto::generate_key_pair(*spec)
+                                                  : Result<crypto::KeyPairDer>(Error(Errc::kValidation, ""));
+        if (!pair) {
+          emit(CheckLine{CheckStatus::kFail, "key " + key.substr(0, 256) + " (DeriveSharedSecret)",
+                         "cannot check DeriveSharedSecret on a " + spec_name + " key (no public key of that kind "
+                         "to send)",
+                         {}});
+          continue;
+        }
+        body["KeyAgreementAlgorithm"] = "ECDH";
+        body["PublicKey"] = base64_encode(pair->public_key_spki);
       }
-      if (!context.empty()) {
+      if (!context.empty() && op != "DeriveSharedSecret") {  // it takes no encryption context
         body["EncryptionContext"] = context;
       }
       emit(judge_dry_run(op, key, r, call(op, json::serialize(body), r), attested));

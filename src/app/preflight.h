@@ -46,8 +46,9 @@ struct CheckLine {
 struct PreflightOptions {
   /// Keys to ask KMS about (key id, key ARN, alias name or alias ARN).
   std::vector<std::string> key_ids;
-  /// What each key is checked for (is_checkable_operation).
-  std::vector<std::string> operations{"Decrypt"};
+  /// What each key is checked for (is_checkable_operation); empty: what the
+  /// key is for (operations_for()).
+  std::vector<std::string> operations;
   /// Sent with every key check (a policy with kms:EncryptionContext:
   /// conditions decides on it), in order.
   std::vector<std::pair<std::string, std::string>> encryption_context;
@@ -66,6 +67,25 @@ struct PreflightReport {
 /// Errors: the proxy could not start (every problem, one per line).
 Result<PreflightReport> preflight(config::Config cfg, DaemonExtras extras, const PreflightOptions& opts,
                                   const std::function<void(const CheckLine&)>& on_line = {});
+
+/// What DescribeKey says of a key that matters to the checks.
+struct KeyFacts {
+  std::string key_spec;   // "SYMMETRIC_DEFAULT", "RSA_2048", "ECC_NIST_P384", ...
+  std::string key_usage;  // "ENCRYPT_DECRYPT", "KEY_AGREEMENT", ...
+  std::vector<std::string> encryption_algorithms;
+};
+
+/// The facts in a DescribeKey answer; nullopt for an error or an odd body
+/// (the credentials may not be allowed DescribeKey: the checks go on without).
+std::optional<KeyFacts> key_facts_of(const HttpResponse& describe_key);
+
+/// A key's default checks: DeriveSharedSecret for a KEY_AGREEMENT key, else Decrypt.
+std::vector<std::string> operations_for(const std::optional<KeyFacts>& facts);
+
+/// The EncryptionAlgorithm a Decrypt check sends: none for a symmetric key
+/// (or unknown facts), RSAES_OAEP_SHA_256 for an RSA key that has it, else
+/// the key's first algorithm (SM2PKE).
+std::optional<std::string> decrypt_algorithm_for(const std::optional<KeyFacts>& facts);
 
 /// The region of a key or alias ARN ("arn:aws:kms:eu-west-1:111122223333:key/..."),
 /// nullopt for a bare key id or alias name.

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace kp::app {
 namespace {
@@ -109,6 +111,36 @@ TEST(JudgeDryRun, OtherOperationsNameThemselves) {
   EXPECT_TRUE(is_checkable_operation("GenerateDataKeyPair"));
   EXPECT_FALSE(is_checkable_operation("Encrypt"));  // no Recipient: not what check is for
   EXPECT_FALSE(is_checkable_operation("decrypt"));
+}
+
+// DescribeKey's answer decides what a key check sends.
+TEST(KeyFacts, ChooseTheChecksAndTheDecryptAlgorithm) {
+  EXPECT_TRUE(is_checkable_operation("DeriveSharedSecret"));
+  const auto rsa = key_facts_of(answer(200, R"({"KeyMetadata":{"KeyId":"k","KeySpec":"RSA_2048",)"
+                                            R"("KeyUsage":"ENCRYPT_DECRYPT","EncryptionAlgorithms":)"
+                                            R"(["RSAES_OAEP_SHA_1","RSAES_OAEP_SHA_256"]}})"));
+  ASSERT_TRUE(rsa);
+  EXPECT_EQ(rsa->key_spec, "RSA_2048");
+  EXPECT_EQ(decrypt_algorithm_for(rsa), std::optional<std::string>("RSAES_OAEP_SHA_256"));
+  EXPECT_EQ(operations_for(rsa), std::vector<std::string>{"Decrypt"});
+  const auto sm2 = key_facts_of(answer(200, R"({"KeyMetadata":{"KeySpec":"SM2","KeyUsage":"ENCRYPT_DECRYPT",)"
+                                            R"("EncryptionAlgorithms":["SM2PKE"]}})"));
+  EXPECT_EQ(decrypt_algorithm_for(sm2), std::optional<std::string>("SM2PKE"));
+  const auto symmetric = key_facts_of(answer(200, R"({"KeyMetadata":{"KeySpec":"SYMMETRIC_DEFAULT",)"
+                                                  R"("KeyUsage":"ENCRYPT_DECRYPT","EncryptionAlgorithms":)"
+                                                  R"(["SYMMETRIC_DEFAULT"]}})"));
+  EXPECT_EQ(decrypt_algorithm_for(symmetric), std::nullopt);
+  const auto agreement = key_facts_of(answer(200, R"({"KeyMetadata":{"KeySpec":"ECC_NIST_P384",)"
+                                                  R"("KeyUsage":"KEY_AGREEMENT"}})"));
+  EXPECT_EQ(operations_for(agreement), std::vector<std::string>{"DeriveSharedSecret"});
+  // Not allowed to describe, or an odd answer: the symmetric default.
+  for (const auto& r : {kms_error(400, "AccessDeniedException", "no"), answer(200, "[]"), answer(200, "{"),
+                        answer(200, R"({"KeyMetadata":7})")}) {
+    const auto none = key_facts_of(r);
+    EXPECT_FALSE(none) << r.body;
+    EXPECT_EQ(operations_for(none), std::vector<std::string>{"Decrypt"});
+    EXPECT_EQ(decrypt_algorithm_for(none), std::nullopt);
+  }
 }
 
 TEST(JudgeDryRunDecrypt, DeniedAndMissingKeysFailWithHints) {

@@ -281,7 +281,8 @@ int check(CLI::App& sub, ServeFlags& f) {
   opts.key_ids = f.key_ids;
   for (const auto& op : f.check_ops) {
     if (!app::is_checkable_operation(op)) {
-      const std::string msg = "--operation: " + op + " is not one of Decrypt, GenerateDataKey, GenerateDataKeyPair";
+      const std::string msg = "--operation: " + op +
+                              " is not one of Decrypt, GenerateDataKey, GenerateDataKeyPair, DeriveSharedSecret";
       std::cerr << msg << "\n";
       return json_failure("usage", msg, 2);
     }
@@ -422,7 +423,9 @@ Runner add_serve_commands(CLI::App& app, std::shared_ptr<const std::vector<std::
       "the credentials, the route to KMS and KMS's verdict on the attestation document; then, for\n"
       "each --key-id, Decrypt with DryRun (DryRunModifiers IGNORE_CIPHERTEXT): KMS evaluates the key\n"
       "policy, PCR conditions included, for this enclave without decrypting anything (and the\n"
-      "same for each --operation GenerateDataKey / GenerateDataKeyPair).\n"
+      "same for each --operation GenerateDataKey / GenerateDataKeyPair / DeriveSharedSecret).\n"
+      "When the credentials may call DescribeKey, an asymmetric key's Decrypt names its algorithm\n"
+      "and a key-agreement key is checked with DeriveSharedSecret (a fresh public key on its curve).\n"
       "Prints one line per check (ok, warn, FAIL) with a hint for each failure.\n"
       "Exit status: 0 every check passed (warnings allowed), 1 a check failed or the proxy could\n"
       "not start, 2 usage or configuration errors.\n"
@@ -435,8 +438,8 @@ Runner add_serve_commands(CLI::App& app, std::shared_ptr<const std::vector<std::
   check_cmd->add_option("--key-id", check_flags->key_ids,
                         "Key to ask about (key id, key ARN, alias name or alias ARN); repeatable");
   check_cmd->add_option("--operation", check_flags->check_ops,
-                        "What each key is checked for: Decrypt (default), GenerateDataKey, "
-                        "GenerateDataKeyPair; repeatable");
+                        "What each key is checked for: Decrypt (default; DeriveSharedSecret for a "
+                        "key-agreement key), GenerateDataKey, GenerateDataKeyPair, DeriveSharedSecret; repeatable");
   check_cmd->add_option("--encryption-context", check_flags->check_context,
                         "K=V sent with each key check (for kms:EncryptionContext: conditions); repeatable");
   check_cmd->add_flag("--json", check_flags->check_json,

@@ -2,6 +2,7 @@
 from the given configuration and asks kms-emulator (which verifies attestation
 documents against the simulated root and enforces PCR conditions) whether
 this enclave gets its keys. Exit status and the report lines are checked."""
+import json
 import os
 import re
 import socket
@@ -58,6 +59,15 @@ class CheckTest(h.TempDirTestCase):
         admin.create_alias(AliasName="alias/check-app", TargetKeyId=meta["KeyId"])
         cls.ec_key_arn = admin.create_key(Policy=h.attested_key_policy(
             ACCOUNT, PCR0, {"StringEquals": {"kms:EncryptionContext:app": "billing"}}))["KeyMetadata"]["Arn"]
+        cls.rsa_key_arn = admin.create_key(Policy=h.attested_key_policy(ACCOUNT, PCR0), KeySpec="RSA_2048",
+                                           KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]["Arn"]
+        cls.agreement_key_arn = admin.create_key(Policy=h.attested_key_policy(ACCOUNT, PCR0),
+                                                 KeySpec="ECC_NIST_P384",
+                                                 KeyUsage="KEY_AGREEMENT")["KeyMetadata"]["Arn"]
+        # A key whose policy does not let the caller describe it.
+        policy = json.loads(h.attested_key_policy(ACCOUNT, PCR0))
+        policy["Statement"][0]["Action"] = [a for a in policy["Statement"][0]["Action"] if a != "kms:Describe*"]
+        cls.undescribed_key_arn = admin.create_key(Policy=json.dumps(policy))["KeyMetadata"]["Arn"]
 
     @classmethod
     def tearDownClass(cls):
@@ -117,6 +127,32 @@ class CheckTest(h.TempDirTestCase):
             self.assertIn("AccessDeniedException", text)
         r = check(self.sim() + ["--key-id", self.key_arn, "--operation", "Encrypt"])
         self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+
+    def test_asymmetric_and_key_agreement_keys(self):
+        # DescribeKey tells check what each key needs: an RSA key's Decrypt
+        # names its algorithm (KMS refused the default SYMMETRIC_DEFAULT, so
+        # check failed keys the enclave can use), a key-agreement key is
+        # checked with DeriveSharedSecret (a fresh P-384 public key).
+        keys = ["--key-id", self.rsa_key_arn, "--key-id", self.agreement_key_arn, "--key-id",
+                self.undescribed_key_arn]
+        r = check(self.sim() + keys)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        for subject in (f"key {self.rsa_key_arn}:", f"key {self.agreement_key_arn} (DeriveSharedSecret):",
+                        f"key {self.undescribed_key_arn}:"):
+            status, text = line(r.stdout, subject)
+            self.assertEqual(status, "ok", text)
+        r = check(self.sim(pcr0=OTHER_PCR0) + keys)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        for subject in (f"key {self.rsa_key_arn}:", f"key {self.agreement_key_arn} (DeriveSharedSecret):",
+                        f"key {self.undescribed_key_arn}:"):
+            status, text = line(r.stdout, subject)
+            self.assertEqual(status, "FAIL", text)
+            self.assertIn("AccessDeniedException", text)
+        # Asked for explicitly, on a symmetric key: KMS's own refusal.
+        r = check(self.sim() + ["--key-id", self.key_arn, "--operation", "DeriveSharedSecret"])
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        status, text = line(r.stdout, f"key {self.key_arn} (DeriveSharedSecret):")
+        self.assertEqual(status, "FAIL", text)
 
     def test_encryption_context_reaches_the_policy(self):
         self.assert_fails(self.sim() + ["--key-id", self.ec_key_arn], f"key {self.ec_key_arn}")
