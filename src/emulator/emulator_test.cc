@@ -403,6 +403,19 @@ TEST_F(EmulatorTest, DeriveSharedSecretMatchesPeerEcdh) {
                {{"KeyId", id}, {"KeyAgreementAlgorithm", "ECDH"}, {"PublicKey", b64(p384->public_key_spki)}})
                 .type,
             "ValidationException");
+  // DryRun runs the same checks: a good public key gets 412, a wrong one the error.
+  EXPECT_EQ(op("DeriveSharedSecret", {{"KeyId", id},
+                                      {"KeyAgreementAlgorithm", "ECDH"},
+                                      {"PublicKey", b64(peer->public_key_spki)},
+                                      {"DryRun", true}})
+                .type,
+            "DryRunOperationException");
+  EXPECT_EQ(op("DeriveSharedSecret", {{"KeyId", id},
+                                      {"KeyAgreementAlgorithm", "ECDH"},
+                                      {"PublicKey", b64(p384->public_key_spki)},
+                                      {"DryRun", true}})
+                .type,
+            "ValidationException");
   const std::string sym = create_key_id();
   EXPECT_EQ(op("DeriveSharedSecret",
                {{"KeyId", sym}, {"KeyAgreementAlgorithm", "ECDH"}, {"PublicKey", b64(peer->public_key_spki)}})

@@ -183,13 +183,15 @@ Result<Reply> op_derive_shared_secret(KmsEmulator::Impl& e, const Caller& caller
   if (auto u = require_usable(k, "KEY_AGREEMENT", "DeriveSharedSecret"); !u) {
     return u.error();
   }
-  if (get_bool(in, "DryRun")) {
-    return dry_run_reply();
-  }
+  // The public key is checked against the key's curve before a DryRun is
+  // answered: DryRun runs every check of the real request.
   auto secret = crypto::ecdh_derive(k.material.view(), **peer);
   if (!secret) {
     return fail(Errc::kValidation, "PublicKey is not a valid " + k.key_spec +
                                        " SubjectPublicKeyInfo for key agreement with " + k.arn());
+  }
+  if (get_bool(in, "DryRun")) {
+    return dry_run_reply();  // the secret is wiped as it goes
   }
   Reply r;
   r.str("KeyId", k.arn());
