@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "base/encoding.h"
+
 namespace kp::crypto {
 
 bool random_fill(std::span<std::uint8_t> out) noexcept {
@@ -40,6 +42,14 @@ SecretBytes random_bytes(std::size_t n) {
     std::abort();
   }
   return s;
+}
+
+std::string random_uuid() {
+  SecretBytes b = random_bytes(16);
+  b.data()[6] = static_cast<std::uint8_t>((b.data()[6] & 0x0F) | 0x40);  // version 4
+  b.data()[8] = static_cast<std::uint8_t>((b.data()[8] & 0x3F) | 0x80);  // RFC 4122 variant
+  const std::string h = hex_encode(b.view());
+  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) + "-" + h.substr(20);
 }
 
 }  // namespace kp::crypto

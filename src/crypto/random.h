@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 
 #include "base/result.h"
 #include "base/secret.h"
@@ -22,5 +23,8 @@ Result<SecretBytes> try_random_bytes(std::size_t n);
 
 /// Fills `out` with random bytes; false (and `out` wiped) if the DRBG failed.
 [[nodiscard]] bool random_fill(std::span<std::uint8_t> out) noexcept;
+
+/// A random (version 4) UUID, lower-case: "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx".
+std::string random_uuid();
 
 }  // namespace kp::crypto

@@ -20,6 +20,7 @@
 #include "base/clock.h"
 #include "base/result.h"
 #include "base/secret.h"
+#include "crypto/random.h"
 #include "emulator/ciphertext.h"
 #include "emulator/emulator.h"
 #include "emulator/model.h"
@@ -202,7 +203,7 @@ Reply dry_run_reply();
 /// Random bytes for key material and IVs.
 SecretBytes random_secret(std::size_t n);
 /// A random RFC 4122 version-4 UUID (key ids, request ids).
-std::string random_uuid();
+using crypto::random_uuid;
 
 // ---- operations -------------------------------------------------------------
 

@@ -363,14 +363,6 @@ void add_context_conditions(ConditionKeys& c, const EncryptionContext& ec) {
 
 SecretBytes random_secret(std::size_t n) { return crypto::random_bytes(n); }
 
-std::string random_uuid() {
-  SecretBytes b = crypto::random_bytes(16);
-  b.data()[6] = static_cast<std::uint8_t>((b.data()[6] & 0x0F) | 0x40);
-  b.data()[8] = static_cast<std::uint8_t>((b.data()[8] & 0x3F) | 0x80);
-  const std::string h = hex_encode(b.view());
-  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) + "-" + h.substr(20);
-}
-
 // ---- resolution ---------------------------------------------------------------------
 
 std::string KmsEmulator::Impl::alias_arn(std::string_view account, std::string_view alias_name) const {

@@ -12,6 +12,7 @@
 #include "base/error.h"
 #include "base/time_format.h"
 #include "crypto/cms.h"
+#include "crypto/random.h"
 #include "crypto/rsa_key.h"
 #include "kms/errors.h"
 #include "kms/operations.h"
@@ -164,11 +165,18 @@ asio::awaitable<HttpResponse> ProxyHandler::handle(HttpRequest req) {
   };
   // The proxy's own failures: the reason goes to the app in the body and to
   // the operator here (messages never carry bodies or secrets).
+  // The answer carries a request id of the proxy's own making, as KMS's do:
+  // the app's SDK reports it (boto3's ResponseMetadata.RequestId) and the
+  // proxy's log lines name it.
   auto fail_with = [&](const Error& e) {
+    const std::string request_id = crypto::random_uuid();
     if (!client_left()) {  // else the step failed because it was cut: the 499 line says it
-      spdlog::warn("proxy error op={} type={} reason={}", op_name, to_http(e.code).type, e.message);
+      spdlog::warn("proxy error op={} type={} reason={} request_id={}", op_name, to_http(e.code).type, e.message,
+                   request_id);
     }
-    return finish(error_response(e), {});
+    HttpResponse resp = error_response(e);
+    resp.headers.set("x-amzn-RequestId", request_id);
+    return finish(std::move(resp), request_id);
   };
 
   // --- 1. Validate the local request -------------------------------------

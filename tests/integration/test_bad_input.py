@@ -408,12 +408,22 @@ class BadInputTest(h.TempDirTestCase):
     # ---------------------------------------------------- headers/target ---
 
     def test_wrong_content_type_is_400(self):
+        ids = set()
         for ct in (b"application/json", b"text/plain", b"application/x-www-form-urlencoded", None):
             with self.subTest(ct):
                 c = Conn(self.port)
                 self.addCleanup(c.close)
                 c.send(request(ct=ct))
-                self.assert_kms_error(c.read_response(), 400, "SerializationException", "Content-Type")
+                r = c.read_response()
+                self.assert_kms_error(r, 400, "SerializationException", "Content-Type")
+                # A request id of the proxy's own, as KMS gives one: the SDK
+                # reports it, the proxy's warning names it.
+                rid = r.headers.get("x-amzn-requestid", "")
+                self.assertRegex(rid, r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+                self.proxy.wait_for_line(rf"proxy error op=\S+ type=SerializationException .*request_id={rid}$",
+                                         timeout=10)
+                ids.add(rid)
+        self.assertEqual(len(ids), 4)
         for ct in (b"application/x-amz-json-1.1; charset=utf-8", b"application/x-amz-json-1.0"):
             with self.subTest(ct):
                 self.assertEqual(self.one(request(ct=ct, close=True)).status, 200)
