@@ -457,16 +457,16 @@ Result<PreflightReport> preflight(config::Config cfg, DaemonExtras extras, const
         body["KeyPairSpec"] = "ECC_NIST_P256";
       } else if (op == "DeriveSharedSecret") {
         // A fresh public key on the key's curve (P-256 when DescribeKey
-        // could not say which): KMS checks it before it answers the DryRun.
-        const std::string spec_name = facts && !facts->key_spec.empty() ? facts->key_spec : "ECC_NIST_P256";
-        const auto spec = crypto::key_pair_spec_from_name(spec_name);
-        auto pair = spec && crypto::is_ecc(*spec) ? crypto::generate_key_pair(*spec)
-                                                  : Result<crypto::KeyPairDer>(Error(Errc::kValidation, ""));
+        // could not say which, or the key is not an EC key: KMS then says
+        // why it refuses): KMS checks it before it answers the DryRun.
+        auto spec = facts ? crypto::key_pair_spec_from_name(facts->key_spec) : std::nullopt;
+        if (!spec || !crypto::is_ecc(*spec)) {
+          spec = crypto::KeyPairSpec::kEccNistP256;
+        }
+        auto pair = crypto::generate_key_pair(*spec);
         if (!pair) {
           emit(CheckLine{CheckStatus::kFail, "key " + key.substr(0, 256) + " (DeriveSharedSecret)",
-                         "cannot check DeriveSharedSecret on a " + spec_name + " key (no public key of that kind "
-                         "to send)",
-                         {}});
+                         "cannot make a public key to send: " + pair.error().message, {}});
           continue;
         }
         body["KeyAgreementAlgorithm"] = "ECDH";

@@ -153,6 +153,7 @@ class CheckTest(h.TempDirTestCase):
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         status, text = line(r.stdout, f"key {self.key_arn} (DeriveSharedSecret):")
         self.assertEqual(status, "FAIL", text)
+        self.assertIn("InvalidKeyUsageException", text)
 
     def test_encryption_context_reaches_the_policy(self):
         self.assert_fails(self.sim() + ["--key-id", self.ec_key_arn], f"key {self.ec_key_arn}")
