@@ -294,6 +294,11 @@ CheckLine judge_dry_run(std::string_view op, std::string_view key_id, std::strin
                 ": check the id or alias, the account and the region";
   } else if (e.type == "DisabledException" || e.type == "KMSInvalidStateException") {
     line.hint = "the key exists but cannot be used now (disabled or pending deletion)";
+  } else if (e.type == "InvalidKeyUsageException") {
+    line.hint = "the key is not for " + std::string(op) +
+                " (its KeyUsage), or it is an asymmetric key whose algorithm check could not learn: allow "
+                "kms:DescribeKey to these credentials, or check the operation the app really calls "
+                "(--operation)";
   } else {
     line.hint = common_hint(e, attested);
   }

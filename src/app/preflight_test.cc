@@ -143,6 +143,16 @@ TEST(KeyFacts, ChooseTheChecksAndTheDecryptAlgorithm) {
   }
 }
 
+TEST(JudgeDryRunDecrypt, WrongKeyUsageGetsAHint) {
+  const auto l = judge_dry_run("Decrypt", "k", "us-east-1",
+                               kms_error(400, "InvalidKeyUsageException",
+                                         "The encryption algorithm SYMMETRIC_DEFAULT is not valid"),
+                               true);
+  EXPECT_EQ(l.status, CheckStatus::kFail);
+  EXPECT_TRUE(contains(l.hint, "kms:DescribeKey")) << l.hint;
+  EXPECT_TRUE(contains(l.hint, "not for Decrypt")) << l.hint;
+}
+
 TEST(JudgeDryRunDecrypt, DeniedAndMissingKeysFailWithHints) {
   const auto denied = judge_dry_run("Decrypt", "k", "us-east-1", kms_error(400, "AccessDeniedException", "no policy allows"), true);
   EXPECT_EQ(denied.status, CheckStatus::kFail);
