@@ -155,8 +155,7 @@ Result<void> write_file(const std::filesystem::path& p, std::string_view data, m
 constexpr std::size_t kMaxPemBytes = 64 * 1024;
 
 Error read_error(const std::filesystem::path& p, const Error& e) {
-  return Error{e.code == Errc::kValidation && ::access(p.c_str(), F_OK) != 0 ? Errc::kNotFound : e.code,
-               "sim_pki: cannot read " + p.string() + ": " + input_file_reason(e, p.string())};
+  return Error{e.code, "sim_pki: cannot read " + p.string() + ": " + input_file_reason(e, p.string())};
 }
 
 Result<std::string> read_text(const std::filesystem::path& p) {

@@ -20,7 +20,8 @@ Result<void> read_into(const std::string& path, std::size_t limit, std::string& 
   // a FIFO, socket or terminal then wait in poll() under one deadline.
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
-    return fail(Errc::kValidation, path + ": " + std::strerror(errno));
+    const int e = errno;
+    return fail(e == ENOENT || e == ENOTDIR ? Errc::kNotFound : Errc::kValidation, path + ": " + std::strerror(e));
   }
   struct stat st {};
   if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {

@@ -25,10 +25,12 @@ inline constexpr std::chrono::seconds kInputStreamTimeout{10};
 /// certificate bundle they hold.
 inline constexpr std::size_t kMaxInputFileBytes = 1 << 20;
 
-/// The file's bytes. Errors (Errc::kValidation): "PATH: No such file or
-/// directory" (the system's reason), "PATH is a directory", "PATH is larger
-/// than N bytes", "PATH: nothing to read within 10 s ..." (a FIFO without a
-/// writer reads as empty; one whose writer sends nothing times out).
+/// The file's bytes. Errors: Errc::kNotFound when the path does not exist
+/// ("PATH: No such file or directory", the system's reason), else
+/// Errc::kValidation: "PATH: Permission denied", "PATH is a directory",
+/// "PATH is larger than N bytes", "PATH: nothing to read within 10 s ..." (a
+/// FIFO without a writer reads as empty; one whose writer sends nothing
+/// times out).
 Result<std::string> read_input_file(const std::string& path, std::size_t limit = kMaxInputFileBytes);
 
 /// The same for a file that holds a secret (a private key): the bytes go

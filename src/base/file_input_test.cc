@@ -28,6 +28,8 @@ TEST(FileInput, ReadsSmallFilesAndRefusesDirectoriesMissingAndLargeOnes) {
   auto missing = read_input_file((dir / "missing").string());
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().message, (dir / "missing").string() + ": No such file or directory");
+  EXPECT_EQ(missing.error().code, Errc::kNotFound);  // callers tell "absent" from "unreadable" by it
+  EXPECT_EQ(d.error().code, Errc::kValidation);
 
   auto big = read_input_file(small, 4);
   ASSERT_FALSE(big);

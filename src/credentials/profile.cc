@@ -1,9 +1,6 @@
 #include "credentials/profile.h"
 
-#include <sys/stat.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <vector>
 
 #include "base/file_input.h"
@@ -190,11 +187,10 @@ Error not_supported(const Place& p, std::string_view profile, std::string_view k
 
 SecretFileReader read_secret_file() {
   return [](const std::string& path) -> Result<std::optional<SecretBytes>> {
-    struct stat st {};
-    if (::stat(path.c_str(), &st) != 0 && (errno == ENOENT || errno == ENOTDIR)) {
+    auto text = read_secret_input_file(path, kMaxFileBytes);
+    if (!text && text.error().code == Errc::kNotFound) {
       return std::optional<SecretBytes>();
     }
-    auto text = read_secret_input_file(path, kMaxFileBytes);
     if (!text) {
       return fail(Errc::kCredentialsUnavailable, "credentials: cannot read " + printable_excerpt(path, 256) + ": " +
                                                      input_file_reason(text.error(), path));
