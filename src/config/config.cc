@@ -278,6 +278,18 @@ std::optional<CredentialSource> parse_credential_source(std::string_view s) {
   return std::nullopt;
 }
 
+SourceListProblem append_credential_source(std::vector<CredentialSource>& chain, std::string_view name) {
+  const auto s = parse_credential_source(name);
+  if (!s) {
+    return SourceListProblem::kUnknown;
+  }
+  if (std::find(chain.begin(), chain.end(), *s) != chain.end()) {
+    return SourceListProblem::kRepeated;
+  }
+  chain.push_back(*s);
+  return SourceListProblem::kNone;
+}
+
 bool CredentialOptions::uses(CredentialSource s) const {
   return std::find(chain.begin(), chain.end(), s) != chain.end();
 }

@@ -191,6 +191,11 @@ enum class CredentialSource {
 std::string_view to_string(CredentialSource s) noexcept;
 std::optional<CredentialSource> parse_credential_source(std::string_view s);
 
+/// Why a name could not join a credentials.sources list.
+enum class SourceListProblem { kNone, kUnknown, kRepeated };
+/// Appends the source `name` names to `chain` (each source at most once).
+SourceListProblem append_credential_source(std::vector<CredentialSource>& chain, std::string_view name);
+
 struct CredentialOptions {
   std::vector<CredentialSource> chain = {CredentialSource::kEnv, CredentialSource::kProfile,
                                          CredentialSource::kContainer,

@@ -172,14 +172,15 @@ void read_credentials(Reader& r, const Field& f) {
       std::vector<CredentialSource> chain;
       for (std::size_t i = 0; i < list->size(); ++i) {
         const std::string p = c.path + "[" + std::to_string(i) + "]";
-        const auto s = parse_credential_source((*list)[i]);
-        if (!s) {
-          r.error(r.cfg().origin_of(p),
-                  p + ": expected env, profile, container or imds, got '" + (*list)[i] + "'");
-        } else if (std::find(chain.begin(), chain.end(), *s) != chain.end()) {
-          r.error(r.cfg().origin_of(p), p + ": '" + (*list)[i] + "' is listed twice");
-        } else {
-          chain.push_back(*s);
+        switch (append_credential_source(chain, (*list)[i])) {
+          case SourceListProblem::kUnknown:
+            r.error(r.cfg().origin_of(p), p + ": expected env, profile, container or imds, got '" + (*list)[i] + "'");
+            break;
+          case SourceListProblem::kRepeated:
+            r.error(r.cfg().origin_of(p), p + ": '" + (*list)[i] + "' is listed twice");
+            break;
+          case SourceListProblem::kNone:
+            break;
         }
       }
       if (list->empty()) {

@@ -1,6 +1,5 @@
 #include "config/overrides.h"
 
-#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
@@ -232,17 +231,14 @@ Diagnostics apply_overrides(Config& cfg, const FlagOverrides& f) {
     while (ok) {
       const auto comma = rest.find(',');
       const std::string_view item = rest.substr(0, comma);
-      const auto s = parse_credential_source(item);
-      if (!s) {
+      const SourceListProblem problem = append_credential_source(chain, item);
+      if (problem == SourceListProblem::kUnknown) {
         err("--credential-sources", "expected a comma-separated list of env, profile, container and imds, got '" +
                                         value_for_message(*f.credential_sources) + "'");
-        ok = false;
-      } else if (std::find(chain.begin(), chain.end(), *s) != chain.end()) {
+      } else if (problem == SourceListProblem::kRepeated) {
         err("--credential-sources", "'" + std::string(item) + "' is listed twice");
-        ok = false;
-      } else {
-        chain.push_back(*s);
       }
+      ok = problem == SourceListProblem::kNone;
       if (comma == std::string_view::npos) {
         break;
       }
