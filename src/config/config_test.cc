@@ -280,6 +280,18 @@ TEST(EnclaverYaml, EmptyVsockAndMetricsListenAreUnset) {
 
 // --- Errors, each with its line ---------------------------------------------
 
+// credentials.sources: unknown and repeated names, each at its own line.
+TEST(EnclaverYamlErrors, CredentialSourcesNamesEachBadEntry) {
+  auto r = parse_enclaver_yaml("kms_proxy:\n  listen_port: 9999\n  credentials:\n    sources:\n      - imds\n"
+                               "      - sso\n      - imds\n",
+                               "x.yaml");
+  ASSERT_FALSE(r.has_value());
+  EXPECT_THAT(lines(r.error()),
+              ElementsAre("x.yaml:6: kms_proxy.credentials.sources[1]: expected env, profile, container or imds, "
+                          "got 'sso'",
+                          "x.yaml:7: kms_proxy.credentials.sources[2]: 'imds' is listed twice"));
+}
+
 // A list key written as one scalar keeps its line for later checks.
 TEST(EnclaverYamlErrors, SingleCaFileKeepsItsLine) {
   for (const std::string value : {"\"\"", "[\"\"]"}) {
