@@ -47,8 +47,8 @@ void add_problem(std::vector<std::string>& problems, const Error& e) { problems.
 // "FILE:LINE: " (or "--flag: ") of the setting at `path` when it was set
 // explicitly: a startup problem about a value points at where it was written.
 std::string origin_prefix(const config::Config& cfg, std::string_view path) {
-  const config::Origin where = cfg.origin_of(path);
-  return where.source.empty() ? std::string() : config::Diagnostic{where, std::string()}.to_string();
+  const std::string where = cfg.origin_of(path).to_string();
+  return where.empty() ? where : where + ": ";
 }
 
 // Connections refused over limits.max_connections come in floods: at most one
@@ -272,9 +272,7 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const config::Config& cfg, Daemon
   uo.idle_pool_expiry = cfg.upstream.pool.idle_timeout;
   uo.max_idle_per_endpoint = cfg.upstream.pool.max_idle_per_host;
   uo.extra_ca_files = cfg.upstream.ca_files;
-  if (std::string at = origin_prefix(cfg, "kms_proxy.upstream.ca_file"); !at.empty()) {
-    uo.ca_files_source = at.substr(0, at.size() - 2);  // without the ": "
-  }
+  uo.ca_files_source = cfg.origin_of("kms_proxy.upstream.ca_file").to_string();
   std::string path_line = "direct";
   std::shared_ptr<net::Transport> credentials_transport;  // the credential endpoints' path
   if (cfg.vsock.enabled()) {

@@ -4,14 +4,14 @@
 
 namespace kp::config {
 
+std::string Origin::to_string() const {
+  return line > 0 ? source + ":" + std::to_string(line) : source;
+}
+
 std::string Diagnostic::to_string() const {
   std::string out;
   if (!where.source.empty()) {
-    out += where.source;
-    if (where.line > 0) {
-      out += ':';
-      out += std::to_string(where.line);
-    }
+    out += where.to_string();
     out += ": ";
   }
   if (severity == Severity::kWarning) {

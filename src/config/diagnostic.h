@@ -28,6 +28,9 @@ struct Origin {
   std::string source;   // "enclaver.yaml", "--port", "environment AWS_REGION"; empty = default
   unsigned line = 0;    // 1-based; 0 = no position
   unsigned column = 0;  // 1-based; 0 = no position
+
+  /// "file:line", or the source alone ("--port"); "" for a default.
+  std::string to_string() const;
 };
 
 struct Diagnostic {
