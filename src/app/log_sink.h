@@ -51,7 +51,7 @@ class BatchingFdSink final : public spdlog::sinks::base_sink<std::mutex> {
   const std::size_t max_batch_;
   // Guarded by mutex_ (base_sink's, held around sink_it_ and flush_).
   std::string pending_;
-  std::string writing_;  // the flusher's batch, written after mutex_ is released
+  std::string writing_;  // the flusher's alone: its batch, swapped out under mutex_, written after
   Clock::time_point last_write_{};
   bool stop_ = false;
   // The flusher waits without a deadline (nothing pending for two windows):
