@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -81,6 +82,51 @@ TEST(Histogram, ScrapeDuringObservationsIsConsistent) {
     w.join();
   }
   EXPECT_EQ(mismatches, 0);
+}
+
+// Threads count into shards of their own (no cache line shared between I/O
+// threads on the request path); a scrape adds the shards up.
+TEST(ProxyMetrics, ThreadsGetTheirOwnShardsAndScrapesAddThemUp) {
+  std::vector<std::size_t> shards(detail::kMetricShards);
+  {
+    std::vector<std::thread> threads;
+    for (std::size_t i = 0; i < shards.size(); ++i) {
+      threads.emplace_back([&shards, i] { shards[i] = detail::metric_shard(); });
+      threads.back().join();  // one after the other: consecutive shards
+    }
+  }
+  std::sort(shards.begin(), shards.end());
+  EXPECT_EQ(std::unique(shards.begin(), shards.end()), shards.end()) << "two threads share a shard";
+
+  ProxyMetrics m;
+  constexpr int kThreads = 12;  // more threads than shards: some share one
+  constexpr int kEach = 2000;
+  std::vector<std::thread> writers;
+  for (int t = 0; t < kThreads; ++t) {
+    writers.emplace_back([&m] {
+      PhaseTimes times;
+      times.upstream = 300us;
+      times.total = 400us;
+      for (int i = 0; i < kEach; ++i) {
+        m.record("Encrypt", 200, times);
+      }
+      m.record("Decrypt", 503, times);
+    });
+  }
+  for (auto& w : writers) {
+    w.join();
+  }
+  EXPECT_EQ(m.requests_total(), static_cast<std::uint64_t>(kThreads * (kEach + 1)));
+  const std::string out = m.render();
+  EXPECT_NE(out.find("kms_proxy_requests_total{operation=\"Encrypt\",status=\"2xx\"} 24000\n"), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("kms_proxy_requests_total{operation=\"Decrypt\",status=\"5xx\"} 12\n"), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("kms_proxy_request_duration_seconds_count{phase=\"total\"} 24012\n"), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("kms_proxy_request_duration_seconds_sum{phase=\"upstream\"} 7.203600000\n"),
+            std::string::npos)
+      << out;
 }
 
 }  // namespace
