@@ -63,8 +63,47 @@ kp::SecretBytes signing_key(const kp::SecretBytes& secret_access_key, std::strin
   return out;
 }
 
-SigningKeyCache::SigningKeyCache(std::size_t capacity) : capacity_(std::max<std::size_t>(capacity, 1)) {
+namespace {
+std::uint64_t next_cache_id() noexcept {
+  static std::atomic<std::uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
+}  // namespace
+
+SigningKeyCache::SigningKeyCache(std::size_t capacity)
+    : capacity_(std::max<std::size_t>(capacity, 1)), id_(next_cache_id()) {
   entries_.reserve(capacity_);
+}
+
+const kp::SecretBytes& SigningKeyCache::key_for(std::string_view access_key_id,
+                                                const kp::SecretBytes& secret_access_key, std::string_view date8,
+                                                std::string_view region, std::string_view service) {
+  struct Front {
+    std::uint64_t cache_id = 0;
+    std::uint64_t generation = 0;
+    std::string access_key_id;
+    std::string date8;
+    std::string region;
+    std::string service;
+    kp::SecretBytes secret;  // wiped when replaced and at thread exit
+    std::shared_ptr<const kp::SecretBytes> key;
+  };
+  thread_local Front front;
+  const std::uint64_t generation = generation_.load(std::memory_order_acquire);
+  if (front.key && front.cache_id == id_ && front.generation == generation && front.date8 == date8 &&
+      front.region == region && front.service == service && front.access_key_id == access_key_id &&
+      same_secret(front.secret, secret_access_key)) {
+    return *front.key;
+  }
+  front.key = get(access_key_id, secret_access_key, date8, region, service);
+  front.cache_id = id_;
+  front.generation = generation;
+  front.access_key_id.assign(access_key_id);
+  front.date8.assign(date8);
+  front.region.assign(region);
+  front.service.assign(service);
+  front.secret = kp::SecretBytes::copy_of(secret_access_key.view());
+  return *front.key;
 }
 
 std::shared_ptr<const kp::SecretBytes> SigningKeyCache::get(std::string_view access_key_id,
@@ -123,6 +162,7 @@ std::uint64_t SigningKeyCache::derivations() const {
 void SigningKeyCache::clear() {
   std::lock_guard lock(mu_);
   entries_.clear();
+  generation_.fetch_add(1, std::memory_order_acq_rel);
 }
 
 SigningKeyCache& SigningKeyCache::process_default() {
@@ -222,8 +262,9 @@ kp::Result<void> sign_request(kp::HttpRequest& req, const Credentials& creds,
   string_to_sign_into(scratch.sts, amz_date, scratch.scope, scratch.creq);
 
   SigningKeyCache& cache = opts.key_cache != nullptr ? *opts.key_cache : SigningKeyCache::process_default();
-  const auto key = cache.get(creds.access_key_id, creds.secret_access_key, date8, opts.region, opts.service);
-  const detail::HexDigest sig(detail::hmac_sha256(key->view(), as_bytes(scratch.sts)));
+  const kp::SecretBytes& key =
+      cache.key_for(creds.access_key_id, creds.secret_access_key, date8, opts.region, opts.service);
+  const detail::HexDigest sig(detail::hmac_sha256(key.view(), as_bytes(scratch.sts)));
   authorization_header_into(scratch.auth, creds.access_key_id, scratch.scope, scratch.headers.signed_headers,
                             sig.view());
   req.headers.set("Authorization", scratch.auth);

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -47,9 +48,18 @@ class SigningKeyCache {
                                              std::string_view date8, std::string_view region,
                                              std::string_view service);
 
+  /// The same key through a one-entry cache of the calling thread, checked
+  /// first (the secret again in constant time): a hit takes no lock and
+  /// touches no memory another thread writes, so signing threads do not take
+  /// cache lines from each other. The reference is valid until this thread's
+  /// next key_for() (sign_request uses it at once).
+  const kp::SecretBytes& key_for(std::string_view access_key_id, const kp::SecretBytes& secret_access_key,
+                                 std::string_view date8, std::string_view region, std::string_view service);
+
   std::size_t size() const;
   /// How many keys this cache has derived (misses); for tests and metrics.
   std::uint64_t derivations() const;
+  /// Forgets every key (threads' one-entry caches included).
   void clear();
 
   /// The process-wide cache used when SignOptions/verify get none.
@@ -67,6 +77,8 @@ class SigningKeyCache {
   };
 
   const std::size_t capacity_;
+  const std::uint64_t id_;                     // unique per cache (addresses are reused)
+  std::atomic<std::uint64_t> generation_{0};  // bumped by clear(): threads' entries are stale
   mutable std::mutex mu_;
   std::vector<Entry> entries_;
   std::uint64_t tick_ = 0;

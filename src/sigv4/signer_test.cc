@@ -98,6 +98,63 @@ TEST(SigningKeyCache, ConcurrentUseIsConsistent) {
   EXPECT_LE(cache.derivations(), 4u);
 }
 
+// The calling thread's one-entry front of key_for(): hits must never serve a
+// key for another secret, scope or cache, nor survive clear().
+TEST(SigningKeyCache, ThreadFrontServesOnlyTheSameSecretScopeAndCache) {
+  SigningKeyCache cache;
+  const auto secret = SecretBytes::copy_of(kSecret);
+  const auto expected = signing_key(secret, "20240301", "us-east-1", "kms");
+  EXPECT_TRUE(cache.key_for("AKID", secret, "20240301", "us-east-1", "kms").equals(expected.view()));
+  EXPECT_TRUE(cache.key_for("AKID", secret, "20240301", "us-east-1", "kms").equals(expected.view()));
+  EXPECT_EQ(cache.derivations(), 1u);
+
+  const auto other_secret = SecretBytes::copy_of(std::string_view("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEZ"));
+  EXPECT_TRUE(cache.key_for("AKID", other_secret, "20240301", "us-east-1", "kms")
+                  .equals(signing_key(other_secret, "20240301", "us-east-1", "kms").view()));
+  EXPECT_TRUE(cache.key_for("AKID", secret, "20240302", "us-east-1", "kms")
+                  .equals(signing_key(secret, "20240302", "us-east-1", "kms").view()));
+  EXPECT_TRUE(cache.key_for("AKID", secret, "20240302", "eu-west-1", "kms")
+                  .equals(signing_key(secret, "20240302", "eu-west-1", "kms").view()));
+  EXPECT_TRUE(cache.key_for("AKID", secret, "20240302", "eu-west-1", "sts")
+                  .equals(signing_key(secret, "20240302", "eu-west-1", "sts").view()));
+  EXPECT_EQ(cache.derivations(), 5u);
+
+  // Another cache: its own derivation, not this thread's entry for the first.
+  SigningKeyCache second;
+  EXPECT_TRUE(second.key_for("AKID", secret, "20240302", "eu-west-1", "sts")
+                  .equals(signing_key(secret, "20240302", "eu-west-1", "sts").view()));
+  EXPECT_EQ(second.derivations(), 1u);
+
+  // clear() reaches the thread's entry: the next call derives again.
+  cache.key_for("AKID", secret, "20240301", "us-east-1", "kms");
+  const auto before = cache.derivations();
+  cache.clear();
+  EXPECT_TRUE(cache.key_for("AKID", secret, "20240301", "us-east-1", "kms").equals(expected.view()));
+  EXPECT_EQ(cache.derivations(), before + 1);
+}
+
+TEST(SigningKeyCache, ThreadFrontsOfManyThreadsAgree) {
+  SigningKeyCache cache(4);
+  const auto expected = signing_key(SecretBytes::copy_of(kSecret), "20240301", "us-east-1", "kms");
+  std::vector<std::thread> threads;
+  std::atomic<int> mismatches{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      const auto secret = SecretBytes::copy_of(kSecret);
+      for (int i = 0; i < 200; ++i) {
+        if (!cache.key_for("AKID", secret, "20240301", "us-east-1", "kms").equals(expected.view())) {
+          ++mismatches;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) {
+    th.join();
+  }
+  EXPECT_EQ(mismatches.load(), 0);
+  EXPECT_LE(cache.derivations(), 4u);  // at most one per thread, however many calls
+}
+
 TEST(AuthorizationHeader, Layout) {
   EXPECT_EQ(authorization_header("AKID", "20150830/us-east-1/kms/aws4_request", "host;x-amz-date", "ab"),
             "AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/kms/aws4_request, "
