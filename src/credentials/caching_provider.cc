@@ -11,6 +11,7 @@
 #include <boost/asio/prefer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <atomic>
 #include <exception>
 #include <mutex>
 #include <vector>
@@ -24,6 +25,23 @@ namespace {
 using CredsPtr = std::shared_ptr<const sigv4::Credentials>;
 using CredsResult = Result<CredsPtr>;
 using Handler = boost::asio::any_completion_handler<void(CredsResult)>;
+
+std::uint64_t next_state_id() noexcept {
+  static std::atomic<std::uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
+
+/// The calling thread's copy of the credentials it was last served: the hot
+/// path hands out a shared_ptr whose count only this thread changes, and
+/// takes no lock. (One shared copy made the I/O threads take the count's
+/// cache line, and the lock's, from each other on every request.)
+struct ThreadCopy {
+  std::uint64_t state_id = 0;
+  std::uint64_t generation = 0;
+  SysTime refresh_at{};
+  CredsPtr creds;  // the secrets are wiped when it is replaced and at thread exit
+};
+thread_local ThreadCopy t_copy;
 
 /// One fetch and the callers waiting for it. A waiter also keeps its
 /// executor busy (outstanding work): co_spawn'ed coroutines already do, but a
@@ -80,8 +98,13 @@ void complete(Flight& f, const CredsResult& r) {
 struct CachingProvider::State {
   std::shared_ptr<CredentialsSource> source;
   CacheOptions opts;
+  const std::uint64_t id = next_state_id();  // unique per provider (addresses are reused)
+  // Bumped (under mu) whenever `current` or `refresh_at` changes: threads'
+  // own copies (get()) of an older generation are not served. Written once
+  // per refresh, read per request: a line of its own.
+  alignas(64) std::atomic<std::uint64_t> generation{0};
 
-  mutable std::mutex mu;  // guards everything below; never held across co_await
+  alignas(64) mutable std::mutex mu;  // guards everything below; never held across co_await
   CredsPtr current;
   SysTime refresh_at{};
   bool expires = false;
@@ -139,6 +162,7 @@ boost::asio::awaitable<void> run_refresh(std::shared_ptr<CachingProvider::State>
     if (ok) {
       const auto exp = fetched->expiration;
       st->current = std::make_shared<const sigv4::Credentials>(std::move(*fetched));
+      st->generation.fetch_add(1, std::memory_order_release);
       if (exp) {
         st->expires = true;
         st->expires_at = *exp;
@@ -187,6 +211,10 @@ CachingProvider::~CachingProvider() = default;
 boost::asio::awaitable<Result<std::shared_ptr<const sigv4::Credentials>>> CachingProvider::get() {
   State& st = *state_;
   const SysTime now = st.opts.clock->now();
+  if (t_copy.state_id == st.id && t_copy.generation == st.generation.load(std::memory_order_acquire) &&
+      now < t_copy.refresh_at) {
+    co_return t_copy.creds;  // the hot path
+  }
   CredsPtr serve;
   std::shared_ptr<Flight> start;
   std::shared_ptr<Flight> join;
@@ -194,7 +222,12 @@ boost::asio::awaitable<Result<std::shared_ptr<const sigv4::Credentials>>> Cachin
   {
     std::lock_guard lk(st.mu);
     if (st.current && now < st.refresh_at) {
-      serve = st.current;  // the hot path: one shared_ptr copy
+      // Fresh: this thread takes a copy of its own for the hot path.
+      t_copy.state_id = st.id;
+      t_copy.generation = st.generation.load(std::memory_order_relaxed);
+      t_copy.refresh_at = st.refresh_at;
+      t_copy.creds = std::make_shared<const sigv4::Credentials>(st.current->clone());
+      serve = t_copy.creds;
     } else {
       const bool valid = st.current && (!st.expires || now < st.expires_at);
       if (st.flight) {

@@ -361,6 +361,67 @@ TEST_F(CachingTest, HotPathDoesNotAllocate) {
   EXPECT_EQ(count, 0U);
 }
 
+// The hot path serves each thread a copy of its own (a reference count no
+// other thread changes); a refresh reaches every thread's copy.
+TEST(CachingThreads, EachThreadIsServedItsOwnCopyAndSeesRefreshes) {
+  FixedClock clock(kT0);
+  auto source = std::make_shared<FakeSource>(clock);
+  CacheOptions o;
+  o.clock = &clock;
+  o.refresh_window = std::chrono::minutes(5);
+  auto p = std::make_shared<CachingProvider>(source, o);
+  asio::io_context ioc;
+  ASSERT_EQ((*run_for(ioc, p->get()))->access_key_id, "AKID-1");  // the fetch
+  auto serve_on_new_thread = [&p] {
+    std::shared_ptr<const sigv4::Credentials> first;
+    std::shared_ptr<const sigv4::Credentials> second;
+    std::thread([&] {
+      asio::io_context own;
+      auto a = run_for(own, p->get());
+      auto b = run_for(own, p->get());
+      if (a && b) {
+        first = *a;
+        second = *b;
+      }
+    }).join();
+    EXPECT_TRUE(first && second);
+    EXPECT_EQ(first.get(), second.get()) << "the same thread is served the same copy";
+    return first;
+  };
+  const auto one = serve_on_new_thread();
+  const auto two = serve_on_new_thread();
+  ASSERT_TRUE(one && two);
+  EXPECT_NE(one.get(), two.get()) << "two threads shared one copy";
+  EXPECT_EQ(one->access_key_id, "AKID-1");
+  EXPECT_EQ(two->access_key_id, "AKID-1");
+  EXPECT_EQ(two->secret_access_key.chars(), "secret");
+
+  // A refresh: this thread's copy of AKID-1 gives way to AKID-2.
+  ASSERT_EQ((*run_for(ioc, p->get()))->access_key_id, "AKID-1");
+  clock.advance(std::chrono::minutes(56));  // inside the refresh window
+  ASSERT_TRUE(run_for(ioc, p->refresh()));
+  EXPECT_EQ((*run_for(ioc, p->get()))->access_key_id, "AKID-2");
+}
+
+// Providers alternating on one thread never serve each other's copies.
+TEST(CachingThreads, AThreadsCopyBelongsToOneProvider) {
+  FixedClock clock(kT0);
+  auto source_a = std::make_shared<FakeSource>(clock);
+  auto source_b = std::make_shared<FakeSource>(clock);
+  source_b->calls = 100;
+  CacheOptions o;
+  o.clock = &clock;
+  asio::io_context ioc;
+  for (int round = 0; round < 3; ++round) {
+    auto a = std::make_shared<CachingProvider>(source_a, o);
+    auto b = std::make_shared<CachingProvider>(source_b, o);
+    for (int i = 0; i < 3; ++i) {
+      EXPECT_EQ((*run_for(ioc, a->get()))->access_key_id, "AKID-" + std::to_string(round + 1));
+      EXPECT_EQ((*run_for(ioc, b->get()))->access_key_id, "AKID-" + std::to_string(101 + round));
+    }
+  }
+}
+
 TEST(CachingThreads, WaitersOnOtherThreadsAreResumedOnTheirOwnExecutor) {
   FixedClock clock(kT0);
   auto source = std::make_shared<FakeSource>(clock);
