@@ -82,8 +82,12 @@ kp::Result<std::string_view> parse_target(std::string_view target) {
                                      : std::string("kms: unknown operation in X-Amz-Target"));
 }
 
+const OperationInfo* find_target_operation(std::string_view target) noexcept {
+  return find_operation(operation_part(target));
+}
+
 std::optional<std::string_view> operation_name(std::string_view target) noexcept {
-  if (const OperationInfo* info = find_operation(operation_part(target))) {
+  if (const OperationInfo* info = find_target_operation(target)) {
     return info->name;
   }
   return std::nullopt;

@@ -27,6 +27,9 @@ std::span<const OperationInfo> all_operations() noexcept;
 
 /// Looks an operation name up, ASCII case-insensitively; nullptr if unknown.
 const OperationInfo* find_operation(std::string_view name) noexcept;
+/// find_operation() of an X-Amz-Target value ("TrentService.<Op>", matched
+/// as parse_target() does); nullptr when it names no operation.
+const OperationInfo* find_target_operation(std::string_view target) noexcept;
 
 /// Parses an X-Amz-Target value. The "TrentService." prefix and the operation
 /// name are matched ASCII case-insensitively (as enclaver classifies); the

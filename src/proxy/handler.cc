@@ -146,13 +146,19 @@ asio::awaitable<HttpResponse> ProxyHandler::handle(HttpRequest req) {
   };
   PhaseTimes times;
   std::string_view target = req.headers.get("X-Amz-Target").value_or("");
-  std::string op_name(kms::operation_name(target).value_or("Other"));
+  const kms::OperationInfo* const op_info = kms::find_target_operation(target);
+  const std::string_view op_name = op_info != nullptr ? op_info->name : std::string_view("Other");
 
   auto finish = [&](HttpResponse resp, std::string_view request_id) {
     times.total = Steady::now() - t0;
     const unsigned status = client_left() ? 499 : resp.status;
     if (deps_.metrics != nullptr) {
-      deps_.metrics->record(op_name, status, times);
+      const auto ops = kms::all_operations();
+      deps_.metrics->record(op_info != nullptr ? static_cast<std::size_t>(op_info - ops.data()) : ops.size(), status,
+                            times);
+    }
+    if (!spdlog::should_log(spdlog::level::info)) {
+      return resp;
     }
     using std::chrono::duration_cast;
     using us = std::chrono::microseconds;
@@ -190,7 +196,7 @@ asio::awaitable<HttpResponse> ProxyHandler::handle(HttpRequest req) {
   if (target.empty()) {
     co_return fail_with(Error{Errc::kUnknownOperation, "proxy: missing X-Amz-Target header"});
   }
-  if (!kms::operation_name(target)) {
+  if (op_info == nullptr) {
     co_return fail_with(Error{Errc::kUnknownOperation,
                               "proxy: unknown X-Amz-Target (expected TrentService.<KMS operation>)"});
   }
@@ -302,7 +308,8 @@ asio::awaitable<HttpResponse> ProxyHandler::handle(HttpRequest req) {
     co_return fail_with(upstream.error());
   }
   HttpResponse& uresp = *upstream;
-  const std::string request_id(uresp.headers.get("x-amzn-RequestId").value_or(""));
+  // Views uresp's headers, which stay as they are until the end.
+  const std::string_view request_id = uresp.headers.get("x-amzn-RequestId").value_or("");
 
   HttpResponse out;
   out.status = uresp.status;
