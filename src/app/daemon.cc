@@ -333,13 +333,20 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const config::Config& cfg, Daemon
     co.cache.refresh_window = cfg.credentials.refresh_margin;
     co.cache.clock = &d->skew.clock();  // expiry times come from the parent's (synchronised) clock
     auto* metrics = &d->metrics;
-    co.cache.on_refresh = [metrics](bool ok, std::optional<SysTime> expiration) {
+    auto have_keys = std::make_shared<std::atomic<bool>>(false);  // a fetch has succeeded
+    co.cache.on_refresh = [metrics, have_keys](bool ok, std::optional<SysTime> expiration) {
       metrics->credential_refresh(ok, expiration);
       if (ok) {
+        have_keys->store(true, std::memory_order_relaxed);
         spdlog::debug("credentials_refreshed expires={}",
                       expiration ? format_rfc3339(*expiration) : std::string("never"));
-      } else {  // the reason reaches requests once the keys in use expire; say it now
+      } else if (have_keys->load(std::memory_order_relaxed)) {
+        // The reason reaches requests once the keys in use expire; say it now.
         spdlog::warn("credentials: refresh failed; the keys in use are kept until they expire "
+                     "(kms_proxy_credential_refresh_failures_total)");
+      } else {
+        spdlog::warn("credentials: fetching credentials failed; requests are answered with "
+                     "KMSProxyCredentialsException, which says why, until a fetch succeeds "
                      "(kms_proxy_credential_refresh_failures_total)");
       }
     };

@@ -365,8 +365,12 @@ class CredentialRefreshTest(h.TempDirTestCase):
         self.assertGreaterEqual(len(hits), 1)
         self.assertGreaterEqual(self.metric(metrics, "kms_proxy_credential_refresh_failures_total"), 1)
         self.assertEqual(self.metric(metrics, "kms_proxy_credential_refreshes_total"), 0)
-        # No credentials in use: no expiry to report.
+        # No credentials in use: no expiry to report, and the warning does not
+        # speak of keys in use.
         self.assertIsNone(self.metric(metrics, "kms_proxy_credentials_expiry_timestamp_seconds"))
+        proxy.wait_for_line(r"credentials: fetching credentials failed; requests are answered with "
+                            r"KMSProxyCredentialsException", timeout=5)
+        self.assertNotIn("keys in use are kept", proxy.output())
 
 
     def test_environment_keys_with_an_expiration(self):
