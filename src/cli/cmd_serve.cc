@@ -2,6 +2,7 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 #include <memory>
@@ -102,35 +103,47 @@ void fill_overrides(CLI::App& sub, ServeFlags& f) {
 
 // Loads config + flags, reports every problem (also into `*problems` when
 // given); nullopt on errors.
-std::optional<config::Config> load(CLI::App& sub, ServeFlags& f, std::string* problems = nullptr) {
+// `flag_errors`: "--flag: message" lines about flags the config module does
+// not read (a subcommand's own); they are reported with the configuration's.
+std::optional<config::Config> load(CLI::App& sub, ServeFlags& f, const std::vector<std::string>& flag_errors,
+                                   std::string* problems) {
   fill_overrides(sub, f);
   std::optional<std::filesystem::path> file;
   if (!f.config_file.empty()) {
     file = f.config_file;
   }
   auto loaded = config::build_config(file, f.o, config::process_env());
-  if (!loaded.diagnostics.empty()) {
-    std::cerr << config::format_diagnostics(loaded.diagnostics);
-    if (problems != nullptr) {
-      *problems = config::format_diagnostics(loaded.diagnostics);
-    }
+  std::string text = config::format_diagnostics(loaded.diagnostics);
+  for (const auto& e : flag_errors) {
+    text += e + "\n";
   }
-  if (!loaded.ok()) {
+  std::cerr << text;
+  if (problems != nullptr) {
+    *problems = text;
+  }
+  if (!loaded.ok() || !flag_errors.empty()) {
     std::cerr << "kms-proxy: configuration errors (nothing was started)\n";
     return std::nullopt;
   }
   return std::move(loaded.config);
 }
 
-std::optional<app::DaemonExtras> extras_from(ServeFlags& f) {
+// A flag value for a message: short printable ASCII only, else left out.
+std::string quoted_flag_value(std::string_view v) {
+  const bool printable = v.size() <= 64 && std::all_of(v.begin(), v.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
+  return printable ? "'" + std::string(v) + "' " : std::string();
+}
+
+app::DaemonExtras extras_from(ServeFlags& f, std::vector<std::string>& flag_errors) {
   app::DaemonExtras x;
   if (!f.sim_latency.empty()) {
     auto d = config::parse_duration(f.sim_latency);
     if (!d) {
-      std::cerr << "--sim-nsm-latency: not a duration\n";
-      return std::nullopt;
+      flag_errors.push_back("--sim-nsm-latency: " + quoted_flag_value(f.sim_latency) +
+                            "is not a duration (e.g. 5ms)");
+    } else {
+      x.sim_nsm_latency = *d;
     }
-    x.sim_nsm_latency = *d;
   }
   return x;
 }
@@ -164,17 +177,15 @@ struct Prepared {
 };
 
 // Config, extras and logging, shared by serve and run; nullopt = usage error.
-std::optional<Prepared> prepare(CLI::App& sub, ServeFlags& f, std::string* problems = nullptr) {
-  auto cfg = load(sub, f, problems);
+std::optional<Prepared> prepare(CLI::App& sub, ServeFlags& f, std::vector<std::string> flag_errors = {},
+                                std::string* problems = nullptr) {
+  auto extras = extras_from(f, flag_errors);
+  auto cfg = load(sub, f, flag_errors, problems);
   if (!cfg) {
     return std::nullopt;
   }
-  auto extras = extras_from(f);
-  if (!extras) {
-    return std::nullopt;
-  }
   app::setup_logging(cfg->log);
-  return Prepared{std::move(*cfg), std::move(*extras)};
+  return Prepared{std::move(*cfg), std::move(extras)};
 }
 
 int serve(CLI::App& sub, ServeFlags& f) {
@@ -272,19 +283,15 @@ int check(CLI::App& sub, ServeFlags& f) {
     }
     return code;
   };
-  std::string problems;
-  auto prep = prepare(sub, f, &problems);
-  if (!prep) {
-    return json_failure("configuration", problems.empty() ? "configuration errors" : problems, 2);
-  }
+  // check's own flags first, so their problems are reported with the
+  // configuration's (all at once, one trailer).
   app::PreflightOptions opts;
   opts.key_ids = f.key_ids;
+  std::vector<std::string> flag_errors;
   for (const auto& op : f.check_ops) {
     if (!app::is_checkable_operation(op)) {
-      const std::string msg = "--operation: " + op +
-                              " is not one of Decrypt, GenerateDataKey, GenerateDataKeyPair, DeriveSharedSecret";
-      std::cerr << msg << "\n";
-      return json_failure("usage", msg, 2);
+      flag_errors.push_back("--operation: " + quoted_flag_value(op) +
+                            "is not one of Decrypt, GenerateDataKey, GenerateDataKeyPair, DeriveSharedSecret");
     }
   }
   if (!f.check_ops.empty()) {
@@ -293,18 +300,24 @@ int check(CLI::App& sub, ServeFlags& f) {
   for (const auto& kv : f.check_context) {
     const auto eq = kv.find('=');
     if (eq == std::string::npos || eq == 0) {
-      std::cerr << "--encryption-context takes K=V\n";
-      return json_failure("usage", "--encryption-context takes K=V", 2);
+      flag_errors.push_back("--encryption-context: " + quoted_flag_value(kv) + "is not K=V (a non-empty key)");
+      continue;
     }
     opts.encryption_context.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
   }
   if (!f.check_timeout.empty()) {
     auto d = config::parse_duration(f.check_timeout);
     if (!d || d->count() <= 0) {
-      std::cerr << "--timeout: not a positive duration (e.g. 30s)\n";
-      return json_failure("usage", "--timeout: not a positive duration (e.g. 30s)", 2);
+      flag_errors.push_back("--timeout: " + quoted_flag_value(f.check_timeout) +
+                            "is not a positive duration (e.g. 30s)");
+    } else {
+      opts.timeout = *d;
     }
-    opts.timeout = *d;
+  }
+  std::string problems;
+  auto prep = prepare(sub, f, std::move(flag_errors), &problems);
+  if (!prep) {
+    return json_failure("configuration", problems.empty() ? "configuration errors" : problems, 2);
   }
   ::signal(SIGPIPE, SIG_IGN);
   auto print = [&](const app::CheckLine& l) {

@@ -275,6 +275,23 @@ class CheckTest(h.TempDirTestCase):
         self.assertIn("sim_pki_dir", r.stderr)
         self.assertNotIn("result:", r.stdout)
 
+    def test_its_own_flags_are_reported_with_the_configuration(self):
+        # Every bad value at once (check's own flags too), one trailer, exit 2.
+        r = check(["--attestation", "none", "--pcr", "0=zz", "--operation", "Encrypt",
+                   "--encryption-context", "noequals", "--timeout", "xyz"])
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        for text in ("--pcr: PCR0", "--operation: 'Encrypt' is not one of", "--encryption-context: 'noequals'",
+                     "--timeout: 'xyz' is not a positive duration"):
+            self.assertIn(text, r.stderr)
+        self.assertEqual(r.stderr.count("kms-proxy: configuration errors (nothing was started)"), 1, r.stderr)
+        self.assertNotIn("result:", r.stdout)
+        r = check(["--attestation", "none", "--operation", "Encrypt", "--timeout", "0s", "--json"])
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        doc = json.loads(r.stdout)
+        self.assertEqual((doc["ok"], doc["checks"][0]["subject"]), (False, "configuration"))
+        self.assertIn("--operation", doc["checks"][0]["detail"])
+        self.assertIn("--timeout", doc["checks"][0]["detail"])
+
     def test_help_explains_the_checks(self):
         r = subprocess.run([os.path.join(h.BIN, "kms-proxy"), "check", "--help"], capture_output=True,
                            text=True, timeout=30)
