@@ -1,4 +1,6 @@
 // `kms-proxy attest`, `kms-proxy inspect-attestation`, `kms-proxy sim-pki init`.
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -112,6 +114,11 @@ int attest(const AttestFlags& f) {
     }
     device = std::move(*dev);
   } else if (f.mode == "simulated") {
+    if (f.sim_pki.empty()) {
+      std::cerr << "attest: --attestation simulated needs --sim-pki-dir DIR (make one with: kms-proxy sim-pki "
+                   "init DIR)\n";
+      return 2;
+    }
     auto pki = attestation::load_sim_pki(f.sim_pki);
     if (!pki) {
       std::cerr << "attest: --sim-pki-dir: " << pki.error().message << "\n";
@@ -168,11 +175,14 @@ int attest(const AttestFlags& f) {
     return 1;
   }
   if (!f.out.empty()) {
+    errno = 0;
     std::ofstream out(f.out, std::ios::binary);
     out.write(reinterpret_cast<const char*>(doc_bytes->data()),
               static_cast<std::streamsize>(doc_bytes->size()));
     if (!out) {
-      std::cerr << "attest: cannot write " << f.out << "\n";
+      const int err = errno;
+      std::cerr << "attest: cannot write " << f.out << (err != 0 ? ": " + std::string(std::strerror(err)) : "")
+                << "\n";
       return 1;
     }
   }

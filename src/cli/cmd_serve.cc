@@ -70,7 +70,7 @@ void add_common_flags(CLI::App& sub, ServeFlags& f) {
   sub.add_option("--log-format", f.log_format, "text (default) | json (one JSON object per line, key=value pairs as fields)");
   sub.add_option("--log-level", f.log_level, "trace | debug | info | warn | error | off");
   sub.add_option("--metrics-listen", f.metrics_listen, "HOST:PORT for /metrics (Prometheus), /healthz, /readyz; port 0 = any free port (logged)");
-  sub.add_option("--max-connections", f.max_connections, "Concurrent client connections");
+  sub.add_option("--max-connections", f.max_connections, "Concurrent client connections (default 256, 1..1000000)");
   sub.add_option("--threads", f.threads, "I/O threads (default 0: one per core)");
   sub.add_option("--busy-poll-us", f.busy_poll_us,
                  "Keep an idle I/O thread polling this many microseconds before it sleeps: lower latency "

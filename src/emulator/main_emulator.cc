@@ -216,9 +216,10 @@ int serve(const ServeFlags& f) {
     }
     io.run();
     const bool v6 = server_options.host.find(':') != std::string::npos;
-    std::cout << "kms-emulator listening on " << (tls ? "https" : "http") << "://" << (v6 ? "[" : "")
-              << server_options.host << (v6 ? "]" : "") << ":" << *port << std::endl;  // flushes: tests wait
-    spdlog::info("kms-emulator: serving {} over {} (data dir {}, region {}, {})", f.listen,
+    const std::string bound = (v6 ? "[" : "") + server_options.host + (v6 ? "]:" : ":") + std::to_string(*port);
+    std::cout << "kms-emulator listening on " << (tls ? "https" : "http") << "://" << bound
+              << std::endl;  // flushes: tests wait
+    spdlog::info("kms-emulator: serving {} over {} (data dir {}, region {}, {})", bound,
                  tls ? "HTTPS, certificate " + tls->subject() : std::string("HTTP"), f.data_dir, f.region,
                  f.credentials.empty() ? "no SigV4 check, caller = account " + f.account + " root"
                                        : "SigV4 required");

@@ -536,6 +536,21 @@ class AttestAndSimPkiTest(h.TempDirTestCase):
         self.assertIn("--pcr", r.stderr)
         r = kp("attest", "--attestation", "bogus")
         self.assertEqual(r.returncode, 2)
+        # No PKI named: said so, not read from the working directory.
+        r = kp("attest", "--attestation", "simulated")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--attestation simulated needs --sim-pki-dir DIR", r.stderr)
+        # An --out that cannot be written names the reason.
+        r = kp("attest", "--attestation", "simulated", "--sim-pki", pki,
+               "--out", os.path.join(self.tmp, "no-dir", "doc.cbor"))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("doc.cbor: No such file or directory", r.stderr)
+
+    def test_emulator_logs_the_port_it_bound(self):
+        emu, url = h.start_emulator(os.path.join(self.tmp, "data"))
+        self.track(emu)
+        port = url.rsplit(":", 1)[1]
+        emu.wait_for_line(r"kms-emulator: serving 127\.0\.0\.1:" + port + r" over HTTP", timeout=10)
 
     def test_sim_pki_init_twice_refuses_without_force(self):
         d = os.path.join(self.tmp, "pki")
