@@ -560,6 +560,20 @@ TEST(Validate, HostsOdynWouldRefuseAreWarnedAbout) {
       "  listen_port: 9999\n"
       "  region: us-east-1\n");
   EXPECT_THAT(warnings(ok), ::testing::Not(::testing::Contains(HasSubstr("odyn"))));
+  // An endpoint with a trailing dot: odyn keeps the dot, so the listed name
+  // does not admit it there; the advice is to drop the dot, not to add the
+  // name that is already listed.
+  const auto dot = validate_text(
+      "egress:\n"
+      "  allow: [example.com, 169.254.169.254]\n"
+      "kms_proxy:\n"
+      "  listen_port: 9999\n"
+      "  endpoints:\n"
+      "    eu-west-1: example.com.\n");
+  EXPECT_THAT(warnings(dot), ::testing::Contains(HasSubstr(
+                                 "would refuse example.com. (KMS endpoint for eu-west-1), which this policy admits")));
+  EXPECT_THAT(warnings(dot), ::testing::Contains(HasSubstr("write the host without it ('example.com')")));
+  EXPECT_THAT(warnings(dot), ::testing::Not(::testing::Contains(HasSubstr("means the same to both"))));
 }
 
 // Without an allow list the deny list still holds (it is enforced on every

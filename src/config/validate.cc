@@ -1,5 +1,7 @@
 #include "config/validate.h"
 
+#include <algorithm>
+
 #include "config/address.h"
 #include "config/egress.h"
 #include "config/measurements.h"
@@ -176,8 +178,13 @@ void check_egress(const Config& cfg, Collector& c) {
     } else {
       msg += ": no egress.allow entry admits it under its matcher ('*' is exactly one label there; "
              "configuration.md section 6)";
-      if (const auto suggestion = suggest_pattern(host)) {
+      const auto suggestion = suggest_pattern(host);
+      const bool listed = suggestion && std::find(e.allow.begin(), e.allow.end(), *suggestion) != e.allow.end();
+      if (suggestion && !listed && enclaver_match(std::span<const std::string>(&*suggestion, 1), host)) {
         msg += "; '" + *suggestion + "' in egress.allow means the same to both";
+      } else if (host.size() > 1 && host.back() == '.') {
+        msg += "; its matcher keeps the trailing dot: write the host without it ('" +
+               host.substr(0, host.size() - 1) + "')";
       }
     }
     c.add(Diagnostics{{where, std::move(msg), Severity::kWarning}});
