@@ -331,7 +331,21 @@ std::optional<Request> build_request(const PolicyCheckFlags& f, const policy::Po
 
   policy::CallerFacts who;
   if (!f.principal.empty()) {
-    who.principal_arn = f.principal;
+    const bool account_id = f.principal.size() == 12 && f.principal.find_first_not_of("0123456789") == std::string::npos;
+    if (account_id) {
+      who.principal_arn = "arn:aws:iam::" + f.principal + ":root";  // as a policy's Principal reads it
+    } else if (!account_of(f.principal).empty() && f.principal.size() <= 2048) {
+      who.principal_arn = f.principal;
+    } else {
+      const bool printable = f.principal.size() <= 128 && std::all_of(f.principal.begin(), f.principal.end(), [](char c) {
+                               return c > 0x20 && c < 0x7f;
+                             });
+      std::cerr << "policy-check: --principal: " << (printable ? "'" + f.principal + "' " : std::string())
+                << "is not a caller ARN with an account (arn:aws:iam::ACCOUNT:role/NAME, "
+                   "arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION, arn:aws:iam::ACCOUNT:root) or a 12-digit "
+                   "account ID\n";
+      return std::nullopt;
+    }
   } else if (const std::string acct = account_of(f.key_arn); !acct.empty()) {
     who.principal_arn = "arn:aws:iam::" + acct + ":root";
   } else if (auto acct_of_policy = key_account(pol)) {
@@ -484,8 +498,8 @@ Runner add_policy_check_command(CLI::App& app) {
                 "The request carries no attestation document (e.g. Decrypt from the parent instance):\n"
                 "does the policy keep such callers out?");
   sub->add_option("--principal", f->principal,
-                  "Caller ARN, e.g. the enclave's instance role or its assumed-role session (default: the\n"
-                  "root of the key's account, from --key-arn or the policy)");
+                  "Caller ARN, e.g. the enclave's instance role or its assumed-role session, or a 12-digit\n"
+                  "account ID for its root (default: the root of the key's account, from --key-arn or the policy)");
   sub->add_option("--key-arn", f->key_arn,
                   "The key's ARN: matched against Resource elements (required when a statement names\n"
                   "one), and the request's aws:RequestedRegion");

@@ -217,6 +217,14 @@ class PolicyCheckTest(h.TempDirTestCase):
         r = self.check("--policy", pol, "--pcr", f"0={PCR0_REAL}", "--principal",
                        "arn:aws:iam::999988887777:role/enclave")
         self.assertEqual(r.returncode, 1, r.stdout)
+        # An account ID is its root; a name that is no ARN is refused, not
+        # evaluated as a caller.
+        r = self.check("--policy", pol, "--pcr", f"0={PCR0_REAL}", "--principal", ACCOUNT)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn(f"ALLOWED: kms:Decrypt by arn:aws:iam::{ACCOUNT}:root", r.stdout)
+        r = self.check("--policy", pol, "--pcr", f"0={PCR0_REAL}", "--principal", "bob")
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn("--principal: 'bob' is not a caller ARN with an account", r.stderr)
 
     def test_the_request_is_the_one_kms_would_see(self):
         pol = self.enclave_policy()
