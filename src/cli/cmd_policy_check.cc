@@ -294,7 +294,10 @@ std::optional<Request> build_request(const PolicyCheckFlags& f, const policy::Po
   for (const auto& kv : f.encryption_context) {
     const auto eq = kv.find('=');
     if (eq == std::string::npos || eq == 0) {
-      std::cerr << "policy-check: --encryption-context takes K=V\n";
+      const bool printable =
+          kv.size() <= 128 && std::all_of(kv.begin(), kv.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
+      std::cerr << "policy-check: --encryption-context: " << (printable ? "'" + kv + "' " : std::string())
+                << "is not K=V (a non-empty key)\n";
       return std::nullopt;
     }
     ec[kv.substr(0, eq)] = kv.substr(eq + 1);

@@ -303,7 +303,7 @@ class PolicyCheckTest(h.TempDirTestCase):
             (("--policy", bad_json, "--pcr", f"0={AB}"), "not valid JSON"),
             (("--policy", pol, "--pcr", "0=abcd"), "--pcr"),
             (("--policy", pol, "--pcr", f"99={AB}"), "--pcr"),
-            (("--policy", pol, "--pcr", f"0={AB}", "--encryption-context", "novalue"), "K=V"),
+            (("--policy", pol, "--pcr", f"0={AB}", "--encryption-context", "novalue"), "'novalue' is not K=V"),
             (("--policy", pol, "--attestation", os.path.join(self.tmp, "missing.cbor")), "--attestation"),
             (("--policy", pol, "--attestation", garbage), "--attestation"),
             (("--policy", pol, "--measurements", bad_json), "--measurements"),
