@@ -3,8 +3,10 @@
 // Caches a CredentialsSource's credentials for the request path and refreshes
 // them with at most ONE fetch in flight:
 //
-//   now < expiry - refresh_window   cached credentials (hot path: a mutex-guarded
-//                                   shared_ptr copy, nothing else)
+//   now < expiry - refresh_window   cached credentials (hot path: the calling
+//                                   thread's own copy, no lock; taken under the
+//                                   lock once per thread and refresh, and kept,
+//                                   wiped, until replaced or the thread exits)
 //   inside the refresh window       cached credentials, and a background refresh
 //                                   is started if none is running
 //   expired / never fetched         callers wait for the fetch in flight (started

@@ -15,6 +15,8 @@
 #include <boost/asio/use_future.hpp>
 #include <cstdlib>
 #include <future>
+#include <mutex>
+#include <condition_variable>
 #include <new>
 #include <thread>
 
@@ -396,11 +398,46 @@ TEST(CachingThreads, EachThreadIsServedItsOwnCopyAndSeesRefreshes) {
   EXPECT_EQ(two->access_key_id, "AKID-1");
   EXPECT_EQ(two->secret_access_key.chars(), "secret");
 
-  // A refresh: this thread's copy of AKID-1 gives way to AKID-2.
+  // A refresh while the credentials are fresh (only the generation tells):
+  // this thread's copy of AKID-1 gives way to AKID-2, and so does another
+  // thread's that it took before.
   ASSERT_EQ((*run_for(ioc, p->get()))->access_key_id, "AKID-1");
-  clock.advance(std::chrono::minutes(56));  // inside the refresh window
+  asio::io_context other_ioc;
+  std::string other_key;
+  std::mutex m;
+  std::condition_variable cv;
+  int step = 0;  // 0: other thread to take its copy; 1: taken; 2: refreshed; 3: read again
+  std::thread other([&] {
+    auto first = run_for(other_ioc, p->get());
+    {
+      std::unique_lock lk(m);
+      other_key = first ? (*first)->access_key_id : "error";
+      step = 1;
+      cv.notify_all();
+      cv.wait_for(lk, std::chrono::seconds(5), [&] { return step == 2; });
+    }
+    auto again = run_for(other_ioc, p->get());
+    std::lock_guard lk(m);
+    other_key = again ? (*again)->access_key_id : "error";
+    step = 3;
+    cv.notify_all();
+  });
+  {
+    std::unique_lock lk(m);
+    ASSERT_TRUE(cv.wait_for(lk, std::chrono::seconds(5), [&] { return step == 1; }));
+    EXPECT_EQ(other_key, "AKID-1");
+  }
+  clock.advance(std::chrono::minutes(1));  // still far from the refresh window
   ASSERT_TRUE(run_for(ioc, p->refresh()));
   EXPECT_EQ((*run_for(ioc, p->get()))->access_key_id, "AKID-2");
+  {
+    std::unique_lock lk(m);
+    step = 2;
+    cv.notify_all();
+    EXPECT_TRUE(cv.wait_for(lk, std::chrono::seconds(5), [&] { return step == 3; }));
+    EXPECT_EQ(other_key, "AKID-2");
+  }
+  other.join();
 }
 
 // Providers alternating on one thread never serve each other's copies.

@@ -95,14 +95,19 @@ const kp::SecretBytes& SigningKeyCache::key_for(std::string_view access_key_id,
       same_secret(front.secret, secret_access_key)) {
     return *front.key;
   }
-  front.key = get(access_key_id, secret_access_key, date8, region, service);
-  front.cache_id = id_;
-  front.generation = generation;
-  front.access_key_id.assign(access_key_id);
-  front.date8.assign(date8);
-  front.region.assign(region);
-  front.service.assign(service);
-  front.secret = kp::SecretBytes::copy_of(secret_access_key.view());
+  // Built aside and moved in (no-throw): an allocation that fails half-way
+  // must not leave a key paired with another secret.
+  front.key.reset();
+  Front fresh;
+  fresh.key = get(access_key_id, secret_access_key, date8, region, service);
+  fresh.cache_id = id_;
+  fresh.generation = generation;
+  fresh.access_key_id.assign(access_key_id);
+  fresh.date8.assign(date8);
+  fresh.region.assign(region);
+  fresh.service.assign(service);
+  fresh.secret = kp::SecretBytes::copy_of(secret_access_key.view());
+  front = std::move(fresh);
   return *front.key;
 }
 

@@ -59,7 +59,8 @@ class SigningKeyCache {
   std::size_t size() const;
   /// How many keys this cache has derived (misses); for tests and metrics.
   std::uint64_t derivations() const;
-  /// Forgets every key (threads' one-entry caches included).
+  /// Forgets every key. Threads' one-entry caches stop serving theirs at once
+  /// (a generation) and drop them at their next key_for().
   void clear();
 
   /// The process-wide cache used when SignOptions/verify get none.
