@@ -294,9 +294,7 @@ std::optional<Request> build_request(const PolicyCheckFlags& f, const policy::Po
   for (const auto& kv : f.encryption_context) {
     const auto eq = kv.find('=');
     if (eq == std::string::npos || eq == 0) {
-      const bool printable =
-          kv.size() <= 128 && std::all_of(kv.begin(), kv.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
-      std::cerr << "policy-check: --encryption-context: " << (printable ? "'" + kv + "' " : std::string())
+      std::cerr << "policy-check: --encryption-context: " << quoted_flag_value(kv, 128)
                 << "is not K=V (a non-empty key)\n";
       return std::nullopt;
     }
@@ -340,10 +338,7 @@ std::optional<Request> build_request(const PolicyCheckFlags& f, const policy::Po
     } else if (!account_of(f.principal).empty() && f.principal.size() <= 2048) {
       who.principal_arn = f.principal;
     } else {
-      const bool printable = f.principal.size() <= 128 && std::all_of(f.principal.begin(), f.principal.end(), [](char c) {
-                               return c > 0x20 && c < 0x7f;
-                             });
-      std::cerr << "policy-check: --principal: " << (printable ? "'" + f.principal + "' " : std::string())
+      std::cerr << "policy-check: --principal: " << quoted_flag_value(f.principal, 128)
                 << "is not a caller ARN with an account (arn:aws:iam::ACCOUNT:role/NAME, "
                    "arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION, arn:aws:iam::ACCOUNT:root) or a 12-digit "
                    "account ID\n";

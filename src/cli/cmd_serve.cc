@@ -128,12 +128,6 @@ std::optional<config::Config> load(CLI::App& sub, ServeFlags& f, const std::vect
   return std::move(loaded.config);
 }
 
-// A flag value for a message: short printable ASCII only, else left out.
-std::string quoted_flag_value(std::string_view v) {
-  const bool printable = v.size() <= 64 && std::all_of(v.begin(), v.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
-  return printable ? "'" + std::string(v) + "' " : std::string();
-}
-
 app::DaemonExtras extras_from(ServeFlags& f, std::vector<std::string>& flag_errors) {
   app::DaemonExtras x;
   if (!f.sim_latency.empty()) {
@@ -474,6 +468,12 @@ Runner add_serve_commands(CLI::App& app, std::shared_ptr<const std::vector<std::
     }
     return -1;
   };
+}
+
+std::string quoted_flag_value(std::string_view v, std::size_t max) {
+  const bool printable =
+      v.size() <= max && std::all_of(v.begin(), v.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
+  return printable ? "'" + std::string(v) + "' " : std::string();
 }
 
 void report_usage_error(int argc, const char* const* argv, std::string_view message) {
