@@ -28,6 +28,7 @@
 #include "credentials/default_chain.h"
 #include "credentials/provider.h"
 #include "credentials/upstream_fetcher.h"
+#include "crypto/random.h"
 #include "crypto/rsa_key.h"
 #include "net/http_server.h"
 #include "net/io_pool.h"
@@ -444,8 +445,9 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const config::Config& cfg, Daemon
   so.body_read_timeout = cfg.listen.timeouts.body;
   so.idle_keepalive_timeout = cfg.listen.timeouts.idle;
   // The listener's own answers get a line like the handler's (fixed reasons).
-  so.on_local_error = [](unsigned status, std::string_view message) {
-    spdlog::info("client_error status={} reason={}", status, message);
+  so.make_request_id = [] { return crypto::random_uuid(); };
+  so.on_local_error = [](unsigned status, std::string_view message, std::string_view request_id) {
+    spdlog::info("client_error status={} reason={} request_id={}", status, message, request_id);
   };
   so.on_rejected = [log = std::make_shared<RefusalLog>(d->pool->context(0).get_executor(),
                                                       cfg.listen.max_connections)] { log->refused(); };

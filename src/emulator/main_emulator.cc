@@ -35,6 +35,7 @@
 
 #include "base/file_input.h"
 #include "crypto/pem.h"
+#include "crypto/random.h"
 #include "emulator/emulator.h"
 #include "net/http_server.h"
 #include "net/io_pool.h"
@@ -175,6 +176,9 @@ int serve(const ServeFlags& f) {
   }
   server_options.allow_non_loopback = f.allow_non_loopback;
   server_options.tls = tls;
+  // Answers the listener gives itself (malformed HTTP, too large, too many
+  // connections) carry a request id, as every KMS answer does.
+  server_options.make_request_id = [] { return kp::crypto::random_uuid(); };
   options.secure_transport = tls != nullptr;
   if (f.workers == 0 || f.io_threads == 0) {
     errors.push_back("--workers and --io-threads must be at least 1");

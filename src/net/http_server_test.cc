@@ -316,6 +316,48 @@ TEST_F(HttpServerTest, MalformedRequestGets400JsonAndClose) {
   EXPECT_EQ(server.stats().requests, 0u);
 }
 
+// The server's own answers carry the request id the application makes
+// (x-amzn-RequestId, as KMS's answers do), and the log hook hears it; without
+// a maker, no id.
+TEST_F(HttpServerTest, OwnAnswersCarryTheApplicationsRequestId) {
+  auto opt = fast_options();
+  int made = 0;
+  opt.make_request_id = [&made] { return "id-" + std::to_string(++made); };
+  std::string heard;
+  opt.on_local_error = [&heard](unsigned status, std::string_view, std::string_view request_id) {
+    heard = std::to_string(status) + " " + std::string(request_id);
+  };
+  {
+    HttpServer server(pool, opt, echo);
+    auto port = server.start();
+    ASSERT_TRUE(port);
+    RawConn c(*port);
+    c.send("THIS IS NOT HTTP\r\n\r\n");
+    auto r = c.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400u);
+    EXPECT_EQ(r->headers.get("x-amzn-RequestId").value_or(""), "id-1");
+    EXPECT_TRUE(eventually([&] { return server.stats().local_errors == 1; }));
+    EXPECT_EQ(heard, "400 id-1");
+    // A handled request's answer keeps the handler's id (echo's "req-x").
+    RawConn ok(*port);
+    ok.send(post("/x", ""));
+    auto r2 = ok.read_response();
+    ASSERT_TRUE(r2);
+    EXPECT_EQ(r2->status, 200u);
+    EXPECT_EQ(r2->headers.get("x-amzn-RequestId").value_or(""), "req-x");
+    EXPECT_EQ(made, 1);
+  }
+  HttpServer plain(pool, fast_options(), echo);
+  auto port = plain.start();
+  ASSERT_TRUE(port);
+  RawConn c(*port);
+  c.send("THIS IS NOT HTTP\r\n\r\n");
+  auto r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(r->headers.get("x-amzn-RequestId").has_value());
+}
+
 TEST_F(HttpServerTest, OversizedHeaderGets431) {
   auto opt = fast_options();
   opt.max_header_bytes = 1024;
@@ -524,6 +566,7 @@ TEST_F(HttpServerTest, IdleKeepAliveConnectionClosedAfterIdleTimeout) {
 TEST_F(HttpServerTest, ConnectionLimitAnswers503) {
   auto opt = fast_options();
   opt.max_connections = 2;
+  opt.make_request_id = [] { return std::string("refused-1"); };
   opt.header_read_timeout = 5s;
   HttpServer server(pool, opt, echo);
   auto port = server.start();
@@ -537,6 +580,7 @@ TEST_F(HttpServerTest, ConnectionLimitAnswers503) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 503u);
   EXPECT_NE(r->body.find("ServiceUnavailable"), std::string::npos);
+  EXPECT_EQ(r->headers.get("x-amzn-RequestId").value_or(""), "refused-1");
   EXPECT_EQ(r->headers.get("Connection").value_or(""), "close");
   EXPECT_TRUE(c.wait_closed(3s));
   EXPECT_EQ(server.stats().rejected_connections, 1u);

@@ -420,9 +420,14 @@ asio::awaitable<void> session(std::shared_ptr<Impl> self, tcp::socket sock, Conn
         break;
       }
       bump(cs.local_errors);
-      const auto resp = error_response(local->code, local->message);
+      auto resp = error_response(local->code, local->message);
+      std::string request_id;
+      if (opt.make_request_id) {
+        request_id = opt.make_request_id();
+        resp.headers.set("x-amzn-RequestId", request_id);
+      }
       if (opt.on_local_error) {
-        opt.on_local_error(resp.status, local->message);
+        opt.on_local_error(resp.status, local->message, request_id);
       }
       const auto wec = co_await write_response(stream, out, resp, false, 11, false, opt.write_timeout);
       linger = !wec;
@@ -486,9 +491,12 @@ asio::awaitable<void> reject(std::shared_ptr<Impl> self, tcp::socket sock) {
   TaskGuard guard{*self, &self->rejecting};
   Stream stream(std::move(sock));
   std::string out;
-  const auto resp = error_response(
+  auto resp = error_response(
       Errc::kTooManyConnections,
       "http: too many connections (limit " + std::to_string(self->opt.max_connections) + "), retry later");
+  if (self->opt.make_request_id) {
+    resp.headers.set("x-amzn-RequestId", self->opt.make_request_id());
+  }
   const auto ec =
       co_await write_response(stream, out, resp, false, 11, false, std::min<std::chrono::milliseconds>(
                                                                          self->opt.write_timeout, 2s));

@@ -193,7 +193,7 @@ class BadInputTest(h.TempDirTestCase):
         finally:
             c.close()
 
-    def assert_kms_error(self, r, status, typ=None, msg_part=None):
+    def assert_kms_error(self, r, status, typ=None, msg_part=None, own_id=True):
         self.assertEqual(r.status, status, r)
         self.assertTrue(r.headers.get("content-type", "").startswith("application/x-amz-json-1.1"), r)
         body = r.json()
@@ -202,6 +202,11 @@ class BadInputTest(h.TempDirTestCase):
             self.assertEqual(body["__type"], typ, body)
         if msg_part:
             self.assertIn(msg_part, body["message"], body)
+        # The proxy's own answers, the listener's included, carry a request id
+        # of its making, as KMS's do (own_id=False: KMS answered, its id stays).
+        if own_id:
+            self.assertRegex(r.headers.get("x-amzn-requestid", ""),
+                             r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$", r)
 
     def upstream_requests(self):
         return self.up.count("requests") - self.up_before
@@ -282,7 +287,8 @@ class BadInputTest(h.TempDirTestCase):
         self.assert_kms_error(self.one(data), 413, "RequestEntityTooLargeException")
         self.assertEqual(self.upstream_requests(), 0)
         # The operator's log has a line for each (no request bytes in it).
-        self.proxy.wait_for_line(r"client_error status=413 reason=http: request body exceeds 1048576 bytes$",
+        self.proxy.wait_for_line(r"client_error status=413 reason=http: request body exceeds 1048576 bytes "
+                                 r"request_id=[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$",
                                  timeout=5)
 
     @staticmethod
@@ -370,7 +376,7 @@ class BadInputTest(h.TempDirTestCase):
         # 400 SerializationException (here the fake upstream, which checks).
         for body in (b"{nope", b"[1,2]"):
             r = self.one(request(b"TrentService.Encrypt", body, close=True))
-            self.assert_kms_error(r, 400, "SerializationException")
+            self.assert_kms_error(r, 400, "SerializationException", own_id=False)  # KMS answered
         self.assertEqual(self.upstream_requests(), 2)
 
     def test_empty_body_on_an_attested_operation_is_read_as_an_empty_object(self):
@@ -398,7 +404,7 @@ class BadInputTest(h.TempDirTestCase):
         r = self.one(request(b"TrentService.Decrypt", body, close=True))
         # The fake upstream ignores Recipient and answers in plaintext: the
         # proxy must refuse that rather than hand out a response it cannot trust.
-        self.assert_kms_error(r, 500, "KMSProxyRecipientException", "CiphertextForRecipient")
+        self.assert_kms_error(r, 500, "KMSProxyRecipientException", "CiphertextForRecipient", own_id=False)
         # KMS did answer: its request id comes with the proxy's error.
         self.assertRegex(r.headers.get("x-amzn-requestid", ""), r"^fake-\d{6}$", r)
         sent = json.loads(self.up.requests[-1][2])
@@ -605,7 +611,7 @@ class ConnectionLimitTest(h.TempDirTestCase):
         # ... and in the log: each 408 the listener answered, and the refusals
         # (at most a line a second: the first at once, later ones counted).
         self.assertEqual(len(re.findall(r"client_error status=408 reason=http: request header not received "
-                                        r"within 2000 ms", proxy.output())), 8)
+                                        r"within 2000 ms request_id=[0-9a-f-]{36}", proxy.output())), 8)
         refusals = re.findall(r"connections_refused refused=(\d+) max_connections=8 reason=limits\.max_connections "
                               r"reached", proxy.output())
         self.assertEqual(refusals[:1], ["1"])

@@ -6,6 +6,7 @@ Every process binds 127.0.0.1 only and every wait has a timeout."""
 import base64
 import json
 import os
+import socket
 import unittest
 
 import harness as h
@@ -559,6 +560,18 @@ class AttestAndSimPkiTest(h.TempDirTestCase):
         self.track(emu)
         port = url.rsplit(":", 1)[1]
         emu.wait_for_line(r"kms-emulator: serving 127\.0\.0\.1:" + port + r" over HTTP", timeout=10)
+        # Its listener's own answers carry a request id too, as KMS's do.
+        with socket.create_connection(("127.0.0.1", int(port)), timeout=10) as s:
+            s.sendall(b"THIS IS NOT HTTP\r\n\r\n")
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+        head = data.split(b"\r\n\r\n", 1)[0].decode("latin-1").lower()
+        self.assertTrue(head.startswith("http/1.1 400"), head)
+        self.assertRegex(head, r"\r\nx-amzn-requestid: [0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 
     def test_sim_pki_init_twice_refuses_without_force(self):
         d = os.path.join(self.tmp, "pki")
