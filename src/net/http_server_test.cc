@@ -331,31 +331,23 @@ TEST_F(HttpServerTest, OwnAnswersCarryTheApplicationsRequestId) {
     HttpServer server(pool, opt, echo);
     auto port = server.start();
     ASSERT_TRUE(port);
-    RawConn c(*port);
-    c.send("THIS IS NOT HTTP\r\n\r\n");
-    auto r = c.read_response();
+    auto r = RawConn(*port).exchange("THIS IS NOT HTTP\r\n\r\n");
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 400u);
     EXPECT_EQ(r->headers.get("x-amzn-RequestId").value_or(""), "id-1");
     EXPECT_TRUE(eventually([&] { return server.stats().local_errors == 1; }));
     EXPECT_EQ(heard, "400 id-1");
     // A handled request's answer keeps the handler's id (echo's "req-x").
-    RawConn ok(*port);
-    ok.send(post("/x", ""));
-    auto r2 = ok.read_response();
+    auto r2 = RawConn(*port).exchange(post("/x", ""));
     ASSERT_TRUE(r2);
     EXPECT_EQ(r2->status, 200u);
     EXPECT_EQ(r2->headers.get("x-amzn-RequestId").value_or(""), "req-x");
     EXPECT_EQ(made, 1);
   }
-  HttpServer plain(pool, fast_options(), echo);
-  auto port = plain.start();
-  ASSERT_TRUE(port);
-  RawConn c(*port);
-  c.send("THIS IS NOT HTTP\r\n\r\n");
-  auto r = c.read_response();
-  ASSERT_TRUE(r);
-  EXPECT_FALSE(r->headers.get("x-amzn-RequestId").has_value());
+  const auto plain = echo_once("THIS IS NOT HTTP\r\n\r\n");  // no make_request_id
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->status, 400u);
+  EXPECT_FALSE(plain->headers.get("x-amzn-RequestId").has_value());
 }
 
 TEST_F(HttpServerTest, OversizedHeaderGets431) {

@@ -73,6 +73,11 @@ class RawConn {
   void send(std::string_view data);
   /// Reads one response (Content-Length framed). nullopt on EOF/timeout/garbage.
   std::optional<RawResponse> read_response(std::chrono::milliseconds timeout = 5s);
+  /// send() then read_response().
+  std::optional<RawResponse> exchange(std::string_view request, std::chrono::milliseconds timeout = 5s) {
+    send(request);
+    return read_response(timeout);
+  }
   /// Reads exactly "HTTP/1.1 100 Continue\r\n\r\n"-style interim head.
   std::optional<std::string> read_head(std::chrono::milliseconds timeout = 5s);
   /// Whether the peer closes (EOF or reset) within `timeout`; data read on the
