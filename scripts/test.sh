@@ -44,7 +44,7 @@ fi
 if has sanitizers; then
   stage "sanitizers"
   # TSan on the modules whose tests run several threads at once.
-  TSAN_TESTS=${TSAN_TESTS:-"net_test proxy_test credentials_test"} scripts/sanitizers.sh
+  TSAN_TESTS=${TSAN_TESTS:-"net_test proxy_test credentials_test sigv4_test"} scripts/sanitizers.sh
 fi
 
 if has fuzz; then
