@@ -18,6 +18,7 @@
 #include "base/http_message.h"
 #include "base/time_format.h"
 #include "cli/commands.h"
+#include "config/config.h"
 #include "config/measurements.h"
 #include "kms/operations.h"
 #include "policy/kms_request.h"
@@ -294,8 +295,8 @@ std::optional<Request> build_request(const PolicyCheckFlags& f, const policy::Po
   for (const auto& kv : f.encryption_context) {
     const auto eq = kv.find('=');
     if (eq == std::string::npos || eq == 0) {
-      std::cerr << "policy-check: --encryption-context: " << quoted_flag_value(kv, 128)
-                << "is not K=V (a non-empty key)\n";
+      std::cerr << "policy-check: --encryption-context: '" << config::value_for_message(kv)
+                << "' is not K=V (a non-empty key)\n";
       return std::nullopt;
     }
     ec[kv.substr(0, eq)] = kv.substr(eq + 1);
@@ -338,8 +339,8 @@ std::optional<Request> build_request(const PolicyCheckFlags& f, const policy::Po
     } else if (!account_of(f.principal).empty() && f.principal.size() <= 2048) {
       who.principal_arn = f.principal;
     } else {
-      std::cerr << "policy-check: --principal: " << quoted_flag_value(f.principal, 128)
-                << "is not a caller ARN with an account (arn:aws:iam::ACCOUNT:role/NAME, "
+      std::cerr << "policy-check: --principal: '" << config::value_for_message(f.principal)
+                << "' is not a caller ARN with an account (arn:aws:iam::ACCOUNT:role/NAME, "
                    "arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION, arn:aws:iam::ACCOUNT:root) or a 12-digit "
                    "account ID\n";
       return std::nullopt;

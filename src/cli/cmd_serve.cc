@@ -2,7 +2,6 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 #include <memory>
@@ -14,6 +13,7 @@
 #include "app/logging.h"
 #include "app/preflight.h"
 #include "cli/commands.h"
+#include "config/config.h"
 #include "config/overrides.h"
 #include "supervisor/supervisor.h"
 
@@ -133,8 +133,8 @@ app::DaemonExtras extras_from(ServeFlags& f, std::vector<std::string>& flag_erro
   if (!f.sim_latency.empty()) {
     auto d = config::parse_duration(f.sim_latency);
     if (!d) {
-      flag_errors.push_back("--sim-nsm-latency: " + quoted_flag_value(f.sim_latency) +
-                            "is not a duration (e.g. 5ms)");
+      flag_errors.push_back("--sim-nsm-latency: '" + config::value_for_message(f.sim_latency) +
+                            "' is not a duration (e.g. 5ms)");
     } else {
       x.sim_nsm_latency = *d;
     }
@@ -284,8 +284,8 @@ int check(CLI::App& sub, ServeFlags& f) {
   std::vector<std::string> flag_errors;
   for (const auto& op : f.check_ops) {
     if (!app::is_checkable_operation(op)) {
-      flag_errors.push_back("--operation: " + quoted_flag_value(op) +
-                            "is not one of Decrypt, GenerateDataKey, GenerateDataKeyPair, DeriveSharedSecret");
+      flag_errors.push_back("--operation: '" + config::value_for_message(op) +
+                            "' is not one of Decrypt, GenerateDataKey, GenerateDataKeyPair, DeriveSharedSecret");
     }
   }
   if (!f.check_ops.empty()) {
@@ -294,7 +294,7 @@ int check(CLI::App& sub, ServeFlags& f) {
   for (const auto& kv : f.check_context) {
     const auto eq = kv.find('=');
     if (eq == std::string::npos || eq == 0) {
-      flag_errors.push_back("--encryption-context: " + quoted_flag_value(kv) + "is not K=V (a non-empty key)");
+      flag_errors.push_back("--encryption-context: '" + config::value_for_message(kv) + "' is not K=V (a non-empty key)");
       continue;
     }
     opts.encryption_context.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
@@ -302,8 +302,8 @@ int check(CLI::App& sub, ServeFlags& f) {
   if (!f.check_timeout.empty()) {
     auto d = config::parse_duration(f.check_timeout);
     if (!d || d->count() <= 0) {
-      flag_errors.push_back("--timeout: " + quoted_flag_value(f.check_timeout) +
-                            "is not a positive duration (e.g. 30s)");
+      flag_errors.push_back("--timeout: '" + config::value_for_message(f.check_timeout) +
+                            "' is not a positive duration (e.g. 30s)");
     } else {
       opts.timeout = *d;
     }
@@ -468,12 +468,6 @@ Runner add_serve_commands(CLI::App& app, std::shared_ptr<const std::vector<std::
     }
     return -1;
   };
-}
-
-std::string quoted_flag_value(std::string_view v, std::size_t max) {
-  const bool printable =
-      v.size() <= max && std::all_of(v.begin(), v.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
-  return printable ? "'" + std::string(v) + "' " : std::string();
 }
 
 void report_usage_error(int argc, const char* const* argv, std::string_view message) {

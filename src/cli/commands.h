@@ -31,10 +31,6 @@ Runner add_policy_check_command(CLI::App& app);    // policy-check
 /// would swallow CMD. Other subcommands are left to CLI11 whole.
 int split_run_command(const CLI::App& app, int argc, const char* const* argv, std::vector<std::string>& command);
 
-/// A flag's value quoted for an error message ("'VALUE' "), or "" when it is
-/// longer than `max` or not printable ASCII (no control bytes in messages).
-std::string quoted_flag_value(std::string_view v, std::size_t max = 64);
-
 /// A command line CLI11 refused: for `check --json`, prints the failure as the
 /// JSON report (subject "usage") a script parsing stdout expects.
 void report_usage_error(int argc, const char* const* argv, std::string_view message);
