@@ -66,6 +66,17 @@ kp::HttpResponse error_response(Errc code, std::string_view message) {
   return kp::make_error_response(h.status, h.type, message);
 }
 
+// Gives an answer of the server's own the application's request id
+// (ServerOptions::make_request_id); returns it ("" without a maker).
+std::string stamp_request_id(const ServerOptions& opt, kp::HttpResponse& resp) {
+  if (!opt.make_request_id) {
+    return {};
+  }
+  std::string id = opt.make_request_id();
+  resp.headers.set("x-amzn-RequestId", id);
+  return id;
+}
+
 // What the server answers itself to a failed request read (nullopt: the
 // client went away, or a socket error: just close).
 struct LocalAnswer {
@@ -421,11 +432,7 @@ asio::awaitable<void> session(std::shared_ptr<Impl> self, tcp::socket sock, Conn
       }
       bump(cs.local_errors);
       auto resp = error_response(local->code, local->message);
-      std::string request_id;
-      if (opt.make_request_id) {
-        request_id = opt.make_request_id();
-        resp.headers.set("x-amzn-RequestId", request_id);
-      }
+      const std::string request_id = stamp_request_id(opt, resp);
       if (opt.on_local_error) {
         opt.on_local_error(resp.status, local->message, request_id);
       }
@@ -494,9 +501,7 @@ asio::awaitable<void> reject(std::shared_ptr<Impl> self, tcp::socket sock) {
   auto resp = error_response(
       Errc::kTooManyConnections,
       "http: too many connections (limit " + std::to_string(self->opt.max_connections) + "), retry later");
-  if (self->opt.make_request_id) {
-    resp.headers.set("x-amzn-RequestId", self->opt.make_request_id());
-  }
+  stamp_request_id(self->opt, resp);
   const auto ec =
       co_await write_response(stream, out, resp, false, 11, false, std::min<std::chrono::milliseconds>(
                                                                          self->opt.write_timeout, 2s));
