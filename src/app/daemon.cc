@@ -334,14 +334,12 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const config::Config& cfg, Daemon
     co.cache.refresh_window = cfg.credentials.refresh_margin;
     co.cache.clock = &d->skew.clock();  // expiry times come from the parent's (synchronised) clock
     auto* metrics = &d->metrics;
-    auto have_keys = std::make_shared<std::atomic<bool>>(false);  // a fetch has succeeded
-    co.cache.on_refresh = [metrics, have_keys](bool ok, std::optional<SysTime> expiration) {
+    co.cache.on_refresh = [metrics](bool ok, std::optional<SysTime> expiration) {
       metrics->credential_refresh(ok, expiration);
       if (ok) {
-        have_keys->store(true, std::memory_order_relaxed);
         spdlog::debug("credentials_refreshed expires={}",
                       expiration ? format_rfc3339(*expiration) : std::string("never"));
-      } else if (have_keys->load(std::memory_order_relaxed)) {
+      } else if (metrics->credential_refreshes() > 0) {  // keys were fetched before
         // The reason reaches requests once the keys in use expire; say it now.
         spdlog::warn("credentials: refresh failed; the keys in use are kept until they expire "
                      "(kms_proxy_credential_refresh_failures_total)");

@@ -77,6 +77,8 @@ class ProxyMetrics {
                                std::memory_order_relaxed);
   }
   std::uint64_t requests_total() const noexcept;
+  /// Successful credential fetches so far (kms_proxy_credential_refreshes_total).
+  std::uint64_t credential_refreshes() const noexcept { return credential_refreshes_.load(std::memory_order_acquire); }
   /// The signing clock's correction changed (proxy/clock_skew.h).
   void clock_offset(std::chrono::milliseconds offset) noexcept {
     clock_offset_ms_.store(offset.count(), std::memory_order_relaxed);
