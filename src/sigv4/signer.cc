@@ -81,34 +81,24 @@ const kp::SecretBytes& SigningKeyCache::key_for(std::string_view access_key_id,
   struct Front {
     std::uint64_t cache_id = 0;
     std::uint64_t generation = 0;
-    std::string access_key_id;
-    std::string date8;
-    std::string region;
-    std::string service;
-    kp::SecretBytes secret;  // wiped when replaced and at thread exit
-    std::shared_ptr<const kp::SecretBytes> key;
+    Entry entry;  // its secret is wiped when replaced and at thread exit
   };
   thread_local Front front;
   const std::uint64_t generation = generation_.load(std::memory_order_acquire);
-  if (front.key && front.cache_id == id_ && front.generation == generation && front.date8 == date8 &&
-      front.region == region && front.service == service && front.access_key_id == access_key_id &&
-      same_secret(front.secret, secret_access_key)) {
-    return *front.key;
+  if (front.entry.key && front.cache_id == id_ && front.generation == generation &&
+      front.entry.same_scope(access_key_id, date8, region, service) &&
+      same_secret(front.entry.secret, secret_access_key)) {
+    return *front.entry.key;
   }
   // Built aside and moved in (no-throw): an allocation that fails half-way
   // must not leave a key paired with another secret.
-  front.key.reset();
-  Front fresh;
-  fresh.key = get(access_key_id, secret_access_key, date8, region, service);
-  fresh.cache_id = id_;
-  fresh.generation = generation;
-  fresh.access_key_id.assign(access_key_id);
-  fresh.date8.assign(date8);
-  fresh.region.assign(region);
-  fresh.service.assign(service);
-  fresh.secret = kp::SecretBytes::copy_of(secret_access_key.view());
+  front.entry.key.reset();
+  Front fresh{id_, generation,
+              Entry{std::string(access_key_id), std::string(date8), std::string(region), std::string(service),
+                    kp::SecretBytes::copy_of(secret_access_key.view()), nullptr, 0}};
+  fresh.entry.key = get(access_key_id, secret_access_key, date8, region, service);
   front = std::move(fresh);
-  return *front.key;
+  return *front.entry.key;
 }
 
 std::shared_ptr<const kp::SecretBytes> SigningKeyCache::get(std::string_view access_key_id,
@@ -116,10 +106,7 @@ std::shared_ptr<const kp::SecretBytes> SigningKeyCache::get(std::string_view acc
                                                             std::string_view date8,
                                                             std::string_view region,
                                                             std::string_view service) {
-  auto matches = [&](const Entry& e) {
-    return e.access_key_id == access_key_id && e.date8 == date8 && e.region == region &&
-           e.service == service;
-  };
+  auto matches = [&](const Entry& e) { return e.same_scope(access_key_id, date8, region, service); };
   {
     std::lock_guard lock(mu_);
     for (auto& e : entries_) {

@@ -75,6 +75,11 @@ class SigningKeyCache {
     kp::SecretBytes secret;
     std::shared_ptr<const kp::SecretBytes> key;
     std::uint64_t last_used = 0;
+
+    /// Same scope and key id (public fields: plain compares).
+    bool same_scope(std::string_view akid, std::string_view d8, std::string_view r, std::string_view s) const {
+      return access_key_id == akid && date8 == d8 && region == r && service == s;
+    }
   };
 
   const std::size_t capacity_;
