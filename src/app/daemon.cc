@@ -445,7 +445,11 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const config::Config& cfg, Daemon
   // The listener's own answers get a line like the handler's (fixed reasons).
   so.make_request_id = [] { return crypto::random_uuid(); };
   so.on_local_error = [](unsigned status, std::string_view message, std::string_view request_id) {
-    spdlog::info("client_error status={} reason={} request_id={}", status, message, request_id);
+    if (status >= 500) {  // the handler failed: a bug, not the client's doing
+      spdlog::error("internal_error status={} reason={} request_id={}", status, message, request_id);
+    } else {
+      spdlog::info("client_error status={} reason={} request_id={}", status, message, request_id);
+    }
   };
   so.on_rejected = [log = std::make_shared<RefusalLog>(d->pool->context(0).get_executor(),
                                                       cfg.listen.max_connections)] { log->refused(); };
@@ -503,6 +507,10 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const config::Config& cfg, Daemon
             counter("kms_proxy_client_errors_total",
                     "Requests the listener answered itself: malformed (400), stalled (408), too large (413, 431).",
                     st.local_errors);
+            counter("kms_proxy_internal_errors_total",
+                    "Requests answered 500 because the proxy failed (a bug: each has an internal_error "
+                    "log line).",
+                    st.handler_exceptions);
             counter("kms_proxy_client_timeouts_total",
                     "Client connections cut by a deadline: TLS handshake, header, body or write (a stalled request also gets 408; idle keep-alive closes are not counted).",
                     st.timeouts);

@@ -68,16 +68,18 @@ struct ServerOptions {
   /// is closed (counted in timeouts and tls_handshake_failures).
   std::chrono::milliseconds tls_handshake_timeout{10'000};
   /// Makes the request id of the server's own answers (400, 408, 413, 431,
-  /// and 503 over max_connections), sent as x-amzn-RequestId as a KMS answer
-  /// carries one (the SDKs report it). Empty: no id. net has no random
-  /// source of its own: the application passes one (crypto::random_uuid).
+  /// 500 for a failed handler, and 503 over max_connections), sent as
+  /// x-amzn-RequestId as a KMS answer carries one (the SDKs report it).
+  /// Empty: no id. net has no random source of its own: the application
+  /// passes one (crypto::random_uuid).
   std::function<std::string()> make_request_id;
   /// Told (on an I/O thread, must not block) when the server answers a
-  /// request itself -- 400, 408, 413, 431 -- with the status, the message
-  /// it sent (fixed text, never request bytes) and the answer's request id
-  /// ("" without make_request_id); and of every connection refused over
-  /// max_connections. For the operator's log; may be empty.
+  /// request itself -- 400, 408, 413, 431, and 500 when the handler threw or
+  /// gave an invalid status -- with the status, the message it sent (fixed
+  /// text, never request bytes or the exception's) and the answer's request
+  /// id ("" without make_request_id). For the operator's log; may be empty.
   std::function<void(unsigned status, std::string_view message, std::string_view request_id)> on_local_error;
+  /// Told of every connection refused over max_connections (503); may be empty.
   std::function<void()> on_rejected;
 };
 

@@ -4,11 +4,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -584,9 +586,22 @@ TEST_F(HttpServerTest, ConnectionLimitAnswers503) {
 }
 
 TEST_F(HttpServerTest, HandlerExceptionBecomes500) {
-  HttpServer server(pool, fast_options(), [](kp::HttpRequest req) -> asio::awaitable<kp::HttpResponse> {
+  auto opt = fast_options();
+  opt.make_request_id = [] { return std::string("id-500"); };
+  std::mutex mu;
+  std::vector<std::string> heard;  // written on an I/O thread
+  opt.on_local_error = [&](unsigned status, std::string_view message, std::string_view request_id) {
+    std::lock_guard lock(mu);
+    heard.push_back(std::to_string(status) + " " + std::string(message) + " " + std::string(request_id));
+  };
+  HttpServer server(pool, opt, [](kp::HttpRequest req) -> asio::awaitable<kp::HttpResponse> {
     if (req.target == "/throw") {
       throw std::runtime_error("secret detail that must not leak");
+    }
+    if (req.target == "/bad-status") {
+      kp::HttpResponse r;
+      r.status = 42;
+      co_return r;
     }
     co_return co_await echo(std::move(req));
   });
@@ -599,12 +614,23 @@ TEST_F(HttpServerTest, HandlerExceptionBecomes500) {
   EXPECT_EQ(r->status, 500u);
   EXPECT_NE(r->body.find("KMSInternalException"), std::string::npos);
   EXPECT_EQ(r->body.find("secret detail"), std::string::npos);
+  // The answer has an id the operator finds in the log line.
+  EXPECT_EQ(r->headers.get("x-amzn-RequestId").value_or(""), "id-500");
   // The connection survives a handler failure.
-  c.send(post("/ok", ""));
+  c.send(post("/bad-status", ""));
   auto r2 = c.read_response();
   ASSERT_TRUE(r2);
-  EXPECT_EQ(r2->status, 200u);
-  EXPECT_EQ(server.stats().handler_exceptions, 1u);
+  EXPECT_EQ(r2->status, 500u);
+  EXPECT_EQ(r2->headers.get("x-amzn-RequestId").value_or(""), "id-500");
+  c.send(post("/ok", ""));
+  auto r3 = c.read_response();
+  ASSERT_TRUE(r3);
+  EXPECT_EQ(r3->status, 200u);
+  EXPECT_EQ(server.stats().handler_exceptions, 2u);
+  std::lock_guard lock(mu);
+  EXPECT_EQ(heard, (std::vector<std::string>{"500 proxy: internal error while handling the request id-500",
+                                             "500 proxy: handler produced an invalid HTTP status id-500"}));
+  EXPECT_EQ(server.stats().local_errors, 0u);
 }
 
 TEST_F(HttpServerTest, GracefulShutdownFinishesInFlightAndClosesIdle) {

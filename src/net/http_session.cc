@@ -66,7 +66,7 @@ kp::HttpResponse error_response(Errc code, std::string_view message) {
   return kp::make_error_response(h.status, h.type, message);
 }
 
-// Gives an answer of the server's own the application's request id
+// Stamps one of the server's own answers with the application's request id
 // (ServerOptions::make_request_id); returns it ("" without a maker).
 std::string stamp_request_id(const ServerOptions& opt, kp::HttpResponse& resp) {
   if (!opt.make_request_id) {
@@ -462,11 +462,19 @@ asio::awaitable<void> session(std::shared_ptr<Impl> self, tcp::socket sock, Conn
       if (cs_state.cancelled() != asio::cancellation_type::none) {
         break;  // close_all() or a client that left: the handler was cut on purpose
       }
+    }
+    if (threw || resp.status < 200 || resp.status > 599) {
+      // The handler failed (a bug): a 500 of the server's own, with an id
+      // the operator can find in the log (fixed text, never the exception's).
       bump(cs.handler_exceptions);
-      resp = error_response(Errc::kInternal, "proxy: internal error while handling the request");
-    } else if (resp.status < 200 || resp.status > 599) {
-      bump(cs.handler_exceptions);
-      resp = error_response(Errc::kInternal, "proxy: handler produced an invalid HTTP status");
+      const std::string_view message = threw ? "proxy: internal error while handling the request"
+                                             : "proxy: handler produced an invalid HTTP status";
+      detail::wipe_string(resp.body);
+      resp = error_response(Errc::kInternal, message);
+      const std::string request_id = stamp_request_id(opt, resp);
+      if (opt.on_local_error) {
+        opt.on_local_error(resp.status, message, request_id);
+      }
     }
     ResponseWipe wipe{resp};
 

@@ -213,9 +213,12 @@ class MetricsAndJsonLogTest(h.TempDirTestCase):
         self.assertEqual(value(after, "kms_proxy_info", version="0.1.0", attestation="simulated"), 1)
         for fam in ("kms_proxy_credential_refreshes_total", "kms_proxy_active_connections",
                     "kms_proxy_connections_accepted_total", "kms_proxy_connections_rejected_total",
-                    "kms_proxy_client_errors_total", "kms_proxy_client_timeouts_total"):
+                    "kms_proxy_client_errors_total", "kms_proxy_client_timeouts_total",
+                    "kms_proxy_internal_errors_total"):
             self.assertIn(fam, types)
         self.assertEqual(types["kms_proxy_client_errors_total"], "counter")
+        self.assertEqual(types["kms_proxy_internal_errors_total"], "counter")
+        self.assertEqual(value(after, "kms_proxy_internal_errors_total"), 0)
 
     def test_requests_per_nsm_call_exceed_one_under_concurrency(self):
         with self.lock:
