@@ -16,6 +16,7 @@
 #include <mutex>
 #include <vector>
 
+#include "base/instance_id.h"
 #include "base/time_format.h"
 
 namespace kp::credentials {
@@ -25,11 +26,6 @@ namespace {
 using CredsPtr = std::shared_ptr<const sigv4::Credentials>;
 using CredsResult = Result<CredsPtr>;
 using Handler = boost::asio::any_completion_handler<void(CredsResult)>;
-
-std::uint64_t next_state_id() noexcept {
-  static std::atomic<std::uint64_t> next{1};
-  return next.fetch_add(1, std::memory_order_relaxed);
-}
 
 /// The calling thread's copy of the credentials it was last served: the hot
 /// path hands out a shared_ptr whose count only this thread changes, and
@@ -98,7 +94,7 @@ void complete(Flight& f, const CredsResult& r) {
 struct CachingProvider::State {
   std::shared_ptr<CredentialsSource> source;
   CacheOptions opts;
-  const std::uint64_t id = next_state_id();  // unique per provider (addresses are reused)
+  const std::uint64_t id = next_instance_id();  // unique per provider (addresses are reused)
   // Bumped (under mu) whenever `current` or `refresh_at` changes: threads'
   // own copies (get()) of an older generation are not served. Written once
   // per refresh, read per request: a line of its own.

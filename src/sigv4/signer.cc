@@ -7,6 +7,7 @@
 #include <climits>
 #include <cstring>
 
+#include "base/instance_id.h"
 #include "base/time_format.h"
 #include "sigv4/digest.h"
 
@@ -63,15 +64,8 @@ kp::SecretBytes signing_key(const kp::SecretBytes& secret_access_key, std::strin
   return out;
 }
 
-namespace {
-std::uint64_t next_cache_id() noexcept {
-  static std::atomic<std::uint64_t> next{1};
-  return next.fetch_add(1, std::memory_order_relaxed);
-}
-}  // namespace
-
 SigningKeyCache::SigningKeyCache(std::size_t capacity)
-    : capacity_(std::max<std::size_t>(capacity, 1)), id_(next_cache_id()) {
+    : capacity_(std::max<std::size_t>(capacity, 1)), id_(next_instance_id()) {
   entries_.reserve(capacity_);
 }
 
