@@ -23,6 +23,7 @@ constexpr Row kTable[] = {
     {Errc::kValidation, "validation", 400, "ValidationException", false},
     {Errc::kUnknownOperation, "unknown_operation", 400, "UnknownOperationException", false},
     {Errc::kIncompleteSignature, "incomplete_signature", 400, "IncompleteSignatureException", false},
+    {Errc::kMissingAuthentication, "missing_authentication", 400, "MissingAuthenticationTokenException", false},
     {Errc::kInvalidSignature, "invalid_signature", 400, "InvalidSignatureException", false},
     {Errc::kUnrecognizedClient, "unrecognized_client", 400, "UnrecognizedClientException", false},
     {Errc::kRequestExpired, "request_expired", 400, "RequestExpired", false},

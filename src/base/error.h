@@ -22,6 +22,7 @@ enum class Errc {
   kValidation,             // well-formed but invalid parameter           400 ValidationException
   kUnknownOperation,       // missing/unknown X-Amz-Target                400 UnknownOperationException
   kIncompleteSignature,    // malformed Authorization header              400 IncompleteSignature
+  kMissingAuthentication,  // no Authorization header at all (emulator)   400 MissingAuthenticationToken
   kInvalidSignature,       // signature mismatch (emulator)               400 InvalidSignatureException
   kUnrecognizedClient,     // unknown access key (emulator)               400 UnrecognizedClientException
   kRequestExpired,         // X-Amz-Date too far off (emulator)           400 RequestExpired

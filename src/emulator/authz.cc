@@ -46,10 +46,48 @@ Result<policy::Decision> decide(std::string_view policy_text, std::string_view a
   return policy::evaluate(*p, ctx);
 }
 
+// The operations KMS's API reference marks "Cross-account use: Yes"; every
+// other operation on a key works only in the key's own account, whatever
+// its policy says.
+bool cross_account_allowed(std::string_view action) noexcept {
+  static constexpr std::string_view kAllowed[] = {
+      "kms:Decrypt",          "kms:DescribeKey",
+      "kms:Encrypt",          "kms:GenerateDataKey",
+      "kms:GenerateDataKeyPair", "kms:GenerateDataKeyPairWithoutPlaintext",
+      "kms:GenerateDataKeyWithoutPlaintext", "kms:GenerateMac",
+      "kms:GetPublicKey",     "kms:ReEncryptFrom",
+      "kms:ReEncryptTo",      "kms:Sign",
+      "kms:Verify",           "kms:VerifyMac",
+      "kms:DeriveSharedSecret", "kms:CreateGrant",
+      "kms:ListGrants",       "kms:RetireGrant",
+      "kms:RevokeGrant",      "kms:GetKeyRotationStatus"};
+  for (const std::string_view a : kAllowed) {
+    if (a == action) {
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
+
+void add_request_alias(ConditionKeys& c, std::string_view action, std::string_view key_id) {
+  if (!policy::carries_request_alias(action)) {
+    return;
+  }
+  if (auto alias = policy::request_alias_of(key_id)) {
+    c["kms:RequestAlias"] = {std::move(*alias)};
+  }
+}
 
 Result<void> authorize(const KeyRecord& key, std::string_view action, const Caller& caller,
                        const ConditionKeys& request) {
+  if (key.account != caller.account && !cross_account_allowed(action)) {
+    return fail(Errc::kAccessDenied, "User: " + caller.principal_arn + " is not authorized to perform: " +
+                                         std::string(action) + " on resource: " + key.arn() + " (" +
+                                         std::string(action.substr(4)) +
+                                         " cannot be used on a KMS key in another AWS account)");
+  }
   auto d = decide(key.policy, action, caller, key, request);
   if (!d) {
     // Stored policies were parsed when set; failing now is a bug or a hand-edited file.

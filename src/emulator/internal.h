@@ -166,12 +166,18 @@ Result<std::shared_ptr<const KeyRecord>> key_to_change(KmsEmulator::Impl& e, con
 /// kms:EncryptionContext:<k> and kms:EncryptionContextKeys.
 void add_context_conditions(ConditionKeys& c, const EncryptionContext& ec);
 
+/// kms:RequestAlias ("alias/x") when `key_id`, the request's KeyId, is an
+/// alias name or alias ARN and `action` is one KMS supplies it for.
+void add_request_alias(ConditionKeys& c, std::string_view action, std::string_view key_id);
+
 /// Evaluates the key policy of `key` for `action` ("kms:Decrypt") through
 /// kp::policy, with the condition keys every request on the key carries
 /// (policy::kms_request_context: caller, key, global keys) and `request`'s,
 /// the ones this request adds (e.g. kms:SigningAlgorithm), which win.
-/// Errors: kAccessDenied with AWS's message; kInternal if the stored policy
-/// no longer parses.
+/// A key of another account is refused before its policy is read when
+/// `action` is not one KMS allows across accounts (GetKeyPolicy, TagResource,
+/// DisableKey, ...). Errors: kAccessDenied with AWS's message; kInternal if
+/// the stored policy no longer parses.
 Result<void> authorize(const KeyRecord& key, std::string_view action, const Caller& caller,
                        const ConditionKeys& request);
 /// Parses a policy document for CreateKey/PutKeyPolicy (MalformedPolicyDocumentException).

@@ -102,13 +102,20 @@ Result<Reply> op_update_alias(KmsEmulator::Impl& e, const Caller& caller, json::
   if (!alias) {
     return fail(Errc::kNotFound, "Alias " + e.alias_arn(caller.account, name) + " is not found.");
   }
+  // KMS asks both keys' policies: the alias's current key must allow
+  // kms:UpdateAlias too, or any key's admin could steal its aliases.
+  const auto old = e.store->find_key(alias->target_key_id);
+  if (old) {
+    if (auto a = authorize(*old, "kms:UpdateAlias", caller, {}); !a) {
+      return a.error();
+    }
+  }
   auto key = alias_target_key(e, caller, target, "kms:UpdateAlias");
   if (!key) {
     return key.error();
   }
   const auto& k = **key;
-  if (const auto old = e.store->find_key(alias->target_key_id);
-      old && (old->key_usage != k.key_usage || old->symmetric() != k.symmetric())) {
+  if (old && (old->key_usage != k.key_usage || old->symmetric() != k.symmetric())) {
     return fail(Errc::kValidation, "Alias " + e.alias_arn(caller.account, name) +
                                        " cannot be moved to a key of a different type or key usage");
   }

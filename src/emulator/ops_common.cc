@@ -59,7 +59,8 @@ std::optional<Arn> parse_kms_arn(std::string_view s) {
     parts.push_back(s.substr(start, colon - start));
     start = colon + 1;
   }
-  if (parts[0] != "arn" || parts[1].empty() || parts[2] != "kms") {
+  // The emulator's keys live in the "aws" partition (the ARNs it makes).
+  if (parts[0] != "arn" || parts[1] != "aws" || parts[2] != "kms") {
     return std::nullopt;
   }
   return Arn{std::string(parts[3]), std::string(parts[4]), std::string(s.substr(start))};
@@ -326,11 +327,14 @@ std::string key_metadata_json(const KeyRecord& key) {
 Result<std::shared_ptr<const KeyRecord>> authorized_key(KmsEmulator::Impl& e, const Caller& caller,
                                                         const json::object& in, std::string_view action,
                                                         const ConditionKeys& request) {
-  auto key = e.resolve(*get_str(in, "KeyId"), caller);
+  const std::string key_id = *get_str(in, "KeyId");
+  auto key = e.resolve(key_id, caller);
   if (!key) {
     return key.error();
   }
-  if (auto a = authorize(**key, action, caller, request); !a) {
+  ConditionKeys conditions = request;
+  add_request_alias(conditions, action, key_id);
+  if (auto a = authorize(**key, action, caller, conditions); !a) {
     return a.error();
   }
   return key;

@@ -141,6 +141,9 @@ Result<Decrypted> decrypt_core(KmsEmulator::Impl& e, const Caller& caller, ByteV
   ConditionKeys conditions;
   add_context_conditions(conditions, ec);
   conditions["kms:EncryptionAlgorithm"] = {std::string(alg)};
+  if (key_id) {
+    add_request_alias(conditions, action, *key_id);
+  }
   if (recipient != nullptr) {
     conditions.insert(recipient->conditions.begin(), recipient->conditions.end());
   }
@@ -199,6 +202,7 @@ Result<Encrypted> encrypt_core(KmsEmulator::Impl& e, const Caller& caller, std::
   ConditionKeys conditions;
   add_context_conditions(conditions, ec);
   conditions["kms:EncryptionAlgorithm"] = {std::string(alg)};
+  add_request_alias(conditions, action, key_id);
   if (auto a = authorize(k, action, caller, conditions); !a) {
     return a.error();
   }

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <initializer_list>
+#include <optional>
 #include <vector>
 
 #include "base/time_format.h"
@@ -43,6 +44,48 @@ std::string principal_arn_key_value(std::string_view principal_arn) {
   return "arn:" + std::string(arn->partition) + ":iam::" + std::string(arn->account) + ":role/" + std::string(role);
 }
 
+std::string principal_type_of(std::string_view principal_arn) {
+  const auto arn = parse_arn(principal_arn);
+  if (!arn) {
+    return {};
+  }
+  const std::string_view r = arn->resource;
+  if (arn->service == "iam" && r == "root") {
+    return "Account";
+  }
+  if (arn->service == "iam" && r.starts_with("user/")) {
+    return "User";
+  }
+  // A role caller is a session of it (kms-emulator's `role/NAME` callers
+  // stand for one).
+  if ((arn->service == "sts" && r.starts_with("assumed-role/")) || (arn->service == "iam" && r.starts_with("role/"))) {
+    return "AssumedRole";
+  }
+  if (arn->service == "sts" && r.starts_with("federated-user/")) {
+    return "FederatedUser";
+  }
+  return {};
+}
+
+bool carries_request_alias(std::string_view action) noexcept {
+  return action_in(action, {"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey",
+                            "kms:GenerateDataKeyPair", "kms:GenerateDataKeyPairWithoutPlaintext",
+                            "kms:GenerateDataKeyWithoutPlaintext", "kms:GenerateMac", "kms:GetPublicKey",
+                            "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:Sign", "kms:Verify", "kms:VerifyMac",
+                            "kms:DeriveSharedSecret"});
+}
+
+std::optional<std::string> request_alias_of(std::string_view key_id) {
+  constexpr std::string_view kAlias = "alias/";
+  if (key_id.starts_with(kAlias)) {
+    return std::string(key_id);
+  }
+  if (const auto arn = parse_arn(key_id); arn && arn->service == "kms" && arn->resource.starts_with(kAlias)) {
+    return std::string(arn->resource);
+  }
+  return std::nullopt;
+}
+
 RequestContext kms_request_context(std::string_view action, const KeyFacts& key, const CallerFacts& caller) {
   RequestContext ctx;
   ctx.action = std::string(action);
@@ -56,6 +99,9 @@ RequestContext kms_request_context(std::string_view action, const KeyFacts& key,
   }
   if (!caller.principal_arn.empty()) {
     k["aws:PrincipalArn"] = {principal_arn_key_value(caller.principal_arn)};
+    if (std::string type = principal_type_of(caller.principal_arn); !type.empty()) {
+      k["aws:PrincipalType"] = {std::move(type)};
+    }
   }
   if (!key.region.empty()) {
     k["aws:RequestedRegion"] = {key.region};
@@ -78,6 +124,10 @@ RequestContext kms_request_context(std::string_view action, const KeyFacts& key,
   k["aws:EpochTime"] = {std::to_string(
       std::chrono::duration_cast<std::chrono::seconds>(caller.request_time.time_since_epoch()).count())};
   k["aws:SecureTransport"] = {caller.secure_transport ? "true" : "false"};
+  // A caller's own request, not one an AWS service makes on its behalf
+  // (neither kms-emulator nor policy-check models service principals).
+  k["aws:PrincipalIsAWSService"] = {"false"};
+  k["aws:ViaAWSService"] = {"false"};
   return ctx;
 }
 

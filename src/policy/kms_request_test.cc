@@ -60,6 +60,9 @@ TEST(KmsRequest, KeysOfARequestOnASymmetricKey) {
   EXPECT_EQ(values(ctx, "aws:ResourceTag/team"), std::vector<std::string>{"payments"});
   EXPECT_EQ(values(ctx, "aws:EpochTime"), std::vector<std::string>{"1780000000"});
   EXPECT_EQ(values(ctx, "aws:SecureTransport"), std::vector<std::string>{"true"});
+  EXPECT_EQ(values(ctx, "aws:PrincipalType"), std::vector<std::string>{"AssumedRole"});
+  EXPECT_EQ(values(ctx, "aws:PrincipalIsAWSService"), std::vector<std::string>{"false"});
+  EXPECT_EQ(values(ctx, "aws:ViaAWSService"), std::vector<std::string>{"false"});
   EXPECT_TRUE(values(ctx, "kms:RecipientAttestation:PCR0").empty());  // the request's own, added by the caller
 
   // No region known: not supplied. Sign carries no kms:EncryptionAlgorithm.
@@ -71,6 +74,56 @@ TEST(KmsRequest, KeysOfARequestOnASymmetricKey) {
   EXPECT_TRUE(values(sign, "aws:RequestedRegion").empty());
   EXPECT_TRUE(values(sign, "kms:EncryptionAlgorithm").empty());
   EXPECT_EQ(values(sign, "aws:SecureTransport"), std::vector<std::string>{"false"});
+}
+
+TEST(KmsRequest, PrincipalTypeOfEachKindOfPrincipal) {
+  EXPECT_EQ(principal_type_of("arn:aws:iam::111122223333:root"), "Account");
+  EXPECT_EQ(principal_type_of("arn:aws:iam::111122223333:user/alice"), "User");
+  EXPECT_EQ(principal_type_of("arn:aws:iam::111122223333:user/dev/alice"), "User");
+  EXPECT_EQ(principal_type_of(kSession), "AssumedRole");
+  EXPECT_EQ(principal_type_of("arn:aws:iam::111122223333:role/r"), "AssumedRole");
+  EXPECT_EQ(principal_type_of("arn:aws:sts::111122223333:federated-user/bob"), "FederatedUser");
+  for (const char* none : {"arn:aws:iam::111122223333:group/g", "arn:aws:kms:us-east-1:1:key/k", "not an arn", ""}) {
+    EXPECT_EQ(principal_type_of(none), "") << none;
+  }
+}
+
+// A Deny on the principal's type, or on calls not made by a service, applies
+// to an emulated request as it does in AWS (both keys are always present).
+TEST(KmsRequest, DenyOnPrincipalTypeOrServiceCallsApplies) {
+  auto p = parse_policy(R"({"Version":"2012-10-17","Statement":[
+    {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"},
+    {"Effect":"Deny","Principal":"*","Action":"kms:Encrypt","Resource":"*",
+     "Condition":{"StringEquals":{"aws:PrincipalType":"User"}}},
+    {"Effect":"Deny","Principal":"*","Action":"kms:Decrypt","Resource":"*",
+     "Condition":{"Bool":{"aws:ViaAWSService":"false"}}}]})");
+  ASSERT_TRUE(p) << p.error().message;
+  CallerFacts alice;
+  alice.principal_arn = "arn:aws:iam::111122223333:user/alice";
+  alice.account = "111122223333";
+  EXPECT_FALSE(evaluate(*p, kms_request_context("kms:Encrypt", {}, alice)).allowed);
+  EXPECT_FALSE(evaluate(*p, kms_request_context("kms:Decrypt", {}, alice)).allowed);
+  CallerFacts role;
+  role.principal_arn = kSession;
+  role.account = "111122223333";
+  EXPECT_TRUE(evaluate(*p, kms_request_context("kms:Encrypt", {}, role)).allowed);
+}
+
+TEST(KmsRequest, RequestAliasOfAKeyId) {
+  EXPECT_EQ(request_alias_of("alias/frozen"), "alias/frozen");
+  EXPECT_EQ(request_alias_of("arn:aws:kms:us-east-1:111122223333:alias/team/frozen"), "alias/team/frozen");
+  for (const char* none : {"1234abcd-12ab-34cd-56ef-1234567890ab",
+                           "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+                           "arn:aws:iam::111122223333:alias/x", "", "Alias/x"}) {
+    EXPECT_FALSE(request_alias_of(none).has_value()) << none;
+  }
+  for (const char* a : {"kms:Decrypt", "kms:DescribeKey", "kms:GetPublicKey", "kms:Sign", "kms:ReEncryptTo",
+                        "kms:DeriveSharedSecret", "kms:GenerateDataKeyPair"}) {
+    EXPECT_TRUE(carries_request_alias(a)) << a;
+  }
+  for (const char* a : {"kms:GetKeyPolicy", "kms:CreateAlias", "kms:GenerateRandom", "kms:TagResource"}) {
+    EXPECT_FALSE(carries_request_alias(a)) << a;
+  }
 }
 
 // aws:PrincipalArn is the role for an assumed-role caller (the ARN an

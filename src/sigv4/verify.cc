@@ -38,7 +38,8 @@ kp::Result<VerifiedCaller> verify_request(const kp::HttpRequest& req, const Secr
   //    not used by the SDKs for KMS).
   const auto auth_header = req.headers.get("authorization");
   if (!auth_header || auth_header->empty()) {
-    return kp::fail(Errc::kIncompleteSignature, std::string(kMissingAuthorizationMessage));
+    // What AWS's JSON services answer an unsigned request.
+    return kp::fail(Errc::kMissingAuthentication, "Missing Authentication Token");
   }
   auto parsed = parse_authorization(*auth_header);
   if (!parsed) {

@@ -114,8 +114,9 @@ TEST(Verify, FutureDateIsNotYetCurrent) {
 TEST(Verify, MissingAuthorization) {
   HttpRequest req = signed_request();
   req.headers.erase("authorization");
-  expect_error(verify_request(req, lookup(), t0()), Errc::kIncompleteSignature,
-               "Authorization header requires 'Credential' parameter.");
+  expect_error(verify_request(req, lookup(), t0()), Errc::kMissingAuthentication, "Missing Authentication Token");
+  req.headers.set("Authorization", "");
+  expect_error(verify_request(req, lookup(), t0()), Errc::kMissingAuthentication, "Missing Authentication Token");
 }
 
 TEST(Verify, MalformedAuthorization) {
