@@ -529,7 +529,7 @@ Runner add_policy_check_command(CLI::App& app) {
       "Exit status: 0 allowed, 1 denied, 2 usage or input error.\n"
       "Examples:\n"
       "  kms-proxy policy-check --policy key-policy.json --measurements measurements.json\n"
-      "  aws kms get-key-policy --key-id $KEY --policy-name default --output text > key-policy.json\n"
+      "  aws kms get-key-policy --key-id $KEY --policy-name default --query Policy --output text > key-policy.json\n"
       "  kms-proxy policy-check --policy key-policy.json --attestation doc.b64 \\\n"
       "      --principal arn:aws:iam::111122223333:role/enclave --encryption-context app=billing\n"
       "  kms-proxy policy-check --policy key-policy.json --action kms:GenerateDataKey --pcr 0=$PCR0\n"
