@@ -447,6 +447,19 @@ void print_verdict(const policy::Policy& pol, const Request& r, const policy::De
   }
 }
 
+// `aws kms get-key-policy --output text` without `--query Policy` prints the
+// policy, a TAB and the policy's name ("}\tdefault"): not one JSON document.
+bool looks_like_cli_text_output(std::string_view text) {
+  const auto brace = text.rfind('}');
+  if (brace == std::string_view::npos) {
+    return false;
+  }
+  std::string_view rest = text.substr(brace + 1);
+  while (!rest.empty() && (rest.back() == '\n' || rest.back() == '\r' || rest.back() == ' ')) {
+    rest.remove_suffix(1);
+  }
+  return rest.size() > 1 && rest.front() == '\t' && rest.find_first_of(" \t{}", 1) == std::string_view::npos;
+}
 
 int policy_check(const PolicyCheckFlags& f) {
   auto text = read_input_file(f.policy_file);
@@ -464,6 +477,11 @@ int policy_check(const PolicyCheckFlags& f) {
   auto pol = policy::parse_policy(*text);
   if (!pol) {
     std::cerr << "policy-check: " << pol.error().message << "\n";
+    if (looks_like_cli_text_output(*text)) {
+      std::cerr << "  hint: the file ends with a TAB and the policy's name, as `aws kms get-key-policy "
+                   "--output text` prints\n        it without `--query Policy`; fetch it again with "
+                   "--query Policy --output text\n";
+    }
     return 2;
   }
   const auto pcrs = read_measurements(f);

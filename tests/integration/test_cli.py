@@ -98,6 +98,20 @@ class PolicyCheckTest(h.TempDirTestCase):
         self.assertIn("note: PCR0, PCR1 and PCR2 are all zero: this is a debug-mode enclave", r.stdout)
         self.assertEqual(r.stderr, "")
 
+    def test_cli_text_output_with_the_policy_name_gets_a_hint(self):
+        # `aws kms get-key-policy --output text` without --query Policy.
+        with open(self.enclave_policy()) as f:
+            text = f.read()
+        pol = self.write("cli.txt", text.rstrip("\n") + "\tdefault\n")
+        r = self.check("--policy", pol, "--pcr", f"0={AB}")
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn("not valid JSON", r.stderr)
+        self.assertIn("--query Policy", r.stderr)
+        # Other JSON errors get no such hint.
+        r = self.check("--policy", self.write("bad.json", text + "}"), "--pcr", f"0={AB}")
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertNotIn("--query Policy", r.stderr)
+
     def test_pcr_flag_mismatch_names_both_values(self):
         r = self.check("--policy", self.enclave_policy(), "--pcr", f"0={AB}")
         self.assertEqual(r.returncode, 1, r.stdout)
