@@ -243,11 +243,41 @@ std::optional<KeyFacts> key_facts_of(const HttpResponse& describe_key) {
   return facts;
 }
 
-std::vector<std::string> operations_for(const std::optional<KeyFacts>& facts) {
-  if (facts && facts->key_usage == "KEY_AGREEMENT") {
-    return {"DeriveSharedSecret"};
+namespace {
+
+bool key_can(const KeyFacts& facts, std::string_view op) {
+  if (facts.key_usage == "KEY_AGREEMENT") {
+    return op == "DeriveSharedSecret";
   }
-  return {"Decrypt"};
+  if (facts.key_usage == "ENCRYPT_DECRYPT") {
+    const bool symmetric = facts.key_spec.empty() || facts.key_spec == "SYMMETRIC_DEFAULT";
+    return op == "Decrypt" || (symmetric && (op == "GenerateDataKey" || op == "GenerateDataKeyPair"));
+  }
+  return false;  // a signing or MAC key: none of the attested operations
+}
+
+}  // namespace
+
+std::vector<std::string> operations_for(const std::optional<KeyFacts>& facts,
+                                        const std::vector<std::string>& requested,
+                                        std::vector<std::string>* not_applicable) {
+  std::vector<std::string> defaults{facts && facts->key_usage == "KEY_AGREEMENT" ? "DeriveSharedSecret"
+                                                                                  : "Decrypt"};
+  if (requested.empty()) {
+    return defaults;
+  }
+  if (!facts || facts->key_usage.empty()) {
+    return requested;
+  }
+  std::vector<std::string> out;
+  for (const auto& op : requested) {
+    if (key_can(*facts, op)) {
+      out.push_back(op);
+    } else if (not_applicable != nullptr) {
+      not_applicable->push_back(op);
+    }
+  }
+  return out.empty() ? defaults : out;
 }
 
 std::optional<std::string> decrypt_algorithm_for(const std::optional<KeyFacts>& facts) {
@@ -296,9 +326,9 @@ CheckLine judge_dry_run(std::string_view op, std::string_view key_id, std::strin
     line.hint = "the key exists but cannot be used now (disabled or pending deletion)";
   } else if (e.type == "InvalidKeyUsageException") {
     line.hint = "the key is not for " + std::string(op) +
-                " (its KeyUsage), or it is an asymmetric key whose algorithm check could not learn: allow "
-                "kms:DescribeKey to these credentials, or check the operation the app really calls "
-                "(--operation)";
+                " (its KeyUsage or KeySpec), or check could not tell which algorithm or operation this key "
+                "takes because DescribeKey was refused: allow kms:DescribeKey to these credentials, or "
+                "name the operation the app really calls (--operation)";
   } else {
     line.hint = common_hint(e, attested);
   }
@@ -436,12 +466,28 @@ Result<PreflightReport> preflight(config::Config cfg, DaemonExtras extras, const
       described = call("DescribeKey", json::serialize(body), r);
       facts = key_facts_of(described);
     }
-    const std::vector<std::string> ops = opts.operations.empty() ? operations_for(facts) : opts.operations;
+    std::vector<std::string> skipped;
+    const std::vector<std::string> ops = operations_for(facts, opts.operations, &skipped);
+    // Said once, on the key's first line: --operation asked for something
+    // this kind of key cannot do (not a failure of the enclave's access).
+    std::string skipped_note;
+    if (!skipped.empty()) {
+      skipped_note = " (not checked: ";
+      for (std::size_t i = 0; i < skipped.size(); ++i) {
+        skipped_note += (i == 0 ? "" : ", ") + skipped[i];
+      }
+      skipped_note += ", not an operation of this " + facts->key_usage + " " + facts->key_spec + " key)";
+    }
+    const auto judged = [&](CheckLine line) {
+      line.detail += skipped_note;
+      skipped_note.clear();
+      emit(std::move(line));
+    };
     if (error_of(described).type == "KMSProxyCheckError") {
       // No answer at all (the proxy or KMS is silent): the checks would
       // wait as long again for nothing; each gets this answer.
       for (const auto& op : ops) {
-        emit(judge_dry_run(op, key, r, described, attested));
+        judged(judge_dry_run(op, key, r, described, attested));
       }
       continue;
     }
@@ -470,8 +516,8 @@ Result<PreflightReport> preflight(config::Config cfg, DaemonExtras extras, const
         }
         auto pair = crypto::generate_key_pair(*spec);
         if (!pair) {
-          emit(CheckLine{CheckStatus::kFail, "key " + key.substr(0, 256) + " (DeriveSharedSecret)",
-                         "cannot make a public key to send: " + pair.error().message, {}});
+          judged(CheckLine{CheckStatus::kFail, "key " + key.substr(0, 256) + " (DeriveSharedSecret)",
+                           "cannot make a public key to send: " + pair.error().message, {}});
           continue;
         }
         body["KeyAgreementAlgorithm"] = "ECDH";
@@ -480,7 +526,7 @@ Result<PreflightReport> preflight(config::Config cfg, DaemonExtras extras, const
       if (!context.empty() && op != "DeriveSharedSecret") {  // it takes no encryption context
         body["EncryptionContext"] = context;
       }
-      emit(judge_dry_run(op, key, r, call(op, json::serialize(body), r), attested));
+      judged(judge_dry_run(op, key, r, call(op, json::serialize(body), r), attested));
     }
   }
 

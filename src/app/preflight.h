@@ -79,8 +79,16 @@ struct KeyFacts {
 /// (the credentials may not be allowed DescribeKey: the checks go on without).
 std::optional<KeyFacts> key_facts_of(const HttpResponse& describe_key);
 
-/// A key's default checks: DeriveSharedSecret for a KEY_AGREEMENT key, else Decrypt.
-std::vector<std::string> operations_for(const std::optional<KeyFacts>& facts);
+/// A key's checks. Without `requested` (no --operation), its default:
+/// DeriveSharedSecret for a KEY_AGREEMENT key, else Decrypt. With it, the
+/// requested operations the key can do, when DescribeKey said what it is
+/// (Decrypt for an ENCRYPT_DECRYPT key, GenerateDataKey[Pair] for a symmetric
+/// one, DeriveSharedSecret for a KEY_AGREEMENT one); the others go to
+/// `not_applicable`, and if none is left, the default. Unknown facts: all
+/// of `requested`.
+std::vector<std::string> operations_for(const std::optional<KeyFacts>& facts,
+                                        const std::vector<std::string>& requested = {},
+                                        std::vector<std::string>* not_applicable = nullptr);
 
 /// The EncryptionAlgorithm a Decrypt check sends: none for a symmetric key
 /// (or unknown facts), RSAES_OAEP_SHA_256 for an RSA key that has it, else

@@ -133,6 +133,25 @@ TEST(KeyFacts, ChooseTheChecksAndTheDecryptAlgorithm) {
   const auto agreement = key_facts_of(answer(200, R"({"KeyMetadata":{"KeySpec":"ECC_NIST_P384",)"
                                                   R"("KeyUsage":"KEY_AGREEMENT"}})"));
   EXPECT_EQ(operations_for(agreement), std::vector<std::string>{"DeriveSharedSecret"});
+  // --operation: what the key can do; the rest is set aside, and a key that
+  // can do none of them gets its own default.
+  std::vector<std::string> skipped;
+  const std::vector<std::string> asked{"Decrypt", "GenerateDataKey"};
+  EXPECT_EQ(operations_for(agreement, asked, &skipped), std::vector<std::string>{"DeriveSharedSecret"});
+  EXPECT_EQ(skipped, asked);
+  skipped.clear();
+  EXPECT_EQ(operations_for(symmetric, asked, &skipped), asked);
+  EXPECT_TRUE(skipped.empty());
+  EXPECT_EQ(operations_for(rsa, asked, &skipped), std::vector<std::string>{"Decrypt"});
+  EXPECT_EQ(skipped, std::vector<std::string>{"GenerateDataKey"});
+  skipped.clear();
+  EXPECT_EQ(operations_for(agreement, {"DeriveSharedSecret", "Decrypt"}, &skipped),
+            std::vector<std::string>{"DeriveSharedSecret"});
+  EXPECT_EQ(skipped, std::vector<std::string>{"Decrypt"});
+  skipped.clear();
+  EXPECT_EQ(operations_for(symmetric, {"DeriveSharedSecret"}, &skipped), std::vector<std::string>{"Decrypt"});
+  EXPECT_EQ(skipped, std::vector<std::string>{"DeriveSharedSecret"});
+  EXPECT_EQ(operations_for(std::nullopt, asked), asked);  // not described: as asked
   // Not allowed to describe, or an odd answer: the symmetric default.
   for (const auto& r : {kms_error(400, "AccessDeniedException", "no"), answer(200, "[]"), answer(200, "{"),
                         answer(200, R"({"KeyMetadata":7})")}) {

@@ -431,8 +431,10 @@ Runner add_serve_commands(CLI::App& app, std::shared_ptr<const std::vector<std::
       "each --key-id, Decrypt with DryRun (DryRunModifiers IGNORE_CIPHERTEXT): KMS evaluates the key\n"
       "policy, PCR conditions included, for this enclave without decrypting anything (and the\n"
       "same for each --operation GenerateDataKey / GenerateDataKeyPair / DeriveSharedSecret).\n"
-      "When the credentials may call DescribeKey, an asymmetric key's Decrypt names its algorithm\n"
-      "and a key-agreement key is checked with DeriveSharedSecret (a fresh public key on its curve).\n"
+      "When the credentials may call DescribeKey, an asymmetric key's Decrypt names its algorithm,\n"
+      "a key-agreement key is checked with DeriveSharedSecret (a fresh public key on its curve), and\n"
+      "each key is checked only for the --operation values its kind can do (the others are named on\n"
+      "its line as not checked; a key that can do none gets its own default).\n"
       "Prints one line per check (ok, warn, FAIL) with a hint for each failure.\n"
       "Exit status: 0 every check passed (warnings allowed), 1 a check failed or the proxy could\n"
       "not start, 2 usage or configuration errors.\n"
@@ -446,7 +448,8 @@ Runner add_serve_commands(CLI::App& app, std::shared_ptr<const std::vector<std::
                         "Key to ask about (key id, key ARN, alias name or alias ARN); repeatable");
   check_cmd->add_option("--operation", check_flags->check_ops,
                         "What each key is checked for: Decrypt (default; DeriveSharedSecret for a "
-                        "key-agreement key), GenerateDataKey, GenerateDataKeyPair, DeriveSharedSecret; repeatable");
+                        "key-agreement key), GenerateDataKey, GenerateDataKeyPair, DeriveSharedSecret; repeatable; "
+                        "a key is checked for those its kind can do, when DescribeKey says");
   check_cmd->add_option("--encryption-context", check_flags->check_context,
                         "K=V sent with each key check (for kms:EncryptionContext: conditions); repeatable");
   check_cmd->add_flag("--json", check_flags->check_json,

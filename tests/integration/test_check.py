@@ -148,10 +148,29 @@ class CheckTest(h.TempDirTestCase):
             status, text = line(r.stdout, subject)
             self.assertEqual(status, "FAIL", text)
             self.assertIn("AccessDeniedException", text)
-        # Asked for explicitly, on a symmetric key: KMS's own refusal.
+        # --operation applies to the keys that can do it (DescribeKey said
+        # which): the key-agreement key is checked with DeriveSharedSecret,
+        # the others with what was asked, and what a key cannot do is named.
+        ops = ["--operation", "Decrypt", "--operation", "GenerateDataKey"]
+        r = check(self.sim() + ["--key-id", self.key_arn, "--key-id", self.agreement_key_arn] + ops)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        for subject in (f"key {self.key_arn}:", f"key {self.key_arn} (GenerateDataKey):",
+                        f"key {self.agreement_key_arn} (DeriveSharedSecret):"):
+            status, text = line(r.stdout, subject)
+            self.assertEqual(status, "ok", text)
+        _, text = line(r.stdout, f"key {self.agreement_key_arn} (DeriveSharedSecret):")
+        self.assertIn("not checked: Decrypt, GenerateDataKey, not an operation of this KEY_AGREEMENT", text)
+        self.assertNotIn(f"key {self.agreement_key_arn}:", r.stdout)
+        # Asked on a symmetric key only: its own operation instead, with the note.
         r = check(self.sim() + ["--key-id", self.key_arn, "--operation", "DeriveSharedSecret"])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        status, text = line(r.stdout, f"key {self.key_arn}:")
+        self.assertEqual(status, "ok", text)
+        self.assertIn("not checked: DeriveSharedSecret", text)
+        # A key check could not describe gets what was asked, and KMS's verdict.
+        r = check(self.sim() + ["--key-id", self.undescribed_key_arn, "--operation", "DeriveSharedSecret"])
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
-        status, text = line(r.stdout, f"key {self.key_arn} (DeriveSharedSecret):")
+        status, text = line(r.stdout, f"key {self.undescribed_key_arn} (DeriveSharedSecret):")
         self.assertEqual(status, "FAIL", text)
         self.assertIn("InvalidKeyUsageException", text)
 
