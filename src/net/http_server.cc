@@ -143,7 +143,9 @@ void HttpServer::Impl::close_all() {
       for (Conn* c = self->ctx[i]->head; c != nullptr;) {
         Conn* next = c->next;
         c->cancel.emit(asio::cancellation_type::terminal);
-        if (c->stream != nullptr) {
+        // A request with the handler keeps its stream: the session answers
+        // it (503) once the cut handler returns, then closes.
+        if (c->stream != nullptr && !c->in_handler) {
           c->stream->close();
         }
         c = next;

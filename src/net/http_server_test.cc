@@ -713,6 +713,13 @@ TEST_F(HttpServerTest, CloseAllCutsAHandlerThatNeverFinishes) {
   EXPECT_FALSE(server.wait_drained(std::chrono::steady_clock::now() + 200ms));
   server.close_all();
   EXPECT_TRUE(server.wait_drained(std::chrono::steady_clock::now() + 3s));
+  // The client hears why (a KMS-style 503, which SDKs retry), then the close.
+  auto r = c->read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 503u);
+  EXPECT_NE(r->body.find("ServiceUnavailable"), std::string::npos);
+  EXPECT_NE(r->body.find("shutdown grace"), std::string::npos);
+  EXPECT_EQ(r->headers.get("Connection").value_or(""), "close");
   EXPECT_TRUE(c->wait_closed(2s));
 }
 
@@ -727,6 +734,9 @@ TEST_F(HttpServerTest, ShutdownWithAGraceCutsWhatIsLeftAfterIt) {
   // Far from the configured 60 s: the cut came at once.
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 20s);
   EXPECT_EQ(server.stats().active_connections, 0u);
+  auto r = c->read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 503u);
   EXPECT_TRUE(c->wait_closed(2s));
 }
 

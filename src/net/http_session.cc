@@ -60,6 +60,9 @@ constexpr std::size_t kTlsCoalesceLimit = 16 * 1024;
 // peer left), we send close_notify and give the peer this long to answer
 // with its own (RFC 8446 6.1 does not require waiting for it).
 constexpr std::chrono::milliseconds kCloseNotifyWait = 250ms;
+// How long the answer to a request cut by close_all() may take to write
+// (shutdown() waits 2 s for the cut sessions to end).
+constexpr std::chrono::milliseconds kCutAnswerWriteTimeout = 1s;
 
 kp::HttpResponse error_response(Errc code, std::string_view message) {
   const auto h = kp::to_http(code);
@@ -457,13 +460,28 @@ asio::awaitable<void> session(std::shared_ptr<Impl> self, tcp::socket sock, Conn
       threw = true;
     }
     conn->in_handler = false;
-    if (threw) {
-      auto cs_state = co_await asio::this_coro::cancellation_state;
-      if (cs_state.cancelled() != asio::cancellation_type::none) {
-        break;  // close_all() or a client that left: the handler was cut on purpose
+    // Cut on purpose: a client that left (its stream is closed: nobody reads
+    // an answer), or close_all() at the end of the shutdown grace, which
+    // leaves the stream open so that the client hears why (503, which SDKs
+    // retry) instead of finding its connection dropped.
+    bool cut_by_shutdown = false;
+    const asio::cancellation_state cancel_state = co_await asio::this_coro::cancellation_state;
+    if (cancel_state.cancelled() != asio::cancellation_type::none) {
+      if (!self->shutting_down.load(std::memory_order_acquire)) {
+        break;
       }
+      cut_by_shutdown = true;
+      co_await asio::this_coro::reset_cancellation_state();  // so that the answer can be written
     }
-    if (threw || resp.status < 200 || resp.status > 599) {
+    if (threw && cut_by_shutdown) {
+      const std::string_view message =
+          "proxy: stopping: the request was cut at the end of the shutdown grace period; retry";
+      resp = error_response(Errc::kShuttingDown, message);
+      const std::string request_id = stamp_request_id(opt, resp);
+      if (opt.on_local_error) {
+        opt.on_local_error(resp.status, message, request_id);
+      }
+    } else if (threw || resp.status < 200 || resp.status > 599) {
       // The handler failed (a bug): a 500 of the server's own, with an id
       // the operator can find in the log (fixed text, never the exception's).
       bump(cs.handler_exceptions);
@@ -480,7 +498,10 @@ asio::awaitable<void> session(std::shared_ptr<Impl> self, tcp::socket sock, Conn
 
     // --- Write. ---
     const bool keep = client_keep_alive && !self->shutting_down.load(std::memory_order_acquire);
-    const auto wec = co_await write_response(stream, out, resp, keep, version, head_request, opt.write_timeout);
+    const auto wec = co_await write_response(stream, out, resp, keep, version, head_request,
+                                             cut_by_shutdown ? std::min<std::chrono::milliseconds>(
+                                                                   opt.write_timeout, kCutAnswerWriteTimeout)
+                                                             : opt.write_timeout);
     if (wec) {
       if (wec == beast::error::timeout) {
         bump(cs.timeouts);
@@ -488,7 +509,7 @@ asio::awaitable<void> session(std::shared_ptr<Impl> self, tcp::socket sock, Conn
       break;
     }
     if (!keep) {
-      linger = buf.size() != 0 || !client_keep_alive;
+      linger = !cut_by_shutdown && (buf.size() != 0 || !client_keep_alive);
       break;
     }
   }

@@ -137,13 +137,13 @@ asio::awaitable<HttpResponse> ProxyHandler::handle(HttpRequest req) {
   const auto t0 = Steady::now();
   // The server cancels a request whose client left (net::HttpServer): its
   // line says 499, nginx's "client closed request", whatever the cut step
-  // made of it, and nobody reads the answer. (A cut while the proxy stops
-  // keeps the status the cut step produced.)
+  // made of it, and nobody reads the answer. A cut at the end of the
+  // shutdown grace is answered 503 (ServiceUnavailable: SDKs retry it),
+  // whatever step was cut.
   const asio::cancellation_state cancellation = co_await asio::this_coro::cancellation_state;
-  const auto client_left = [&] {
-    return cancellation.cancelled() != asio::cancellation_type::none &&
-           (deps_.stopping == nullptr || !deps_.stopping->load(std::memory_order_relaxed));
-  };
+  const auto cut = [&] { return cancellation.cancelled() != asio::cancellation_type::none; };
+  const auto stopping = [&] { return deps_.stopping != nullptr && deps_.stopping->load(std::memory_order_relaxed); };
+  const auto client_left = [&] { return cut() && !stopping(); };
   PhaseTimes times;
   std::string_view target = req.headers.get("X-Amz-Target").value_or("");
   const kms::OperationInfo* const op_info = kms::find_target_operation(target);
@@ -174,7 +174,12 @@ asio::awaitable<HttpResponse> ProxyHandler::handle(HttpRequest req) {
   // The answer carries a request id of the proxy's own making, as KMS's do:
   // the app's SDK reports it (boto3's ResponseMetadata.RequestId) and the
   // proxy's log lines name it.
-  auto fail_with = [&](const Error& e) {
+  auto fail_with = [&](const Error& cause) {
+    const Error e = cut() && stopping()
+                        ? Error{Errc::kShuttingDown,
+                                "proxy: stopping: the request was cut at the end of the shutdown grace period (" +
+                                    cause.message + "); retry"}
+                        : cause;
     const std::string request_id = crypto::random_uuid();
     if (!client_left()) {  // else the step failed because it was cut: the 499 line says it
       spdlog::warn("proxy error op={} type={} reason={} request_id={}", op_name, to_http(e.code).type, e.message,

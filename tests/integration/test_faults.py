@@ -398,6 +398,35 @@ class ClientLeavesTest(FaultCase):
         self.assertEqual(st, 200, body)
 
 
+class ShutdownCutTest(FaultCase):
+    """A request still waiting on KMS when the shutdown grace (10 s) ends is
+    answered 503 ServiceUnavailable (which SDKs retry) before its connection
+    closes, instead of finding the connection dropped."""
+
+    def test_request_cut_at_the_end_of_the_grace_gets_a_503(self):
+        up = FaultUpstream()
+        self.addCleanup(up.close)
+        self.addCleanup(up.release.set)
+        proxy, port = h.start_proxy(["--attestation", "none", "--endpoint", f"us-east-1={up.url()}"],
+                                    env=proxy_env())
+        self.track(proxy)
+        up.set_fault("stall", targets=["TrentService.Encrypt"])
+        ex = concurrent.futures.ThreadPoolExecutor(1)
+        self.addCleanup(ex.shutdown, wait=False)
+        fut = ex.submit(kms_raw, port, "TrentService.Encrypt", ENCRYPT_BODY, "us-east-1", 40)
+        self.assertTrue(wait_until(lambda: up.count("faults") == 1, 5), "the request never reached the upstream")
+        t0 = time.monotonic()
+        rc = proxy.stop(timeout=40)
+        st, hdrs, body, _ = fut.result(timeout=30)
+        self.assertEqual(rc, 1)  # not drained in the grace period
+        self.assertGreater(time.monotonic() - t0, 9)
+        self.assertEqual(st, 503, body)
+        self.assertEqual(body["__type"], "ServiceUnavailable")
+        self.assertIn("shutdown grace period", body["message"])
+        self.assertIn(f"request_id={hdrs['x-amzn-requestid']}", proxy.output())
+        self.assertIn("request op=Encrypt status=503 ", proxy.output())
+
+
 class NsmHangTest(FaultCase):
     """The (simulated) NSM takes longer than the proxy's 10 s attestation wait:
     attested requests fail with a retryable 5xx KMS-style error after ~10 s;
