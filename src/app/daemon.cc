@@ -25,6 +25,7 @@
 #include "attestation/simulated_nsm.h"
 #include "base/encoding.h"
 #include "base/time_format.h"
+#include "config/address.h"
 #include "credentials/default_chain.h"
 #include "credentials/provider.h"
 #include "credentials/upstream_fetcher.h"
@@ -334,19 +335,21 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const config::Config& cfg, Daemon
     co.cache.refresh_window = cfg.credentials.refresh_margin;
     co.cache.clock = &d->skew.clock();  // expiry times come from the parent's (synchronised) clock
     auto* metrics = &d->metrics;
-    co.cache.on_refresh = [metrics](bool ok, std::optional<SysTime> expiration) {
+    co.cache.on_refresh = [metrics](bool ok, std::optional<SysTime> expiration, std::string_view reason) {
       metrics->credential_refresh(ok, expiration);
       if (ok) {
         spdlog::debug("credentials_refreshed expires={}",
                       expiration ? format_rfc3339(*expiration) : std::string("never"));
       } else if (metrics->credential_refreshes() > 0) {  // keys were fetched before
         // The reason reaches requests once the keys in use expire; say it now.
-        spdlog::warn("credentials: refresh failed; the keys in use are kept until they expire "
-                     "(kms_proxy_credential_refresh_failures_total)");
+        spdlog::warn("credentials: refresh failed ({}); the keys in use are kept until they expire "
+                     "(kms_proxy_credential_refresh_failures_total)",
+                     reason);
       } else {
-        spdlog::warn("credentials: fetching credentials failed; requests are answered with "
-                     "KMSProxyCredentialsException, which says why, until a fetch succeeds "
-                     "(kms_proxy_credential_refresh_failures_total)");
+        spdlog::warn("credentials: fetching credentials failed ({}); requests are answered with "
+                     "KMSProxyCredentialsException until a fetch succeeds "
+                     "(kms_proxy_credential_refresh_failures_total)",
+                     reason);
       }
     };
     co.cache.on_warning = [](const std::string& message) { spdlog::warn("credentials: {}", message); };
@@ -384,7 +387,9 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const config::Config& cfg, Daemon
         d->cfg.upstream.default_region = *region;
         spdlog::info("region from IMDS: {}", *region);
       } else {
-        spdlog::warn("no default region: {}", region.error().message);
+        spdlog::warn("no default region (set --region or AWS_REGION; requests signed for a region do not "
+                     "need one): the instance metadata service could not say: {}",
+                     region.error().message);
       }
     }
   }
@@ -581,8 +586,14 @@ Result<std::uint16_t> Daemon::start() {
     return Error{failed.front().code, failed.front().message + "\n" + failed.back().message};
   }
   d.port = *port;
+  // Where the listeners are. A port chosen by the system (0 configured) can
+  // be learned only here, so its line also shows when info lines are off.
+  const auto where_level = [](bool ephemeral) {
+    return ephemeral && !spdlog::should_log(spdlog::level::info) ? spdlog::level::warn : spdlog::level::info;
+  };
   if (mport) {
-    spdlog::info("metrics listen={}:{}", d.cfg.metrics.listen->host, **mport);
+    spdlog::log(where_level(d.cfg.metrics.listen->port == 0), "metrics listen={}",
+                config::format_authority(d.cfg.metrics.listen->host, **mport));
   }
   // The process holds the enclave's decryption key: no core dumps, no ptrace
   // by same-uid processes while serving.
@@ -597,7 +608,8 @@ Result<std::uint16_t> Daemon::start() {
   if (d.cfg.attestation.mode == config::AttestationMode::kSimulated) {
     spdlog::warn("SIMULATED ATTESTATION: this is not a Nitro Enclave; KMS will reject these documents");
   }
-  spdlog::info("ready listen={}:{}", d.cfg.listen.host, d.port);
+  spdlog::log(where_level(d.cfg.listen.port == 0), "ready listen={}",
+              config::format_authority(d.cfg.listen.host, d.port));
   return d.port;
 }
 

@@ -86,6 +86,11 @@ int inspect(const InspectFlags& f) {
   std::cout << attestation::to_json(*doc, outcome, vo.at) << "\n";
   if (!outcome.ok()) {
     std::cerr << "inspect-attestation: INVALID: " << outcome.message << "\n";
+    if (outcome.failure == attestation::VerifyFailure::kUntrustedRoot && f.roots.empty()) {
+      std::cerr << "  hint: only the AWS Nitro root is trusted without --root; a document of "
+                   "--attestation simulated\n        verifies with --root PKI_DIR/root.pem (the "
+                   "kms-proxy sim-pki init directory)\n";
+    }
     return 1;
   }
   return 0;
@@ -109,7 +114,8 @@ int attest(const AttestFlags& f) {
   if (f.mode == "nsm") {
     auto dev = attestation::open_nsm_device(f.nsm_device);
     if (!dev) {
-      std::cerr << "attest: " << dev.error().message << "\n";
+      std::cerr << "attest: " << dev.error().message
+                << " (outside a Nitro Enclave use --attestation simulated --sim-pki-dir DIR for development)\n";
       return 1;
     }
     device = std::move(*dev);

@@ -186,7 +186,7 @@ boost::asio::awaitable<void> run_refresh(std::shared_ptr<CachingProvider::State>
     st->opts.on_warning(warning);
   }
   if (st->opts.on_refresh) {
-    st->opts.on_refresh(ok, new_expiration);
+    st->opts.on_refresh(ok, new_expiration, ok ? std::string_view() : std::string_view(fetched.error().message));
   }
   complete(*flight, out);
 }

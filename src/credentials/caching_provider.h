@@ -47,10 +47,11 @@ struct CacheOptions {
   std::chrono::seconds refresh_without_expiry{3600};  // credentials without Expiration
   const Clock* clock = &SystemClock::instance();
   /// Called after every fetch with its outcome and, after a success, the new
-  /// credentials' expiration (nullopt: they do not expire), outside any lock;
-  /// the proxy wires ProxyMetrics::credential_refresh here. Must be cheap and
-  /// not throw.
-  std::function<void(bool ok, std::optional<SysTime> expiration)> on_refresh;
+  /// credentials' expiration (nullopt: they do not expire), after a failure
+  /// its reason (the source's message: never a secret; "" on success),
+  /// outside any lock; the proxy wires ProxyMetrics::credential_refresh and
+  /// its log here. Must be cheap and not throw.
+  std::function<void(bool ok, std::optional<SysTime> expiration, std::string_view reason)> on_refresh;
   /// Fetched credentials that have already expired by `clock` are used for
   /// this long anyway (and refreshed half-way), as botocore does for IMDS: the
   /// source may be serving the last keys it has, or this clock may be ahead

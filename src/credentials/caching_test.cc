@@ -96,16 +96,20 @@ class CachingTest : public ::testing::Test {
   std::atomic<int> ok_callbacks_{0};
   std::atomic<int> failed_callbacks_{0};
   std::optional<SysTime> last_callback_expiration_;  // set by on_refresh (this test's one thread)
+  std::string last_callback_reason_;                  // a failed fetch's reason, from on_refresh
 
   std::shared_ptr<CachingProvider> make() {
     CacheOptions o;
     o.clock = &clock_;
     o.refresh_window = std::chrono::minutes(5);
     o.retry_after_failure = std::chrono::seconds(10);
-    o.on_refresh = [this](bool ok, std::optional<SysTime> expiration) {
+    o.on_refresh = [this](bool ok, std::optional<SysTime> expiration, std::string_view reason) {
       (ok ? ok_callbacks_ : failed_callbacks_).fetch_add(1);
       if (ok) {
         last_callback_expiration_ = expiration;
+        EXPECT_TRUE(reason.empty());
+      } else {
+        last_callback_reason_ = std::string(reason);
       }
     };
     return std::make_shared<CachingProvider>(source_, std::move(o));
@@ -229,6 +233,8 @@ TEST_F(CachingTest, FailedRefreshKeepsOldCredentialsUntilExpiryThenErrors) {
       << r.error().message;
   EXPECT_EQ(source_->calls.load(), 4);
 
+  // The log hook hears why (the source's own message).
+  EXPECT_NE(last_callback_reason_.find("IMDS said no"), std::string::npos) << last_callback_reason_;
   // Within the back-off the error comes back at once, without a fetch.
   auto again = get(*p);
   ASSERT_FALSE(again);

@@ -508,6 +508,7 @@ class AttestAndSimPkiTest(h.TempDirTestCase):
         r = kp("inspect-attestation", out)
         self.assertEqual(r.returncode, 1)
         self.assertIn("not a trusted root", r.stderr)
+        self.assertIn("--root PKI_DIR/root.pem", r.stderr)  # the way out
         root = os.path.join(pki, "root.pem")
         r = kp("inspect-attestation", out, "--root", root)
         self.assertEqual(r.returncode, 0, r.stderr)
@@ -550,6 +551,7 @@ class AttestAndSimPkiTest(h.TempDirTestCase):
         r = kp("attest", "--nsm-device", os.path.join(self.tmp, "no-nsm"))
         self.assertEqual(r.returncode, 1)
         self.assertIn("no-nsm", r.stderr)
+        self.assertIn("--attestation simulated", r.stderr)  # what to do outside an enclave
         r = kp("attest", "--attestation", "simulated", "--sim-pki", os.path.join(self.tmp, "none"))
         self.assertEqual(r.returncode, 2)
         self.assertIn("--sim-pki", r.stderr)

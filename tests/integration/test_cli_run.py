@@ -316,6 +316,30 @@ def proxy_env():
 
 
 class ServeTest(h.TempDirTestCase):
+    def test_listeners_are_logged_as_authorities_and_ephemeral_ones_at_warn(self):
+        import socket
+        import urllib.request
+        cases = [("127.0.0.1", r"127\.0\.0\.1")]
+        try:
+            with socket.socket(socket.AF_INET6) as s6:
+                s6.bind(("::1", 0))
+            cases.append(("[::1]", r"\[::1\]"))  # bracketed, so that host:port reads back
+        except OSError:
+            pass  # no IPv6 loopback on this machine
+        for host, pattern in cases:
+            with self.subTest(host=host):
+                # --log-level warn (the tuning advice): a port the system chose
+                # is still logged, as it can be learned nowhere else.
+                p = h.Proc("kms-proxy-where", [KMS_PROXY, "serve", "--listen", f"{host}:0", "--metrics-listen",
+                                               f"{host}:0", "--attestation", "none", "--log-level", "warn"],
+                           env=proxy_env())
+                self.track(p)
+                m = p.wait_for_line(rf"warning metrics listen={pattern}:(\d+)", timeout=30)
+                p.wait_for_line(rf"warning ready listen={pattern}:(\d+)", timeout=30)
+                with urllib.request.urlopen(f"http://{host}:{m.group(1)}/healthz", timeout=5) as r:
+                    self.assertEqual(r.status, 200)
+                p.stop()
+
     def test_sigterm_waits_for_the_request_in_flight_then_exits_0(self):
         pki = h.sim_pki(self.tmp)
         emu, emu_url = h.start_emulator(os.path.join(self.tmp, "data"),

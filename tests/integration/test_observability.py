@@ -371,8 +371,9 @@ class CredentialRefreshTest(h.TempDirTestCase):
         # No credentials in use: no expiry to report, and the warning does not
         # speak of keys in use.
         self.assertIsNone(self.metric(metrics, "kms_proxy_credentials_expiry_timestamp_seconds"))
-        proxy.wait_for_line(r"credentials: fetching credentials failed; requests are answered with "
-                            r"KMSProxyCredentialsException", timeout=5)
+        # The warning says why (the credentials endpoint's 500).
+        proxy.wait_for_line(r"credentials: fetching credentials failed \(.*500.*\); requests are answered "
+                            r"with KMSProxyCredentialsException", timeout=5)
         self.assertNotIn("keys in use are kept", proxy.output())
 
 
