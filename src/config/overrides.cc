@@ -381,7 +381,14 @@ Loaded build_config(const std::optional<std::filesystem::path>& file, const Flag
   append(out.diagnostics, apply_environment(out.config, env));
   append(out.diagnostics, apply_overrides(out.config, flags));
   if (!file_ok) {
-    // Validating defaults in place of the broken file would only add noise.
+    // Defaults stand in for the broken file: their own complaints would be
+    // noise, but a bad value from a flag or the environment (--region,
+    // https_proxy) is reported now rather than after the file is mended.
+    for (auto& d : validate(out.config)) {
+      if (d.severity == Severity::kError && !d.where.source.empty()) {
+        out.diagnostics.push_back(std::move(d));
+      }
+    }
     return out;
   }
   append(out.diagnostics, load_measurements_file(out.config));

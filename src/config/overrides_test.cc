@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "config/address.h"
 #include "config/enclaver_yaml.h"
 #include "config/overrides.h"
@@ -309,6 +311,26 @@ TEST(BuildConfig, FileFlagAndEnvironmentProblemsTogether) {
               ElementsAre((kData / "err_duplicate.yaml").string() +
                               ":3: duplicate key 'kms_proxy.listen_port' (first at line 2)",
                           "--attestation: expected nsm, simulated or none, got 'bogus'"));
+}
+
+// A broken file does not hide a bad flag or environment value that only
+// validation finds (a region name, a proxy URL's scheme).
+TEST(BuildConfig, BrokenFileStillReportsBadFlagAndEnvironmentValues) {
+  FlagOverrides flags;
+  flags.region = "Bad_R";
+  auto loaded = build_config(kData / "err_duplicate.yaml", flags, fixed_env({{"https_proxy", "ftp://x"}}));
+  EXPECT_FALSE(loaded.ok());
+  const auto all = lines(loaded.diagnostics);
+  ASSERT_GE(all.size(), 3u) << format_diagnostics(loaded.diagnostics);
+  EXPECT_EQ(all[0], (kData / "err_duplicate.yaml").string() +
+                        ":3: duplicate key 'kms_proxy.listen_port' (first at line 2)");
+  const auto mentions = [&](std::string_view what) {
+    return std::any_of(all.begin(), all.end(), [&](const std::string& l) { return l.find(what) != l.npos; });
+  };
+  EXPECT_TRUE(mentions("--region")) << format_diagnostics(loaded.diagnostics);
+  EXPECT_TRUE(mentions("https_proxy")) << format_diagnostics(loaded.diagnostics);
+  // Without those, only the file's problem.
+  EXPECT_EQ(lines(build_config(kData / "err_duplicate.yaml", {}, fixed_env({})).diagnostics).size(), 1u);
 }
 
 TEST(BuildConfig, ValidationUsesFlagOrigins) {
