@@ -221,10 +221,21 @@ def scrape_metrics(port: int) -> dict[str, float]:
     return out
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port free now and not handed out before in this run (the
+    kernel may give a just-closed port to the next bind(0), and two of the
+    bench's own choices must not meet, e.g. a listener and a metrics port)."""
+    for _ in range(100):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
+    raise BenchError("no fresh loopback port after 100 tries")
 
 
 def wait_port(port: int, timeout: float, proc: "Proc | None" = None) -> None:
