@@ -355,6 +355,24 @@ class SigV4Test : public ::testing::Test {
     return testing::parse_answer(emu_->handle(req));
   }
 
+  Answer alice(std::string_view op, const json::object& body) {
+    return signed_call(op, body, "AKIDALICE", "alicesecret");
+  }
+  Answer bob(std::string_view op, const json::object& body) { return signed_call(op, body, "AKIDBOB", "bobsecret"); }
+  // Alice's new key (with `policy`, or the default one): its KeyMetadata field `field`.
+  std::string alice_key(const std::string& policy = "", std::string_view field = "KeyId") {
+    json::object body;
+    if (!policy.empty()) {
+      body["Policy"] = policy;
+    }
+    auto made = alice("CreateKey", body);
+    EXPECT_EQ(made.status, 200u) << made.raw.body;
+    return made.status == 200 ? std::string(made.body["KeyMetadata"].as_object()[field].as_string()) : "";
+  }
+  unsigned alice_alias(const std::string& name, const std::string& key_id) {
+    return alice("CreateAlias", {{"AliasName", name}, {"TargetKeyId", key_id}}).status;
+  }
+
   testing::TempDir dir_;
   FixedClock clock_{from_unix_ms(kStartMs)};
   std::unique_ptr<KmsEmulator> emu_;
@@ -413,11 +431,10 @@ std::string shared_policy(const std::string& extra = "") {
 // KMS runs only some operations on another account's key ("Cross-account
 // use: Yes" in its API reference); the key policy cannot widen that.
 TEST_F(SigV4Test, AnotherAccountGetsOnlyTheCrossAccountOperations) {
-  auto made = signed_call("CreateKey", {{"Policy", shared_policy()}}, "AKIDALICE", "alicesecret");
-  ASSERT_EQ(made.status, 200u) << made.raw.body;
-  const std::string arn(made.body["KeyMetadata"].as_object()["Arn"].as_string());
-  EXPECT_EQ(signed_call("Encrypt", {{"KeyId", arn}, {"Plaintext", b64("x")}}, "AKIDBOB", "bobsecret").status, 200u);
-  EXPECT_EQ(signed_call("DescribeKey", {{"KeyId", arn}}, "AKIDBOB", "bobsecret").status, 200u);
+  const std::string arn = alice_key(shared_policy(), "Arn");
+  ASSERT_FALSE(arn.empty());
+  EXPECT_EQ(bob("Encrypt", {{"KeyId", arn}, {"Plaintext", b64("x")}}).status, 200u);
+  EXPECT_EQ(bob("DescribeKey", {{"KeyId", arn}}).status, 200u);
   for (const auto& [op, body] : std::vector<std::pair<std::string, json::object>>{
            {"GetKeyPolicy", {{"KeyId", arn}, {"PolicyName", "default"}}},
            {"PutKeyPolicy", {{"KeyId", arn}, {"PolicyName", "default"}, {"Policy", shared_policy()}}},
@@ -425,115 +442,75 @@ TEST_F(SigV4Test, AnotherAccountGetsOnlyTheCrossAccountOperations) {
            {"ScheduleKeyDeletion", {{"KeyId", arn}}},
            {"TagResource", {{"KeyId", arn}, {"Tags", json::array{json::object{{"TagKey", "a"}, {"TagValue", "b"}}}}}},
            {"UpdateKeyDescription", {{"KeyId", arn}, {"Description", "mine now"}}}}) {
-    auto bob = signed_call(op, body, "AKIDBOB", "bobsecret");
-    EXPECT_EQ(bob.type, "AccessDeniedException") << op << ": " << bob.raw.body;
-    EXPECT_NE(bob.message.find("cannot be used on a KMS key in another AWS account"), std::string::npos) << op;
+    auto refused = bob(op, body);
+    EXPECT_EQ(refused.type, "AccessDeniedException") << op << ": " << refused.raw.body;
+    EXPECT_NE(refused.message.find("cannot be used on a KMS key in another AWS account"), std::string::npos) << op;
   }
   // Nothing changed: Alice still reads her policy and the key is enabled.
-  EXPECT_EQ(signed_call("GetKeyPolicy", {{"KeyId", arn}, {"PolicyName", "default"}}, "AKIDALICE", "alicesecret")
-                .status,
-            200u);
-  auto desc = signed_call("DescribeKey", {{"KeyId", arn}}, "AKIDALICE", "alicesecret");
-  EXPECT_TRUE(desc.body["KeyMetadata"].as_object()["Enabled"].as_bool());
+  EXPECT_EQ(alice("GetKeyPolicy", {{"KeyId", arn}, {"PolicyName", "default"}}).status, 200u);
+  EXPECT_TRUE(alice("DescribeKey", {{"KeyId", arn}}).body["KeyMetadata"].as_object()["Enabled"].as_bool());
 }
 
 // aws:PrincipalType and aws:ViaAWSService are in every request, as in AWS:
 // Denies on them apply.
 TEST_F(SigV4Test, GlobalPrincipalKeysAreSupplied) {
-  auto made = signed_call("CreateKey", {{"Policy", shared_policy(R"(,
+  const std::string arn = alice_key(shared_policy(R"(,
     {"Effect":"Deny","Principal":"*","Action":"kms:Encrypt","Resource":"*",
      "Condition":{"StringEquals":{"aws:PrincipalType":"User"}}},
     {"Effect":"Deny","Principal":"*","Action":"kms:GenerateRandom","Resource":"*",
-     "Condition":{"Bool":{"aws:ViaAWSService":"false"}}})")}},
-                           "AKIDALICE", "alicesecret");
-  ASSERT_EQ(made.status, 200u) << made.raw.body;
-  const std::string arn(made.body["KeyMetadata"].as_object()["Arn"].as_string());
+     "Condition":{"Bool":{"aws:ViaAWSService":"false"}}})"),
+                                    "Arn");
+  ASSERT_FALSE(arn.empty());
   const json::object enc{{"KeyId", arn}, {"Plaintext", b64("x")}};
-  EXPECT_EQ(signed_call("Encrypt", enc, "AKIDALICE", "alicesecret").type, "AccessDeniedException");  // a User
-  EXPECT_EQ(signed_call("Encrypt", enc, "AKIDBOB", "bobsecret").status, 200u);  // an account root
+  EXPECT_EQ(alice("Encrypt", enc).type, "AccessDeniedException");  // a User
+  EXPECT_EQ(bob("Encrypt", enc).status, 200u);                      // an account root
 }
 
 // kms:RequestAlias is the alias the request named its key by (name or ARN).
 TEST_F(SigV4Test, RequestAliasConditionSeesTheAliasUsed) {
-  auto made = signed_call("CreateKey", {{"Policy", shared_policy(R"(,
+  const std::string key_id = alice_key(shared_policy(R"(,
     {"Effect":"Deny","Principal":"*","Action":["kms:Encrypt","kms:DescribeKey"],"Resource":"*",
-     "Condition":{"StringEquals":{"kms:RequestAlias":"alias/frozen"}}})")}},
-                           "AKIDALICE", "alicesecret");
-  ASSERT_EQ(made.status, 200u) << made.raw.body;
-  const std::string key_id(made.body["KeyMetadata"].as_object()["KeyId"].as_string());
-  ASSERT_EQ(signed_call("CreateAlias", {{"AliasName", "alias/frozen"}, {"TargetKeyId", key_id}}, "AKIDALICE",
-                        "alicesecret")
-                .status,
-            200u);
-  ASSERT_EQ(signed_call("CreateAlias", {{"AliasName", "alias/open"}, {"TargetKeyId", key_id}}, "AKIDALICE",
-                        "alicesecret")
-                .status,
-            200u);
+     "Condition":{"StringEquals":{"kms:RequestAlias":"alias/frozen"}}})"));
+  ASSERT_FALSE(key_id.empty());
+  ASSERT_EQ(alice_alias("alias/frozen", key_id), 200u);
+  ASSERT_EQ(alice_alias("alias/open", key_id), 200u);
   for (const char* id : {"alias/frozen", "arn:aws:kms:us-east-1:111122223333:alias/frozen"}) {
-    EXPECT_EQ(signed_call("Encrypt", {{"KeyId", id}, {"Plaintext", b64("x")}}, "AKIDALICE", "alicesecret").type,
-              "AccessDeniedException")
-        << id;
-    EXPECT_EQ(signed_call("DescribeKey", {{"KeyId", id}}, "AKIDALICE", "alicesecret").type, "AccessDeniedException")
-        << id;
+    EXPECT_EQ(alice("Encrypt", {{"KeyId", id}, {"Plaintext", b64("x")}}).type, "AccessDeniedException") << id;
+    EXPECT_EQ(alice("DescribeKey", {{"KeyId", id}}).type, "AccessDeniedException") << id;
   }
   for (const std::string& id : {key_id, std::string("alias/open")}) {
-    EXPECT_EQ(signed_call("Encrypt", {{"KeyId", id}, {"Plaintext", b64("x")}}, "AKIDALICE", "alicesecret").status,
-              200u)
-        << id;
+    EXPECT_EQ(alice("Encrypt", {{"KeyId", id}, {"Plaintext", b64("x")}}).status, 200u) << id;
   }
 }
 
 // UpdateAlias needs kms:UpdateAlias on the alias's current key too.
 TEST_F(SigV4Test, UpdateAliasAsksTheCurrentKeysPolicy) {
-  auto pinned = signed_call("CreateKey", {{"Policy", shared_policy(R"(,
-    {"Effect":"Deny","Principal":"*","Action":"kms:UpdateAlias","Resource":"*"})")}},
-                            "AKIDALICE", "alicesecret");
-  auto other = signed_call("CreateKey", {}, "AKIDALICE", "alicesecret");
-  ASSERT_EQ(pinned.status, 200u);
-  ASSERT_EQ(other.status, 200u);
-  const std::string pinned_id(pinned.body["KeyMetadata"].as_object()["KeyId"].as_string());
-  const std::string other_id(other.body["KeyMetadata"].as_object()["KeyId"].as_string());
-  ASSERT_EQ(signed_call("CreateAlias", {{"AliasName", "alias/prod"}, {"TargetKeyId", pinned_id}}, "AKIDALICE",
-                        "alicesecret")
-                .status,
-            200u);
-  EXPECT_EQ(signed_call("UpdateAlias", {{"AliasName", "alias/prod"}, {"TargetKeyId", other_id}}, "AKIDALICE",
-                        "alicesecret")
-                .type,
+  const std::string pinned = alice_key(shared_policy(R"(,
+    {"Effect":"Deny","Principal":"*","Action":"kms:UpdateAlias","Resource":"*"})"));
+  const std::string other = alice_key();
+  ASSERT_FALSE(pinned.empty());
+  ASSERT_FALSE(other.empty());
+  ASSERT_EQ(alice_alias("alias/prod", pinned), 200u);
+  EXPECT_EQ(alice("UpdateAlias", {{"AliasName", "alias/prod"}, {"TargetKeyId", other}}).type,
             "AccessDeniedException");
-  auto desc = signed_call("DescribeKey", {{"KeyId", "alias/prod"}}, "AKIDALICE", "alicesecret");
-  EXPECT_EQ(desc.body["KeyMetadata"].as_object()["KeyId"].as_string(), pinned_id);
+  EXPECT_EQ(alice("DescribeKey", {{"KeyId", "alias/prod"}}).body["KeyMetadata"].as_object()["KeyId"].as_string(),
+            pinned);
   // Onto that key is refused too (its policy is the new key's); between
   // two keys that allow it, the alias moves.
-  ASSERT_EQ(signed_call("CreateAlias", {{"AliasName", "alias/free"}, {"TargetKeyId", other_id}}, "AKIDALICE",
-                        "alicesecret")
-                .status,
-            200u);
-  EXPECT_EQ(signed_call("UpdateAlias", {{"AliasName", "alias/free"}, {"TargetKeyId", pinned_id}}, "AKIDALICE",
-                        "alicesecret")
-                .type,
+  ASSERT_EQ(alice_alias("alias/free", other), 200u);
+  EXPECT_EQ(alice("UpdateAlias", {{"AliasName", "alias/free"}, {"TargetKeyId", pinned}}).type,
             "AccessDeniedException");
-  auto third = signed_call("CreateKey", {}, "AKIDALICE", "alicesecret");
-  ASSERT_EQ(third.status, 200u);
-  const std::string third_id(third.body["KeyMetadata"].as_object()["KeyId"].as_string());
-  EXPECT_EQ(signed_call("UpdateAlias", {{"AliasName", "alias/free"}, {"TargetKeyId", third_id}}, "AKIDALICE",
-                        "alicesecret")
-                .status,
-            200u);
+  const std::string third = alice_key();
+  EXPECT_EQ(alice("UpdateAlias", {{"AliasName", "alias/free"}, {"TargetKeyId", third}}).status, 200u);
 }
 
 // The emulator's keys are in the aws partition: another partition's ARN names nothing.
 TEST_F(SigV4Test, AnotherPartitionsArnIsNotFound) {
-  auto made = signed_call("CreateKey", {}, "AKIDALICE", "alicesecret");
-  ASSERT_EQ(made.status, 200u);
-  const std::string key_id(made.body["KeyMetadata"].as_object()["KeyId"].as_string());
-  auto cn = signed_call("DescribeKey", {{"KeyId", "arn:aws-cn:kms:us-east-1:111122223333:key/" + key_id}}, "AKIDALICE",
-                        "alicesecret");
-  EXPECT_EQ(cn.type, "NotFoundException");
-  EXPECT_EQ(signed_call("DescribeKey", {{"KeyId", "arn:aws:kms:us-east-1:111122223333:key/" + key_id}}, "AKIDALICE",
-                        "alicesecret")
-                .status,
-            200u);
+  const std::string key_id = alice_key();
+  ASSERT_FALSE(key_id.empty());
+  EXPECT_EQ(alice("DescribeKey", {{"KeyId", "arn:aws-cn:kms:us-east-1:111122223333:key/" + key_id}}).type,
+            "NotFoundException");
+  EXPECT_EQ(alice("DescribeKey", {{"KeyId", "arn:aws:kms:us-east-1:111122223333:key/" + key_id}}).status, 200u);
 }
 
 }  // namespace
