@@ -151,7 +151,7 @@ struct Daemon::Impl {
   credentials::Chain chain;
   std::unique_ptr<net::UpstreamClient> upstream;
   proxy::ProxyMetrics metrics;
-  std::atomic<bool> stopping{false};  // stop() began: a cut request is the proxy's doing
+  std::atomic<bool> stopping{false};  // stop()'s grace ran out: a cut request is the proxy's doing
   std::unique_ptr<proxy::ProxyHandler> handler;
   std::unique_ptr<net::HttpServer> server;
   std::unique_ptr<net::HttpServer> metrics_server;
@@ -450,8 +450,10 @@ Result<std::unique_ptr<Daemon>> Daemon::create(const config::Config& cfg, Daemon
   // The listener's own answers get a line like the handler's (fixed reasons).
   so.make_request_id = [] { return crypto::random_uuid(); };
   so.on_local_error = [](unsigned status, std::string_view message, std::string_view request_id) {
-    if (status >= 500) {  // the handler failed: a bug, not the client's doing
+    if (status == 500) {  // the handler failed: a bug, not the client's doing
       spdlog::error("internal_error status={} reason={} request_id={}", status, message, request_id);
+    } else if (status == 503) {  // cut at the end of the shutdown grace
+      spdlog::warn("request_cut status={} reason={} request_id={}", status, message, request_id);
     } else {
       spdlog::info("client_error status={} reason={} request_id={}", status, message, request_id);
     }
@@ -588,8 +590,10 @@ Result<std::uint16_t> Daemon::start() {
   d.port = *port;
   // Where the listeners are. A port chosen by the system (0 configured) can
   // be learned only here, so its line also shows when info lines are off.
-  const auto where_level = [](bool ephemeral) {
-    return ephemeral && !spdlog::should_log(spdlog::level::info) ? spdlog::level::warn : spdlog::level::info;
+  const auto where_level = [&d](bool ephemeral) {
+    return ephemeral && d.extras.announce_chosen_ports && !spdlog::should_log(spdlog::level::info)
+               ? spdlog::level::warn
+               : spdlog::level::info;
   };
   if (mport) {
     spdlog::log(where_level(d.cfg.metrics.listen->port == 0), "metrics listen={}",
@@ -619,8 +623,10 @@ bool Daemon::stop(std::optional<std::chrono::milliseconds> grace) {
     return true;
   }
   d.started = false;
-  d.stopping = true;
-  bool drained = grace ? d.server->shutdown(*grace) : d.server->shutdown();
+  // Requests cut from here on are the proxy's doing (503), not clients that
+  // left (499): marked when the grace runs out, just before the cut.
+  const bool drained = d.server->shutdown(grace.value_or(net::ServerOptions{}.shutdown_grace),
+                                          [&d] { d.stopping = true; });
   if (d.metrics_server) {
     d.metrics_server->shutdown();
   }

@@ -30,6 +30,10 @@ struct DaemonExtras {
   std::chrono::milliseconds sim_nsm_latency{0};
   /// Overrides the credentials chain (tests).
   std::shared_ptr<credentials::CredentialsProvider> credentials;
+  /// Log the listeners' system-chosen ports (port 0 configured) also when
+  /// info lines are off: the operator can learn them nowhere else. `check`
+  /// turns it off (its proxy's port is its own business).
+  bool announce_chosen_ports = true;
 };
 
 class Daemon {

@@ -135,17 +135,21 @@ void HttpServer::Impl::begin_shutdown() {
   }
 }
 
-void HttpServer::Impl::close_all() {
+void HttpServer::Impl::close_all(bool now) {
   begin_shutdown();
   auto self = shared_from_this();
   for (std::size_t i = 0; i < ctx.size(); ++i) {
-    asio::post(pool.context(i), [self, i] {
+    asio::post(pool.context(i), [self, i, now] {
       for (Conn* c = self->ctx[i]->head; c != nullptr;) {
         Conn* next = c->next;
+        // A request with the handler keeps its stream (unless `now`): the
+        // session answers it (503) once the cut handler returns, then closes.
+        const bool answer = c->in_handler && !now;
+        if (answer) {
+          c->cut = true;
+        }
         c->cancel.emit(asio::cancellation_type::terminal);
-        // A request with the handler keeps its stream: the session answers
-        // it (503) once the cut handler returns, then closes.
-        if (c->stream != nullptr && !c->in_handler) {
+        if (c->stream != nullptr && !answer) {
           c->stream->close();
         }
         c = next;
@@ -160,7 +164,7 @@ HttpServer::HttpServer(IoPool& pool, ServerOptions options, Handler handler)
 HttpServer::~HttpServer() {
   // Non-blocking: sessions hold their own reference to Impl.
   if (impl_->started.load()) {
-    impl_->close_all();
+    impl_->close_all(/*now=*/true);
   }
 }
 
@@ -215,7 +219,9 @@ kp::Result<std::uint16_t> HttpServer::start() {
 
 void HttpServer::begin_shutdown() { impl_->begin_shutdown(); }
 
-void HttpServer::close_all() { impl_->close_all(); }
+void HttpServer::close_all() { impl_->close_all(/*now=*/false); }
+
+void HttpServer::close_all_now() { impl_->close_all(/*now=*/true); }
 
 bool HttpServer::wait_drained(std::chrono::steady_clock::time_point deadline) {
   std::unique_lock lock(impl_->drain_mutex);
@@ -225,13 +231,19 @@ bool HttpServer::wait_drained(std::chrono::steady_clock::time_point deadline) {
 
 bool HttpServer::shutdown() { return shutdown(impl_->opt.shutdown_grace); }
 
-bool HttpServer::shutdown(std::chrono::milliseconds grace) {
+bool HttpServer::shutdown(std::chrono::milliseconds grace, const std::function<void()>& before_cut) {
   begin_shutdown();
   if (wait_drained(std::chrono::steady_clock::now() + grace)) {
     return true;
   }
+  if (before_cut) {
+    before_cut();
+  }
   close_all();
-  wait_drained(std::chrono::steady_clock::now() + 2s);
+  if (!wait_drained(std::chrono::steady_clock::now() + 2s)) {
+    close_all_now();  // a handler that did not return when cut
+    wait_drained(std::chrono::steady_clock::now() + 500ms);
+  }
   return false;
 }
 

@@ -68,16 +68,17 @@ struct ServerOptions {
   /// is closed (counted in timeouts and tls_handshake_failures).
   std::chrono::milliseconds tls_handshake_timeout{10'000};
   /// Makes the request id of the server's own answers (400, 408, 413, 431,
-  /// 500 for a failed handler, and 503 over max_connections), sent as
-  /// x-amzn-RequestId as a KMS answer carries one (the SDKs report it).
-  /// Empty: no id. net has no random source of its own: the application
-  /// passes one (crypto::random_uuid).
+  /// 500 for a failed handler, 503 over max_connections or for a request
+  /// close_all() cut), sent as x-amzn-RequestId as a KMS answer carries one
+  /// (the SDKs report it). Empty: no id. net has no random source of its
+  /// own: the application passes one (crypto::random_uuid).
   std::function<std::string()> make_request_id;
   /// Told (on an I/O thread, must not block) when the server answers a
-  /// request itself -- 400, 408, 413, 431, and 500 when the handler threw or
-  /// gave an invalid status -- with the status, the message it sent (fixed
-  /// text, never request bytes or the exception's) and the answer's request
-  /// id ("" without make_request_id). For the operator's log; may be empty.
+  /// request itself -- 400, 408, 413, 431, 500 when the handler threw or
+  /// gave an invalid status, 503 when close_all() cut a handler that then
+  /// threw -- with the status, the message it sent (fixed text, never
+  /// request bytes or the exception's) and the answer's request id (""
+  /// without make_request_id). For the operator's log; may be empty.
   std::function<void(unsigned status, std::string_view message, std::string_view request_id)> on_local_error;
   /// Told of every connection refused over max_connections (503); may be empty.
   std::function<void()> on_rejected;
@@ -140,13 +141,20 @@ class HttpServer {
   /// Blocks until every connection and the acceptor are gone, or `deadline`.
   /// Returns whether the server drained.
   bool wait_drained(std::chrono::steady_clock::time_point deadline);
-  /// Cuts every remaining connection (cancels handlers, closes sockets).
+  /// Cuts every remaining connection: cancels handlers and closes sockets,
+  /// except that a connection whose request is with the handler stays open
+  /// until the cut handler returns, so that its client hears why (503).
   void close_all();
-  /// begin_shutdown(); wait up to shutdown_grace; close_all() if needed and
-  /// wait a little more. Returns whether everything finished in the grace.
+  /// close_all() without that exception: every socket is closed now (for a
+  /// handler that does not return when cut). The destructor does this.
+  void close_all_now();
+  /// begin_shutdown(); wait up to shutdown_grace; then, if needed,
+  /// `before_cut` (e.g. to mark what follows as the server's cut, not the
+  /// clients'), close_all(), up to 2 s for the cut requests' answers, and
+  /// close_all_now(). Returns whether everything finished in the grace.
   bool shutdown();
   /// The same with another grace period (0: cut whatever is still in flight).
-  bool shutdown(std::chrono::milliseconds grace);
+  bool shutdown(std::chrono::milliseconds grace, const std::function<void()>& before_cut = {});
 
   ServerStats stats() const;
   /// The bound port (0 before start()).

@@ -706,7 +706,10 @@ void start_with_a_hanging_request(HttpServer& server, std::optional<RawConn>& c)
 }
 
 TEST_F(HttpServerTest, CloseAllCutsAHandlerThatNeverFinishes) {
-  HttpServer server(pool, fast_options(), hang);
+  auto opt = fast_options();
+  std::atomic<unsigned> heard{0};  // the operator's log hears of the cut
+  opt.on_local_error = [&heard](unsigned status, std::string_view, std::string_view) { heard = status; };
+  HttpServer server(pool, opt, hang);
   std::optional<RawConn> c;
   ASSERT_NO_FATAL_FAILURE(start_with_a_hanging_request(server, c));
   server.begin_shutdown();
@@ -721,6 +724,8 @@ TEST_F(HttpServerTest, CloseAllCutsAHandlerThatNeverFinishes) {
   EXPECT_NE(r->body.find("shutdown grace"), std::string::npos);
   EXPECT_EQ(r->headers.get("Connection").value_or(""), "close");
   EXPECT_TRUE(c->wait_closed(2s));
+  EXPECT_EQ(heard.load(), 503u);
+  EXPECT_EQ(server.stats().handler_exceptions, 0u);  // a cut, not a bug
 }
 
 TEST_F(HttpServerTest, ShutdownWithAGraceCutsWhatIsLeftAfterIt) {

@@ -464,13 +464,12 @@ asio::awaitable<void> session(std::shared_ptr<Impl> self, tcp::socket sock, Conn
     // an answer), or close_all() at the end of the shutdown grace, which
     // leaves the stream open so that the client hears why (503, which SDKs
     // retry) instead of finding its connection dropped.
-    bool cut_by_shutdown = false;
+    const bool cut_by_shutdown = conn->cut;
     const asio::cancellation_state cancel_state = co_await asio::this_coro::cancellation_state;
     if (cancel_state.cancelled() != asio::cancellation_type::none) {
-      if (!self->shutting_down.load(std::memory_order_acquire)) {
+      if (!cut_by_shutdown) {
         break;
       }
-      cut_by_shutdown = true;
       co_await asio::this_coro::reset_cancellation_state();  // so that the answer can be written
     }
     if (threw && cut_by_shutdown) {

@@ -54,8 +54,9 @@ struct HandlerDeps {
   const crypto::RsaKeyPair* key = nullptr;         // required when attestation is set
   ProxyMetrics* metrics = nullptr;                 // optional
   ClockSkew* skew = nullptr;                       // SigV4 dates, corrected; null: the system clock as is
-  // True once the proxy is stopping: a request cut then was cut by the
-  // shutdown, not because its client left (optional).
+  // True once the proxy's shutdown grace has run out: a request cut then
+  // was cut by the shutdown (answered 503), not because its client left
+  // (logged 499) (optional).
   const std::atomic<bool>* stopping = nullptr;
 };
 

@@ -18,6 +18,7 @@ import http.server
 import json
 import re
 import os
+import signal
 import socket
 import time
 import unittest
@@ -425,6 +426,28 @@ class ShutdownCutTest(FaultCase):
         self.assertIn("shutdown grace period", body["message"])
         self.assertIn(f"request_id={hdrs['x-amzn-requestid']}", proxy.output())
         self.assertIn("request op=Encrypt status=503 ", proxy.output())
+
+    def test_client_that_leaves_during_the_grace_is_still_a_499(self):
+        up = FaultUpstream()
+        self.addCleanup(up.close)
+        self.addCleanup(up.release.set)
+        proxy, port = h.start_proxy(["--attestation", "none", "--endpoint", f"us-east-1={up.url()}"],
+                                    env=proxy_env())
+        self.track(proxy)
+        up.set_fault("stall", targets=["TrentService.Encrypt"])
+        c = socket.create_connection(("127.0.0.1", port), timeout=5)
+        c.sendall(b"POST / HTTP/1.1\r\nHost: kms\r\nContent-Type: " + JSON_TYPE.encode()
+                  + b"\r\nX-Amz-Target: TrentService.Encrypt\r\nContent-Length: %d\r\n\r\n" % len(ENCRYPT_BODY)
+                  + ENCRYPT_BODY)
+        self.assertTrue(wait_until(lambda: up.count("faults") == 1, 5), "the request never reached the upstream")
+        proxy.p.send_signal(signal.SIGTERM)
+        proxy.wait_for_line(r"shutting down", timeout=5)
+        t0 = time.monotonic()
+        c.close()  # within the grace: the client's doing, not the proxy's
+        self.assertEqual(proxy.p.wait(timeout=15), 0)  # drained: the cut request was the last one
+        self.assertLess(time.monotonic() - t0, 5)
+        self.assertIn("request op=Encrypt status=499 ", proxy.output())
+        self.assertNotIn("status=503", proxy.output())
 
 
 class NsmHangTest(FaultCase):

@@ -34,6 +34,7 @@ struct Conn {
   detail::ServerStream* stream = nullptr;
   bool idle = false;  // no request in hand: waiting for one, or reading its header (shutdown cuts these)
   bool in_handler = false;     // a request is with the handler
+  bool cut = false;            // close_all() cut that request: answer 503
   std::uint64_t handled = 0;   // requests given to the handler so far
   std::uint64_t watched = ~std::uint64_t{0};  // `handled` when watch_clients() last looked
   Conn* prev = nullptr;
@@ -66,7 +67,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   }
 
   void begin_shutdown();
-  void close_all();
+  void close_all(bool now);
 
   IoPool& pool;
   const ServerOptions opt;
