@@ -245,15 +245,13 @@ std::optional<KeyFacts> key_facts_of(const HttpResponse& describe_key) {
 
 namespace {
 
+// For a KEY_AGREEMENT or ENCRYPT_DECRYPT key.
 bool key_can(const KeyFacts& facts, std::string_view op) {
   if (facts.key_usage == "KEY_AGREEMENT") {
     return op == "DeriveSharedSecret";
   }
-  if (facts.key_usage == "ENCRYPT_DECRYPT") {
-    const bool symmetric = facts.key_spec.empty() || facts.key_spec == "SYMMETRIC_DEFAULT";
-    return op == "Decrypt" || (symmetric && (op == "GenerateDataKey" || op == "GenerateDataKeyPair"));
-  }
-  return false;  // a signing or MAC key: none of the attested operations
+  const bool symmetric = facts.key_spec.empty() || facts.key_spec == "SYMMETRIC_DEFAULT";
+  return op == "Decrypt" || (symmetric && (op == "GenerateDataKey" || op == "GenerateDataKeyPair"));
 }
 
 }  // namespace
@@ -268,6 +266,9 @@ std::vector<std::string> operations_for(const std::optional<KeyFacts>& facts,
   }
   if (!facts || facts->key_usage.empty()) {
     return requested;
+  }
+  if (facts->key_usage != "KEY_AGREEMENT" && facts->key_usage != "ENCRYPT_DECRYPT") {
+    return requested;  // a signing or MAC key does none of them: KMS's own refusal says so
   }
   std::vector<std::string> out;
   for (const auto& op : requested) {
@@ -374,6 +375,7 @@ Result<PreflightReport> preflight(config::Config cfg, DaemonExtras extras, const
   // Never collide with a proxy already serving on the configured ports.
   cfg.listen.port = 0;
   cfg.metrics.listen.reset();
+  extras.announce_chosen_ports = false;
   const bool attested = cfg.attestation.mode != config::AttestationMode::kNone;
   // GenerateRandom goes to the default region, else to the first key ARN's.
   const std::string region = cfg.upstream.default_region.value_or(

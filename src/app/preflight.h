@@ -84,8 +84,8 @@ std::optional<KeyFacts> key_facts_of(const HttpResponse& describe_key);
 /// requested operations the key can do, when DescribeKey said what it is
 /// (Decrypt for an ENCRYPT_DECRYPT key, GenerateDataKey[Pair] for a symmetric
 /// one, DeriveSharedSecret for a KEY_AGREEMENT one); the others go to
-/// `not_applicable`, and if none is left, the default. Unknown facts: all
-/// of `requested`.
+/// `not_applicable`, and if none is left, the default. Unknown facts, or a
+/// signing or MAC key (which does none of them): all of `requested`.
 std::vector<std::string> operations_for(const std::optional<KeyFacts>& facts,
                                         const std::vector<std::string>& requested = {},
                                         std::vector<std::string>* not_applicable = nullptr);

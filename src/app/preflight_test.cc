@@ -152,6 +152,12 @@ TEST(KeyFacts, ChooseTheChecksAndTheDecryptAlgorithm) {
   EXPECT_EQ(operations_for(symmetric, {"DeriveSharedSecret"}, &skipped), std::vector<std::string>{"Decrypt"});
   EXPECT_EQ(skipped, std::vector<std::string>{"DeriveSharedSecret"});
   EXPECT_EQ(operations_for(std::nullopt, asked), asked);  // not described: as asked
+  // A signing key does none of them: as asked (KMS says why), nothing set aside.
+  const auto signing = key_facts_of(answer(200, R"({"KeyMetadata":{"KeySpec":"ECC_NIST_P256",)"
+                                                R"("KeyUsage":"SIGN_VERIFY"}})"));
+  skipped.clear();
+  EXPECT_EQ(operations_for(signing, asked, &skipped), asked);
+  EXPECT_TRUE(skipped.empty());
   // Not allowed to describe, or an odd answer: the symmetric default.
   for (const auto& r : {kms_error(400, "AccessDeniedException", "no"), answer(200, "[]"), answer(200, "{"),
                         answer(200, R"({"KeyMetadata":7})")}) {

@@ -99,6 +99,7 @@ class CheckTest(h.TempDirTestCase):
             self.assertEqual(status, "ok", text)
             self.assertIn("DryRunOperationException", text)
         self.assertIn("result: ok (4 checks, 0 failed, 0 warnings)", r.stdout)
+        self.assertNotIn("ready listen", r.stdout + r.stderr)  # its own proxy's port is no news
 
     def test_enclave_with_another_pcr0_is_told_its_key_is_denied(self):
         text, r = self.assert_fails(self.sim(pcr0=OTHER_PCR0) + ["--key-id", self.key_arn],
