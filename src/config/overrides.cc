@@ -381,10 +381,11 @@ Loaded build_config(const std::optional<std::filesystem::path>& file, const Flag
   append(out.diagnostics, apply_environment(out.config, env));
   append(out.diagnostics, apply_overrides(out.config, flags));
   if (!file_ok) {
-    // Defaults stand in for the broken file: their own complaints would be
-    // noise, but a bad value from a flag or the environment (--region,
-    // https_proxy) is reported now rather than after the file is mended.
-    for (auto& d : validate(out.config)) {
+    // Defaults stand in for the broken file: their own complaints, and
+    // checks between settings, would be noise; but a bad value of a flag or
+    // the environment (--region, https_proxy) is reported now rather than
+    // after the file is mended.
+    for (auto& d : validate_values(out.config)) {
       if (d.severity == Severity::kError && !d.where.source.empty()) {
         out.diagnostics.push_back(std::move(d));
       }

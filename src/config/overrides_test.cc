@@ -329,8 +329,14 @@ TEST(BuildConfig, BrokenFileStillReportsBadFlagAndEnvironmentValues) {
   };
   EXPECT_TRUE(mentions("--region")) << format_diagnostics(loaded.diagnostics);
   EXPECT_TRUE(mentions("https_proxy")) << format_diagnostics(loaded.diagnostics);
-  // Without those, only the file's problem.
-  EXPECT_EQ(lines(build_config(kData / "err_duplicate.yaml", {}, fixed_env({})).diagnostics).size(), 1u);
+  // Without those, only the file's problem; and no check between settings,
+  // which the defaults standing in for the file would fail (a --sim-pki-dir
+  // for the file's simulated mode, a metrics port meeting the default one).
+  FlagOverrides between;
+  between.sim_pki_dir = "/tmp/pki";
+  between.metrics_listen = "127.0.0.1:9999";
+  EXPECT_EQ(lines(build_config(kData / "err_duplicate.yaml", between, fixed_env({})).diagnostics).size(), 1u)
+      << format_diagnostics(build_config(kData / "err_duplicate.yaml", between, fixed_env({})).diagnostics);
 }
 
 TEST(BuildConfig, ValidationUsesFlagOrigins) {

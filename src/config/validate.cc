@@ -32,9 +32,9 @@ class Collector {
   Diagnostics out_;
 };
 
-void check_listen(const Config& cfg, Collector& c) {
+// Checks of one setting's own value (no other setting involved).
+void check_listen_values(const Config& cfg, Collector& c) {
   const auto& l = cfg.listen;
-  const std::optional<std::uint16_t> egress_port = cfg.egress.local_proxy_port();
   if (!parse_ip(l.host) && !is_valid_hostname(l.host)) {
     c.error("listen.host", "listen address '" + l.host + "' is not an IP address or host name");
   } else if (!is_loopback_host(l.host)) {
@@ -42,6 +42,40 @@ void check_listen(const Config& cfg, Collector& c) {
                                "' is not a loopback address: the KMS proxy must only be reachable "
                                "from inside the enclave (use 127.0.0.1 or ::1)");
   }
+  if (l.max_connections == 0 || l.max_connections > 1'000'000) {
+    c.error("kms_proxy.limits.max_connections", "limits.max_connections must be 1..1000000");
+  }
+  if (l.max_header_bytes < 1024) {
+    c.error("kms_proxy.limits.max_header_bytes", "limits.max_header_bytes must be at least 1024");
+  }
+  if (l.max_body_bytes < 1024) {
+    c.error("kms_proxy.limits.max_body_bytes", "limits.max_body_bytes must be at least 1024");
+  }
+  const std::pair<const char*, Millis> timeouts[] = {
+      {"header_timeout", l.timeouts.header},
+      {"body_timeout", l.timeouts.body},
+      {"idle_timeout", l.timeouts.idle},
+      {"write_timeout", l.timeouts.write},
+  };
+  for (const auto& [name, value] : timeouts) {
+    if (value.count() <= 0) {
+      c.error(std::string("kms_proxy.limits.") + name, std::string("limits.") + name + " must be positive");
+    }
+  }
+  if (cfg.metrics.listen && !parse_ip(cfg.metrics.listen->host) &&
+      !is_valid_hostname(cfg.metrics.listen->host)) {
+    c.error("kms_proxy.metrics_listen", "metrics_listen: invalid host");
+  } else if (cfg.metrics.listen && !is_loopback_host(cfg.metrics.listen->host)) {
+    // The server refuses it too; said here, it comes with every other problem.
+    c.error("kms_proxy.metrics_listen", "metrics_listen '" + cfg.metrics.listen->host +
+                                            "' is not a loopback address (use 127.0.0.1 or ::1)");
+  }
+}
+
+// Ports that must not meet.
+void check_listen_ports(const Config& cfg, Collector& c) {
+  const auto& l = cfg.listen;
+  const std::optional<std::uint16_t> egress_port = cfg.egress.local_proxy_port();
   if (l.port != 0) {
     for (std::size_t i = 0; i < cfg.manifest.ingress.size(); ++i) {
       if (cfg.manifest.ingress[i].listen_port == l.port) {
@@ -67,26 +101,6 @@ void check_listen(const Config& cfg, Collector& c) {
       *egress_port == cfg.metrics.listen->port) {
     c.error("kms_proxy.metrics_listen",
             "metrics_listen uses port " + std::to_string(*egress_port) + ", the egress proxy port");
-  }
-  if (l.max_connections == 0 || l.max_connections > 1'000'000) {
-    c.error("kms_proxy.limits.max_connections", "limits.max_connections must be 1..1000000");
-  }
-  if (l.max_header_bytes < 1024) {
-    c.error("kms_proxy.limits.max_header_bytes", "limits.max_header_bytes must be at least 1024");
-  }
-  if (l.max_body_bytes < 1024) {
-    c.error("kms_proxy.limits.max_body_bytes", "limits.max_body_bytes must be at least 1024");
-  }
-  const std::pair<const char*, Millis> timeouts[] = {
-      {"header_timeout", l.timeouts.header},
-      {"body_timeout", l.timeouts.body},
-      {"idle_timeout", l.timeouts.idle},
-      {"write_timeout", l.timeouts.write},
-  };
-  for (const auto& [name, value] : timeouts) {
-    if (value.count() <= 0) {
-      c.error(std::string("kms_proxy.limits.") + name, std::string("limits.") + name + " must be positive");
-    }
   }
 }
 
@@ -130,13 +144,16 @@ void check_upstream(const Config& cfg, Collector& c) {
   }
 }
 
-void check_egress(const Config& cfg, Collector& c) {
-  const auto& e = cfg.egress;
-  if (e.https_proxy) {
-    if (auto p = parse_proxy_url(*e.https_proxy); !p) {
+void check_proxy_url(const Config& cfg, Collector& c) {
+  if (cfg.egress.https_proxy) {
+    if (auto p = parse_proxy_url(*cfg.egress.https_proxy); !p) {
       c.error("egress.https_proxy", p.error().message);
     }
   }
+}
+
+void check_egress(const Config& cfg, Collector& c) {
+  const auto& e = cfg.egress;
   auto policy = EgressPolicy::compile(e);
   if (!policy) {
     c.error("egress.allow", policy.error().message);
@@ -282,19 +299,21 @@ void check_credentials(const Config& cfg, Collector& c) {
 
 Diagnostics validate(const Config& cfg) {
   Collector c(cfg);
-  check_listen(cfg, c);
+  check_listen_values(cfg, c);
+  check_listen_ports(cfg, c);
   check_upstream(cfg, c);
+  check_proxy_url(cfg, c);
   check_egress(cfg, c);
   check_attestation(cfg, c);
   check_credentials(cfg, c);
-  if (cfg.metrics.listen && !parse_ip(cfg.metrics.listen->host) &&
-      !is_valid_hostname(cfg.metrics.listen->host)) {
-    c.error("kms_proxy.metrics_listen", "metrics_listen: invalid host");
-  } else if (cfg.metrics.listen && !is_loopback_host(cfg.metrics.listen->host)) {
-    // The server refuses it too; said here, it comes with every other problem.
-    c.error("kms_proxy.metrics_listen", "metrics_listen '" + cfg.metrics.listen->host +
-                                            "' is not a loopback address (use 127.0.0.1 or ::1)");
-  }
+  return c.take();
+}
+
+Diagnostics validate_values(const Config& cfg) {
+  Collector c(cfg);
+  check_listen_values(cfg, c);
+  check_upstream(cfg, c);
+  check_proxy_url(cfg, c);
   return c.take();
 }
 

@@ -20,4 +20,10 @@ namespace kp::config {
 
 Diagnostics validate(const Config& cfg);
 
+/// The part of validate() that looks at one setting's own value (listen and
+/// metrics hosts, limits, timeouts, region, endpoint schemes, https_proxy),
+/// none of the checks between settings (ports, egress patterns against the
+/// endpoints, attestation mode and its settings).
+Diagnostics validate_values(const Config& cfg);
+
 }  // namespace kp::config
