@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -743,6 +744,23 @@ TEST_F(HttpServerTest, ShutdownWithAGraceCutsWhatIsLeftAfterIt) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 503u);
   EXPECT_TRUE(c->wait_closed(2s));
+}
+
+// A handler that does not return when cut (its wait ignores cancellation):
+// shutdown() does not wait for it past its 2 s, and closes the connection.
+TEST_F(HttpServerTest, ShutdownClosesAConnectionWhoseHandlerIgnoresTheCut) {
+  HttpServer server(pool, fast_options(), [](kp::HttpRequest) -> asio::awaitable<kp::HttpResponse> {
+    asio::steady_timer t(co_await asio::this_coro::executor, 6s);
+    co_await t.async_wait(asio::bind_cancellation_slot(asio::cancellation_slot(), asio::use_awaitable));
+    co_return kp::HttpResponse{};
+  });
+  std::optional<RawConn> c;
+  ASSERT_NO_FATAL_FAILURE(start_with_a_hanging_request(server, c));
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_FALSE(server.shutdown(0ms));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 4s);
+  EXPECT_TRUE(c->wait_closed(2s));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);  // not when the handler's 6 s end
 }
 
 TEST_F(HttpServerTest, NonLoopbackHostRefused) {
