@@ -404,7 +404,8 @@ class ShutdownCutTest(FaultCase):
     answered 503 ServiceUnavailable (which SDKs retry) before its connection
     closes, instead of finding the connection dropped."""
 
-    def test_request_cut_at_the_end_of_the_grace_gets_a_503(self):
+    def stalled_proxy(self):
+        """A proxy whose KMS never answers Encrypt: (proxy, port, upstream)."""
         up = FaultUpstream()
         self.addCleanup(up.close)
         self.addCleanup(up.release.set)
@@ -412,6 +413,10 @@ class ShutdownCutTest(FaultCase):
                                     env=proxy_env())
         self.track(proxy)
         up.set_fault("stall", targets=["TrentService.Encrypt"])
+        return proxy, port, up
+
+    def test_request_cut_at_the_end_of_the_grace_gets_a_503(self):
+        proxy, port, up = self.stalled_proxy()
         ex = concurrent.futures.ThreadPoolExecutor(1)
         self.addCleanup(ex.shutdown, wait=False)
         fut = ex.submit(kms_raw, port, "TrentService.Encrypt", ENCRYPT_BODY, "us-east-1", 40)
@@ -428,13 +433,7 @@ class ShutdownCutTest(FaultCase):
         self.assertIn("request op=Encrypt status=503 ", proxy.output())
 
     def test_client_that_leaves_during_the_grace_is_still_a_499(self):
-        up = FaultUpstream()
-        self.addCleanup(up.close)
-        self.addCleanup(up.release.set)
-        proxy, port = h.start_proxy(["--attestation", "none", "--endpoint", f"us-east-1={up.url()}"],
-                                    env=proxy_env())
-        self.track(proxy)
-        up.set_fault("stall", targets=["TrentService.Encrypt"])
+        proxy, port, up = self.stalled_proxy()
         c = socket.create_connection(("127.0.0.1", port), timeout=5)
         c.sendall(b"POST / HTTP/1.1\r\nHost: kms\r\nContent-Type: " + JSON_TYPE.encode()
                   + b"\r\nX-Amz-Target: TrentService.Encrypt\r\nContent-Length: %d\r\n\r\n" % len(ENCRYPT_BODY)
